@@ -1,0 +1,26 @@
+"""savedmodel: run, inspect, write, serve and migrate TensorFlow SavedModels without TensorFlow."""
+
+from savedmodel.errors import (
+    ExecutionError,
+    FormatError,
+    InvalidInputError,
+    LimitExceededError,
+    NotFoundError,
+    PolicyError,
+    SavedModelError,
+    UnsupportedOpError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ExecutionError",
+    "FormatError",
+    "InvalidInputError",
+    "LimitExceededError",
+    "NotFoundError",
+    "PolicyError",
+    "SavedModelError",
+    "UnsupportedOpError",
+    "__version__",
+]

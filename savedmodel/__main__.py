@@ -1,0 +1,5 @@
+import sys
+
+from savedmodel.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The `savedmodel` command line."""

@@ -1,0 +1,53 @@
+"""The errors savedmodel raises. Every one derives from SavedModelError."""
+
+from __future__ import annotations
+
+
+class SavedModelError(Exception):
+    """Base class of every error savedmodel raises on purpose."""
+
+
+class FormatError(SavedModelError):
+    """A file is missing, truncated, corrupt or not of the expected format."""
+
+
+class NotFoundError(SavedModelError, LookupError):
+    """A named thing (tag set, signature, tensor, node, function, model) does not exist."""
+
+
+class InvalidInputError(SavedModelError, ValueError):
+    """The caller's input is wrong: unknown or missing names, bad dtype or shape, bad syntax."""
+
+
+class UnsupportedOpError(SavedModelError):
+    """The graph uses ops savedmodel has no kernel for.
+
+    `missing` maps each op type to the names of the nodes that use it.
+    """
+
+    def __init__(self, missing: dict[str, list[str]], where: str = "") -> None:
+        self.missing = {op: sorted(nodes) for op, nodes in sorted(missing.items())}
+        parts = []
+        for op, nodes in self.missing.items():
+            shown = ", ".join(nodes[:5]) + (f", ... ({len(nodes)} nodes)" if len(nodes) > 5 else "")
+            parts.append(f"{op} (used by {shown})")
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}unsupported ops: " + "; ".join(parts))
+
+
+class ExecutionError(SavedModelError):
+    """An op failed while running (TensorFlow would raise InvalidArgumentError and the like)."""
+
+    def __init__(self, message: str, node: str | None = None, op: str | None = None) -> None:
+        self.node = node
+        self.op = op
+        where = f"node {node!r} ({op}): " if node else ""
+        super().__init__(where + message)
+
+
+class PolicyError(SavedModelError):
+    """The safety policy refused something (file-system ops, paths escaping the model, pickle)."""
+
+
+class LimitExceededError(PolicyError):
+    """A configured resource limit (memory, iterations, depth, sizes) was exceeded."""

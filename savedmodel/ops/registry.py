@@ -1,0 +1,193 @@
+"""The kernel registry: TensorFlow op name -> how to run it on NumPy.
+
+A kernel is prepared once per node when a graph is loaded: its `prepare`
+function receives a `NodeSpec` (name, op, decoded attrs) and returns the
+callable that runs it, `run(ctx, *inputs) -> output`. Ops that produce several
+outputs (or a list output) return a sequence; single-output ops return one value.
+
+Two decorators cover the usual cases:
+
+    @kernel("Relu", family="nn")
+    def relu(ctx, x):                     # attrs not needed
+        return np.maximum(x, 0)
+
+    @kernel_factory("Cast", family="math")
+    def cast(node):                       # attrs decoded once, at load time
+        dst = node.attrs.dtype("DstT")
+        return lambda ctx, x: x.astype(dst)
+
+`ctx` is the runtime's per-call context (savedmodel.runtime); kernels that do
+not touch resources, functions or limits ignore it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from savedmodel.errors import FormatError
+from savedmodel.format import dtypes
+from savedmodel.format import tensor as tensor_format
+from savedmodel.proto import attr_value_pb2
+
+Run = Callable[..., Any]
+Prepare = Callable[["NodeSpec"], Run]
+
+
+class Attrs:
+    """Typed, cached access to a node's attrs (an AttrValue map)."""
+
+    def __init__(self, attr: Mapping[str, attr_value_pb2.AttrValue], where: str = "") -> None:
+        self._attr = attr
+        self._where = where
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._attr
+
+    def raw(self, name: str) -> attr_value_pb2.AttrValue:
+        try:
+            return self._attr[name]
+        except KeyError:
+            raise FormatError(f"{self._where}: missing attr {name!r}") from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The attr's Python value (see `decode`), or `default` when absent."""
+        if name not in self._attr:
+            return default
+        return decode_attr(self._attr[name])
+
+    def __getitem__(self, name: str) -> Any:
+        return decode_attr(self.raw(name))
+
+    def dtype(self, name: str, default: int | None = None) -> np.dtype:
+        """A `type` attr as a NumPy dtype."""
+        if name not in self._attr and default is not None:
+            return dtypes.as_numpy_dtype(default)
+        return dtypes.as_numpy_dtype(self.raw(name).type)
+
+    def dtype_enum(self, name: str, default: int | None = None) -> int:
+        if name not in self._attr and default is not None:
+            return default
+        return self.raw(name).type
+
+    def names(self) -> list[str]:
+        return list(self._attr)
+
+
+def decode_attr(value: attr_value_pb2.AttrValue) -> Any:
+    """AttrValue -> Python: bytes for s, int, float, bool, DataType enum int for type,
+    tuple/None shape, NumPy array for tensor, NameAttrList for func, list for list."""
+    kind = value.WhichOneof("value")
+    if kind == "list":
+        lst = value.list
+        for fname in ("s", "i", "f", "b", "type"):
+            items = getattr(lst, fname)
+            if items:
+                return list(items)
+        if lst.shape:
+            return [tensor_format.shape_from_proto(s) for s in lst.shape]
+        if lst.tensor:
+            return [tensor_format.to_numpy(t) for t in lst.tensor]
+        if lst.func:
+            return list(lst.func)
+        return []
+    if kind == "shape":
+        return tensor_format.shape_from_proto(value.shape)
+    if kind == "tensor":
+        return tensor_format.to_numpy(value.tensor)
+    if kind is None:
+        return None
+    return getattr(value, kind)
+
+
+@dataclass
+class NodeSpec:
+    """What a kernel's prepare function sees of a node."""
+
+    name: str
+    op: str
+    attrs: Attrs
+    num_inputs: int
+    # Names of the node's data inputs as written in the graph ("x", "y:1", ...).
+    inputs: list[str] = field(default_factory=list)
+    device: str = ""
+
+
+@dataclass(frozen=True)
+class KernelDef:
+    op: str
+    family: str
+    prepare: Prepare
+    stateful: bool = False
+    doc: str = ""
+    dtypes: tuple[str, ...] = ()
+
+
+_REGISTRY: dict[str, KernelDef] = {}
+
+
+def register(defn: KernelDef) -> KernelDef:
+    if defn.op in _REGISTRY:
+        raise ValueError(f"kernel for {defn.op} registered twice")
+    _REGISTRY[defn.op] = defn
+    return defn
+
+
+def kernel(
+    *ops: str, family: str, stateful: bool = False, doc: str = "", dtypes: Iterable[str] = ()
+) -> Callable[[Run], Run]:
+    """Register `fn(ctx, *inputs)` for each op name; attrs are not consulted."""
+
+    def wrap(fn: Run) -> Run:
+        for op in ops:
+            register(
+                KernelDef(op, family, lambda node, fn=fn: fn, stateful, doc or (fn.__doc__ or ""), tuple(dtypes))
+            )
+        return fn
+
+    return wrap
+
+
+def kernel_factory(
+    *ops: str, family: str, stateful: bool = False, doc: str = "", dtypes: Iterable[str] = ()
+) -> Callable[[Prepare], Prepare]:
+    """Register `prepare(node) -> run(ctx, *inputs)` for each op name."""
+
+    def wrap(prepare: Prepare) -> Prepare:
+        for op in ops:
+            register(KernelDef(op, family, prepare, stateful, doc or (prepare.__doc__ or ""), tuple(dtypes)))
+        return prepare
+
+    return wrap
+
+
+def lookup(op: str) -> KernelDef | None:
+    _load_families()
+    return _REGISTRY.get(op)
+
+
+def all_kernels() -> dict[str, KernelDef]:
+    _load_families()
+    return dict(sorted(_REGISTRY.items()))
+
+
+_loaded = False
+
+
+def _load_families() -> None:
+    """Import every kernel family module once, so their decorators register."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import importlib
+    import pkgutil
+
+    import savedmodel.ops as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in ("registry",) and not info.name.startswith("_"):
+            importlib.import_module(f"savedmodel.ops.{info.name}")
