@@ -1,0 +1,47 @@
+"""Shared test helpers: fixture paths and the TensorFlow oracle (optional)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+FIXTURES = TESTS / "fixtures"
+SEED = FIXTURES / "seed"
+ORACLE_PYTHON = ROOT / "tools" / "oracle" / ".venv" / "bin" / "python"
+
+
+def oracle_available() -> bool:
+    return ORACLE_PYTHON.exists() and not os.environ.get("SAVEDMODEL_NO_ORACLE")
+
+
+@pytest.fixture
+def oracle_python() -> Path:
+    """The oracle venv's python (TensorFlow 2.21); skips the test when absent."""
+    if not oracle_available():
+        pytest.skip("TensorFlow oracle venv not present (see tools/oracle/README.md)")
+    return ORACLE_PYTHON
+
+
+def load_golden(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def golden_array(entry: dict) -> np.ndarray:
+    """A value stored by the oracle scripts as {"dtype", "shape", "value"}."""
+    value = entry["value"]
+    if entry["dtype"] in ("object", "bytes", "string"):
+        return np.array([v.encode() if isinstance(v, str) else v for v in np.ravel(value)], dtype=object).reshape(
+            entry["shape"]
+        )
+    return np.array(value, dtype=entry["dtype"]).reshape(entry["shape"])
+
+
+@pytest.fixture
+def seed_dir() -> Path:
+    return SEED
