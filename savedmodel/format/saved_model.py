@@ -36,7 +36,9 @@ def saved_model_file(export_dir: PathLike) -> Path:
     raise FormatError(f"no {PB_NAME} or {PBTXT_NAME} in {root}")
 
 
-def parse_saved_model(data: bytes, source: str = "<bytes>", as_text: bool = False) -> saved_model_pb2.SavedModel:
+def parse_saved_model(
+    data: bytes, source: str = "<bytes>", as_text: bool = False
+) -> saved_model_pb2.SavedModel:
     proto = saved_model_pb2.SavedModel()
     try:
         if as_text:
@@ -92,7 +94,8 @@ def find_meta_graph(
             return meta_graph
     available = "; ".join(",".join(sorted(t)) or "<no tags>" for t in tag_sets(saved_model))
     raise NotFoundError(
-        f"{source}: no MetaGraphDef with tag set {','.join(sorted(wanted))!r} (available tag sets: {available})"
+        f"{source}: no MetaGraphDef with tag set {','.join(sorted(wanted))!r} "
+        f"(available tag sets: {available})"
     )
 
 

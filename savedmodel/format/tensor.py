@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from savedmodel import policy
 from savedmodel.errors import FormatError
 from savedmodel.format import dtypes
 from savedmodel.format.dtypes import DT
@@ -21,23 +22,50 @@ from savedmodel.proto import tensor_pb2, tensor_shape_pb2
 
 _INT_VAL_TYPES = frozenset(
     {
-        DT.DT_INT32, DT.DT_INT16, DT.DT_INT8, DT.DT_UINT8, DT.DT_UINT16,
-        DT.DT_QINT8, DT.DT_QUINT8, DT.DT_QINT16, DT.DT_QUINT16, DT.DT_QINT32,
-        DT.DT_INT4, DT.DT_UINT4,
+        DT.DT_INT32,
+        DT.DT_INT16,
+        DT.DT_INT8,
+        DT.DT_UINT8,
+        DT.DT_UINT16,
+        DT.DT_QINT8,
+        DT.DT_QUINT8,
+        DT.DT_QINT16,
+        DT.DT_QUINT16,
+        DT.DT_QINT32,
+        DT.DT_INT4,
+        DT.DT_UINT4,
     }
 )
 _FLOAT8_TYPES = frozenset(
     {
-        DT.DT_FLOAT8_E5M2, DT.DT_FLOAT8_E4M3FN, DT.DT_FLOAT8_E4M3FNUZ,
-        DT.DT_FLOAT8_E4M3B11FNUZ, DT.DT_FLOAT8_E5M2FNUZ,
+        DT.DT_FLOAT8_E5M2,
+        DT.DT_FLOAT8_E4M3FN,
+        DT.DT_FLOAT8_E4M3FNUZ,
+        DT.DT_FLOAT8_E4M3B11FNUZ,
+        DT.DT_FLOAT8_E5M2FNUZ,
     }
 )
-# Types TensorFlow writes to tensor_content when an array has several elements.
+# Types TensorFlow writes to tensor_content when an array has several elements
+# (TF 2.21's make_tensor_proto: bfloat16 included, bool/complex/uint16/4-bit not).
 _CONTENT_TYPES = frozenset(
     {
-        DT.DT_HALF, DT.DT_FLOAT, DT.DT_DOUBLE, DT.DT_INT32, DT.DT_UINT8, DT.DT_INT16,
-        DT.DT_INT8, DT.DT_INT64, DT.DT_QINT8, DT.DT_QUINT8, DT.DT_QINT16, DT.DT_QUINT16,
-        DT.DT_QINT32, DT.DT_UINT32, DT.DT_UINT64, *_FLOAT8_TYPES,
+        DT.DT_HALF,
+        DT.DT_BFLOAT16,
+        DT.DT_FLOAT,
+        DT.DT_DOUBLE,
+        DT.DT_INT32,
+        DT.DT_UINT8,
+        DT.DT_INT16,
+        DT.DT_INT8,
+        DT.DT_INT64,
+        DT.DT_QINT8,
+        DT.DT_QUINT8,
+        DT.DT_QINT16,
+        DT.DT_QUINT16,
+        DT.DT_QINT32,
+        DT.DT_UINT32,
+        DT.DT_UINT64,
+        *_FLOAT8_TYPES,
     }
 )
 
@@ -82,10 +110,13 @@ def _typed_values(proto: tensor_pb2.TensorProto, dtype: int, np_dtype: np.dtype)
         return np.asarray(proto.bool_val, dtype=np.bool_)
     if dtype in (DT.DT_HALF, DT.DT_BFLOAT16):
         return np.asarray(proto.half_val, dtype=np.int32).astype(np.uint16).view(np_dtype)
-    if dtype == DT.DT_COMPLEX64:
-        return np.asarray(proto.scomplex_val, dtype=np.float32).view(np.complex64)
-    if dtype == DT.DT_COMPLEX128:
-        return np.asarray(proto.dcomplex_val, dtype=np.float64).view(np.complex128)
+    if dtype in (DT.DT_COMPLEX64, DT.DT_COMPLEX128):
+        parts = proto.scomplex_val if dtype == DT.DT_COMPLEX64 else proto.dcomplex_val
+        if len(parts) % 2:
+            raise FormatError(f"TensorProto of dtype {dtypes.dtype_name(dtype)} holds an odd number "
+                              f"({len(parts)}) of real/imaginary parts")
+        real = np.float32 if dtype == DT.DT_COMPLEX64 else np.float64
+        return np.asarray(parts, dtype=real).view(np_dtype)
     if dtype == DT.DT_STRING:
         values = np.empty(len(proto.string_val), dtype=object)
         values[:] = list(proto.string_val)
@@ -108,7 +139,10 @@ def to_numpy(proto: tensor_pb2.TensorProto) -> np.ndarray:
     dtype = dtypes.base_dtype(proto.dtype)
     np_dtype = dtypes.as_numpy_dtype(dtype)
     shape = _fully_defined(shape_from_proto(proto.tensor_shape), "TensorProto")
-    count = int(np.prod(shape, dtype=np.int64))
+    # Exact count, checked against max_bytes_per_tensor before anything is allocated
+    # (a shape of 10^12 elements with one broadcast value must not exhaust memory).
+    count = policy.element_count(shape)
+    policy.check_tensor_bytes(shape, np_dtype.itemsize, f"TensorProto of dtype {dtypes.dtype_name(dtype)}")
     if proto.tensor_content and np_dtype != np.dtype(object):
         expected = count * np_dtype.itemsize
         if len(proto.tensor_content) != expected:
@@ -203,9 +237,12 @@ def _append_typed(proto: tensor_pb2.TensorProto, dtype: int, flat: np.ndarray) -
         proto.string_val.extend(_as_bytes(v) for v in flat)
     elif dtype in _FLOAT8_TYPES:
         proto.float8_val = flat.tobytes()
-    elif dtype == DT.DT_RESOURCE:
-        proto.resource_handle_val.extend(flat.tolist())
-    elif dtype == DT.DT_VARIANT:
-        proto.variant_val.extend(flat.tolist())
+    elif dtype in (DT.DT_RESOURCE, DT.DT_VARIANT):
+        field = proto.resource_handle_val if dtype == DT.DT_RESOURCE else proto.variant_val
+        try:
+            field.extend(flat.tolist())
+        except TypeError:
+            kind = "ResourceHandleProto" if dtype == DT.DT_RESOURCE else "VariantTensorDataProto"
+            raise FormatError(f"{dtypes.enum_name(dtype)} tensors hold {kind} messages") from None
     else:
         raise FormatError(f"cannot encode a tensor of dtype {dtypes.enum_name(dtype)}")
