@@ -1,0 +1,1271 @@
+"""Image ops: resizing, cropping, colour conversion, non-max suppression, PNG/JPEG codecs.
+
+PNG is decoded and encoded here with zlib (no extra dependency). JPEG, GIF and BMP decoding and
+JPEG encoding need Pillow (`pip install savedmodel[image]`); without it those ops raise a clear
+ExecutionError.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from typing import Any
+
+import numpy as np
+
+from savedmodel import policy
+from savedmodel.format import dtypes as tfdtypes
+from savedmodel.ops._common import as_dtype, fail, int_list, scalar_int, shape_str, to_bytes, upcast
+from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
+
+IMAGE_TYPES = (
+    "uint8",
+    "uint16",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+)
+
+
+# --------------------------------------------------------------------------- resize helpers
+
+
+def _resize_args(x: np.ndarray, size: np.ndarray) -> tuple[int, int]:
+    if x.ndim != 4:
+        fail(f"input must be 4-dimensional: {shape_str(x.shape)}")
+    dims = int_list(size, "size")
+    if len(dims) != 2:
+        fail(f"shape_t must have two elements: {dims}")
+    if dims[0] <= 0 or dims[1] <= 0:
+        fail(f"output dimensions must be positive: {dims}")
+    return dims[0], dims[1]
+
+
+def _scale(in_size: int, out_size: int, align_corners: bool) -> float:
+    if align_corners and out_size > 1:
+        return (in_size - 1) / (out_size - 1)
+    return in_size / out_size
+
+
+def _bilinear_coords(
+    in_size: int, out_size: int, align: bool, half: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    scale = np.float32(_scale(in_size, out_size, align))
+    i = np.arange(out_size, dtype=np.float32)
+    pos = (i + np.float32(0.5)) * scale - np.float32(0.5) if half else i * scale
+    floor = np.floor(pos)
+    lower = np.maximum(floor.astype(np.int64), 0)
+    upper = np.minimum(np.ceil(pos).astype(np.int64), in_size - 1)
+    return lower, upper, (pos - floor).astype(np.float32)
+
+
+def _flags(node: NodeSpec) -> tuple[bool, bool]:
+    """(align_corners, half_pixel_centers); TF rejects both set only when the op runs."""
+    return bool(node.attrs.get("align_corners", False)), bool(node.attrs.get("half_pixel_centers", False))
+
+
+@kernel_factory("ResizeBilinear", family="image", dtypes=IMAGE_TYPES)
+def _resize_bilinear(node: NodeSpec) -> Any:
+    align, half = _flags(node)
+
+    def run(ctx: Any, x: np.ndarray, size: np.ndarray) -> np.ndarray:
+        oh, ow = _resize_args(x, size)
+        if align and half:
+            fail("If half_pixel_centers is True, align_corners must be False.")
+        img = x.astype(np.float32)
+        ylo, yhi, ylerp = _bilinear_coords(x.shape[1], oh, align, half)
+        xlo, xhi, xlerp = _bilinear_coords(x.shape[2], ow, align, half)
+        if x.shape[1] == 0 or x.shape[2] == 0:
+            fail("input image must have non-zero height and width")
+        top = img[:, ylo]
+        bottom = img[:, yhi]
+        xl = xlerp.reshape(1, 1, -1, 1)
+        top_v = top[:, :, xlo] + (top[:, :, xhi] - top[:, :, xlo]) * xl
+        bot_v = bottom[:, :, xlo] + (bottom[:, :, xhi] - bottom[:, :, xlo]) * xl
+        return (top_v + (bot_v - top_v) * ylerp.reshape(1, -1, 1, 1)).astype(np.float32)
+
+    return run
+
+
+def _nearest_index(in_size: int, out_size: int, align: bool, half: bool) -> np.ndarray:
+    scale = np.float32(_scale(in_size, out_size, align))
+    i = np.arange(out_size, dtype=np.float32)
+    pos = (i + np.float32(0.5)) * scale if half else i * scale
+    idx = np.floor(pos + np.float32(0.5)) if align else np.floor(pos)  # roundf for positives
+    idx = np.minimum(idx.astype(np.int64), in_size - 1)
+    return np.maximum(idx, 0) if half else idx
+
+
+@kernel_factory("ResizeNearestNeighbor", family="image", dtypes=IMAGE_TYPES)
+def _resize_nearest(node: NodeSpec) -> Any:
+    align, half = _flags(node)
+
+    def run(ctx: Any, x: np.ndarray, size: np.ndarray) -> np.ndarray:
+        oh, ow = _resize_args(x, size)
+        if align and half:
+            fail("If half_pixel_centers is True, align_corners must be False.")
+        yi = _nearest_index(x.shape[1], oh, align, half)
+        xi = _nearest_index(x.shape[2], ow, align, half)
+        return np.ascontiguousarray(x[:, yi][:, :, xi])
+
+    return run
+
+
+_TABLE_SIZE = 1024
+
+
+def _cubic_table(a: float) -> np.ndarray:
+    x = np.arange(_TABLE_SIZE + 1, dtype=np.float64) / _TABLE_SIZE
+    t0 = ((a + 2) * x - (a + 3)) * x * x + 1
+    x1 = x + 1
+    t1 = ((a * x1 - 5 * a) * x1 + 8 * a) * x1 - 4 * a
+    return np.stack([t0, t1], axis=1).astype(np.float32)
+
+
+_CUBIC = {True: _cubic_table(-0.5), False: _cubic_table(-0.75)}
+
+
+def _cubic_weights(in_size: int, out_size: int, align: bool, half: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Indices [out, 4] and weights [out, 4] of bicubic resampling, with TensorFlow's coefficient
+    table (Keys a=-0.5 with half-pixel centers, a=-0.75 otherwise)."""
+    scale = np.float32(_scale(in_size, out_size, align))
+    table = _CUBIC[half]
+    idx = np.zeros((out_size, 4), dtype=np.int64)
+    w = np.zeros((out_size, 4), dtype=np.float32)
+    for o in range(out_size):
+        loc = (np.float32(o) + np.float32(0.5)) * scale - np.float32(0.5) if half else np.float32(o) * scale
+        base = int(np.floor(loc))
+        delta = np.float32(loc - np.float32(base))
+        off = int(np.rint(np.float32(delta * _TABLE_SIZE)))
+        raw = [table[off, 1], table[off, 0], table[_TABLE_SIZE - off, 0], table[_TABLE_SIZE - off, 1]]
+        for k in range(4):
+            want = base - 1 + k
+            got = min(max(want, 0), in_size - 1)
+            idx[o, k] = got
+            w[o, k] = raw[k] if (not half or got == want) else np.float32(0)
+        if half:
+            total = np.float32(w[o].sum(dtype=np.float32))
+            if abs(total) >= 1000 * np.finfo(np.float32).tiny:
+                w[o] = w[o] * (np.float32(1) / total)
+    return idx, w
+
+
+@kernel_factory("ResizeBicubic", family="image", dtypes=IMAGE_TYPES)
+def _resize_bicubic(node: NodeSpec) -> Any:
+    align, half = _flags(node)
+
+    def run(ctx: Any, x: np.ndarray, size: np.ndarray) -> np.ndarray:
+        oh, ow = _resize_args(x, size)
+        if align and half:
+            fail("If half_pixel_centers is True, align_corners must be False.")
+        img = x.astype(np.float32)
+        yi, yw = _cubic_weights(x.shape[1], oh, align, half)
+        xi, xw = _cubic_weights(x.shape[2], ow, align, half)
+        # TensorFlow interpolates along y first, then x, summing the 4 taps in order (float32)
+        cols = yw[None, :, 0, None, None] * img[:, yi[:, 0]]
+        for k in range(1, 4):
+            cols = cols + yw[None, :, k, None, None] * img[:, yi[:, k]]
+        out = xw[None, None, :, 0, None] * cols[:, :, xi[:, 0]]
+        for k in range(1, 4):
+            out = out + xw[None, None, :, k, None] * cols[:, :, xi[:, k]]
+        return out.astype(np.float32)
+
+    return run
+
+
+@kernel_factory("ResizeArea", family="image", dtypes=IMAGE_TYPES)
+def _resize_area(node: NodeSpec) -> Any:
+    align = bool(node.attrs.get("align_corners", False))
+
+    def weights(in_size: int, out_size: int) -> np.ndarray:
+        scale = _scale(in_size, out_size, align)
+        m = np.zeros((out_size, in_size), dtype=np.float64)
+        for o in range(out_size):
+            start, end = o * scale, (o + 1) * scale
+            for i in range(int(np.floor(start)), min(int(np.ceil(end)), in_size + 1)):
+                lo, hi = max(start, i), min(end, i + 1)
+                if hi > lo:
+                    m[o, min(i, in_size - 1)] += hi - lo
+        return m / scale
+
+    def run(ctx: Any, x: np.ndarray, size: np.ndarray) -> np.ndarray:
+        oh, ow = _resize_args(x, size)
+        wy, wx = weights(x.shape[1], oh), weights(x.shape[2], ow)
+        out = np.einsum("oh,nhwc,pw->nopc", wy, x.astype(np.float64), wx)
+        return out.astype(np.float32)
+
+    return run
+
+
+# --------------------------------------------------------------------------- scale and translate
+
+_PI = np.float32(3.14159265359)
+
+
+def _lanczos(radius: float) -> Any:
+    r = np.float32(radius)
+
+    def k(x: np.ndarray) -> np.ndarray:
+        x = np.abs(x)
+        with np.errstate(all="ignore"):
+            v = r * np.sin(_PI * x) * np.sin(_PI * x / r) / (_PI * _PI * x * x)
+        return np.where(x > r, 0, np.where(x <= 1e-3, 1, v)).astype(np.float32)
+
+    return k
+
+
+def _gaussian(x: np.ndarray) -> np.ndarray:
+    x = np.abs(x)
+    sigma = np.float32(1.5 / 3.0)
+    return np.where(x >= 1.5, 0, np.exp(-x * x / (np.float32(2.0) * sigma * sigma))).astype(np.float32)
+
+
+def _box(x: np.ndarray) -> np.ndarray:
+    x = np.abs(x)
+    return np.where(x < 0.5, 1, np.where(x == 0.5, 0.5, 0)).astype(np.float32)
+
+
+def _triangle(x: np.ndarray) -> np.ndarray:
+    x = np.abs(x)
+    return np.where(x < 1, 1 - x, 0).astype(np.float32)
+
+
+def _keys_cubic(x: np.ndarray) -> np.ndarray:
+    x = np.abs(x).astype(np.float32)
+    far = ((np.float32(-0.5) * x + np.float32(2.5)) * x - np.float32(4.0)) * x + np.float32(2.0)
+    near = ((np.float32(1.5) * x - np.float32(2.5)) * x) * x + np.float32(1.0)
+    return np.where(x >= 2, 0, np.where(x >= 1, far, near)).astype(np.float32)
+
+
+def _mitchell_cubic(x: np.ndarray) -> np.ndarray:
+    x = np.abs(x).astype(np.float32)
+    far = ((np.float32(-7.0 / 18.0) * x + np.float32(2.0)) * x - np.float32(10.0 / 3.0)) * x + np.float32(
+        16.0 / 9.0
+    )
+    near = ((np.float32(7.0 / 6.0) * x - np.float32(2.0)) * x) * x + np.float32(8.0 / 9.0)
+    return np.where(x >= 2, 0, np.where(x >= 1, far, near)).astype(np.float32)
+
+
+_SAMPLING_KERNELS: dict[str, tuple[Any, float]] = {
+    "lanczos1": (_lanczos(1), 1.0),
+    "lanczos3": (_lanczos(3), 3.0),
+    "lanczos5": (_lanczos(5), 5.0),
+    "gaussian": (_gaussian, 1.5),
+    "box": (_box, 0.5),
+    "triangle": (_triangle, 1.0),
+    "keyscubic": (_keys_cubic, 2.0),
+    "mitchellcubic": (_mitchell_cubic, 2.0),
+}
+
+
+def _spans(
+    kernel: Any, radius: float, out_size: int, in_size: int, scale: float, translate: float, antialias: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per output pixel: the first input index and the normalized weights of its span."""
+    inv_scale = np.float32(1.0) / np.float32(scale)
+    inv_translate = -inv_scale * np.float32(translate)
+    kernel_scale = max(inv_scale, np.float32(1.0)) if antialias else np.float32(1.0)
+    one_over = np.float32(1.0) / kernel_scale
+    span = min(2 * int(np.ceil(np.float32(radius) * kernel_scale)) + 1, in_size)
+    starts = np.zeros(out_size, dtype=np.int64)
+    weights = np.zeros((out_size, span), dtype=np.float32)
+    for x in range(out_size):
+        sample = np.float32(np.float32(x) + np.float32(0.5)) * inv_scale + inv_translate
+        if sample < 0 or sample > in_size:
+            continue
+        lo = int(np.ceil(sample - np.float32(radius) * kernel_scale - np.float32(0.5)))
+        hi = int(np.floor(sample + np.float32(radius) * kernel_scale - np.float32(0.5)))
+        lo = min(max(lo, 0), in_size - 1)
+        hi = min(max(hi, 0), in_size - 1) + 1
+        src = np.arange(lo, hi, dtype=np.float32)
+        w = kernel(np.abs((src + np.float32(0.5) - sample) * one_over))
+        total = np.float32(0)
+        for v in w:
+            total = np.float32(total + v)
+        if abs(total) >= 1000 * np.finfo(np.float32).tiny:
+            w = (w * (np.float32(1.0) / total)).astype(np.float32)
+        starts[x] = lo
+        weights[x, : hi - lo] = w[:span]
+    return starts, weights
+
+
+def _gather_spans(img: np.ndarray, starts: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
+    """Weighted sums over each span along `axis` (1: height, 2: width), accumulated in order."""
+    in_size = img.shape[axis]
+    out = None
+    for k in range(weights.shape[1]):
+        idx = np.minimum(starts + k, in_size - 1)
+        taken = np.take(img, idx, axis=axis)
+        shape = [1, 1, 1, 1]
+        shape[axis] = -1
+        term = weights[:, k].reshape(shape) * taken
+        out = term if out is None else out + term
+    return out.astype(np.float32)
+
+
+@kernel_factory("ScaleAndTranslate", family="image", dtypes=IMAGE_TYPES)
+def _scale_and_translate(node: NodeSpec) -> Any:
+    kind = node.attrs.get("kernel_type", b"lanczos3")
+    kind = kind.decode() if isinstance(kind, bytes) else kind
+    antialias = bool(node.attrs.get("antialias", True))
+
+    def run(
+        ctx: Any, images: np.ndarray, size: np.ndarray, scale: np.ndarray, translation: np.ndarray
+    ) -> np.ndarray:
+        if kind not in _SAMPLING_KERNELS:
+            fail(f"Unrecognized kernel type: {kind}")
+        oh, ow = _resize_args(images, size)
+        sy, sx = (float(v) for v in np.asarray(scale).reshape(-1)[:2])
+        ty, tx = (float(v) for v in np.asarray(translation).reshape(-1)[:2])
+        if sy <= 0 or sx <= 0:
+            fail("Scale must be greater than zero.")
+        fn, radius = _SAMPLING_KERNELS[kind]
+        img = images.astype(np.float32)
+        rs, rw = _spans(fn, radius, oh, images.shape[1], sy, ty, antialias)
+        cs, cw = _spans(fn, radius, ow, images.shape[2], sx, tx, antialias)
+        rows = _gather_spans(img, rs, rw, 1)
+        return _gather_spans(rows, cs, cw, 2)
+
+    return run
+
+
+# --------------------------------------------------------------------------- crop and resize
+
+
+@kernel_factory("CropAndResize", family="image", dtypes=IMAGE_TYPES)
+def _crop_and_resize(node: NodeSpec) -> Any:
+    method = node.attrs.get("method", b"bilinear")
+    method = method.decode() if isinstance(method, bytes) else method
+    extrapolation = np.float32(node.attrs.get("extrapolation_value", 0.0))
+
+    def run(
+        ctx: Any, image: np.ndarray, boxes: np.ndarray, box_ind: np.ndarray, crop_size: np.ndarray
+    ) -> np.ndarray:
+        if image.ndim != 4:
+            fail(f"input image must be 4-D: {shape_str(image.shape)}")
+        n, h, w, c = image.shape
+        ch, cw = int_list(crop_size, "crop_size")
+        if ch <= 0 or cw <= 0:
+            fail("crop dimensions must be positive")
+        if boxes.ndim != 2 or boxes.shape[1] != 4 or box_ind.shape != (boxes.shape[0],):
+            fail(
+                f"boxes must be [num_boxes, 4] and box_index [num_boxes]: {shape_str(boxes.shape)}, "
+                f"{shape_str(box_ind.shape)}"
+            )
+        if box_ind.size and (box_ind.min() < 0 or box_ind.max() >= n):
+            fail("box_index has values outside [0, batch_size)")
+        img = image.astype(np.float32)
+        out = np.full((boxes.shape[0], ch, cw, c), extrapolation, dtype=np.float32)
+        for b in range(boxes.shape[0]):
+            y1, x1, y2, x2 = (np.float32(v) for v in boxes[b])
+            src = img[int(box_ind[b])]
+            ys = _crop_coords(y1, y2, h, ch)
+            xs = _crop_coords(x1, x2, w, cw)
+            for yy, iy in enumerate(ys):
+                if iy < 0 or iy > h - 1:
+                    continue
+                for xx, ix in enumerate(xs):
+                    if ix < 0 or ix > w - 1:
+                        continue
+                    if method == "nearest":
+                        out[b, yy, xx] = src[
+                            int(np.floor(iy + np.float32(0.5))), int(np.floor(ix + np.float32(0.5)))
+                        ]
+                        continue
+                    top, bot = int(np.floor(iy)), int(np.ceil(iy))
+                    left, right = int(np.floor(ix)), int(np.ceil(ix))
+                    yl, xl = np.float32(iy - top), np.float32(ix - left)
+                    tl, tr, bl, br = src[top, left], src[top, right], src[bot, left], src[bot, right]
+                    t = tl + (tr - tl) * xl
+                    bo = bl + (br - bl) * xl
+                    out[b, yy, xx] = t + (bo - t) * yl
+        return out
+
+    return run
+
+
+def _crop_coords(a: np.float32, b: np.float32, size: int, n: int) -> list[np.float32]:
+    if n > 1:
+        scale = np.float32((b - a) * np.float32(size - 1) / np.float32(n - 1))
+        return [np.float32(a * np.float32(size - 1) + np.float32(i) * scale) for i in range(n)]
+    return [np.float32(np.float32(0.5) * (a + b) * np.float32(size - 1))]
+
+
+# --------------------------------------------------------------------------- colour
+
+
+def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    v = np.max(rgb, axis=-1)
+    mn = np.min(rgb, axis=-1)
+    rng = v - mn
+    with np.errstate(all="ignore"):
+        s = np.where(v > 0, rng / v, 0)
+        norm = np.where(rng > 0, 1 / (6 * rng), 0)
+        h = np.where(r == v, norm * (g - b), np.where(g == v, norm * (b - r) + 2 / 6, norm * (r - g) + 4 / 6))
+        h = np.where(rng > 0, h, 0)
+        h = np.where(h < 0, h + 1, h)
+    return np.stack([h, s, v], axis=-1)
+
+
+def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    c = s * v
+    m = v - c
+    dh = h * 6
+    fmodu = np.fmod(dh, 2)
+    x = c * (1 - np.abs(fmodu - 1))
+    hcat = np.floor(dh).astype(np.int64)
+    zeros = np.zeros_like(c)
+    r = np.select(
+        [hcat == 0, hcat == 1, hcat == 2, hcat == 3, hcat == 4, hcat == 5, hcat == 6],
+        [c, x, zeros, zeros, x, c, c],
+        zeros,
+    )
+    g = np.select(
+        [hcat == 0, hcat == 1, hcat == 2, hcat == 3, hcat == 4, hcat == 5, hcat == 6],
+        [x, c, c, x, zeros, zeros, x],
+        zeros,
+    )
+    b = np.select(
+        [hcat == 0, hcat == 1, hcat == 2, hcat == 3, hcat == 4, hcat == 5, hcat == 6],
+        [zeros, zeros, x, c, c, x, zeros],
+        zeros,
+    )
+    return np.stack([r + m, g + m, b + m], axis=-1)
+
+
+def _check_rgb(x: np.ndarray) -> None:
+    if x.ndim < 1 or x.shape[-1] != 3:
+        fail(f"input must have 3 channels but input only has {x.shape[-1] if x.ndim else 0} channels.")
+
+
+@kernel("RGBToHSV", family="image", dtypes=("float32", "float64", "float16", "bfloat16"))
+def _rgb_to_hsv(ctx: Any, x: np.ndarray) -> np.ndarray:
+    _check_rgb(x)
+    return as_dtype(rgb_to_hsv(upcast(x)), x.dtype)
+
+
+@kernel("HSVToRGB", family="image", dtypes=("float32", "float64", "float16", "bfloat16"))
+def _hsv_to_rgb(ctx: Any, x: np.ndarray) -> np.ndarray:
+    _check_rgb(x)
+    return as_dtype(hsv_to_rgb(upcast(x)), x.dtype)
+
+
+@kernel("AdjustContrastv2", family="image", dtypes=("float32", "float16"))
+def _adjust_contrast(ctx: Any, images: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    if images.ndim < 3:
+        fail(f"input must be at least 3-D: {shape_str(images.shape)}")
+    x = upcast(images)
+    mean = x.mean(axis=(-3, -2), keepdims=True, dtype=np.float32)
+    return as_dtype((x - mean) * np.float32(factor) + mean, images.dtype)
+
+
+@kernel("AdjustSaturation", family="image", dtypes=("float32", "float16"))
+def _adjust_saturation(ctx: Any, images: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    _check_rgb(images)
+    hsv = rgb_to_hsv(upcast(images))
+    hsv[..., 1] = np.clip(hsv[..., 1] * np.float32(scale), 0, 1)
+    return as_dtype(hsv_to_rgb(hsv), images.dtype)
+
+
+@kernel("AdjustHue", family="image", dtypes=("float32", "float16"))
+def _adjust_hue(ctx: Any, images: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    _check_rgb(images)
+    hsv = rgb_to_hsv(upcast(images))
+    h = np.fmod(hsv[..., 0] + np.float32(delta), 1)
+    hsv[..., 0] = np.where(h < 0, h + 1, h)
+    return as_dtype(hsv_to_rgb(hsv), images.dtype)
+
+
+# --------------------------------------------------------------------------- non-max suppression
+
+
+def _iou(boxes: np.ndarray, i: int, j: int) -> float:
+    a, b = boxes[i], boxes[j]
+    ay1, ay2 = min(a[0], a[2]), max(a[0], a[2])
+    ax1, ax2 = min(a[1], a[3]), max(a[1], a[3])
+    by1, by2 = min(b[0], b[2]), max(b[0], b[2])
+    bx1, bx2 = min(b[1], b[3]), max(b[1], b[3])
+    area_a = (ay2 - ay1) * (ax2 - ax1)
+    area_b = (by2 - by1) * (bx2 - bx1)
+    if area_a <= 0 or area_b <= 0:
+        return 0.0
+    iy = max(min(ay2, by2) - max(ay1, by1), 0.0)
+    ix = max(min(ax2, bx2) - max(ax1, bx1), 0.0)
+    inter = iy * ix
+    return float(inter / (area_a + area_b - inter))
+
+
+def non_max_suppression(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    max_out: int,
+    iou_threshold: float,
+    score_threshold: float,
+    sigma: float = 0.0,
+) -> tuple[list[int], list[float]]:
+    """Greedy (optionally soft, Gaussian) NMS in TensorFlow's order: highest score first, ties to the
+    lower box index."""
+    import heapq
+
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        fail(f"boxes must be 2-D with 4 columns: {shape_str(boxes.shape)}")
+    if scores.shape != (boxes.shape[0],):
+        fail(f"scores has incompatible shape {shape_str(scores.shape)}")
+    if max_out < 0:
+        fail(f"max_output_size must be non-negative: {max_out}")
+    if not 0 <= iou_threshold <= 1:
+        fail("iou_threshold must be in [0, 1]")
+    if sigma < 0:
+        fail("soft_nms_sigma must be non-negative")
+    scale = -0.5 / sigma if sigma > 0 else 0.0
+    if sigma > 0:  # soft-NMS decays scores instead of suppressing by threshold
+        iou_threshold = 1.0
+    b64 = boxes.astype(np.float32)
+    heap = [(-float(np.float32(s)), i, 0) for i, s in enumerate(scores) if float(s) > score_threshold]
+    heapq.heapify(heap)
+    selected: list[int] = []
+    selected_scores: list[float] = []
+    while heap and len(selected) < max_out:
+        neg, idx, begin = heapq.heappop(heap)
+        score = original = -neg
+        hard = False
+        for j in range(len(selected) - 1, begin - 1, -1):
+            sim = _iou(b64, idx, selected[j])
+            weight = float(np.float32(np.exp(np.float32(scale * sim * sim)))) if sim <= iou_threshold else 0.0
+            score = float(np.float32(score * weight))
+            if sigma <= 0 and sim > iou_threshold:
+                hard = True
+                break
+            if score <= score_threshold:
+                break
+        if hard:
+            continue
+        if score == original:
+            selected.append(idx)
+            selected_scores.append(score)
+        elif score > score_threshold:
+            heapq.heappush(heap, (-score, idx, len(selected)))
+    return selected, selected_scores
+
+
+def _nms_kernel(op: str) -> None:
+    @kernel_factory(op, family="image", dtypes=("float32", "float16"))
+    def prepare(node: NodeSpec) -> Any:
+        pad = bool(node.attrs.get("pad_to_max_output_size", False))
+
+        def run(
+            ctx: Any,
+            boxes: np.ndarray,
+            scores: np.ndarray,
+            max_output: np.ndarray,
+            iou: np.ndarray,
+            *rest: np.ndarray,
+        ) -> Any:
+            score_thr = float(rest[0]) if rest else float("-inf")
+            sigma = float(rest[1]) if len(rest) > 1 else 0.0
+            max_out = scalar_int(max_output, "max_output_size")
+            sel, sc = non_max_suppression(
+                upcast(boxes), upcast(scores), max_out, float(iou), score_thr, sigma
+            )
+            valid = len(sel)
+            if pad and op != "NonMaxSuppressionV3":
+                sel = sel + [0] * (max_out - valid)
+                sc = sc + [0.0] * (max_out - valid)
+            indices = np.array(sel, dtype=np.int32)
+            if op == "NonMaxSuppressionV3" or op == "NonMaxSuppressionV2" or op == "NonMaxSuppression":
+                return indices
+            if op == "NonMaxSuppressionV4":
+                return [indices, np.array(valid, dtype=np.int32)]
+            return [indices, np.array(sc, dtype=scores.dtype), np.array(valid, dtype=np.int32)]
+
+        return run
+
+
+for _op in ("NonMaxSuppressionV2", "NonMaxSuppressionV3", "NonMaxSuppressionV4", "NonMaxSuppressionV5"):
+    _nms_kernel(_op)
+
+
+# --------------------------------------------------------------------------- PNG (zlib only)
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    if not data.startswith(_PNG_SIGNATURE):
+        fail("Invalid PNG data: bad signature")
+    pos = len(_PNG_SIGNATURE)
+    chunks = []
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        body = data[pos + 8 : pos + 8 + length]
+        if len(body) != length:
+            fail("Invalid PNG data: truncated chunk")
+        chunks.append((kind, body))
+        pos += 12 + length
+        if kind == b"IEND":
+            break
+    return chunks
+
+
+def _unfilter(raw: bytes, height: int, stride: int, bpp: int) -> np.ndarray:
+    out = np.zeros((height, stride), dtype=np.uint8)
+    prev = np.zeros(stride, dtype=np.int32)
+    pos = 0
+    for y in range(height):
+        if pos + 1 + stride > len(raw):
+            fail("Invalid PNG data: image data too short")
+        ftype = raw[pos]
+        line = np.frombuffer(raw, dtype=np.uint8, count=stride, offset=pos + 1).astype(np.int32)
+        pos += 1 + stride
+        if ftype == 0:
+            cur = line
+        elif ftype == 1:
+            cur = line.copy()
+            for i in range(bpp, stride):
+                cur[i] = (cur[i] + cur[i - bpp]) & 0xFF
+        elif ftype == 2:
+            cur = (line + prev) & 0xFF
+        elif ftype == 3:
+            cur = line.copy()
+            for i in range(stride):
+                left = cur[i - bpp] if i >= bpp else 0
+                cur[i] = (cur[i] + ((left + prev[i]) >> 1)) & 0xFF
+        elif ftype == 4:
+            cur = line.copy()
+            for i in range(stride):
+                a = cur[i - bpp] if i >= bpp else 0
+                b = prev[i]
+                c = prev[i - bpp] if i >= bpp else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                cur[i] = (cur[i] + pred) & 0xFF
+        else:
+            fail(f"Invalid PNG data: unknown filter type {ftype}")
+        out[y] = cur
+        prev = cur
+    return out
+
+
+def decode_png(data: bytes, channels: int, dtype: np.dtype) -> np.ndarray:
+    chunks = _png_chunks(data)
+    if not chunks or chunks[0][0] != b"IHDR":
+        fail("Invalid PNG data: missing IHDR")
+    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
+    policy.check_image_pixels(height, width, channels, "DecodePng")
+    if interlace:
+        return _decode_with_pillow(data, channels, dtype, "PNG")
+    palette = next((body for kind, body in chunks if kind == b"PLTE"), None)
+    trns = next((body for kind, body in chunks if kind == b"tRNS"), None)
+    try:
+        # At most 8 bytes per pixel plus a filter byte per row: a zlib bomb stops there.
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(
+            b"".join(body for kind, body in chunks if kind == b"IDAT"), height * (width * 8 + 1) + 1
+        )
+    except zlib.error as exc:
+        fail(f"Invalid PNG data: {exc}")
+    if inflater.unconsumed_tail:
+        fail(f"Invalid PNG data: more pixel data than a {width}x{height} image holds")
+    samples = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(color)
+    if samples is None:
+        fail(f"Invalid PNG data: color type {color}")
+    bits = depth * samples
+    stride = (width * bits + 7) // 8
+    rows = _unfilter(raw, height, stride, max(1, bits // 8))
+    if depth == 16:
+        img = rows.view(">u2").reshape(height, width, samples).astype(np.uint16)
+    elif depth == 8:
+        img = rows.reshape(height, width, samples)
+    else:
+        unpacked = np.unpackbits(rows, axis=1)[:, : width * depth].reshape(height, width, depth)
+        weights = 1 << np.arange(depth - 1, -1, -1)
+        img = (unpacked * weights).sum(axis=-1).astype(np.uint8).reshape(height, width, 1)
+        if color == 0:
+            img = (img.astype(np.uint32) * 255 // ((1 << depth) - 1)).astype(np.uint8)
+    if color == 3:
+        if palette is None:
+            fail("Invalid PNG data: missing palette")
+        pal = np.frombuffer(palette, dtype=np.uint8).reshape(-1, 3)
+        alpha = np.full(len(pal), 255, dtype=np.uint8)
+        if trns:
+            alpha[: len(trns)] = np.frombuffer(trns, dtype=np.uint8)[: len(pal)]
+        rgba = np.concatenate([pal, alpha[:, None]], axis=1)
+        img = rgba[img[..., 0]]
+        if not trns:
+            img = img[..., :3]
+    return _convert_channels(img, channels, dtype)
+
+
+def _convert_channels(img: np.ndarray, channels: int, dtype: np.dtype) -> np.ndarray:
+    have = img.shape[-1]
+    if channels and channels != have:
+        if channels == 1:
+            rgb = img[..., :3].astype(np.float64) if have >= 3 else img[..., :1].astype(np.float64)
+            if have >= 3:
+                gray = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+                img = np.floor(gray).astype(img.dtype)[..., None]
+            else:
+                img = img[..., :1]
+        elif channels == 3:
+            img = img[..., :3] if have >= 3 else np.repeat(img[..., :1], 3, axis=-1)
+        elif channels == 4:
+            base = img[..., :3] if have >= 3 else np.repeat(img[..., :1], 3, axis=-1)
+            alpha = (
+                img[..., 3:4]
+                if have == 4
+                else (
+                    img[..., 1:2]
+                    if have == 2
+                    else np.full(img.shape[:-1] + (1,), np.iinfo(img.dtype).max, img.dtype)
+                )
+            )
+            img = np.concatenate([base, alpha], axis=-1)
+        elif channels == 2:
+            img = np.concatenate(
+                [
+                    img[..., :1],
+                    img[..., -1:]
+                    if have in (2, 4)
+                    else np.full(img.shape[:-1] + (1,), np.iinfo(img.dtype).max, img.dtype),
+                ],
+                axis=-1,
+            )
+    if dtype == np.uint16 and img.dtype == np.uint8:
+        img = img.astype(np.uint16) * 257
+    elif dtype == np.uint8 and img.dtype == np.uint16:
+        img = (img // 257).astype(np.uint8)
+    elif dtype.kind == "f":
+        img = img.astype(np.float32) / np.float32(np.iinfo(img.dtype).max)
+        img = img.astype(dtype)
+    return np.ascontiguousarray(img)
+
+
+def _filter_rows(rows: np.ndarray, bpp: int) -> bytes:
+    """libpng's adaptive filtering: per row, the filter (None, Sub, Up, Average, Paeth) whose output
+    has the smallest sum of |signed bytes|, the earliest on ties."""
+    out = bytearray()
+    prev = np.zeros(rows.shape[1], dtype=np.int16)
+    for row in rows.astype(np.int16):
+        left = np.concatenate([np.zeros(bpp, np.int16), row[:-bpp]]) if bpp < row.size else np.zeros_like(row)
+        upleft = (
+            np.concatenate([np.zeros(bpp, np.int16), prev[:-bpp]]) if bpp < row.size else np.zeros_like(row)
+        )
+        p = left + prev - upleft
+        pa, pb, pc = np.abs(p - left), np.abs(p - prev), np.abs(p - upleft)
+        paeth = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prev, upleft))
+        candidates = [row, row - left, row - prev, row - (left + prev) // 2, row - paeth]
+        best, best_sum = 0, None
+        for ftype, cand in enumerate(candidates):
+            v = (cand & 0xFF).astype(np.int32)
+            total = int(np.sum(np.where(v < 128, v, 256 - v)))
+            if best_sum is None or total < best_sum:
+                best, best_sum = ftype, total
+        out.append(best)
+        out += (candidates[best] & 0xFF).astype(np.uint8).tobytes()
+        prev = row
+    return bytes(out)
+
+
+def encode_png(img: np.ndarray, compression: int = -1) -> bytes:
+    """PNG as TensorFlow's libpng writes it: adaptive row filters, and zlib with the Z_FILTERED strategy
+    and the window shrunk to the image size, so the bytes usually match TensorFlow's exactly."""
+    if img.ndim != 3:
+        fail(f"image must be 3-dimensional: {shape_str(img.shape)}")
+    h, w, c = img.shape
+    color = {1: 0, 2: 4, 3: 2, 4: 6}.get(c)
+    if color is None:
+        fail(f"image must have 1, 2, 3, or 4 channels, got {c}")
+    depth = 16 if img.dtype == np.uint16 else 8
+    data = img.astype(">u2").tobytes() if depth == 16 else img.astype(np.uint8).tobytes()
+    stride = w * c * depth // 8
+    rows = (
+        np.frombuffer(data, dtype=np.uint8).reshape(h, stride)
+        if h and stride
+        else np.zeros((h, stride), np.uint8)
+    )
+    raw = _filter_rows(rows, max(1, c * depth // 8)) if stride else b"\x00" * h
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, color, 0, 0, 0)
+    level = compression if 0 <= compression <= 9 else 6
+    wbits = 15
+    size = h * (1 + stride)
+    if size <= 16384:
+        half = 1 << (wbits - 1)
+        while size + 262 <= half:
+            half >>= 1
+            wbits -= 1
+    wbits = max(wbits, 9)
+    compressor = zlib.compressobj(level, zlib.DEFLATED, wbits, 8, zlib.Z_FILTERED)
+    idat = bytearray(compressor.compress(raw) + compressor.flush())
+    _optimize_cmf(idat, size)
+    # libpng writes the stream in IDAT chunks of its 8 KiB buffer size
+    chunks = b"".join(chunk(b"IDAT", bytes(idat[i : i + 8192])) for i in range(0, len(idat), 8192))
+    return _PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunks + chunk(b"IEND", b"")
+
+
+def _optimize_cmf(data: bytearray, size: int) -> None:
+    """Rewrite the zlib header's window size down to what `size` bytes need, as libpng does."""
+    if size > 16384 or len(data) < 2:
+        return
+    cmf = data[0]
+    if (cmf & 0x0F) != 8 or (cmf & 0xF0) > 0x70:
+        return
+    cinfo = cmf >> 4
+    half = 1 << (cinfo + 7)
+    if size > half:
+        return
+    while True:
+        half >>= 1
+        cinfo -= 1
+        if not (cinfo > 0 and size <= half):
+            break
+    cmf = (cmf & 0x0F) | (cinfo << 4)
+    data[0] = cmf
+    flg = data[1] & 0xE0
+    flg += 0x1F - ((cmf << 8) + flg) % 0x1F
+    data[1] = flg
+
+
+# --------------------------------------------------------------------------- Pillow-backed codecs
+
+
+def _pillow() -> Any:
+    try:
+        from PIL import Image
+    except ImportError:
+        fail("decoding/encoding this image format needs Pillow: pip install 'savedmodel[image]'")
+    return Image
+
+
+def _decode_with_pillow(data: bytes, channels: int, dtype: np.dtype, fmt: str) -> np.ndarray:
+    image_mod = _pillow()
+    try:
+        img = image_mod.open(io.BytesIO(data))  # reads the header only
+    except Exception as exc:  # Pillow raises many types for corrupt data
+        fail(f"Invalid {fmt} data or unsupported format: {exc}")
+    policy.check_image_pixels(img.size[1], img.size[0], channels, f"Decode{fmt.title()}")
+    try:
+        if channels == 1 and fmt == "JPEG":
+            img.draft("L", img.size)  # the decoder's own luma, as libjpeg gives TensorFlow
+        img.load()
+    except Exception as exc:  # Pillow raises many types for corrupt data
+        fail(f"Invalid {fmt} data or unsupported format: {exc}")
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(channels)
+    if mode is None:
+        mode = (
+            "RGB"
+            if img.mode not in ("L", "LA", "RGBA", "P")
+            else (
+                "L"
+                if img.mode == "L"
+                else "RGBA"
+                if img.mode in ("RGBA", "LA", "P")
+                and "transparency" in img.info
+                or img.mode in ("RGBA", "LA")
+                else "RGB"
+            )
+        )
+    arr = np.asarray(img.convert(mode))
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    return _convert_channels(arr, 0, dtype)
+
+
+def _image_format(data: bytes) -> str:
+    if data.startswith(_PNG_SIGNATURE):
+        return "PNG"
+    if data[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if data[:2] == b"BM":
+        return "BMP"
+    return "unknown"
+
+
+def _decode_one(data: bytes, channels: int, dtype: np.dtype, expected: str | None) -> np.ndarray:
+    fmt = _image_format(data)
+    if fmt == "unknown":
+        fail("Unknown image file format. One of JPEG, PNG, GIF, BMP required.")
+    if expected and fmt != expected and not (expected == "JPEG" and fmt == "PNG"):
+        if not (expected == "PNG" and fmt in ("JPEG", "GIF", "BMP")):
+            pass
+    if fmt == "PNG":
+        return decode_png(data, channels, dtype)
+    return _decode_with_pillow(data, channels, dtype, fmt)
+
+
+def _decoder(op: str, expected: str | None) -> None:
+    @kernel_factory(op, family="image", dtypes=("string",))
+    def prepare(node: NodeSpec) -> Any:
+        channels = int(node.attrs.get("channels", 0))
+        dtype = node.attrs.dtype("dtype", tfdtypes.DT.DT_UINT8)
+        expand = bool(node.attrs.get("expand_animations", True))
+
+        def run(ctx: Any, contents: np.ndarray) -> np.ndarray:
+            if np.ndim(contents) != 0:
+                fail(f"contents must be scalar, got shape {shape_str(np.shape(contents))}")
+            data = to_bytes(contents[()])
+            with policy.using_limits(policy.limits_of(ctx)):  # max_image_pixels of the caller's policy
+                if op == "DecodeGif" or (op == "DecodeImage" and _image_format(data) == "GIF" and expand):
+                    img = _decode_with_pillow(data, 3, dtype, "GIF")
+                    return img[None]
+                return _decode_one(data, channels, dtype, expected)
+
+        return run
+
+
+_decoder("DecodePng", "PNG")
+_decoder("DecodeJpeg", "JPEG")
+_decoder("DecodeImage", None)
+_decoder("DecodeBmp", "BMP")
+_decoder("DecodeGif", "GIF")
+
+
+@kernel_factory("EncodePng", family="image", dtypes=("uint8", "uint16"))
+def _encode_png(node: NodeSpec) -> Any:
+    compression = int(node.attrs.get("compression", -1))
+    return lambda ctx, img: np.array(encode_png(img, compression), dtype=object)
+
+
+@kernel_factory("EncodeJpeg", family="image", dtypes=("uint8",))
+def _encode_jpeg(node: NodeSpec) -> Any:
+    """Pillow's libjpeg with TensorFlow's defaults (JFIF 300 dpi, 4:2:0 chroma): byte-identical to
+    TensorFlow's output for the same quality."""
+    quality = int(node.attrs.get("quality", 95))
+    fmt = node.attrs.get("format", b"")
+    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+    progressive = bool(node.attrs.get("progressive", False))
+    optimize = bool(node.attrs.get("optimize_size", False))
+    chroma = bool(node.attrs.get("chroma_downsampling", True))
+    unit = node.attrs.get("density_unit", b"in")
+    unit = unit.decode() if isinstance(unit, bytes) else unit
+    x_density = int(node.attrs.get("x_density", 300))
+    y_density = int(node.attrs.get("y_density", 300))
+
+    def run(ctx: Any, img: np.ndarray) -> np.ndarray:
+        image_mod = _pillow()
+        if img.ndim != 3 or img.shape[-1] not in (1, 3):
+            fail(f"image must be 3-dimensional with 1 or 3 channels: {shape_str(img.shape)}")
+        if fmt == "grayscale" and img.shape[-1] != 1 or fmt == "rgb" and img.shape[-1] != 3:
+            fail(f"format {fmt!r} does not match the image's {img.shape[-1]} channels")
+        pil = image_mod.fromarray(img[..., 0] if img.shape[-1] == 1 else img)
+        dpi = (x_density, y_density) if unit == "in" else (x_density * 2.54, y_density * 2.54)
+        buf = io.BytesIO()
+        sub = 2 if chroma and img.shape[-1] == 3 else 0  # grayscale: one 1x1-sampled component
+        pil.save(
+            buf,
+            format="JPEG",
+            quality=quality,
+            dpi=dpi,
+            subsampling=sub,
+            progressive=progressive,
+            optimize=optimize,
+        )
+        return np.array(buf.getvalue(), dtype=object)
+
+    return run
+
+
+@kernel("ExtractJpegShape", family="image", dtypes=("string",))
+def _extract_jpeg_shape(ctx: Any, contents: np.ndarray) -> np.ndarray:
+    image_mod = _pillow()
+    img = image_mod.open(io.BytesIO(to_bytes(contents[()])))
+    channels = {"L": 1, "RGB": 3, "CMYK": 4}.get(img.mode, 3)
+    return np.array([img.height, img.width, channels], dtype=np.int32)
+
+
+# --------------------------------------------------------------------------- audio (WAV)
+
+
+@kernel_factory("DecodeWav", family="audio", dtypes=("string",))
+def _decode_wav(node: NodeSpec) -> Any:
+    want_channels = int(node.attrs.get("desired_channels", -1))
+    want_samples = int(node.attrs.get("desired_samples", -1))
+
+    def run(ctx: Any, contents: np.ndarray) -> list[np.ndarray]:
+        data = to_bytes(np.asarray(contents, dtype=object)[()])
+        if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+            fail("Header mismatch: Expected RIFF/WAVE")
+        pos, fmt, pcm = 12, None, None
+        while pos + 8 <= len(data):
+            cid, size = struct.unpack_from("<4sI", data, pos)
+            body = data[pos + 8 : pos + 8 + size]
+            if cid == b"fmt ":
+                fmt = struct.unpack_from("<HHIIHH", body)
+            elif cid == b"data":
+                pcm = body
+            pos += 8 + size + (size & 1)
+        if fmt is None or pcm is None:
+            fail("WAV data is missing its fmt or data chunk")
+        audio_format, channels, rate, _, _, bits = fmt
+        if audio_format != 1 or bits != 16:
+            fail(f"Only 16-bit PCM WAV is supported, got format {audio_format} with {bits} bits")
+        samples = np.frombuffer(pcm[: len(pcm) // (2 * channels) * 2 * channels], dtype="<i2")
+        audio = samples.reshape(-1, channels).astype(np.float32) / np.float32(32768.0)
+        if want_channels > 0 and want_channels != channels:
+            audio = (
+                np.repeat(audio[:, :1], want_channels, axis=1) if channels == 1 else audio[:, :want_channels]
+            )
+        if want_samples >= 0:
+            if audio.shape[0] >= want_samples:
+                audio = audio[:want_samples]
+            else:
+                audio = np.concatenate(
+                    [audio, np.zeros((want_samples - audio.shape[0], audio.shape[1]), np.float32)]
+                )
+        return [np.ascontiguousarray(audio), np.array(rate, dtype=np.int32)]
+
+    return run
+
+
+@kernel("EncodeWav", family="audio", dtypes=("float32",))
+def _encode_wav(ctx: Any, audio: np.ndarray, sample_rate: np.ndarray) -> np.ndarray:
+    if audio.ndim != 2:
+        fail(f"audio must be 2-D, got shape {shape_str(audio.shape)}")
+    rate = int(np.asarray(sample_rate).reshape(-1)[0])
+    samples, channels = audio.shape
+    scaled = np.rint(audio.astype(np.float32) * np.float32(32768.0))
+    pcm = np.clip(scaled, -32768, 32767).astype("<i2").tobytes()
+    header = b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVE"
+    fmt = b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * channels * 2, channels * 2, 16)
+    return np.array(header + fmt + b"data" + struct.pack("<I", len(pcm)) + pcm, dtype=object)
+
+
+# --------------------------------------------------------------------------- projective transform
+
+
+def _map_coordinate(c: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """Out-of-range sample coordinates under a fill mode (TensorFlow's rules, in float32)."""
+    c = c.astype(np.float32)
+    if mode == "REFLECT":
+        if size <= 1:
+            return np.zeros_like(c)
+        sz2 = np.float32(2 * size)
+        low = c < 0
+        lc = np.where(c < -sz2, sz2 * np.trunc(-c / sz2) + c, c)
+        lc = np.where(lc < -size, lc + sz2, -lc - 1)
+        high = c > size - 1
+        hc = c - sz2 * np.trunc(c / sz2)
+        hc = np.where(hc >= size, sz2 - hc - 1, hc)
+        c = np.where(low, lc, np.where(high, hc, c))
+        return np.clip(c, 0, size - 1)
+    if mode == "WRAP":
+        if size <= 1:
+            return np.zeros_like(c)
+        sz = np.float32(size - 1)
+        low = c < 0
+        lc = c + size * (np.trunc(-c / sz) + 1)
+        high = c > size - 1
+        hc = c - size * np.trunc(c / sz)
+        c = np.where(low, lc, np.where(high, hc, c))
+        return np.clip(c, 0, size - 1)
+    if mode == "NEAREST":
+        return np.clip(c, 0, size - 1)
+    return c  # CONSTANT: reads outside the image give fill_value
+
+
+def _projective(
+    images: np.ndarray,
+    transforms: np.ndarray,
+    out_hw: tuple[int, int],
+    fill: float,
+    interpolation: str,
+    mode: str,
+) -> np.ndarray:
+    n, h, w, c = images.shape
+    oh, ow = out_hw
+    if transforms.ndim != 2 or transforms.shape[1] != 8 or transforms.shape[0] not in (1, n):
+        fail(f"Input transform should be num_images x 8 or 1 x 8: {shape_str(transforms.shape)}")
+    img = images.astype(np.float32)
+    out = np.empty((n, oh, ow, c), dtype=np.float32)
+    ys, xs = np.meshgrid(np.arange(oh, dtype=np.float32), np.arange(ow, dtype=np.float32), indexing="ij")
+    fill32 = np.float32(fill)
+    for b in range(n):
+        t = transforms[b if transforms.shape[0] == n else 0].astype(np.float32)
+        k = t[6] * xs + t[7] * ys + np.float32(1)
+        with np.errstate(all="ignore"):
+            x_in = (t[0] * xs + t[1] * ys + t[2]) / k
+            y_in = (t[3] * xs + t[4] * ys + t[5]) / k
+        x_in = _map_coordinate(x_in, w, mode)
+        y_in = _map_coordinate(y_in, h, mode)
+        src = img[b]
+
+        def read(yy: np.ndarray, xx: np.ndarray, src: np.ndarray = src) -> np.ndarray:
+            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+            vals = src[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]
+            return np.where(inside[..., None], vals, fill32)
+
+        if interpolation == "NEAREST":
+            yy = np.trunc(y_in + np.copysign(np.float32(0.5), y_in)).astype(np.int64)
+            xx = np.trunc(x_in + np.copysign(np.float32(0.5), x_in)).astype(np.int64)
+            out[b] = read(yy, xx)
+            continue
+        yf, xf = np.floor(y_in), np.floor(x_in)
+        yc, xc = yf + 1, xf + 1
+        yfi, xfi, yci, xci = (v.astype(np.int64) for v in (yf, xf, yc, xc))
+        wx0, wx1 = (xc - x_in)[..., None], (x_in - xf)[..., None]
+        top = wx0 * read(yfi, xfi) + wx1 * read(yfi, xci)
+        bottom = wx0 * read(yci, xfi) + wx1 * read(yci, xci)
+        out[b] = (yc - y_in)[..., None] * top + (y_in - yf)[..., None] * bottom
+        # bilinear reads of NaN coordinates (degenerate projections) give the fill value
+        bad = ~(np.isfinite(x_in) & np.isfinite(y_in))
+        out[b][bad] = fill32
+    return out
+
+
+def _projective_kernel(op: str, with_fill: bool) -> None:
+    @kernel_factory(op, family="image", dtypes=IMAGE_TYPES)
+    def prepare(node: NodeSpec) -> Any:
+        interpolation = node.attrs.get("interpolation", b"NEAREST")
+        interpolation = interpolation.decode() if isinstance(interpolation, bytes) else interpolation
+        mode = node.attrs.get("fill_mode", b"CONSTANT")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+
+        def run(
+            ctx: Any, images: np.ndarray, transforms: np.ndarray, output_shape: np.ndarray, *fill: np.ndarray
+        ) -> np.ndarray:
+            if images.ndim != 4:
+                fail(f"Input images must have rank 4: {shape_str(images.shape)}")
+            oh, ow = int_list(output_shape, "output_shape")
+            value = float(np.asarray(fill[0]).reshape(-1)[0]) if with_fill else 0.0
+            out = _projective(images, transforms, (oh, ow), value, interpolation, mode)
+            return as_dtype(out, images.dtype)
+
+        return run
+
+
+_projective_kernel("ImageProjectiveTransformV2", False)
+_projective_kernel("ImageProjectiveTransformV3", True)
+
+
+@kernel_factory("CombinedNonMaxSuppression", family="image", dtypes=("float32",))
+def _combined_nms(node: NodeSpec) -> Any:
+    """Per-class greedy NMS, then the best `max_total_size` detections over all classes (highest
+    score first; ties keep class, then selection, order)."""
+    pad_per_class = bool(node.attrs.get("pad_per_class", False))
+    clip = bool(node.attrs.get("clip_boxes", True))
+
+    def run(
+        ctx: Any,
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        max_per_class: np.ndarray,
+        max_total: np.ndarray,
+        iou: np.ndarray,
+        score_threshold: np.ndarray,
+    ) -> list[np.ndarray]:
+        if boxes.ndim != 4 or boxes.shape[-1] != 4 or scores.ndim != 3:
+            fail(
+                f"boxes must be [batch, num_boxes, q, 4] and scores [batch, num_boxes, num_classes]: "
+                f"{shape_str(boxes.shape)}, {shape_str(scores.shape)}"
+            )
+        batch, num_boxes, q, _ = boxes.shape
+        classes = scores.shape[2]
+        if q not in (1, classes):
+            fail(f"third dimension of boxes must be either 1 or num classes, got {q}")
+        per_class = scalar_int(max_per_class, "max_output_size_per_class")
+        total = scalar_int(max_total, "max_total_size")
+        if per_class <= 0 or total <= 0:
+            fail("max_output_size_per_class and max_total_size must be > 0")
+        thr, score_thr = float(iou), float(score_threshold)
+        if not 0 <= thr <= 1:
+            fail("iou_threshold must be in [0, 1]")
+        max_det = min(total, per_class * classes) if pad_per_class else total
+        out_boxes = np.zeros((batch, max_det, 4), np.float32)
+        out_scores = np.zeros((batch, max_det), np.float32)
+        out_classes = np.zeros((batch, max_det), np.float32)
+        valid = np.zeros(batch, np.int32)
+        b32, s32 = boxes.astype(np.float32), scores.astype(np.float32)
+        for b in range(batch):
+            found: list[tuple[float, int, int]] = []
+            for c in range(classes):
+                cls_boxes = b32[b, :, 0 if q == 1 else c, :]
+                picked, picked_scores = non_max_suppression(
+                    cls_boxes, s32[b, :, c], per_class, thr, score_thr
+                )
+                found += [(sc, c, i) for i, sc in zip(picked, picked_scores, strict=True)]
+            found.sort(key=lambda t: -t[0])
+            found = found[:max_det]
+            valid[b] = len(found)
+            for k, (sc, c, i) in enumerate(found):
+                box = b32[b, i, 0 if q == 1 else c, :]
+                out_boxes[b, k] = np.clip(box, 0, 1) if clip else box
+                out_scores[b, k] = sc
+                out_classes[b, k] = c
+        return [out_boxes, out_scores, out_classes, valid]
+
+    return run
+
+
+_DEFAULT_BOX_COLORS = np.array(
+    [
+        [1, 1, 0, 1],
+        [0, 0, 1, 1],
+        [1, 0, 0, 1],
+        [0, 1, 0, 1],
+        [0.5, 0, 0.5, 1],
+        [0.5, 0.5, 0, 1],
+        [0.5, 0, 0, 1],
+        [0, 0, 0.5, 1],
+        [0, 1, 1, 1],
+        [1, 0, 1, 1],
+    ],
+    dtype=np.float32,
+)
+
+
+def _draw_boxes(images: np.ndarray, boxes: np.ndarray, colors: np.ndarray | None) -> np.ndarray:
+    if images.ndim != 4:
+        fail(f"The rank of the images should be 4: {shape_str(images.shape)}")
+    batch, height, width, depth = images.shape
+    if depth not in (1, 3, 4):
+        fail(f"Channel depth should be either 1 (GRY), 3 (RGB), or 4 (RGBA): {depth}")
+    table = _DEFAULT_BOX_COLORS if colors is None or colors.size == 0 else colors.astype(np.float32)
+    if table.ndim != 2 or table.shape[1] < depth:
+        fail(f"Color table must have at least {depth} columns: {shape_str(table.shape)}")
+    if depth == 1:  # grayscale images get white boxes, as in TensorFlow
+        table = table.copy()
+        table[:, 0] = 1
+    out = images.copy()
+    for b in range(batch):
+        for k in range(boxes.shape[1]):
+            color = table[k % table.shape[0], :depth].astype(np.float32)
+            y1, x1, y2, x2 = (np.float32(v) for v in boxes[b, k])
+            top, bottom = int(y1 * np.float32(height - 1)), int(y2 * np.float32(height - 1))
+            left, right = int(x1 * np.float32(width - 1)), int(x2 * np.float32(width - 1))
+            if top > bottom or left > right or top >= height or bottom < 0 or left >= width or right < 0:
+                continue
+            r0, r1 = max(top, 0), min(bottom, height - 1)
+            c0, c1 = max(left, 0), min(right, width - 1)
+            value = as_dtype(color, images.dtype)
+            if top >= 0:
+                out[b, top, c0 : c1 + 1] = value
+            if bottom < height:
+                out[b, bottom, c0 : c1 + 1] = value
+            if left >= 0:
+                out[b, r0 : r1 + 1, left] = value
+            if right < width:
+                out[b, r0 : r1 + 1, right] = value
+    return out
+
+
+kernel("DrawBoundingBoxesV2", family="image", dtypes=("float32", "float16"))(
+    lambda ctx, images, boxes, colors: _draw_boxes(images, boxes, colors)
+)
+kernel("DrawBoundingBoxes", family="image", dtypes=("float32", "float16"))(
+    lambda ctx, images, boxes: _draw_boxes(images, boxes, None)
+)

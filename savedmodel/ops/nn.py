@@ -1,0 +1,635 @@
+"""Neural-network ops: activations, softmax, bias, convolutions, pooling, normalization."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from savedmodel.ops._common import (
+    FLOATS,
+    NUMERIC,
+    as_dtype,
+    fail,
+    float_op,
+    shape_str,
+    upcast,
+)
+from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
+
+
+def _data_format(node: NodeSpec, default: str = "NHWC") -> str:
+    fmt = node.attrs.get("data_format", default.encode())
+    return fmt.decode() if isinstance(fmt, bytes) else str(fmt)
+
+
+# --------------------------------------------------------------------------- activations
+
+
+def _activation(op: str, fn: Any, types: tuple[str, ...] = FLOATS) -> None:
+    wrapped = float_op(fn)
+    kernel(op, family="nn", dtypes=types)(lambda ctx, x: wrapped(x))
+
+
+def _elu(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _selu(x: np.ndarray) -> np.ndarray:
+    neg = _SELU_SCALE * _SELU_ALPHA * np.expm1(np.minimum(x, 0))
+    return np.where(x > 0, _SELU_SCALE * x, neg)
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    # Same regimes as TensorFlow: large x -> x, very negative x -> exp(x), else log1p(exp(x)).
+    threshold = np.log(np.finfo(x.dtype).eps) + 2
+    too_large = x > -threshold
+    too_small = x < threshold
+    mid = np.log1p(np.exp(np.where(too_large | too_small, 0, x)))
+    return np.where(too_large, x, np.where(too_small, np.exp(x), mid))
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(x), x, np.maximum(x, 0)) if x.dtype.kind == "f" else np.maximum(x, 0)
+
+
+def _relu6(x: np.ndarray) -> np.ndarray:
+    return np.minimum(np.maximum(x, 0), 6)
+
+
+_activation("Relu", _relu, NUMERIC)
+_activation("Relu6", _relu6, NUMERIC)
+_activation("Elu", _elu)
+_activation("Selu", _selu)
+_activation("Softplus", _softplus)
+_activation("Softsign", lambda x: x / (1 + np.abs(x)))
+
+
+@kernel_factory("LeakyRelu", family="nn", dtypes=FLOATS)
+def _leaky_relu(node: NodeSpec) -> Any:
+    alpha = float(node.attrs.get("alpha", 0.2))
+
+    def run(ctx: Any, x: np.ndarray) -> np.ndarray:
+        w = upcast(x)
+        return as_dtype(np.where(w > 0, w, w * np.asarray(alpha, dtype=w.dtype)), x.dtype)
+
+    return run
+
+
+# --------------------------------------------------------------------------- softmax / bias
+
+
+def _softmax(x: np.ndarray, log: bool) -> np.ndarray:
+    if x.ndim < 1:
+        fail(f"logits must have >= 1 dimension, got {shape_str(x.shape)}")
+    w = upcast(x)
+    with np.errstate(all="ignore"):
+        shifted = w - np.max(w, axis=-1, keepdims=True) if w.size else w
+        e = np.exp(shifted)
+        total = np.sum(e, axis=-1, keepdims=True)
+        out = shifted - np.log(total) if log else e / total
+    return as_dtype(out, x.dtype)
+
+
+kernel("Softmax", family="nn", dtypes=FLOATS)(lambda ctx, x: _softmax(x, False))
+kernel("LogSoftmax", family="nn", dtypes=FLOATS)(lambda ctx, x: _softmax(x, True))
+
+
+@kernel_factory("BiasAdd", "BiasAddV1", family="nn", dtypes=NUMERIC)
+def _bias_add(node: NodeSpec) -> Any:
+    fmt = _data_format(node)
+
+    def run(ctx: Any, x: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        if x.ndim < 2:
+            fail(f"Input tensor must be at least 2D: {shape_str(x.shape)}")
+        if bias.ndim != 1:
+            fail(f"Biases must be 1D: {shape_str(bias.shape)}")
+        axis = 1 if fmt.startswith("NC") else x.ndim - 1
+        if x.shape[axis] != bias.shape[0]:
+            fail(
+                f"Must provide as many biases as the channel dimension of the input tensor: "
+                f"{shape_str(bias.shape)} vs. {shape_str(x.shape)}"
+            )
+        shape = [1] * x.ndim
+        shape[axis] = -1
+        with np.errstate(all="ignore"):
+            return as_dtype(upcast(x) + upcast(bias).reshape(shape), x.dtype)
+
+    return run
+
+
+# --------------------------------------------------------------------------- convolution helpers
+
+
+def _text_attr(node: NodeSpec, name: str, default: str) -> str:
+    value = node.attrs.get(name, default.encode())
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _spatial_from_format(values: list[int], fmt: str, rank: int) -> list[int]:
+    """Pick the spatial entries of a per-dimension attr (strides, dilations, ksize)."""
+    if len(values) != rank:
+        fail(f"expected {rank} values (one per input dimension), got {values}")
+    if fmt.startswith("NC"):
+        return list(values[2:])
+    return list(values[1:-1])
+
+
+def _to_channels_last(x: np.ndarray, fmt: str) -> np.ndarray:
+    return np.moveaxis(x, 1, -1) if fmt.startswith("NC") else x
+
+
+def _from_channels_last(x: np.ndarray, fmt: str) -> np.ndarray:
+    return np.ascontiguousarray(np.moveaxis(x, -1, 1)) if fmt.startswith("NC") else x
+
+
+def _out_and_pads(
+    size: int, k: int, stride: int, dilation: int, padding: str, explicit: tuple[int, int] | None = None
+) -> tuple[int, int, int]:
+    """(output size, pad before, pad after) for one spatial dim, by TensorFlow's rules."""
+    eff = (k - 1) * dilation + 1
+    if padding == "VALID":
+        out = (size - eff) // stride + 1 if size >= eff else 0
+        return max(out, 0), 0, 0
+    if padding == "SAME":
+        out = -(-size // stride)
+        total = max((out - 1) * stride + eff - size, 0)
+        return out, total // 2, total - total // 2
+    if padding == "EXPLICIT":
+        before, after = explicit or (0, 0)
+        padded = size + before + after
+        out = (padded - eff) // stride + 1 if padded >= eff else 0
+        return max(out, 0), before, after
+    fail(f"unsupported padding {padding!r}")
+
+
+def _explicit_pads(node: NodeSpec, fmt: str, rank: int) -> list[tuple[int, int]] | None:
+    flat = [int(v) for v in (node.attrs.get("explicit_paddings", []) or [])]
+    if not flat:
+        return None
+    pairs = [(flat[2 * i], flat[2 * i + 1]) for i in range(len(flat) // 2)]
+    return _spatial_from_format(pairs, fmt, rank)  # type: ignore[arg-type]
+
+
+def _windows(
+    xp: np.ndarray, ks: list[int], strides: list[int], dilations: list[int], outs: list[int]
+) -> np.ndarray:
+    """[N, *out, C, *k] view of every (dilated) window of a channels-last padded input."""
+    r = len(ks)
+    eff = [(k - 1) * d + 1 for k, d in zip(ks, dilations, strict=True)]
+    view = np.lib.stride_tricks.sliding_window_view(xp, eff, axis=tuple(range(1, r + 1)))
+    index = (slice(None),) + tuple(slice(0, o * s, s) for o, s in zip(outs, strides, strict=True))
+    index += (slice(None),) + tuple(slice(None, None, d) for d in dilations)
+    return view[index]
+
+
+def _pad_spatial(x: np.ndarray, pads: list[tuple[int, int]], value: float = 0) -> np.ndarray:
+    if not any(p for pair in pads for p in pair):
+        return x
+    return np.pad(x, [(0, 0)] + [tuple(p) for p in pads] + [(0, 0)], constant_values=value)
+
+
+class ConvGeometry:
+    """Strides, dilations and padding of a conv/pool node, resolved for one input shape."""
+
+    def __init__(self, node: NodeSpec, rank: int, default_format: str, dilations: bool = True) -> None:
+        self.fmt = _text_attr(node, "data_format", default_format)
+        self.padding = _text_attr(node, "padding", "VALID")
+        self.rank = rank
+        self.strides = _spatial_from_format(
+            [int(v) for v in node.attrs.get("strides", [1] * rank)], self.fmt, rank
+        )
+        dil = node.attrs.get("dilations", None) if dilations else None
+        self.dilations = (
+            _spatial_from_format([int(v) for v in dil], self.fmt, rank) if dil else [1] * (rank - 2)
+        )
+        self.explicit = _explicit_pads(node, self.fmt, rank) if self.padding == "EXPLICIT" else None
+
+    def resolve(self, spatial: tuple[int, ...], ks: list[int]) -> tuple[list[int], list[tuple[int, int]]]:
+        outs, pads = [], []
+        for i, (size, k) in enumerate(zip(spatial, ks, strict=True)):
+            explicit = self.explicit[i] if self.explicit else None
+            o, b, a = _out_and_pads(size, k, self.strides[i], self.dilations[i], self.padding, explicit)
+            outs.append(o)
+            pads.append((b, a))
+        return outs, pads
+
+
+def conv_nd(x: np.ndarray, w: np.ndarray, geom: ConvGeometry) -> np.ndarray:
+    """Channels-last N-d convolution (cross-correlation) with grouped-channel support."""
+    r = x.ndim - 2
+    ks = list(w.shape[:r])
+    cin_w, cout = w.shape[r], w.shape[r + 1]
+    cin = x.shape[-1]
+    if cin_w == 0 or cin % cin_w:
+        fail(f"input depth must be evenly divisible by filter depth: {cin} vs {cin_w}")
+    groups = cin // cin_w
+    if cout % groups:
+        fail(f"output depth must be evenly divisible by the number of groups: {cout} vs {groups}")
+    outs, pads = geom.resolve(x.shape[1:-1], ks)
+    xp = _pad_spatial(x, pads)
+    n = x.shape[0]
+    if any(o == 0 for o in outs) or n == 0:
+        return np.zeros((n, *outs, cout), dtype=x.dtype)
+    win = _windows(xp, ks, geom.strides, geom.dilations, outs)  # [N, *outs, C, *ks]
+    # -> [N, *outs, *ks, C]
+    win = np.moveaxis(win, 1 + r, -1)
+    rows = int(np.prod(outs)) * n
+    kk = int(np.prod(ks))
+    if groups == 1:
+        cols = win.reshape(rows, kk * cin)
+        out = cols @ w.reshape(kk * cin, cout)
+        return out.reshape(n, *outs, cout)
+    cols = win.reshape(rows, kk, groups, cin_w)
+    wg = w.reshape(kk, cin_w, groups, cout // groups)
+    out = np.einsum("rkgc,kcgo->rgo", cols, wg, optimize=True)
+    return out.reshape(n, *outs, cout)
+
+
+def _conv_kernel(op: str, rank: int, default_format: str) -> None:
+    @kernel_factory(op, family="nn", dtypes=FLOATS + ("int32",))
+    def prepare(node: NodeSpec) -> Any:
+        geom = ConvGeometry(node, rank, default_format)
+
+        def run(ctx: Any, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+            if x.ndim != rank:
+                fail(f"input must be {rank}-dimensional: {shape_str(x.shape)}")
+            if w.ndim != rank:
+                fail(f"filter must be {rank}-dimensional: {shape_str(w.shape)}")
+            xl = upcast(_to_channels_last(x, geom.fmt))
+            with np.errstate(all="ignore"):
+                out = conv_nd(xl, upcast(w), geom)
+            return as_dtype(_from_channels_last(out, geom.fmt), x.dtype)
+
+        return run
+
+
+_conv_kernel("Conv2D", 4, "NHWC")
+_conv_kernel("Conv3D", 5, "NDHWC")
+
+
+@kernel_factory("DepthwiseConv2dNative", family="nn", dtypes=FLOATS)
+def _depthwise(node: NodeSpec) -> Any:
+    geom = ConvGeometry(node, 4, "NHWC")
+
+    def run(ctx: Any, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        if x.ndim != 4 or w.ndim != 4:
+            fail(f"input and filter must be 4-D: {shape_str(x.shape)}, {shape_str(w.shape)}")
+        xl = upcast(_to_channels_last(x, geom.fmt))
+        kh, kw, c, m = w.shape
+        if xl.shape[-1] != c:
+            fail(f"input depth {xl.shape[-1]} does not match filter depth {c}")
+        outs, pads = geom.resolve(xl.shape[1:3], [kh, kw])
+        xp = _pad_spatial(xl, pads)
+        n = xl.shape[0]
+        if n == 0 or 0 in outs:
+            out = np.zeros((n, *outs, c * m), dtype=xl.dtype)
+        else:
+            win = _windows(xp, [kh, kw], geom.strides, geom.dilations, outs)  # [N,OH,OW,C,KH,KW]
+            with np.errstate(all="ignore"):
+                out = np.einsum("nhwcij,ijcm->nhwcm", win, upcast(w), optimize=True).reshape(n, *outs, c * m)
+        return as_dtype(_from_channels_last(out, geom.fmt), x.dtype)
+
+    return run
+
+
+def conv_backprop_input(
+    sizes: list[int], w: np.ndarray, dy: np.ndarray, geom: ConvGeometry, depthwise: bool = False
+) -> np.ndarray:
+    """Gradient of a channels-last convolution with respect to its input (transposed conv)."""
+    r = len(sizes) - 2
+    ks = list(w.shape[:r])
+    outs, pads = geom.resolve(tuple(sizes[1:-1]), ks)
+    if list(dy.shape[1:-1]) != outs:
+        fail(
+            f"Conv backprop: out_backprop spatial shape {shape_str(dy.shape)} does not match the "
+            f"computed output {outs}"
+        )
+    n, cin = sizes[0], sizes[-1]
+    padded = [s + b + a for s, (b, a) in zip(sizes[1:-1], pads, strict=True)]
+    dx = np.zeros((n, *padded, cin), dtype=dy.dtype)
+    if depthwise:
+        c, m = w.shape[r], w.shape[r + 1]
+        cols = np.einsum("nhwcm,ijcm->nhwijc", dy.reshape(*dy.shape[:-1], c, m), w, optimize=True)
+    else:
+        cin_w = w.shape[r]
+        if cin_w != cin:
+            fail("grouped convolution backprop is not supported")
+        cols = np.tensordot(dy, w, axes=([dy.ndim - 1], [r + 1]))  # [N, *outs, *ks, Cin]
+    for kidx in np.ndindex(*ks):
+        target = (slice(None),) + tuple(
+            slice(k * d, k * d + (o - 1) * s + 1, s)
+            for k, d, o, s in zip(kidx, geom.dilations, outs, geom.strides, strict=True)
+        )
+        dx[target] += cols[(slice(None),) + (slice(None),) * r + kidx]
+    crop = (slice(None),) + tuple(slice(b, b + s) for (b, _), s in zip(pads, sizes[1:-1], strict=True))
+    return dx[crop]
+
+
+def _conv_backprop_kernel(op: str, rank: int, default_format: str, depthwise: bool = False) -> None:
+    @kernel_factory(op, family="nn", dtypes=FLOATS)
+    def prepare(node: NodeSpec) -> Any:
+        geom = ConvGeometry(node, rank, default_format)
+
+        def run(ctx: Any, input_sizes: np.ndarray, w: np.ndarray, dy: np.ndarray) -> np.ndarray:
+            sizes = [int(v) for v in np.asarray(input_sizes).reshape(-1)]
+            if len(sizes) != rank:
+                fail(f"input_sizes must have {rank} elements, got {sizes}")
+            if geom.fmt.startswith("NC"):
+                sizes = [sizes[0]] + sizes[2:] + [sizes[1]]
+            dyl = upcast(_to_channels_last(dy, geom.fmt))
+            with np.errstate(all="ignore"):
+                dx = conv_backprop_input(sizes, upcast(w), dyl, geom, depthwise)
+            return as_dtype(_from_channels_last(dx, geom.fmt), dy.dtype)
+
+        return run
+
+
+_conv_backprop_kernel("Conv2DBackpropInput", 4, "NHWC")
+_conv_backprop_kernel("Conv3DBackpropInputV2", 5, "NDHWC")
+_conv_backprop_kernel("DepthwiseConv2dNativeBackpropInput", 4, "NHWC", depthwise=True)
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def _pool(x: np.ndarray, ks: list[int], geom: ConvGeometry, kind: str) -> np.ndarray:
+    r = x.ndim - 2
+    outs, pads = geom.resolve(x.shape[1:-1], ks)
+    n, c = x.shape[0], x.shape[-1]
+    if n == 0 or 0 in outs or c == 0:
+        return np.zeros((n, *outs, c), dtype=x.dtype)
+    axes = tuple(range(-r, 0))
+    if kind == "max":
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        win = _windows(_pad_spatial(x, pads, fill), ks, geom.strides, [1] * r, outs)
+        return win.max(axis=axes)
+    win = _windows(_pad_spatial(x, pads, 0), ks, geom.strides, [1] * r, outs)
+    total = win.sum(axis=axes)
+    ones = np.ones((1, *x.shape[1:-1], 1), dtype=x.dtype)
+    counts = _windows(_pad_spatial(ones, pads, 0), ks, geom.strides, [1] * r, outs).sum(axis=axes)
+    return total / counts
+
+
+def _pool_kernel(op: str, rank: int, default_format: str, kind: str, ksize_input: bool = False) -> None:
+    types = FLOATS + (("int32", "int64", "uint8", "int8") if kind == "max" else ())
+
+    @kernel_factory(op, family="nn", dtypes=types)
+    def prepare(node: NodeSpec) -> Any:
+        geom = ConvGeometry(node, rank, default_format, dilations=False)
+        ksize = (
+            None
+            if ksize_input
+            else _spatial_from_format([int(v) for v in node.attrs["ksize"]], geom.fmt, rank)
+        )
+
+        def run(ctx: Any, x: np.ndarray, *extra: np.ndarray) -> np.ndarray:
+            if x.ndim != rank:
+                fail(f"input must be {rank}-dimensional: {shape_str(x.shape)}")
+            ks, g = ksize, geom
+            if ksize_input:
+                ks = _spatial_from_format([int(v) for v in extra[0]], geom.fmt, rank)
+                g = copy.copy(geom)
+                g.strides = _spatial_from_format([int(v) for v in extra[1]], geom.fmt, rank)
+            if any(k <= 0 for k in ks):
+                fail(f"Sliding window ksize must be positive: {ks}")
+            xl = upcast(_to_channels_last(x, geom.fmt))
+            with np.errstate(all="ignore"):
+                out = _pool(xl, ks, g, kind)
+            return as_dtype(_from_channels_last(out, geom.fmt), x.dtype)
+
+        return run
+
+
+_pool_kernel("MaxPool", 4, "NHWC", "max")
+_pool_kernel("MaxPoolV2", 4, "NHWC", "max", ksize_input=True)
+_pool_kernel("AvgPool", 4, "NHWC", "avg")
+_pool_kernel("MaxPool3D", 5, "NDHWC", "max")
+_pool_kernel("AvgPool3D", 5, "NDHWC", "avg")
+
+
+# --------------------------------------------------------------------------- normalization
+
+
+def _batch_norm(node: NodeSpec, version: int) -> Any:
+    eps = float(node.attrs.get("epsilon", 1e-4))
+    fmt = _text_attr(node, "data_format", "NHWC")
+    training = bool(node.attrs.get("is_training", True))
+    factor = float(node.attrs.get("exponential_avg_factor", 1.0))
+
+    def run(
+        ctx: Any, x: np.ndarray, scale: np.ndarray, offset: np.ndarray, mean: np.ndarray, var: np.ndarray
+    ) -> list[np.ndarray]:
+        if x.ndim not in (4, 5):
+            fail(f"input must be 4 or 5-dimensional: {shape_str(x.shape)}")
+        axis = 1 if fmt.startswith("NC") else x.ndim - 1
+        c = x.shape[axis]
+        for name, v in (("scale", scale), ("offset", offset)):
+            if v.shape != (c,):
+                fail(
+                    f"{name} must have the same number of elements as the channels of x: "
+                    f"{shape_str(v.shape)} vs {c}"
+                )
+        shape = [1] * x.ndim
+        shape[axis] = c
+        xw = x.astype(np.float32) if x.dtype.itemsize < 4 else x
+        u = scale.dtype
+        axes = tuple(i for i in range(x.ndim) if i != axis)
+        with np.errstate(all="ignore"):
+            if training:
+                count = x.size // max(c, 1)
+                bmean = xw.mean(axis=axes, dtype=np.float64).astype(u) if x.size else np.full(c, np.nan, u)
+                bvar = xw.var(axis=axes, dtype=np.float64).astype(u) if x.size else np.full(c, np.nan, u)
+                y = (xw - bmean.reshape(shape)) / np.sqrt(bvar.reshape(shape) + np.asarray(eps, u))
+                y = y * scale.reshape(shape) + offset.reshape(shape)
+                unbiased = bvar * (count / max(count - 1, 1)) if count > 1 else np.full(c, np.nan, u)
+                if factor != 1.0 and mean.size:
+                    out_mean = (1 - factor) * mean + factor * bmean
+                    out_var = (1 - factor) * var + factor * unbiased
+                else:
+                    out_mean, out_var = bmean, unbiased
+                reserves = [bmean, bvar]
+            else:
+                # TensorFlow's order: (x - mean) * (rsqrt(var + eps) * scale) + offset
+                inv = (np.asarray(1, u) / np.sqrt(var + np.asarray(eps, u))) * scale
+                y = (xw - mean.reshape(shape)) * inv.reshape(shape) + offset.reshape(shape)
+                out_mean, out_var = mean, var
+                reserves = [mean, var]
+        outs = [as_dtype(y, x.dtype), as_dtype(out_mean, u), as_dtype(out_var, u)]
+        outs += [as_dtype(v, u) for v in reserves]
+        if version == 3:
+            outs.append(np.zeros((), dtype=u))
+        return outs
+
+    return run
+
+
+kernel_factory("FusedBatchNorm", family="nn", dtypes=("float32",))(lambda node: _batch_norm(node, 1))
+kernel_factory("FusedBatchNormV2", family="nn", dtypes=FLOATS)(lambda node: _batch_norm(node, 2))
+kernel_factory("FusedBatchNormV3", family="nn", dtypes=FLOATS)(lambda node: _batch_norm(node, 3))
+
+
+@kernel_factory("LRN", family="nn", dtypes=("float32", "float16", "bfloat16"))
+def _lrn(node: NodeSpec) -> Any:
+    radius = int(node.attrs.get("depth_radius", 5))
+    bias = float(node.attrs.get("bias", 1.0))
+    alpha = float(node.attrs.get("alpha", 1.0))
+    beta = float(node.attrs.get("beta", 0.5))
+
+    def run(ctx: Any, x: np.ndarray) -> np.ndarray:
+        if x.ndim != 4:
+            fail(f"input must be 4-dimensional: {shape_str(x.shape)}")
+        w = upcast(x)
+        sq = np.square(w)
+        c = w.shape[-1]
+        padded = np.pad(sq, [(0, 0)] * 3 + [(radius, radius)])
+        csum = np.concatenate([np.zeros(w.shape[:-1] + (1,), w.dtype), np.cumsum(padded, axis=-1)], axis=-1)
+        window = csum[..., 2 * radius + 1 : 2 * radius + 1 + c] - csum[..., :c]
+        return as_dtype(w / np.power(bias + alpha * window, beta), x.dtype)
+
+    return run
+
+
+@kernel("L2Loss", family="nn", dtypes=FLOATS)
+def _l2_loss(ctx: Any, x: np.ndarray) -> np.ndarray:
+    return as_dtype(np.sum(np.square(upcast(x))) / 2, x.dtype)
+
+
+@kernel_factory("TopKV2", family="nn", dtypes=NUMERIC)
+def _top_k(node: NodeSpec) -> Any:
+    # `sorted` is ignored: we always return values in descending order, which TensorFlow's CPU
+    # kernel also does.
+    index_type = node.attrs.dtype("index_type") if "index_type" in node.attrs else np.dtype(np.int32)
+
+    def run(ctx: Any, x: np.ndarray, k_input: np.ndarray) -> list[np.ndarray]:
+        k = int(np.asarray(k_input).reshape(-1)[0])
+        if x.ndim < 1:
+            fail("input must be at least 1-D")
+        if k < 0:
+            fail(f"Need k >= 0, got {k}")
+        if x.shape[-1] < k:
+            fail(f"input must have at least k columns. Had {x.shape[-1]}, needed {k}")
+        w = upcast(x)
+        key = np.where(np.isnan(w), np.inf, w) if w.dtype.kind == "f" else w
+        # stable descending order: larger values first, ties by lower index
+        order = np.argsort(_descending_key(key), axis=-1, kind="stable")[..., :k]
+        values = np.take_along_axis(x, order, axis=-1)
+        return [values, order.astype(index_type)]
+
+    return run
+
+
+def _descending_key(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind == "u":
+        return np.iinfo(x.dtype).max - x
+    if x.dtype.kind == "b":
+        return ~x
+    return -x.astype(np.float64) if x.dtype.kind == "f" else -(x.astype(np.float64))
+
+
+@kernel_factory("InTopKV2", "InTopK", family="nn", dtypes=("float32",))
+def _in_top_k(node: NodeSpec) -> Any:
+    k_attr = node.attrs.get("k") if node.op == "InTopK" else None
+
+    def run(ctx: Any, predictions: np.ndarray, targets: np.ndarray, *k_input: np.ndarray) -> np.ndarray:
+        k = int(k_attr) if k_attr is not None else int(np.asarray(k_input[0]).reshape(-1)[0])
+        n, classes = predictions.shape
+        out = np.zeros(n, dtype=np.bool_)
+        for i in range(n):
+            t = int(targets[i])
+            if not 0 <= t < classes or not np.all(np.isfinite(predictions[i])):
+                continue
+            out[i] = int(np.sum(predictions[i] > predictions[i, t])) < k
+        return out
+
+    return run
+
+
+@kernel("SoftmaxCrossEntropyWithLogits", family="nn", dtypes=FLOATS)
+def _softmax_xent(ctx: Any, logits: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
+    lw, yw = np.broadcast_arrays(upcast(logits), upcast(labels))
+    if lw.ndim != 2:
+        fail(f"logits and labels must be 2-D: {shape_str(logits.shape)}")
+    shifted = lw - lw.max(axis=1, keepdims=True)
+    log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = np.sum(yw * (log_sum - shifted), axis=1)
+    grad = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True) - yw
+    return [as_dtype(loss, logits.dtype), as_dtype(grad, logits.dtype)]
+
+
+@kernel("SparseSoftmaxCrossEntropyWithLogits", family="nn", dtypes=FLOATS)
+def _sparse_softmax_xent(ctx: Any, logits: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
+    if logits.ndim != 2 or labels.ndim != 1 or labels.shape[0] != logits.shape[0]:
+        fail(
+            f"logits must be 2-D and labels 1-D with the same rows: {shape_str(logits.shape)} "
+            f"vs {shape_str(labels.shape)}"
+        )
+    classes = logits.shape[1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        fail(f"Received a label value outside the valid range of [0, {classes}).")
+    lw = upcast(logits)
+    shifted = lw - lw.max(axis=1, keepdims=True)
+    sums = np.exp(shifted).sum(axis=1)
+    rows = np.arange(logits.shape[0])
+    loss = np.log(sums) - shifted[rows, labels]
+    grad = np.exp(shifted) / sums[:, None]
+    grad[rows, labels] -= 1
+    return [as_dtype(loss, logits.dtype), as_dtype(grad, logits.dtype)]
+
+
+@kernel_factory("Conv2DBackpropFilter", family="nn", dtypes=FLOATS)
+def _conv2d_backprop_filter(node: NodeSpec) -> Any:
+    geom = ConvGeometry(node, 4, "NHWC")
+
+    def run(ctx: Any, x: np.ndarray, filter_sizes: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        kh, kw, cin, cout = (int(v) for v in np.asarray(filter_sizes).reshape(-1))
+        xl = upcast(_to_channels_last(x, geom.fmt))
+        dyl = upcast(_to_channels_last(dy, geom.fmt))
+        if xl.shape[-1] != cin:
+            fail(f"filter_sizes depth {cin} does not match the input depth {xl.shape[-1]}")
+        outs, pads = geom.resolve(xl.shape[1:3], [kh, kw])
+        if list(dyl.shape[1:3]) != outs or dyl.shape[-1] != cout:
+            fail(f"out_backprop shape {shape_str(dy.shape)} does not match the computed output {outs}")
+        if xl.shape[0] == 0 or 0 in outs:
+            return np.zeros((kh, kw, cin, cout), dtype=x.dtype)
+        win = _windows(_pad_spatial(xl, pads), [kh, kw], geom.strides, geom.dilations, outs)
+        with np.errstate(all="ignore"):
+            out = np.einsum("nhwcij,nhwo->ijco", win, dyl, optimize=True)
+        return as_dtype(out, x.dtype)
+
+    return run
+
+
+@kernel_factory("MaxPoolWithArgmax", family="nn", dtypes=FLOATS + ("int32", "int64", "uint8"))
+def _max_pool_with_argmax(node: NodeSpec) -> Any:
+    geom = ConvGeometry(node, 4, "NHWC", dilations=False)
+    ksize = _spatial_from_format([int(v) for v in node.attrs["ksize"]], "NHWC", 4)
+    arg_type = node.attrs.dtype("Targmax") if "Targmax" in node.attrs else np.dtype(np.int64)
+    with_batch = bool(node.attrs.get("include_batch_in_index", False))
+
+    def run(ctx: Any, x: np.ndarray) -> list[np.ndarray]:
+        if x.ndim != 4:
+            fail(f"input must be 4-dimensional: {shape_str(x.shape)}")
+        n, h, w, c = x.shape
+        outs, pads = geom.resolve((h, w), ksize)
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        xw = upcast(x)
+        win = _windows(_pad_spatial(xw, pads, fill), ksize, geom.strides, [1, 1], outs)  # [N,OH,OW,C,KH,KW]
+        flat = win.reshape(win.shape[:4] + (-1,))
+        best = np.argmax(flat, axis=-1)
+        values = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0]
+        ki, kj = np.divmod(best, ksize[1])
+        oy = np.arange(outs[0]).reshape(1, -1, 1, 1) * geom.strides[0] - pads[0][0]
+        ox = np.arange(outs[1]).reshape(1, 1, -1, 1) * geom.strides[1] - pads[1][0]
+        yy, xx = oy + ki, ox + kj
+        index = (yy * w + xx) * c + np.arange(c).reshape(1, 1, 1, -1)
+        if with_batch:
+            index = index + np.arange(n).reshape(-1, 1, 1, 1) * (h * w * c)
+        return [as_dtype(values, x.dtype), index.astype(arg_type)]
+
+    return run

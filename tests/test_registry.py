@@ -1,0 +1,45 @@
+"""The kernel registry's op index is complete and every op resolves to its family."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+from savedmodel.ops import registry
+
+
+def test_op_index_is_up_to_date():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gen_ops_index.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_index_lists_every_registered_kernel():
+    from savedmodel.ops._index import OP_FAMILY_MODULES
+
+    assert set(OP_FAMILY_MODULES) == set(registry.all_kernels())
+
+
+def test_loading_a_model_imports_only_the_families_it_uses():
+    code = (
+        "import sys, savedmodel\n"
+        "m = savedmodel.load('examples/add_two')\n"
+        "print(float(m.signatures['serving_default'](input=1.0)['output']))\n"
+        "print(sorted(n.rsplit('.', 1)[1] for n in sys.modules if n.startswith('savedmodel.ops.')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    value, families = result.stdout.splitlines()
+    assert value == "3.0"
+    assert "image" not in families and "nn" not in families
+
+
+def test_ops_doc_is_up_to_date():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gen_ops_doc.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
