@@ -1,0 +1,117 @@
+"""Control flow: TF1 dataflow primitives and TF2 functional If/While/Case.
+
+Switch, Merge, Enter, Exit, NextIteration and ControlTrigger are listed here so
+the registry knows them; their routing (dead tensors, frames, iterations) is done
+by savedmodel.runtime.dataflow. The run functions below are what a straight-line
+executor would do with them (identity), used only for LoopCond.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from savedmodel.errors import ExecutionError, LimitExceededError
+from savedmodel.graph.model import DATAFLOW_PRIMITIVES
+from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
+from savedmodel.runtime.context import FunctionRef
+
+
+@kernel("LoopCond", family="control_flow", doc="passes the loop predicate through")
+def _loop_cond(ctx: Any, pred: Any) -> Any:
+    return pred
+
+
+@kernel(
+    *DATAFLOW_PRIMITIVES,
+    family="control_flow",
+    doc="TF1 control-flow primitive (routed by the dataflow executor)",
+)
+def _dataflow_primitive(ctx: Any, *inputs: Any) -> Any:
+    raise ExecutionError("TF1 control-flow primitives run only in the dataflow executor")
+
+
+@kernel("ControlTrigger", family="control_flow", doc="does nothing; its output is never dead")
+def _control_trigger(ctx: Any, *inputs: Any) -> None:
+    return None
+
+
+def truthy(value: Any) -> bool:
+    """TensorFlow's rule for If/While predicates: scalars by value, other tensors by non-emptiness."""
+    array = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if array.ndim == 0:
+        item = array.item()
+        if isinstance(item, bytes):
+            return len(item) > 0
+        return bool(item)
+    return array.size > 0
+
+
+def _func(node: NodeSpec, name: str) -> FunctionRef:
+    value = node.attrs.raw(name).func
+    return FunctionRef(value.name, value.attr)
+
+
+@kernel_factory(
+    "If", "StatelessIf", family="control_flow", stateful=True, doc="calls then_branch or else_branch"
+)
+def _if(node: NodeSpec) -> Any:
+    then_fn = _func(node, "then_branch")
+    else_fn = _func(node, "else_branch")
+
+    def run(ctx: Any, cond: Any, *args: Any) -> list[Any]:
+        return (then_fn if truthy(cond) else else_fn)(ctx, args)
+
+    return run
+
+
+@kernel_factory(
+    "Case",
+    "StatelessCase",
+    family="control_flow",
+    stateful=True,
+    doc="calls branches[index]; out-of-range indices run the last branch",
+)
+def _case(node: NodeSpec) -> Any:
+    branches = [FunctionRef(f.name, f.attr) for f in node.attrs.raw("branches").list.func]
+    if not branches:
+        raise ExecutionError("Case has no branches", node.name, node.op)
+
+    def run(ctx: Any, index: Any, *args: Any) -> list[Any]:
+        i = int(np.asarray(index))
+        fn = branches[i] if 0 <= i < len(branches) else branches[-1]
+        return fn(ctx, args)
+
+    return run
+
+
+@kernel_factory(
+    "While", "StatelessWhile", family="control_flow", stateful=True, doc="repeats body while cond holds"
+)
+def _while(node: NodeSpec) -> Any:
+    cond_fn = _func(node, "cond")
+    body_fn = _func(node, "body")
+    name = node.name
+
+    def run(ctx: Any, *args: Any) -> list[Any]:
+        limit = ctx.runtime.limits.max_while_iterations
+        values = list(args)
+        cond_plan = cond_fn.plan(ctx)
+        body_plan = body_fn.plan(ctx)
+        iterations = 0
+        while truthy(ctx.call_plan(cond_plan, values)[0]):
+            iterations += 1
+            if limit is not None and iterations > limit:
+                raise LimitExceededError(
+                    f"while loop {name!r} ran more than {limit} iterations "
+                    "(policy limit max_while_iterations)"
+                )
+            values = ctx.call_plan(body_plan, values)
+            if len(values) != len(args):
+                raise ExecutionError(
+                    f"loop body returned {len(values)} values for {len(args)} loop variables", name, "While"
+                )
+        return values
+
+    return run

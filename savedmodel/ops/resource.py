@@ -1,0 +1,190 @@
+"""Variables: resource variables (VarHandleOp & co.) and TF1 reference variables (VariableV2 & co.)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from savedmodel.errors import ExecutionError
+from savedmodel.format import dtypes
+from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
+from savedmodel.runtime.resources import RefVariable, ResourceHandle, VariableResource
+
+
+def _handle_key(node: NodeSpec) -> tuple[str, str]:
+    container = node.attrs.get("container", b"") or b""
+    shared = node.attrs.get("shared_name", b"") or b""
+    name = shared.decode() if shared else node.name
+    return (container.decode(), name)
+
+
+def _var_dtype(node: NodeSpec, attr: str) -> np.dtype | None:
+    if attr not in node.attrs:
+        return None
+    return dtypes.as_numpy_dtype(dtypes.base_dtype(node.attrs.dtype_enum(attr)))
+
+
+@kernel_factory(
+    "VarHandleOp", family="resource", doc="a resource variable's handle (by container/shared_name)"
+)
+def _var_handle(node: NodeSpec) -> Any:
+    key = _handle_key(node)
+    dtype = _var_dtype(node, "dtype")
+    shape = node.attrs.get("shape")
+
+    def run(ctx: Any) -> VariableResource:
+        return ctx.resources.get_or_create(key, lambda: VariableResource(key[0], key[1], dtype, shape))
+
+    return run
+
+
+def _variable(handle: Any, op: str) -> VariableResource:
+    if not isinstance(handle, VariableResource):
+        raise ExecutionError(f"{op} expects a variable handle, got {type(handle).__name__}")
+    return handle
+
+
+@kernel("ReadVariableOp", family="resource", doc="the variable's value")
+def _read(ctx: Any, handle: Any) -> np.ndarray:
+    return _variable(handle, "ReadVariableOp").read()
+
+
+@kernel("AssignVariableOp", family="resource", stateful=True, doc="sets the variable's value")
+def _assign(ctx: Any, handle: Any, value: Any) -> None:
+    _variable(handle, "AssignVariableOp").assign(value)
+
+
+def _check_same_shape(
+    var: VariableResource | RefVariable, current: np.ndarray, delta: np.ndarray, op: str
+) -> None:
+    if current.shape != np.shape(delta):
+        raise ExecutionError(
+            f"{op}: variable {var.name!r} has shape {list(current.shape)}, the update {list(np.shape(delta))}"
+        )
+
+
+@kernel("AssignAddVariableOp", family="resource", stateful=True, doc="adds to the variable")
+def _assign_add(ctx: Any, handle: Any, value: Any) -> None:
+    var = _variable(handle, "AssignAddVariableOp")
+    current = var.read()
+    _check_same_shape(var, current, value, "AssignAddVariableOp")
+    var.value = np.asarray(current + value).astype(current.dtype, copy=False)
+
+
+@kernel("AssignSubVariableOp", family="resource", stateful=True, doc="subtracts from the variable")
+def _assign_sub(ctx: Any, handle: Any, value: Any) -> None:
+    var = _variable(handle, "AssignSubVariableOp")
+    current = var.read()
+    _check_same_shape(var, current, value, "AssignSubVariableOp")
+    var.value = np.asarray(current - value).astype(current.dtype, copy=False)
+
+
+@kernel("VarIsInitializedOp", family="resource", doc="whether the variable holds a value")
+def _is_initialized(ctx: Any, handle: Any) -> np.ndarray:
+    return np.asarray(_variable(handle, "VarIsInitializedOp").value is not None)
+
+
+@kernel_factory("ResourceGather", family="resource", doc="gathers rows of a variable")
+def _resource_gather(node: NodeSpec) -> Any:
+    batch_dims = int(node.attrs.get("batch_dims", 0) or 0)
+
+    def run(ctx: Any, handle: Any, indices: Any) -> np.ndarray:
+        params = _variable(handle, "ResourceGather").read()
+        indices = np.asarray(indices)
+        limit = params.shape[batch_dims] if params.ndim > batch_dims else 0
+        if indices.size and (indices.min() < 0 or indices.max() >= limit):
+            bad = indices[(indices < 0) | (indices >= limit)].reshape(-1)[0]
+            raise ExecutionError(f"indices = {bad} is not in [0, {limit})")
+        if batch_dims == 0:
+            return np.take(params, indices, axis=0)
+        out = [np.take(p, i, axis=0) for p, i in zip(params, indices, strict=True)]
+        return np.stack(out)
+
+    return run
+
+
+@kernel_factory("DestroyResourceOp", family="resource", stateful=True, doc="deletes a resource")
+def _destroy(node: NodeSpec) -> Any:
+    ignore = bool(node.attrs.get("ignore_lookup_error", True))
+
+    def run(ctx: Any, handle: Any) -> None:
+        if isinstance(handle, ResourceHandle):
+            if ctx.resources.get(handle.key) is None and not ignore:
+                raise ExecutionError(f"resource {handle.name!r} does not exist")
+            ctx.resources.delete(handle.key)
+
+    return run
+
+
+# ------------------------------------------------------------------ TF1 reference variables
+
+
+@kernel_factory("VariableV2", "Variable", "VariableV1", family="resource", doc="a TF1 reference variable")
+def _variable_v2(node: NodeSpec) -> Any:
+    container, name = _handle_key(node)
+    dtype = _var_dtype(node, "dtype")
+    shape = node.attrs.get("shape")
+    key = (container, "ref:" + name)
+
+    def run(ctx: Any) -> RefVariable:
+        return ctx.resources.get_or_create(key, lambda: RefVariable(name, dtype, shape))
+
+    return run
+
+
+def _ref(ref: Any, op: str) -> RefVariable:
+    if not isinstance(ref, RefVariable):
+        raise ExecutionError(f"{op} needs a reference variable as its first input, got {type(ref).__name__}")
+    return ref
+
+
+@kernel_factory("Assign", family="resource", stateful=True, doc="sets a reference variable")
+def _ref_assign(node: NodeSpec) -> Any:
+    validate = bool(node.attrs.get("validate_shape", True))
+
+    def run(ctx: Any, ref: Any, value: Any) -> RefVariable:
+        var = _ref(ref, "Assign")
+        value = np.asarray(value)
+        if validate and var.value is not None and var.value.shape != value.shape:
+            raise ExecutionError(
+                f"Assign requires shapes of both tensors to match. lhs shape= "
+                f"{list(var.value.shape)} rhs shape= {list(value.shape)}"
+            )
+        var.value = value
+        return var  # TF's output is the reference itself (chains, RefNextIteration)
+
+    return run
+
+
+@kernel("AssignAdd", family="resource", stateful=True, doc="adds to a reference variable")
+def _ref_assign_add(ctx: Any, ref: Any, value: Any) -> RefVariable:
+    var = _ref(ref, "AssignAdd")
+    current = var.read()
+    var.value = np.asarray(current + value).astype(current.dtype, copy=False)
+    return var
+
+
+@kernel("AssignSub", family="resource", stateful=True, doc="subtracts from a reference variable")
+def _ref_assign_sub(ctx: Any, ref: Any, value: Any) -> RefVariable:
+    var = _ref(ref, "AssignSub")
+    current = var.read()
+    var.value = np.asarray(current - value).astype(current.dtype, copy=False)
+    return var
+
+
+@kernel("IsVariableInitialized", family="resource", doc="whether a reference variable holds a value")
+def _ref_initialized(ctx: Any, ref: Any) -> np.ndarray:
+    return np.asarray(_ref(ref, "IsVariableInitialized").value is not None)
+
+
+@kernel("RefIdentity", family="resource", doc="passes a reference through")
+def _ref_identity(ctx: Any, ref: Any) -> Any:
+    return ref
+
+
+@kernel(
+    "DisableCopyOnRead", family="resource", stateful=True, doc="no-op (copy-on-read is a TF memory detail)"
+)
+def _disable_copy_on_read(ctx: Any, handle: Any) -> None:
+    return None

@@ -1,0 +1,467 @@
+"""Compiling a graph (or a function body) into a prepared plan, and running it.
+
+`compile_plan` prunes the graph to what the fetches and targets need (a fed
+tensor cuts the edge to its producer), checks that every op has a kernel (all
+missing ops are reported at once, including those used inside the functions the
+graph calls), prepares each kernel once (attrs decoded), materialises constants
+and fixes the execution order. Calls then only execute.
+
+Two executors share that preparation:
+- `StraightPlan`: graphs without TF1 control-flow primitives (all TF2 function
+  bodies, most TF1 inference graphs) run as one loop over a flat list of steps
+  that read and write slots of a value list.
+- `DataflowPlan` (savedmodel.runtime.dataflow): graphs with Switch/Merge/Enter/
+  Exit/NextIteration run on a dataflow scheduler with dead tensors, frames and
+  iterations, as TensorFlow's executor does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from savedmodel.errors import ExecutionError, FormatError, NotFoundError, SavedModelError, UnsupportedOpError
+from savedmodel.format import tensor as tensor_format
+from savedmodel.graph.model import DATAFLOW_PRIMITIVES, FunctionLibrary, GraphModel, Node, instantiate
+from savedmodel.ops import registry
+from savedmodel.ops.registry import Attrs, NodeSpec
+from savedmodel.policy import active_limits, using_limits
+from savedmodel.runtime.resources import deref
+
+# Ops whose semantics live in the dataflow executor (the registry only lists them).
+DATAFLOW_OPS = frozenset({*DATAFLOW_PRIMITIVES, "LoopCond", "ControlTrigger"})
+# Ops that produce a reference to a TF1 variable rather than a value.
+REF_PRODUCERS = frozenset(
+    {
+        "Assign",
+        "AssignAdd",
+        "AssignSub",
+        "VariableV2",
+        "Variable",
+        "TemporaryVariable",
+        "RefIdentity",
+        "RefSwitch",
+        "RefEnter",
+        "RefMerge",
+        "RefExit",
+        "RefNextIteration",
+    }
+)
+# Ops that take such references as they are (everything else reads the value).
+REF_CONSUMERS = frozenset(
+    {
+        "Assign",
+        "AssignAdd",
+        "AssignSub",
+        "IsVariableInitialized",
+        "RefIdentity",
+        "RefSwitch",
+        "RefEnter",
+        "RefMerge",
+        "RefExit",
+        "RefNextIteration",
+        "ScatterUpdate",
+        "ScatterAdd",
+        "ScatterSub",
+        "ScatterMul",
+        "ScatterDiv",
+        "ScatterNdUpdate",
+        "ScatterNdAdd",
+        "ScatterNdSub",
+        "CountUpTo",
+        "DestroyTemporaryVariable",
+        "ApplyGradientDescent",
+        "ApplyAdam",
+        "ApplyMomentum",
+        "ApplyAdagrad",
+        "ApplyRMSProp",
+    }
+)
+# Ops whose value is fixed at load time (run once while compiling).
+CONSTANT_OPS = frozenset({"Const", "HostConst"})
+# Side-effecting ops kept in function bodies even when no result depends on them.
+KEEP_IN_FUNCTIONS = frozenset(
+    {
+        "AssignVariableOp",
+        "AssignAddVariableOp",
+        "AssignSubVariableOp",
+        "ResourceScatterUpdate",
+        "ResourceScatterAdd",
+        "InitializeTableV2",
+        "InitializeTableFromTextFileV2",
+        "LookupTableImportV2",
+        "LookupTableInsertV2",
+        "LookupTableRemoveV2",
+        "SaveV2",
+        "MergeV2Checkpoints",
+        "Assert",
+        "PrintV2",
+        "StatefulPartitionedCall",
+        "DestroyResourceOp",
+    }
+)
+
+
+def has_kernel(op: str, library: FunctionLibrary) -> bool:
+    return op in library or registry.lookup(op) is not None
+
+
+def is_stateful(op: str) -> bool:
+    if op in KEEP_IN_FUNCTIONS:
+        return True
+    definition = registry.lookup(op)
+    return bool(definition and definition.stateful and op not in ("VarHandleOp", "HashTableV2", "Const"))
+
+
+def prepare_node(node: Node, library: FunctionLibrary, where: str) -> Callable[..., Any]:
+    """The node's run function, `run(ctx, *inputs)`."""
+    op = node.op
+    if op in library:
+        from savedmodel.runtime.context import FunctionRef
+
+        ref = FunctionRef(op, node.attr)
+        return lambda ctx, *args: ref(ctx, args)
+    spec = NodeSpec(
+        node.name,
+        op,
+        Attrs(node.attr, f"{where}, node {node.name!r} ({op})"),
+        len(node.inputs),
+        list(node.input_names),
+        node.device,
+    )
+    definition = registry.lookup(op)
+    try:
+        if definition is not None:
+            return definition.prepare(spec)
+    except SavedModelError:
+        raise
+    except Exception as exc:  # a kernel rejecting its attrs
+        raise FormatError(f"{where}, node {node.name!r} ({op}): cannot prepare kernel: {exc}") from exc
+    raise UnsupportedOpError({op: [node.name]}, where)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _function_refs(node: Node) -> Iterable[tuple[str, Mapping[str, Any]]]:
+    for value in node.attr.values():
+        kind = value.WhichOneof("value")
+        if kind == "func":
+            yield value.func.name, value.func.attr
+        elif kind == "list" and value.list.func:
+            for func in value.list.func:
+                yield func.name, func.attr
+
+
+def check_supported(
+    nodes: Iterable[Node], library: FunctionLibrary, where: str = "", seen_functions: set[str] | None = None
+) -> None:
+    """Raise UnsupportedOpError naming every op without a kernel, in `nodes` and the functions they call."""
+    missing: dict[str, list[str]] = {}
+    seen = seen_functions if seen_functions is not None else set()
+    _collect_missing(list(nodes), library, "", missing, seen)
+    if missing:
+        raise UnsupportedOpError(missing, where)
+
+
+def _collect_missing(
+    nodes: list[Node], library: FunctionLibrary, prefix: str, missing: dict[str, list[str]], seen: set[str]
+) -> None:
+    for node in nodes:
+        if not has_kernel(node.op, library):
+            missing.setdefault(node.op, []).append(prefix + node.name)
+        called = [name for name, _ in _function_refs(node)]
+        if node.op in library:
+            called.append(node.op)
+        for name in called:
+            if name in seen:
+                continue
+            seen.add(name)
+            if name not in library:
+                missing.setdefault(f"<function {name}>", []).append(prefix + node.name)
+                continue
+            fdef = library.get(name)
+            body = [Node(nd.name, nd.op, nd.attr) for nd in fdef.node_def]
+            _collect_missing(body, library, f"{name}/", missing, seen)
+
+
+# --------------------------------------------------------------------------- pruning and order
+
+
+PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2"})
+
+
+def fed_placeholders(graph: GraphModel, fed: Iterable[tuple[str, int]]) -> set[str]:
+    """Placeholder nodes whose tensor is fed. As in TensorFlow, a control dependency on such a
+    node is satisfied by the feed: the Placeholder kernel itself never runs. (For any other fed
+    node TensorFlow keeps the control edge, so that node still runs.)"""
+    nodes = graph.nodes
+    return {name for name, _ in fed if name in nodes and nodes[name].op in PLACEHOLDER_OPS}
+
+
+def prune(
+    graph: GraphModel, fetch_nodes: Iterable[str], targets: Iterable[str], fed: set[tuple[str, int]]
+) -> set[str]:
+    """Names of the nodes needed to compute `fetch_nodes` and run `targets`, not crossing fed
+    tensors nor control edges from fed placeholders (those are satisfied by the feed)."""
+    needed: set[str] = set()
+    satisfied = fed_placeholders(graph, fed)
+    stack = [*fetch_nodes, *targets]
+    nodes = graph.nodes
+    while stack:
+        name = stack.pop()
+        if name in needed:
+            continue
+        node = nodes.get(name)
+        if node is None:
+            raise NotFoundError(f"{graph.where}: no node named {name!r}")
+        needed.add(name)
+        for src in node.inputs:
+            if src not in fed and src[0] not in needed:
+                stack.append(src[0])
+        stack.extend(c for c in node.control if c not in needed and c not in satisfied)
+    return needed
+
+
+def topological_order(graph: GraphModel, needed: set[str], fed: set[tuple[str, int]]) -> list[str]:
+    """Kahn's order over data and control edges, ties broken by file order."""
+    indegree = dict.fromkeys(needed, 0)
+    consumers: dict[str, list[str]] = {name: [] for name in needed}
+    for name in needed:
+        node = graph.nodes[name]
+        sources = {src[0] for src in node.inputs if src not in fed} | set(node.control)
+        for src in sources:
+            if src in needed:
+                indegree[name] += 1
+                consumers[src].append(name)
+    order_index = {name: i for i, name in enumerate(graph.nodes)}
+    ready = sorted((n for n, d in indegree.items() if d == 0), key=order_index.__getitem__, reverse=True)
+    order: list[str] = []
+    while ready:
+        name = ready.pop()
+        order.append(name)
+        for dst in consumers[name]:
+            indegree[dst] -= 1
+            if indegree[dst] == 0:
+                ready.append(dst)
+    if len(order) != len(needed):
+        stuck = sorted(n for n, d in indegree.items() if d > 0)[:5]
+        raise FormatError(f"{graph.where}: the graph has a cycle (involving {', '.join(stuck)})")
+    return order
+
+
+def _validate_tensor(graph: GraphModel, ref: tuple[str, int], what: str) -> None:
+    node = graph.nodes.get(ref[0])
+    if node is None:
+        raise NotFoundError(f"{graph.where}: {what} '{ref[0]}:{ref[1]}' names no node")
+    layout = graph.layout(ref[0])
+    if ref[1] < 0 or (ref[1] >= max(layout.count, 1) and not (layout.single and ref[1] == 0)):
+        raise NotFoundError(
+            f"{graph.where}: {what} '{ref[0]}:{ref[1]}': node {ref[0]!r} ({node.op}) has "
+            f"{layout.count} output(s)"
+        )
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@dataclass
+class Step:
+    run: Callable[..., Any]
+    inputs: tuple[int, ...]
+    out: int
+    mode: int  # 0: one value; 1: a sequence of `count`; 2: no outputs kept
+    count: int
+    node: str
+    op: str
+
+
+class Plan:
+    """A compiled graph: `run(ctx, feed_values) -> fetch_values` (both in compile order)."""
+
+    name: str
+
+    def run(self, ctx: Any, args: Sequence[Any]) -> list[Any]:
+        """Run the plan with its runtime's policy limits active.
+
+        Every entry point (signatures, restored functions, compat.v1 `Session.run`, nested
+        function calls) goes through here, so kernels that read `active_limits()` instead of
+        their call context see the policy's limits, not the defaults."""
+        limits = getattr(getattr(ctx, "runtime", None), "limits", None)
+        if limits is None or active_limits() is limits:
+            outputs = self._execute(ctx, args)
+        else:
+            with using_limits(limits):
+                outputs = self._execute(ctx, args)
+        # A fetched TF1 reference (VariableV2, Assign, RefExit...) gives the variable's value.
+        return [deref(value) for value in outputs]
+
+    def _execute(self, ctx: Any, args: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+
+def _deref_wrapper(run: Callable[..., Any], mask: tuple[bool, ...]) -> Callable[..., Any]:
+    def wrapped(ctx: Any, *args: Any) -> Any:
+        return run(ctx, *[deref(a) if m else a for a, m in zip(args, mask, strict=True)])
+
+    return wrapped
+
+
+def _wrap_error(exc: Exception, step: Step) -> ExecutionError:
+    if isinstance(exc, ExecutionError) and exc.node is None:
+        return ExecutionError(str(exc), step.node, step.op)
+    return ExecutionError(f"{type(exc).__name__}: {exc}", step.node, step.op)
+
+
+class StraightPlan(Plan):
+    """Runs steps in a fixed topological order over a flat list of value slots."""
+
+    def __init__(
+        self, name: str, template: list[Any], feed_slots: list[int], steps: list[Step], fetch_slots: list[int]
+    ) -> None:
+        self.name = name
+        self.template = template
+        self.feed_slots = feed_slots
+        self.steps = steps
+        self.fetch_slots = fetch_slots
+        self._fast = [(s.run, s.inputs, s.out, s.mode, s.count) for s in steps]
+
+    def _execute(self, ctx: Any, args: Sequence[Any]) -> list[Any]:
+        vals = self.template.copy()
+        for slot, value in zip(self.feed_slots, args, strict=True):
+            vals[slot] = value
+        i = -1
+        limits = ctx.runtime.limits
+        checked = limits.max_bytes_per_tensor is not None or limits.max_bytes_per_call is not None
+        account = ctx.account
+        try:
+            for i, (run, inputs, out, mode, count) in enumerate(self._fast):  # noqa: B007
+                result = run(ctx, *[vals[j] for j in inputs])
+                if mode == 0:
+                    vals[out] = result
+                    if checked:
+                        account(result, self.steps[i].node)
+                elif mode == 1:
+                    if len(result) != count:
+                        raise ExecutionError(f"kernel returned {len(result)} outputs, expected {count}")
+                    vals[out : out + count] = result
+                    if checked:
+                        for value in result:
+                            account(value, self.steps[i].node)
+        except ExecutionError as exc:
+            if exc.node is not None:
+                raise
+            raise _wrap_error(exc, self.steps[i]) from exc
+        except SavedModelError:
+            raise
+        except MemoryError as exc:
+            raise ExecutionError("out of memory", self.steps[i].node, self.steps[i].op) from exc
+        except RecursionError as exc:
+            raise ExecutionError("recursion too deep while running the graph") from exc
+        except Exception as exc:
+            raise _wrap_error(exc, self.steps[i]) from exc
+        return [vals[j] for j in self.fetch_slots]
+
+
+def compile_plan(
+    runtime: Any,
+    graph: GraphModel,
+    feeds: Sequence[tuple[str, int]],
+    fetches: Sequence[tuple[str, int]],
+    targets: Sequence[str] = (),
+    name: str = "graph",
+    keep_stateful: bool = False,
+) -> Plan:
+    """Prepare the subgraph computing `fetches` from `feeds` and running `targets`.
+
+    Constants are decoded while preparing, outside any call context: the runtime's policy
+    limits are the active ones meanwhile."""
+    with using_limits(getattr(runtime, "limits", None)):
+        return _compile_plan(runtime, graph, feeds, fetches, targets, name, keep_stateful)
+
+
+def _compile_plan(
+    runtime: Any,
+    graph: GraphModel,
+    feeds: Sequence[tuple[str, int]],
+    fetches: Sequence[tuple[str, int]],
+    targets: Sequence[str],
+    name: str,
+    keep_stateful: bool,
+) -> Plan:
+    for ref in feeds:
+        _validate_tensor(graph, ref, "fed tensor")
+    for ref in fetches:
+        _validate_tensor(graph, ref, "fetched tensor")
+    fed = set(feeds)
+    roots = [*targets]
+    if keep_stateful:
+        roots += [n.name for n in graph.nodes.values() if is_stateful(n.op)]
+    needed = prune(graph, [f[0] for f in fetches if f not in fed], roots, fed)
+    library = graph.library
+    check_supported((graph.nodes[n] for n in needed), library, graph.where)
+    if runtime is not None:
+        refs = []
+        for n in needed:
+            node = graph.nodes[n]
+            refs.extend(_function_refs(node))
+            if node.op in library:
+                refs.append((node.op, node.attr))
+        runtime.precompile(refs)
+    if any(graph.nodes[n].op in DATAFLOW_OPS for n in needed):
+        from savedmodel.runtime.dataflow import DataflowPlan
+
+        return DataflowPlan(runtime, graph, needed, list(feeds), list(fetches), name)
+    order = topological_order(graph, needed, fed)
+    template: list[Any] = []
+    feed_slots: dict[tuple[str, int], int] = {}
+    for ref in feeds:
+        if ref not in feed_slots:
+            feed_slots[ref] = len(template)
+            template.append(None)
+    base: dict[str, int] = {}
+    steps: list[Step] = []
+    for node_name in order:
+        node = graph.nodes[node_name]
+        layout = graph.layout(node_name)
+        base[node_name] = len(template)
+        width = max(layout.count, 1)
+        template.extend([None] * width)
+        run = prepare_node(node, library, graph.where)
+        if node.op in CONSTANT_OPS and not node.control and not node.inputs:
+            # Materialised once: constants cost nothing per call.
+            template[base[node_name]] = run(None)
+            continue
+        inputs = []
+        mask = []
+        for src in node.inputs:
+            if src in feed_slots:
+                inputs.append(feed_slots[src])
+                mask.append(False)
+            else:
+                inputs.append(base[src[0]] + src[1])
+                mask.append(graph.nodes[src[0]].op in REF_PRODUCERS and node.op not in REF_CONSUMERS)
+        if any(mask):
+            run = _deref_wrapper(run, tuple(mask))
+        mode = 0 if layout.single else (1 if layout.count else 2)
+        if node.op in library:
+            mode = 1
+        steps.append(Step(run, tuple(inputs), base[node_name], mode, layout.count, node_name, node.op))
+    fetch_slots = [feed_slots[f] if f in feed_slots else base[f[0]] + f[1] for f in fetches]
+    return StraightPlan(name, template, [feed_slots[f] for f in feeds], steps, fetch_slots)
+
+
+def compile_function(runtime: Any, name: str, attrs: Mapping[str, Any] | None = None) -> Plan:
+    """A library function as a plan: feeds are its arguments, fetches its results."""
+    body = instantiate(runtime.library, name, attrs)
+    feeds = [(arg, 0) for arg in body.arg_nodes]
+    return compile_plan(
+        runtime, body.graph, feeds, body.rets, body.control_rets, name=name, keep_stateful=True
+    )
+
+
+def constant_value(node: Node) -> np.ndarray:
+    return tensor_format.to_numpy(node.attr["value"].tensor)

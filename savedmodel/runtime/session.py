@@ -1,0 +1,143 @@
+"""A TF1-style session over a GraphDef: `run(fetches, feed_dict)` with tensor names.
+
+Plans are compiled once per (feeds, fetches, targets) combination and cached, so
+repeated calls with the same names only execute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from savedmodel.errors import InvalidInputError, NotFoundError
+from savedmodel.format import dtypes
+from savedmodel.graph.model import FunctionLibrary, GraphModel
+from savedmodel.graph.names import parse_tensor_name
+from savedmodel.policy import Policy
+from savedmodel.proto import graph_pb2, op_def_pb2
+from savedmodel.runtime.context import Runtime
+from savedmodel.runtime.plan import Plan, compile_plan
+
+
+def convert_feed(value: Any, dtype: np.dtype | None, what: str) -> Any:
+    """A fed value as a NumPy array of `dtype` (Python scalars and lists are converted as TF does)."""
+    if dtype is None:
+        return value if isinstance(value, np.ndarray) else np.asarray(value)
+    if dtype == np.dtype(object):
+        array = np.asarray(value, dtype=object)
+        if array.size and not all(isinstance(v, bytes) for v in array.reshape(-1)):
+            flat = [v.encode("utf-8") if isinstance(v, str) else v for v in array.reshape(-1)]
+            if not all(isinstance(v, bytes) for v in flat):
+                raise InvalidInputError(f"{what}: expected strings (bytes or str)")
+            out = np.empty(len(flat), dtype=object)
+            out[:] = flat
+            array = out.reshape(array.shape)
+        return array
+    if isinstance(value, np.ndarray):
+        if value.dtype == dtype:
+            return value
+        if value.dtype == np.dtype(object) or not np.can_cast(value.dtype, dtype, casting="same_kind"):
+            raise InvalidInputError(f"{what}: expected dtype {dtype}, got {value.dtype}")
+        return value.astype(dtype)
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(f"{what}: cannot convert the value to a {dtype} tensor ({exc})") from None
+    if array.dtype == np.dtype(object) or array.dtype.kind in "SU":
+        raise InvalidInputError(f"{what}: expected dtype {dtype}, got a non-numeric value")
+    if (array.dtype.kind == "b") != (dtype.kind == "b"):
+        raise InvalidInputError(f"{what}: expected dtype {dtype}, got a {array.dtype} value")
+    if array.dtype.kind == "f" and dtype.kind in "iub":
+        raise InvalidInputError(f"{what}: expected dtype {dtype}, got a floating-point value")
+    if array.dtype.kind == "c" and dtype.kind != "c":
+        raise InvalidInputError(f"{what}: expected dtype {dtype}, got a complex value")
+    converted = array.astype(dtype)
+    if dtype.kind in "iu" and array.dtype.kind in "iu" and not np.array_equal(converted, array):
+        raise InvalidInputError(f"{what}: value out of range for dtype {dtype}")
+    return converted
+
+
+class Session:
+    """Runs fetches of one graph; variables and other resources persist across runs."""
+
+    def __init__(
+        self,
+        graph_def: graph_pb2.GraphDef,
+        *,
+        op_list: op_def_pb2.OpList | None = None,
+        op_defs: Mapping[str, op_def_pb2.OpDef] | None = None,
+        policy: Policy | None = None,
+        model_dir: str | Path | None = None,
+        variables_dir: str | Path | None = None,
+        where: str = "graph",
+    ) -> None:
+        """`op_list` / `op_defs`: OpDefs for the output layouts of ops (a MetaGraphDef's
+        stripped_op_list, or a name -> OpDef table)."""
+        self.graph_def = graph_def
+        library = FunctionLibrary.from_graph_def(graph_def, op_list)
+        if op_defs:
+            library.op_defs = {**op_defs, **library.op_defs}
+        self.graph = GraphModel.from_graph_def(graph_def, library, where)
+        self.runtime = Runtime(library, policy, model_dir, variables_dir)
+        self._plans: dict[tuple, Plan] = {}
+
+    # ------------------------------------------------------------------ plans
+    def prepare(self, feeds: Sequence[str], fetches: Sequence[str], targets: Sequence[str] = ()) -> Plan:
+        """The compiled plan computing tensor names `fetches` from `feeds` and running op names `targets`."""
+        key = (tuple(feeds), tuple(fetches), tuple(targets))
+        plan = self._plans.get(key)
+        if plan is None:
+            feed_refs = [parse_tensor_name(f) for f in feeds]
+            fetch_refs = [parse_tensor_name(f) for f in fetches]
+            for target in targets:
+                if target.split(":")[0] not in self.graph.nodes:
+                    raise NotFoundError(f"{self.graph.where}: no operation named {target!r}")
+            plan = compile_plan(
+                self.runtime,
+                self.graph,
+                feed_refs,
+                fetch_refs,
+                [t.split(":")[0] for t in targets],
+                name=self.graph.where,
+            )
+            self._plans[key] = plan
+        return plan
+
+    def feed_dtype(self, name: str) -> np.dtype | None:
+        node_name, _ = parse_tensor_name(name)
+        node = self.graph.nodes.get(node_name)
+        if node is None:
+            raise NotFoundError(f"{self.graph.where}: fed tensor {name!r} names no node")
+        if node.op in ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault") and "dtype" in node.attr:
+            return dtypes.as_numpy_dtype(dtypes.base_dtype(node.attr["dtype"].type))
+        return None
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self,
+        fetches: str | Sequence[str] | None,
+        feed_dict: Mapping[str, Any] | None = None,
+        targets: Sequence[str] = (),
+    ) -> Any:
+        """Values of `fetches` (a tensor name, or a list of them). A name without ':' is an
+        operation to run (its result is None), as in TensorFlow."""
+        feed_dict = dict(feed_dict or {})
+        single = isinstance(fetches, str)
+        names = [fetches] if single else list(fetches or [])
+        tensor_fetches = [n for n in names if ":" in n]
+        op_targets = [n for n in names if ":" not in n] + list(targets)
+        feed_names = list(feed_dict)
+        normalized = [self._normalize(n) for n in feed_names]
+        values = [convert_feed(feed_dict[n], self.feed_dtype(n), f"feed {n!r}") for n in feed_names]
+        plan = self.prepare(normalized, tensor_fetches, op_targets)
+        results = plan.run(self.runtime.new_context(), values)
+        by_name = dict(zip(tensor_fetches, results, strict=True))
+        out = [by_name[n] if ":" in n else None for n in names]
+        return out[0] if single else out
+
+    @staticmethod
+    def _normalize(name: str) -> str:
+        return name if ":" in name else name + ":0"
