@@ -1,0 +1,499 @@
+"""A TensorFlow-shaped API that builds, runs and writes SavedModels without TensorFlow.
+
+    from savedmodel import tf
+    tf1 = tf.compat.v1
+
+Covers the graph-building and saving parts of TF1 (`tf.Graph`, `tf1.placeholder`,
+`tf1.Session`, `tf1.saved_model.Builder`, `tf1.train.Saver`...) and TF2
+(eager tensors, `tf.function`, `tf.Module`, `tf.saved_model.save`), plus a Keras
+and Estimator subset. What it writes loads in TensorFlow.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from savedmodel.api.tf import builder as _builder
+from savedmodel.api.tf import dtypes as _dtypes
+from savedmodel.api.tf import graph as _graph
+from savedmodel.api.tf import ops as _ops
+from savedmodel.api.tf import saver as _saver
+from savedmodel.api.tf import session as _session
+from savedmodel.api.tf import variables as _variables
+from savedmodel.api.tf.dtypes import (
+    DType,
+    as_dtype,
+    bfloat16,
+    bool_,
+    complex64,
+    complex128,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    string,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+)
+from savedmodel.api.tf.eager import EagerTensor
+from savedmodel.api.tf.graph import Graph, Operation, Tensor, TensorShape, executing_eagerly
+from savedmodel.api.tf.ops import (
+    NameScope as name_scope,  # noqa: N813 - TF's spelling
+)
+from savedmodel.api.tf.ops import abs_ as abs  # noqa: A004
+from savedmodel.api.tf.ops import (
+    add,
+    argmax,
+    cast,
+    concat,
+    constant,
+    convert_to_tensor,
+    divide,
+    equal,
+    exp,
+    expand_dims,
+    greater,
+    greater_equal,
+    identity,
+    is_tensor,
+    less,
+    less_equal,
+    log,
+    matmul,
+    maximum,
+    minimum,
+    multiply,
+    negative,
+    no_op,
+    not_equal,
+    ones,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_sum,
+    reshape,
+    shape,
+    sigmoid,
+    sqrt,
+    square,
+    squeeze,
+    stack,
+    subtract,
+    tanh,
+    transpose,
+    where,
+    zeros,
+)
+from savedmodel.api.tf.ops import pow_ as pow  # noqa: A004
+from savedmodel.api.tf.variables import Variable
+
+bool = bool_  # noqa: A001 - TF's name
+newaxis = None
+
+
+def group(*inputs: Any, name: str | None = None) -> Any:
+    return _ops.group(*inputs, name=name)
+
+
+def control_dependencies(control_inputs: Any) -> Any:
+    graph = _graph.get_default_graph()
+    if graph is None:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return graph.control_dependencies(control_inputs)
+
+
+def get_default_graph() -> Graph:
+    graph = _graph.get_default_graph()
+    if graph is None:
+        graph = _global_graph()
+    return graph
+
+
+_GLOBAL: list[Graph] = []
+
+
+def _global_graph() -> Graph:
+    if not _GLOBAL:
+        _GLOBAL.append(Graph())
+    return _GLOBAL[0]
+
+
+def reset_default_graph() -> None:
+    _GLOBAL.clear()
+
+
+nn = SimpleNamespace(
+    relu=_ops.relu,
+    softmax=_ops.softmax,
+    sigmoid=_ops.sigmoid,
+    tanh=_ops.tanh,
+    bias_add=_ops.bias_add,
+)
+math = SimpleNamespace(
+    add=add,
+    subtract=subtract,
+    multiply=multiply,
+    divide=divide,
+    exp=exp,
+    log=log,
+    sqrt=sqrt,
+    square=square,
+    maximum=maximum,
+    minimum=minimum,
+    reduce_sum=reduce_sum,
+    reduce_mean=reduce_mean,
+    reduce_max=reduce_max,
+    reduce_min=reduce_min,
+    reduce_prod=reduce_prod,
+    sigmoid=sigmoid,
+    tanh=tanh,
+    equal=equal,
+    negative=negative,
+    abs=abs,
+    pow=pow,
+)
+
+_signature_constants = SimpleNamespace(
+    DEFAULT_SERVING_SIGNATURE_DEF_KEY=_builder.DEFAULT_SERVING_SIGNATURE_DEF_KEY,
+    PREDICT_METHOD_NAME=_builder.PREDICT_METHOD_NAME,
+    CLASSIFY_METHOD_NAME=_builder.CLASSIFY_METHOD_NAME,
+    REGRESS_METHOD_NAME=_builder.REGRESS_METHOD_NAME,
+    PREDICT_INPUTS=_builder.PREDICT_INPUTS,
+    PREDICT_OUTPUTS=_builder.PREDICT_OUTPUTS,
+    CLASSIFY_INPUTS=_builder.CLASSIFY_INPUTS,
+    CLASSIFY_OUTPUT_CLASSES=_builder.CLASSIFY_OUTPUT_CLASSES,
+    CLASSIFY_OUTPUT_SCORES=_builder.CLASSIFY_OUTPUT_SCORES,
+    REGRESS_INPUTS=_builder.REGRESS_INPUTS,
+    REGRESS_OUTPUTS=_builder.REGRESS_OUTPUTS,
+)
+_tag_constants = SimpleNamespace(
+    SERVING=_builder.SERVING,
+    TRAINING=_builder.TRAINING,
+    EVAL=_builder.EVAL,
+    GPU=_builder.GPU,
+    TPU=_builder.TPU,
+)
+_signature_def_utils = SimpleNamespace(
+    build_signature_def=_builder.build_signature_def,
+    predict_signature_def=_builder.predict_signature_def,
+    classification_signature_def=_builder.classification_signature_def,
+    regression_signature_def=_builder.regression_signature_def,
+    is_valid_signature=_builder.is_valid_signature,
+    MethodNameUpdater=_builder.MethodNameUpdater,
+)
+
+
+def _tf1_load(sess: Any, tags: Any, export_dir: Any, import_scope: str | None = None, **kwargs: Any) -> Any:
+    from savedmodel.api.tf.loader import load
+
+    return load(sess, tags, export_dir, import_scope, **kwargs)
+
+
+_v1_saved_model = SimpleNamespace(
+    Builder=_builder.Builder,
+    builder=SimpleNamespace(SavedModelBuilder=_builder.Builder),
+    simple_save=_builder.simple_save,
+    load=_tf1_load,
+    loader=SimpleNamespace(load=_tf1_load),
+    predict_signature_def=_builder.predict_signature_def,
+    classification_signature_def=_builder.classification_signature_def,
+    regression_signature_def=_builder.regression_signature_def,
+    build_signature_def=_builder.build_signature_def,
+    build_tensor_info=_builder.build_tensor_info,
+    is_valid_signature=_builder.is_valid_signature,
+    signature_def_utils=_signature_def_utils,
+    signature_constants=_signature_constants,
+    tag_constants=_tag_constants,
+    utils=SimpleNamespace(build_tensor_info=_builder.build_tensor_info),
+    contains_saved_model=_builder.contains_saved_model,
+    main_op=SimpleNamespace(main_op=lambda: _ops.group(_variables.global_variables_initializer())),
+    **{
+        k: getattr(_builder, k)
+        for k in (
+            "SERVING",
+            "TRAINING",
+            "EVAL",
+            "GPU",
+            "TPU",
+            "DEFAULT_SERVING_SIGNATURE_DEF_KEY",
+            "PREDICT_METHOD_NAME",
+            "CLASSIFY_METHOD_NAME",
+            "REGRESS_METHOD_NAME",
+            "PREDICT_INPUTS",
+            "PREDICT_OUTPUTS",
+            "CLASSIFY_INPUTS",
+            "CLASSIFY_OUTPUT_CLASSES",
+            "CLASSIFY_OUTPUT_SCORES",
+            "REGRESS_INPUTS",
+            "REGRESS_OUTPUTS",
+            "ASSETS_DIRECTORY",
+            "VARIABLES_DIRECTORY",
+            "VARIABLES_FILENAME",
+            "SAVED_MODEL_FILENAME_PB",
+            "SAVED_MODEL_FILENAME_PBTXT",
+            "SAVED_MODEL_SCHEMA_VERSION",
+            "MAIN_OP_KEY",
+            "LEGACY_INIT_OP_KEY",
+            "ASSETS_KEY",
+        )
+    },
+)
+
+
+def _get_global_step(graph: Graph | None = None) -> Any:
+    graph = graph or _graph.get_default_graph()
+    if graph is None:
+        return None
+    found = graph.get_collection(_variables.GLOBAL_STEP)
+    return found[0] if found else None
+
+
+def _create_global_step(graph: Graph | None = None) -> Any:
+    graph = graph or _graph.require_graph("create_global_step")
+    if _get_global_step(graph) is not None:
+        raise ValueError('"global_step" already exists.')
+    with graph.as_default():
+        import numpy as np
+
+        step = _variables.GraphVariable(
+            graph,
+            lambda: _ops.constant(np.array(0, dtype=np.int64), name="zeros"),
+            trainable=False,
+            name="global_step",
+            collections=[_variables.GLOBAL_VARIABLES, _variables.GLOBAL_STEP],
+            aggregation=_variables.ONLY_FIRST_REPLICA,
+        )
+    return step
+
+
+_v1_train = SimpleNamespace(
+    Saver=_saver.Saver,
+    import_meta_graph=_saver.import_meta_graph,
+    export_meta_graph=lambda filename=None, as_text=False, **kw: _saver.Saver(
+        allow_empty=True
+    ).export_meta_graph(filename, as_text=as_text, **kw),
+    latest_checkpoint=_saver.latest_checkpoint,
+    get_global_step=_get_global_step,
+    get_or_create_global_step=lambda graph=None: _get_global_step(graph) or _create_global_step(graph),
+    create_global_step=_create_global_step,
+    SaverDef=__import__("savedmodel.proto.saver_pb2", fromlist=["SaverDef"]).SaverDef,
+)
+
+
+def _wrap_function(fn: Any, signature: Any, name: str | None = None) -> Any:
+    from savedmodel.api.tf.wrap import wrap_function
+
+    return wrap_function(fn, signature, name)
+
+
+class _LazyNamespace:
+    """A namespace whose attributes come from a module imported on first use."""
+
+    def __init__(self, module: str, **extra: Any) -> None:
+        self._module = module
+        self._extra = extra
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name in self._extra:
+            return self._extra[name]
+        import importlib
+
+        module = importlib.import_module(self._module)
+        try:
+            return getattr(module, name)
+        except AttributeError:
+            raise AttributeError(f"{self._module} has no attribute {name!r}") from None
+
+
+compat = SimpleNamespace()
+compat.v1 = SimpleNamespace(
+    placeholder=_ops.placeholder,
+    placeholder_with_default=_ops.placeholder_with_default,
+    Session=_session.Session,
+    InteractiveSession=_session.Session,
+    get_default_session=_session.get_default_session,
+    Graph=Graph,
+    get_default_graph=get_default_graph,
+    reset_default_graph=reset_default_graph,
+    Variable=Variable,
+    disable_resource_variables=_variables.disable_resource_variables,
+    enable_resource_variables=_variables.enable_resource_variables,
+    constant=constant,
+    global_variables_initializer=_variables.global_variables_initializer,
+    initializers=SimpleNamespace(global_variables=_variables.global_variables_initializer),
+    variables_initializer=_variables.variables_initializer,
+    global_variables=_variables.global_variables,
+    trainable_variables=_variables.trainable_variables,
+    saved_model=_v1_saved_model,
+    train=_v1_train,
+    wrap_function=_wrap_function,
+    name_scope=name_scope,
+    GraphKeys=SimpleNamespace(
+        GLOBAL_VARIABLES="variables",
+        TRAINABLE_VARIABLES="trainable_variables",
+        GLOBAL_STEP="global_step",
+        ASSET_FILEPATHS="asset_filepaths",
+        SAVEABLE_OBJECTS="saveable_objects",
+        TABLE_INITIALIZERS="table_initializer",
+        LOCAL_VARIABLES="local_variables",
+        TRAIN_OP="train_op",
+        UPDATE_OPS="update_ops",
+    ),
+    nn=nn,
+    math=math,
+    float32=float32,
+    int32=int32,
+    int64=int64,
+    string=string,
+    add=add,
+    multiply=multiply,
+    matmul=matmul,
+    group=group,
+    no_op=no_op,
+    identity=identity,
+    executing_eagerly=executing_eagerly,
+)
+
+from savedmodel.api.tf.function import TensorSpec, function  # noqa: E402
+from savedmodel.api.tf.module import Module  # noqa: E402
+
+saved_model = _LazyNamespace(
+    "savedmodel.api.tf.saving",
+    DEFAULT_SERVING_SIGNATURE_DEF_KEY=_builder.DEFAULT_SERVING_SIGNATURE_DEF_KEY,
+    SERVING=_builder.SERVING,
+    TRAINING=_builder.TRAINING,
+    GPU=_builder.GPU,
+    TPU=_builder.TPU,
+    PREDICT_METHOD_NAME=_builder.PREDICT_METHOD_NAME,
+    CLASSIFY_METHOD_NAME=_builder.CLASSIFY_METHOD_NAME,
+    REGRESS_METHOD_NAME=_builder.REGRESS_METHOD_NAME,
+    ASSETS_DIRECTORY=_builder.ASSETS_DIRECTORY,
+    VARIABLES_DIRECTORY=_builder.VARIABLES_DIRECTORY,
+    VARIABLES_FILENAME=_builder.VARIABLES_FILENAME,
+    SAVED_MODEL_FILENAME_PB=_builder.SAVED_MODEL_FILENAME_PB,
+    SAVED_MODEL_FILENAME_PBTXT=_builder.SAVED_MODEL_FILENAME_PBTXT,
+    contains_saved_model=_builder.contains_saved_model,
+)
+keras = _LazyNamespace("savedmodel.api.tf.keras")
+estimator = _LazyNamespace("savedmodel.api.tf.estimator")
+data = _LazyNamespace("savedmodel.api.tf.data")
+
+__all__ = [
+    "DType",
+    "EagerTensor",
+    "Graph",
+    "Module",
+    "Operation",
+    "Tensor",
+    "TensorShape",
+    "TensorSpec",
+    "Variable",
+    "abs",
+    "add",
+    "as_dtype",
+    "cast",
+    "compat",
+    "concat",
+    "constant",
+    "control_dependencies",
+    "convert_to_tensor",
+    "divide",
+    "equal",
+    "exp",
+    "executing_eagerly",
+    "function",
+    "get_default_graph",
+    "greater",
+    "greater_equal",
+    "group",
+    "identity",
+    "is_tensor",
+    "less",
+    "less_equal",
+    "log",
+    "matmul",
+    "maximum",
+    "minimum",
+    "multiply",
+    "name_scope",
+    "negative",
+    "no_op",
+    "not_equal",
+    "pow",
+    "reduce_max",
+    "reduce_mean",
+    "reduce_min",
+    "reduce_prod",
+    "reduce_sum",
+    "reshape",
+    "saved_model",
+    "sigmoid",
+    "sqrt",
+    "square",
+    "stack",
+    "subtract",
+    "tanh",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+    "string",
+    "complex64",
+    "complex128",
+    "half",
+    "double",
+    "keras",
+    "estimator",
+    "data",
+    "nn",
+    "math",
+    "argmax",
+    "expand_dims",
+    "ones",
+    "shape",
+    "squeeze",
+    "transpose",
+    "where",
+    "zeros",
+]
+_ = (
+    bfloat16,
+    bool_,
+    complex64,
+    complex128,
+    double,
+    float16,
+    float64,
+    half,
+    int8,
+    int16,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+    DType,
+    as_dtype,
+    _dtypes,
+)

@@ -1,0 +1,56 @@
+"""OpDefs of the ops the graph builder emits (written by TensorFlow, see
+tools/oracle/check_written_models.py op-defs), for stripped_op_list and default attrs."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import text_format
+
+from savedmodel.proto import op_def_pb2
+
+_PATH = Path(__file__).with_name("op_defs.pbtxt")
+
+
+@functools.cache
+def _table() -> dict[str, op_def_pb2.OpDef]:
+    op_list = op_def_pb2.OpList()
+    text_format.Parse(_PATH.read_text(), op_list)
+    return {op.name: op for op in op_list.op}
+
+
+def get(op_type: str) -> op_def_pb2.OpDef | None:
+    return _table().get(op_type)
+
+
+def stripped_op_list(op_types: set[str]) -> op_def_pb2.OpList:
+    """OpList of the used ops, sorted by name, with their docs stripped (as TF writes it)."""
+    out = op_def_pb2.OpList()
+    for name in sorted(op_types):
+        op = get(name)
+        if op is None:
+            continue
+        copy = out.op.add()
+        copy.CopyFrom(op)
+        copy.ClearField("summary")
+        copy.ClearField("description")
+        for arg in list(copy.input_arg) + list(copy.output_arg):
+            arg.ClearField("description")
+        for attr in copy.attr:
+            attr.ClearField("description")
+    return out
+
+
+def strip_default_attrs(nodes: Any) -> None:
+    """Drop attrs equal to their OpDef default, in a GraphDef or a list of NodeDefs
+    (what `strip_default_attrs=True` and TF2 saving write)."""
+    for node in getattr(nodes, "node", nodes):
+        op_def = get(node.op)
+        if op_def is None:
+            continue
+        for attr in op_def.attr:
+            has_default = attr.HasField("default_value") and attr.name in node.attr
+            if has_default and node.attr[attr.name] == attr.default_value:
+                del node.attr[attr.name]
