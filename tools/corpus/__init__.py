@@ -1,0 +1,1 @@
+"""Model corpus: TensorFlow-generated SavedModels with golden outputs (see README.md)."""
