@@ -8,12 +8,16 @@ or the CLI flag `--allow_file_access`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from savedmodel.errors import PolicyError
+from savedmodel.errors import LimitExceededError, PolicyError
 from savedmodel.proto import graph_pb2, meta_graph_pb2
 
 # Ops refused unless file access is allowed. saved_model_cli scan's default
@@ -24,7 +28,9 @@ FILE_ACCESS_OPS: frozenset[str] = frozenset(
 )
 # Checkpoint ops are needed to restore variables; they are confined to the model's
 # own variables directory at run time rather than refused at load.
-CHECKPOINT_OPS: frozenset[str] = frozenset({"SaveV2", "RestoreV2", "MergeV2Checkpoints", "Restore", "RestoreSlice"})
+CHECKPOINT_OPS: frozenset[str] = frozenset(
+    {"SaveV2", "RestoreV2", "MergeV2Checkpoints", "Restore", "RestoreSlice"}
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,85 @@ class Policy:
 
 
 DEFAULT_POLICY = Policy()
+DEFAULT_LIMITS = DEFAULT_POLICY.limits
+
+# Limits in force where no call context is at hand (decoding Const attrs while a
+# graph is prepared, reading checkpoints). `savedmodel.load` and the fuzz harnesses
+# set it with `using_limits`; otherwise the defaults apply.
+_ACTIVE_LIMITS: contextvars.ContextVar[Limits | None] = contextvars.ContextVar(
+    "savedmodel_limits", default=None
+)
+
+
+def active_limits() -> Limits:
+    """The limits set by the innermost `using_limits`, else the default limits."""
+    return _ACTIVE_LIMITS.get() or DEFAULT_LIMITS
+
+
+@contextlib.contextmanager
+def using_limits(limits: Limits | None) -> Iterator[Limits]:
+    """Make `limits` the active limits inside the block (None keeps the current ones)."""
+    if limits is None:
+        yield active_limits()
+        return
+    token = _ACTIVE_LIMITS.set(limits)
+    try:
+        yield limits
+    finally:
+        _ACTIVE_LIMITS.reset(token)
+
+
+def limits_of(ctx: Any) -> Limits:
+    """A kernel's limits: its call context's (`ctx.limits`), else the active limits."""
+    limits = getattr(ctx, "limits", None)
+    return limits if isinstance(limits, Limits) else active_limits()
+
+
+def element_count(shape: Sequence[int]) -> int:
+    """Number of elements of `shape` as an exact Python int (no int64 overflow)."""
+    return math.prod(int(d) for d in shape)
+
+
+def check_tensor_bytes(shape: Sequence[int], itemsize: int, what: str, limits: Limits | None = None) -> None:
+    """Raise LimitExceededError when a tensor of `shape` would exceed max_bytes_per_tensor.
+
+    Call it before allocating, with the declared shape: a tensor of 10^12 elements
+    must fail here rather than exhaust memory. Object (string) elements count as
+    8 bytes each (the pointer), their payloads are limited by max_string_length.
+    """
+    limits = limits or active_limits()
+    cap = limits.max_bytes_per_tensor
+    if cap is None:
+        return
+    size = element_count(shape) * max(int(itemsize), 1)
+    if size > cap:
+        dims = ", ".join(str(int(d)) for d in shape)
+        raise LimitExceededError(
+            f"{what}: a tensor of shape [{dims}] needs {size} bytes, over the limit of {cap} bytes "
+            "per tensor (policy limit max_bytes_per_tensor)"
+        )
+
+
+def check_string_length(length: int, what: str, limits: Limits | None = None) -> None:
+    """Raise LimitExceededError for a string longer than max_string_length."""
+    cap = (limits or active_limits()).max_string_length
+    if cap is not None and length > cap:
+        raise LimitExceededError(
+            f"{what}: a string of {length} bytes is over the limit of {cap} bytes "
+            "(policy limit max_string_length)"
+        )
+
+
+def check_image_pixels(
+    height: int, width: int, channels: int, what: str, limits: Limits | None = None
+) -> None:
+    """Raise LimitExceededError when a decoded image would exceed max_image_pixels (height * width)."""
+    cap = (limits or active_limits()).max_image_pixels
+    if cap is not None and int(height) * int(width) > cap:
+        raise LimitExceededError(
+            f"{what}: a decoded image of {height}x{width}x{channels} is over the limit of {cap} pixels "
+            "(policy limit max_image_pixels)"
+        )
 
 
 def ops_in_graph(graph_def: graph_pb2.GraphDef) -> dict[str, list[str]]:
@@ -89,3 +174,16 @@ def resolve_inside(root: str | os.PathLike[str], relative: str, what: str = "pat
     if candidate != root_path and root_path not in candidate.parents:
         raise PolicyError(f"{what} {relative!r} escapes {root_path}")
     return candidate
+
+
+def check_call_bytes(values: Iterable[Any], what: str, limits: Limits | None = None) -> None:
+    """Raise LimitExceededError when the arrays of one call (inputs or outputs) exceed max_bytes_per_call."""
+    cap = (limits or active_limits()).max_bytes_per_call
+    if cap is None:
+        return
+    total = sum(int(getattr(v, "nbytes", 0)) for v in values)
+    if total > cap:
+        raise LimitExceededError(
+            f"{what}: {total} bytes of tensors in one call, over the limit of {cap} bytes "
+            "(policy limit max_bytes_per_call)"
+        )
