@@ -24,3 +24,11 @@ __all__ = [
     "UnsupportedOpError",
     "__version__",
 ]
+
+
+def __getattr__(name: str):  # lazy: importing savedmodel stays cheap
+    if name == "load":
+        from savedmodel.loader import load
+
+        return load
+    raise AttributeError(f"module 'savedmodel' has no attribute {name!r}")

@@ -36,9 +36,8 @@ def golden_array(entry: dict) -> np.ndarray:
     """A value stored by the oracle scripts as {"dtype", "shape", "value"}."""
     value = entry["value"]
     if entry["dtype"] in ("object", "bytes", "string"):
-        return np.array([v.encode() if isinstance(v, str) else v for v in np.ravel(value)], dtype=object).reshape(
-            entry["shape"]
-        )
+        flat = [v.encode() if isinstance(v, str) else v for v in np.ravel(value)]
+        return np.array(flat, dtype=object).reshape(entry["shape"])
     return np.array(value, dtype=entry["dtype"]).reshape(entry["shape"])
 
 

@@ -9,7 +9,6 @@ grpcio-tools 1.75.1 emits gencode for protobuf 6.31.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 

@@ -47,9 +47,13 @@ def builder(out: Path, golden: dict) -> None:
             output = add_two(input)
             golden["saved-model-builder/session_run"] = as_jsonable(sess.run(output, {input: 3.0}))
             b = tf1.saved_model.Builder(str(path))
-            sig_def = tf1.saved_model.predict_signature_def(inputs={"input": input}, outputs={"output": output})
+            sig_def = tf1.saved_model.predict_signature_def(
+                inputs={"input": input}, outputs={"output": output}
+            )
             b.add_meta_graph_and_variables(
-                sess, tags=["serve"], signature_def_map={tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: sig_def}
+                sess,
+                tags=["serve"],
+                signature_def_map={tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: sig_def},
             )
             b.save()
 
@@ -97,7 +101,11 @@ def keras_model(out: Path, golden: dict) -> None:
     def serving_default(input):
         return {"output": model(input)}
 
-    model.save(str(path), save_format="tf", signatures={tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: serving_default})
+    model.save(
+        str(path),
+        save_format="tf",
+        signatures={tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: serving_default},
+    )
     loaded = tf.keras.models.load_model(str(path))
     golden["keras-model/predict_on_batch"] = as_jsonable(loaded.predict_on_batch(tf.constant([1, 3, 4])))
 
@@ -132,7 +140,9 @@ def estimator(out: Path, golden: dict) -> None:
             train_op=step.assign_add(1),
             loss=tf.constant(0.0),
             export_outputs={
-                tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: tf.estimator.export.PredictOutput({"output": output})
+                tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: tf.estimator.export.PredictOutput(
+                    {"output": output}
+                )
             },
         )
 
@@ -160,7 +170,9 @@ def load_goldens(out: Path, golden: dict, names: list[str]) -> None:
             with tf1.Session() as sess:
                 meta_graph = tf1.saved_model.load(sess, ["serve"], str(out / name))
                 sig_def = meta_graph.signature_def["serving_default"]
-                result = sess.run(sig_def.outputs["output"].name, feed_dict={sig_def.inputs["input"].name: value})
+                result = sess.run(
+                    sig_def.outputs["output"].name, feed_dict={sig_def.inputs["input"].name: value}
+                )
                 golden[f"{name}/load_tf1"] = as_jsonable(result)
         loaded = tf.saved_model.load(str(out / name))
         result = loaded.signatures["serving_default"](tf.constant(value))
@@ -174,13 +186,27 @@ def cli_goldens(out: Path, names: list[str]) -> None:
     cli = str(Path(sys.executable).parent / "saved_model_cli")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED="0")
     for name in names:
-        show = subprocess.run([cli, "show", "--dir", str(out / name), "--all"], capture_output=True, text=True, env=env)
+        show = subprocess.run(
+            [cli, "show", "--dir", str(out / name), "--all"], capture_output=True, text=True, env=env
+        )
         (out / f"{name}.show_all.txt").write_text(show.stdout)
         expr = "input=[10]" if name == "estimator-model" else "input=10"
         run = subprocess.run(
-            [cli, "run", "--dir", str(out / name), "--tag_set", "serve", "--signature_def", "serving_default",
-             "--input_exprs", expr],
-            capture_output=True, text=True, env=env,
+            [
+                cli,
+                "run",
+                "--dir",
+                str(out / name),
+                "--tag_set",
+                "serve",
+                "--signature_def",
+                "serving_default",
+                "--input_exprs",
+                expr,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
         )
         (out / f"{name}.run.txt").write_text(run.stdout)
 
