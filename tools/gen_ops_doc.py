@@ -72,10 +72,11 @@ NOTES: dict[str, str] = {
 }
 
 FAMILY_NOTES: dict[str, str] = {
-    "random": "Stateless uniform, normal, truncated-normal and uniform-int ops (V1 and V2) and "
-    "StatelessRandomGetKeyCounter reproduce TensorFlow's Philox-4x32-10 streams bit for bit. The "
-    "stateful ops and the other stateless distributions (multinomial, gamma, Poisson, binomial) draw "
-    "from NumPy: values differ from TensorFlow's for the same seed; shapes, dtypes, ranges and "
+    "random": "Stateless uniform, normal, truncated-normal and uniform-int ops (V1 and V2), "
+    "StatelessMultinomial, StatelessRandomBinomial and StatelessRandomGetKeyCounter reproduce "
+    "TensorFlow's Philox-4x32-10 streams bit for bit (multinomial: for batches TensorFlow splits across "
+    "threads, only the first group of rows). The stateful ops and the stateless gamma and Poisson ops "
+    "draw from NumPy: values differ from TensorFlow's for the same seed; shapes, dtypes, ranges and "
     "distributions match. Seeded stateful nodes are reproducible from run to run.",
     "image": "Resizing uses TensorFlow's exact coordinate rules (align_corners, half_pixel_centers, "
     "the bicubic coefficient table). PNG is built in; other codecs need Pillow "

@@ -456,6 +456,7 @@ OP_FAMILY_MODULES: dict[str, str] = {
     'UnicodeDecode': 'strings',
     'UnicodeDecodeWithOffsets': 'strings',
     'UnicodeEncode': 'strings',
+    'UnicodeScript': 'strings',
     'UnicodeTranscode': 'strings',
     'Unique': 'array',
     'UniqueWithCounts': 'array',

@@ -896,7 +896,43 @@ def _image_format(data: bytes) -> str:
     return "unknown"
 
 
-def _decode_one(data: bytes, channels: int, dtype: np.dtype, expected: str | None) -> np.ndarray:
+def _decode_jpeg_fast_dct(data: bytes, channels: int, dtype: np.dtype, fancy: bool) -> np.ndarray | None:
+    """TensorFlow's default JPEG decode (libjpeg's fast integer IDCT, JDCT_IFAST; fancy
+    upsampling unless fancy_upscaling=False), through simplejpeg's libjpeg-turbo: pixel-exact with
+    TensorFlow, where Pillow's libjpeg only offers the accurate IDCT (up to ~8 levels apart). None
+    when simplejpeg is absent or the data is not a plain gray/YCbCr JPEG it decodes strictly;
+    the caller then falls back to Pillow."""
+    try:
+        import simplejpeg
+    except ImportError:
+        return None
+    try:
+        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+    except Exception:  # corrupt header: Pillow's path reports it
+        return None
+    if colorspace not in ("Gray", "YCbCr", "RGB") or channels not in (0, 1, 3):
+        return None
+    channels = channels or (1 if colorspace == "Gray" else 3)
+    policy.check_image_pixels(height, width, channels, "DecodeJpeg")
+    try:
+        arr = simplejpeg.decode_jpeg(
+            data, "gray" if channels == 1 else "rgb", fastdct=True, fastupsample=not fancy, strict=True
+        )
+    except Exception:  # truncated or damaged data: Pillow's path handles or reports it
+        return None
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    return _convert_channels(np.ascontiguousarray(arr), 0, dtype)
+
+
+def _decode_one(
+    data: bytes,
+    channels: int,
+    dtype: np.dtype,
+    expected: str | None,
+    jpeg_fast: bool = True,
+    fancy: bool = True,
+) -> np.ndarray:
     fmt = _image_format(data)
     if fmt == "unknown":
         fail("Unknown image file format. One of JPEG, PNG, GIF, BMP required.")
@@ -905,6 +941,10 @@ def _decode_one(data: bytes, channels: int, dtype: np.dtype, expected: str | Non
             pass
     if fmt == "PNG":
         return decode_png(data, channels, dtype)
+    if fmt == "JPEG" and jpeg_fast:
+        decoded = _decode_jpeg_fast_dct(data, channels, dtype, fancy)
+        if decoded is not None:
+            return decoded
     return _decode_with_pillow(data, channels, dtype, fmt)
 
 
@@ -914,6 +954,12 @@ def _decoder(op: str, expected: str | None) -> None:
         channels = int(node.attrs.get("channels", 0))
         dtype = node.attrs.dtype("dtype", tfdtypes.DT.DT_UINT8)
         expand = bool(node.attrs.get("expand_animations", True))
+        dct_method = node.attrs.get("dct_method", b"")
+        dct_method = dct_method.decode() if isinstance(dct_method, bytes) else str(dct_method)
+        # TensorFlow's default ("") and INTEGER_FAST use libjpeg's fast IDCT; INTEGER_ACCURATE
+        # (and scaled decodes, ratio > 1) go through Pillow's accurate one
+        jpeg_fast = dct_method in ("", "INTEGER_FAST") and int(node.attrs.get("ratio", 1)) == 1
+        fancy = bool(node.attrs.get("fancy_upscaling", True))
 
         def run(ctx: Any, contents: np.ndarray) -> np.ndarray:
             if np.ndim(contents) != 0:
@@ -923,7 +969,7 @@ def _decoder(op: str, expected: str | None) -> None:
                 if op == "DecodeGif" or (op == "DecodeImage" and _image_format(data) == "GIF" and expand):
                     img = _decode_with_pillow(data, 3, dtype, "GIF")
                     return img[None]
-                return _decode_one(data, channels, dtype, expected)
+                return _decode_one(data, channels, dtype, expected, jpeg_fast, fancy)
 
         return run
 

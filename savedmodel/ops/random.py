@@ -1,13 +1,18 @@
 """Random ops.
 
-Stateless uniform, normal and uniform-int ops (V1 and V2, and StatelessRandomGetKeyCounter)
-reproduce TensorFlow's Philox-4x32-10 streams bit for bit. The stateful ops (RandomUniform...) and
-the other stateless distributions draw from NumPy instead: values differ from TensorFlow's for the
-same seed, while shapes, dtypes, ranges and distributions match. A stateful node whose seed attrs
-are set is reproducible from run to run of a loaded model."""
+Stateless uniform, normal, truncated-normal and uniform-int ops (V1 and V2, and
+StatelessRandomGetKeyCounter), StatelessRandomBinomial and StatelessMultinomial reproduce
+TensorFlow's CPU Philox-4x32-10 streams bit for bit (StatelessMultinomial: while TensorFlow runs the
+batch as one shard, i.e. small batch * samples * classes; larger batches are split across its thread
+pool, each shard restarting the stream, so TensorFlow's own values depend on the machine's thread
+count there). The stateful ops (RandomUniform...) and the other stateless distributions (gamma,
+Poisson) draw from NumPy instead: values differ from TensorFlow's for the same seed, while shapes,
+dtypes, ranges and distributions match. A stateful node whose seed attrs are set is reproducible
+from run to run of a loaded model."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -144,9 +149,14 @@ def _multinomial_kernel(node: NodeSpec) -> Any:
 @kernel_factory("StatelessMultinomial", family="random", dtypes=FLOATS)
 def _stateless_multinomial(node: NodeSpec) -> Any:
     out = node.attrs.dtype("output_dtype", 9)
-    return lambda ctx, logits, num, seed: _multinomial(
-        _stateless_rng(seed), logits, scalar_int(num, "num_samples"), out
-    )
+
+    def run(ctx: Any, logits: np.ndarray, num: np.ndarray, seed: np.ndarray) -> np.ndarray:
+        if np.asarray(seed).shape != (2,):
+            fail(f"seed must have shape [2], not {shape_str(np.shape(seed))}")
+        key, counter = _seed_key_counter(seed)
+        return philox_multinomial(key, counter, logits, scalar_int(num, "num_samples"), out)
+
+    return run
 
 
 # --------------------------------------------------------------------------- Philox-4x32-10
@@ -442,12 +452,6 @@ def _poisson(rng: np.random.Generator, dims: list[int], rate: np.ndarray) -> np.
     return rng.poisson(lam, size=tuple(dims) + lam.shape)
 
 
-def _binomial(rng: np.random.Generator, dims: list[int], counts: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    n = np.broadcast_to(np.asarray(counts, dtype=np.float64), dims).astype(np.int64)
-    p = np.clip(np.broadcast_to(np.asarray(probs, dtype=np.float64), dims), 0, 1)
-    return rng.binomial(n, p)
-
-
 _sample_kernel("RandomGamma", False, _gamma)
 _sample_kernel("RandomPoissonV2", False, _poisson)
 
@@ -463,4 +467,186 @@ def _poisson_broadcast(rng: np.random.Generator, dims: list[int], rate: np.ndarr
 # the stateless variants broadcast their parameters to `shape` instead of appending their shape
 _sample_kernel("StatelessRandomGammaV2", True, _gamma_broadcast)
 _sample_kernel("StatelessRandomPoisson", True, _poisson_broadcast)
-_sample_kernel("StatelessRandomBinomial", True, _binomial)
+
+
+# --------------------------------------------------------------------------- Philox samplers
+
+
+def philox_multinomial(
+    key: tuple[int, int], counter: tuple[int, int, int, int], logits: np.ndarray, n: int, out: np.dtype
+) -> np.ndarray:
+    """TensorFlow's CPU multinomial on one Philox stream: per row, an unnormalised float64 CDF of
+    exp(logit - max finite logit) over the finite logits; each sample is one uniform double (two
+    consecutive words, rows and samples in order) times the total, placed by upper bound.
+
+    TensorFlow shards rows across threads when batch * cost is large (each shard skipping
+    start_row * ceil(n / 4) blocks); this reproduces the single-shard stream, which is what
+    small batches get."""
+    if logits.ndim != 2:
+        fail(f"logits should be a matrix, got shape {shape_str(logits.shape)}")
+    if n < 0:
+        fail(f"num_samples should be nonnegative, got {n}")
+    batch, classes = logits.shape
+    if classes == 0 and n > 0:
+        fail("num_classes should be positive")
+    result = np.zeros((batch, n), dtype=out)
+    if batch * n == 0:
+        return result
+    words = _words(key, counter, 2 * batch * n)[: 2 * batch * n]
+    uniforms = _uniform_bits(words, np.dtype(np.float64), batch * n).reshape(batch, n)
+    for b in range(batch):
+        row = np.asarray(logits[b])
+        finite = np.isfinite(row.astype(np.float64))
+        top = float(row[finite].max()) if finite.any() else float(np.finfo(row.dtype).min)
+        weights = np.exp(row.astype(np.float64) - top)
+        cdf = np.cumsum(np.where(finite, weights, 0.0))
+        total = float(cdf[-1]) if classes else 0.0
+        result[b] = np.searchsorted(cdf, uniforms[b] * total, side="right")
+    return result
+
+
+class _PhiloxStream:
+    """Uniform doubles from consecutive Philox blocks starting `skip` blocks into a stream; each
+    block gives two, used last-first (TensorFlow's UniformDistribution<double> consumed from the
+    back of its result)."""
+
+    def __init__(self, key: tuple[int, int], counter: tuple[int, int, int, int], skip: int) -> None:
+        self.key, self.counter, self.next_block = key, counter, skip
+        self.queue: list[float] = []
+        self.used = 0
+
+    def uniform(self) -> float:
+        if self.used == len(self.queue):
+            chunk = 8
+            offsets = np.arange(self.next_block, self.next_block + chunk, dtype=np.uint64)
+            self.next_block += chunk
+            blocks = _philox_blocks(self.key, self.counter, chunk, offsets).reshape(-1)
+            pairs = _uniform_bits(blocks, np.dtype(np.float64), 2 * chunk).reshape(chunk, 2)
+            self.queue, self.used = pairs[:, ::-1].reshape(-1).tolist(), 0
+        self.used += 1
+        return self.queue[self.used - 1]
+
+
+_STIRLING_TAIL = (
+    0.0810614667953272,
+    0.0413406959554092,
+    0.0276779256849983,
+    0.02079067210376509,
+    0.0166446911898211,
+    0.0138761288230707,
+    0.0118967099458917,
+    0.0104112652619720,
+    0.00925546218271273,
+    0.00833056343336287,
+)
+
+
+def _stirling_tail(k: float) -> float:
+    """log(k!) minus its Stirling approximation: tabulated below 10, series above."""
+    if k <= 9:
+        return _STIRLING_TAIL[int(k)]
+    kp1sq = (k + 1) * (k + 1)
+    return (1.0 / 12 - (1.0 / 360 - 1.0 / 1260 / kp1sq) / kp1sq) / (k + 1)
+
+
+def _binomial_inversion(count: float, prob: float, stream: _PhiloxStream) -> float:
+    """Number of geometric(prob) waiting times whose sum stays within count."""
+    total, successes = 0.0, 0
+    log_q = math.log1p(-prob)
+    while True:
+        total += math.ceil(math.log(stream.uniform()) / log_q)
+        if total > count:
+            return float(successes)
+        successes += 1
+
+
+def _btrs(count: float, prob: float, stream: _PhiloxStream) -> float:
+    """Hormann's transformed rejection with squeeze (BTRS), in TensorFlow's variant."""
+    stddev = math.sqrt(count * prob * (1 - prob))
+    b = 1.15 + 2.53 * stddev
+    a = -0.0873 + 0.0248 * b + 0.01 * prob
+    c = count * prob + 0.5
+    v_r = 0.92 - 4.2 / b
+    r = prob / (1 - prob)
+    alpha = (2.83 + 5.1 / b) * stddev
+    m = math.floor((count + 1) * prob)
+    while True:
+        u = stream.uniform() - 0.5
+        v = stream.uniform()
+        us = 0.5 - abs(u)
+        k = math.floor((2 * a / us + b) * u + c)
+        if us >= 0.07 and v <= v_r:
+            return float(k)
+        if k < 0 or k > count:
+            continue
+        v = math.log(v * alpha / (a / (us * us) + b))
+        bound = (
+            (m + 0.5) * math.log((m + 1) / (r * (count - m + 1)))
+            + (count + 1) * math.log((count - m + 1) / (count - k + 1))
+            + (k + 0.5) * math.log(r * (count - k + 1) / (k + 1))
+            + _stirling_tail(m)
+            + _stirling_tail(count - m)
+            - _stirling_tail(k)
+            - _stirling_tail(count - k)
+        )
+        if v <= bound:
+            return float(k)
+
+
+def _binomial_one(
+    key: tuple[int, int], counter: tuple[int, int, int, int], index: int, count: Any, prob: Any
+) -> float:
+    """One sample for flat output-stream index `index` (batch-major): BTRS on a stream skipped
+    256 * index blocks when count * min(p, 1 - p) >= 10 (computed in the parameter dtype),
+    otherwise inversion on a stream skipped 42 * index blocks."""
+    dcount = float(count)
+    if dcount <= 0.0 or prob <= 0:
+        return 0.0
+    if prob >= 1:
+        return dcount
+    if not prob <= 0.5 and not prob > 0.5:
+        return math.nan
+    flip = prob > 0.5
+    p = (prob.dtype.type(1) - prob) if flip else prob
+    if count * p >= 10:
+        draw = _btrs(dcount, float(p), _PhiloxStream(key, counter, 256 * index))
+    else:
+        draw = _binomial_inversion(dcount, float(p), _PhiloxStream(key, counter, 42 * index))
+    return dcount - draw if flip else draw
+
+
+@kernel_factory("StatelessRandomBinomial", family="random", dtypes=FLOATS + ("int32", "int64"))
+def _stateless_random_binomial(node: NodeSpec) -> Any:
+    """TensorFlow's CPU binomial sampler on the seed's Philox stream, bit for bit."""
+    out = node.attrs.dtype("dtype", 9)
+
+    def run(
+        ctx: Any, shape: np.ndarray, seed: np.ndarray, counts: np.ndarray, probs: np.ndarray
+    ) -> np.ndarray:
+        if np.asarray(seed).shape != (2,):
+            fail(f"seed must have shape [2], not {shape_str(np.shape(seed))}")
+        dims = _shape(shape)
+        counts, probs = np.asarray(counts), np.asarray(probs)
+        try:
+            batch_shape = list(np.broadcast_shapes(counts.shape, probs.shape))
+        except ValueError:
+            fail(f"counts {shape_str(counts.shape)} and probs {shape_str(probs.shape)} do not broadcast")
+        if len(dims) < len(batch_shape) or (batch_shape and dims[-len(batch_shape) :] != batch_shape):
+            fail(f"shape {dims} must end with the broadcast shape of counts and probs {batch_shape}")
+        result = np.zeros(dims, dtype=out)
+        total = int(np.prod(dims)) if dims else 1
+        if total == 0:
+            return result
+        batches = int(np.prod(batch_shape)) if batch_shape else 1
+        per_batch = total // batches
+        count_b = np.broadcast_to(counts, batch_shape).reshape(-1)
+        prob_b = np.broadcast_to(probs, batch_shape).reshape(-1)
+        key, counter = _seed_key_counter(seed)
+        flat = np.empty(total, dtype=np.float64)
+        for batch in range(batches):
+            for sample in range(per_batch):
+                value = _binomial_one(key, counter, batch * per_batch + sample, count_b[batch], prob_b[batch])
+                flat[sample * batches + batch] = value
+        return as_dtype(flat, out).reshape(dims)
+
+    return run

@@ -624,6 +624,19 @@ def _unicode_encode(node: NodeSpec) -> Any:
     return run
 
 
+@kernel("UnicodeScript", family="strings", dtypes=("int32",))
+def _unicode_script(ctx: Any, x: np.ndarray) -> np.ndarray:
+    """ICU UScriptCode of each int32 code point (-1 outside 0..0x10FFFF), from a table derived
+    from TensorFlow by tools/oracle/make_unicode_script_table.py."""
+    from savedmodel.ops._unicode_script import CODES, STARTS
+
+    points = np.asarray(x, dtype=np.int32)
+    valid = (points >= 0) & (points <= 0x10FFFF)
+    index = np.searchsorted(np.asarray(STARTS, dtype=np.int64), points, side="right") - 1
+    codes = np.asarray(CODES, dtype=np.int32)[np.clip(index, 0, len(CODES) - 1)]
+    return np.where(valid, codes, np.int32(-1)).astype(np.int32)
+
+
 @kernel_factory("UnicodeTranscode", family="strings", dtypes=STRING)
 def _unicode_transcode(node: NodeSpec) -> Any:
     errors = _attr_text(node, "errors", "replace")

@@ -1375,6 +1375,9 @@ def string_cases_2() -> None:
         replacement_char=63,
     )
     case(t, "UnicodeTranscode", uni, input_encoding="UTF-8", output_encoding="UTF-16-BE")
+    scripts = [65, 0x3B1, 0x416, 0x5D0, 0x627, 0x915, 0x3042, 0x30A2, 0x4E00, 0xAC00, 0x20, 0x30]
+    scripts += [0x300, 0xD800, 0xE000, 0x1F600, 0x10FFFF, 0x110000, -5, 2**31 - 1, 0xE0001, 0x1D400]
+    case(t, "UnicodeScript", a(scripts, np.int32))
     case(t, "EncodeBase64", s(["hello", "", "\xff\xfe?>", "ab"]))
     case(t, "EncodeBase64", s(["hello", "ab"]), name="pad", pad=True)
     case(t, "DecodeBase64", s(["aGVsbG8", "", "w7_Dvj8-", "YWI="]))
@@ -2431,6 +2434,24 @@ def special_cases() -> None:
         a([0.5, 0.1], np.float32),
         dtype=tf.int32,
         **sh,
+    )
+    # values: TensorFlow's CPU samplers on the seed's Philox stream (fixed inputs, no _rng draws)
+    logits = a([[1.0, 2.0, -1.0, 0.5], [0.0, 0.0, 0.0, 0.0], [5.0, -np.inf, 1.0, 2.0]], np.float32)
+    case(r, "StatelessMultinomial", logits, a(9, np.int32), a([7, 8], np.int64), name="values")
+    counts = a([[5.0, 50.0, 1000.0, 30.0, 0.0, 4.0]], np.float64)
+    probs = a([0.9, 0.7, 0.01, 0.5, 0.5, 1.0], np.float64)
+    big_seed = a([2**40 + 3, -5], np.int64)
+    shape = a([4, 1, 6], np.int32)
+    case(r, "StatelessRandomBinomial", shape, big_seed, counts, probs, name="values", dtype=tf.int32)
+    case(
+        r,
+        "StatelessRandomBinomial",
+        a([5], np.int32),
+        a([7, 8], np.int32),
+        a(100.0, np.float32),
+        a(0.4, np.float32),
+        name="btrs_f32",
+        dtype=tf.float32,
     )
 
 
