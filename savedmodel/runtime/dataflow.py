@@ -11,6 +11,12 @@ Semantics follow TensorFlow's executor:
   the next iteration of the same frame (dead values end the loop and are
   dropped), Exit moves it to the parent frame. An Exit that only ever saw dead
   values sends a dead value to the parent once the frame can make no progress.
+
+Speed: everything a call can know in advance is fixed at compile time (per node: its
+successors grouped by output, how it is gated, Merge's expected input counts, a cached
+value for constants, a pass-through flag for Identity-like ops). A call keeps one small
+dict of pending entries per (frame, iteration); nodes with a single input need no entry
+beyond a "fired" marker, and the ready queue carries the node itself.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import numpy as np
 
 from savedmodel.errors import ExecutionError, FormatError, LimitExceededError, SavedModelError
 from savedmodel.graph.model import GraphModel
-from savedmodel.runtime.plan import REF_CONSUMERS, REF_PRODUCERS, Plan, prepare_node
+from savedmodel.runtime.plan import CONSTANT_OPS, REF_CONSUMERS, REF_PRODUCERS, Plan, prepare_node
 from savedmodel.runtime.resources import deref
 
 
@@ -37,7 +43,9 @@ class _Dead:
 DEAD = _Dead()
 _MISSING = object()
 
-_REGULAR, _SWITCH, _MERGE, _ENTER, _EXIT, _NEXT, _TRIGGER = range(7)
+# What firing a node does. _CONST and _PASS are regular nodes whose kernel is skipped: a
+# constant's value is fixed once prepared, an identity returns its input.
+_REGULAR, _SWITCH, _MERGE, _ENTER, _EXIT, _NEXT, _TRIGGER, _CONST, _PASS = range(9)
 _KINDS = {
     "Switch": _SWITCH,
     "RefSwitch": _SWITCH,
@@ -51,6 +59,10 @@ _KINDS = {
     "RefNextIteration": _NEXT,
     "ControlTrigger": _TRIGGER,
 }
+# Ops whose kernel returns its single input unchanged.
+_PASS_OPS = frozenset({"Identity", "LoopCond", "StopGradient", "PreventGradient", "Snapshot"})
+# How a node waits for its inputs: one input (no counting), several, or Merge's rule.
+_GATE_ONE, _GATE_MANY, _GATE_MERGE = range(3)
 
 
 class _Item:
@@ -59,43 +71,77 @@ class _Item:
         "name",
         "op",
         "kind",
+        "gate",
         "run",
         "n_data",
         "n_control",
+        "pending",
         "out_edges",
         "control_out",
+        "sends",
         "single",
         "count",
+        "dead_outputs",
         "deref_mask",
         "next_inputs",
+        "merge_first",
+        "merge_later",
+        "value_index",
+        "const_outputs",
+        "fetch_outputs",
         "frame_name",
         "is_constant",
     )
+
+    def finish(self, items: list[_Item]) -> None:
+        """Derive the per-call fast-path fields once the edges are known: `sends` lists, per
+        output with consumers (-1: control edges), the consuming items and input slots."""
+        sends: list[tuple[int, tuple[tuple[_Item, int], ...]]] = [
+            (k, tuple((items[dst], slot) for dst, slot in edges))
+            for k, edges in enumerate(self.out_edges)
+            if edges
+        ]
+        if self.control_out:
+            sends.append((-1, tuple((items[dst], -1) for dst in self.control_out)))
+        self.sends = tuple(sends)
+        self.dead_outputs = (DEAD,) * self.count
 
 
 class _Frame:
     __slots__ = (
         "name",
         "parent",
-        "parent_iter",
+        "parent_state",
         "iterations",
         "const_values",
         "children",
         "live_exits",
         "dead_exits",
-        "iteration_count",
     )
 
-    def __init__(self, name: str, parent: _Frame | None, parent_iter: int) -> None:
+    def __init__(self, name: str, parent: _Frame | None, parent_state: _Iteration | None) -> None:
         self.name = name
         self.parent = parent
-        self.parent_iter = parent_iter
-        self.iterations: dict[int, dict[int, list]] = {}
+        self.parent_state = parent_state
+        self.iterations: dict[int, _Iteration] = {}
         self.const_values: list[tuple[int, Any]] = []
         self.children: dict[tuple[int, str], _Frame] = {}
         self.live_exits: set[int] = set()
         self.dead_exits: dict[int, bool] = {}
-        self.iteration_count = 0
+
+
+class _Iteration:
+    """One iteration of one frame: the pending entries of its nodes, keyed by the node's item.
+
+    An entry is None for a fired single-input node, [remaining, dead, inputs] for a node
+    with several inputs, [fired, expected, dead_count] for a Merge."""
+
+    __slots__ = ("frame", "it", "entries")
+
+    def __init__(self, frame: _Frame, it: int) -> None:
+        self.frame = frame
+        self.it = it
+        self.entries: dict[_Item, Any] = {}
 
 
 # Data inputs the control-flow primitives need (a malformed graph may give them fewer).
@@ -112,6 +158,21 @@ def _check_arity(item: _Item, where: str) -> None:
         raise FormatError(
             f"{where}: node {item.name!r} ({item.op}) has {item.n_data} data inputs, expected {wanted}"
         )
+
+
+def _readonly_index(slot: int) -> np.ndarray:
+    value = np.asarray(slot, dtype=np.int32)
+    value.flags.writeable = False
+    return value
+
+
+def _feed_item(edges: list[tuple[int, int]], items: list[_Item]) -> _Item:
+    """A stand-in producer for a fed tensor, so feeds are delivered like any output."""
+    item = _Item()
+    item.index = -1
+    item.sends = ((0, tuple((items[dst], slot) for dst, slot in edges)),) if edges else ()
+    item.fetch_outputs = None
+    return item
 
 
 class DataflowPlan(Plan):
@@ -132,6 +193,7 @@ class DataflowPlan(Plan):
         names = [n for n in graph.nodes if n in needed]
         index = {n: i for i, n in enumerate(names)}
         items: list[_Item] = []
+        library = graph.library
         for i, node_name in enumerate(names):
             node = graph.nodes[node_name]
             layout = graph.layout(node_name)
@@ -140,10 +202,14 @@ class DataflowPlan(Plan):
             item.name = node_name
             item.op = node.op
             item.kind = _KINDS.get(node.op, _REGULAR)
-            item.run = prepare_node(node, graph.library, graph.where)
+            item.run = prepare_node(node, library, graph.where)
             item.n_data = len(node.inputs)
             _check_arity(item, graph.where)
             item.n_control = len([c for c in node.control if c in index])
+            item.pending = item.n_data + item.n_control
+            item.gate = (
+                _GATE_MERGE if item.kind == _MERGE else (_GATE_ONE if item.pending == 1 else _GATE_MANY)
+            )
             item.single = layout.single or node.op in (
                 "Enter",
                 "RefEnter",
@@ -156,24 +222,42 @@ class DataflowPlan(Plan):
             item.count = max(layout.count, 2 if item.kind in (_SWITCH, _MERGE) else 1)
             item.out_edges = [[] for _ in range(item.count)]
             item.control_out = []
-            item.deref_mask = tuple(
+            mask = tuple(
                 graph.nodes[s[0]].op in REF_PRODUCERS and node.op not in REF_CONSUMERS for s in node.inputs
             )
+            item.deref_mask = mask if any(mask) else None
             item.next_inputs = tuple(
                 graph.nodes[s[0]].op in ("NextIteration", "RefNextIteration") for s in node.inputs
             )
+            # A Merge fires on its first live input, or dead once every input it can receive
+            # in this iteration is dead: from outside the loop in iteration 0, from
+            # NextIteration afterwards (all inputs when none comes from NextIteration).
+            from_next = sum(item.next_inputs)
+            item.merge_first = item.n_data - from_next if from_next else item.n_data
+            item.merge_later = from_next if from_next else item.n_data
+            item.value_index = (
+                tuple(_readonly_index(k) for k in range(item.n_data)) if item.kind == _MERGE else ()
+            )
+            item.const_outputs = None
+            if item.kind == _REGULAR and node.op not in library:
+                if node.op in CONSTANT_OPS and not node.inputs:
+                    item.kind = _CONST
+                    item.const_outputs = (item.run(None),)
+                elif node.op in _PASS_OPS and item.n_data == 1 and layout.single:
+                    item.kind = _PASS
+            item.fetch_outputs = None
             item.frame_name = (
                 node.attr["frame_name"].s.decode("utf-8", "replace") if "frame_name" in node.attr else ""
             )
             item.is_constant = bool(node.attr["is_constant"].b) if "is_constant" in node.attr else False
             items.append(item)
-        self.feed_edges: list[list[tuple[int, int]]] = [[] for _ in feeds]
+        feed_edges: list[list[tuple[int, int]]] = [[] for _ in feeds]
         feed_pos = {f: k for k, f in enumerate(feeds)}
         for item in items:
             node = graph.nodes[item.name]
             for slot, src in enumerate(node.inputs):
                 if src in fed:
-                    self.feed_edges[feed_pos[src]].append((item.index, slot))
+                    feed_edges[feed_pos[src]].append((item.index, slot))
                 else:
                     producer = items[index[src[0]]]
                     while len(producer.out_edges) <= src[1]:
@@ -183,32 +267,31 @@ class DataflowPlan(Plan):
                 if ctrl in index:
                     items[index[ctrl]].control_out.append(item.index)
         self.items = items
-        self.roots = [
-            it.index
-            for it in items
-            if it.n_control == 0 and all(src in fed for src in graph.nodes[it.name].inputs) and it.n_data == 0
-        ]
+        self.feed_items = [_feed_item(edges, items) for edges in feed_edges]
+        self.roots = [it.index for it in items if it.pending == 0]
         self.fetch_refs = [(index[f[0]] if f[0] in index else -1, f[1]) for f in fetches]
+        fetched_outputs: dict[int, list[int]] = {}
+        for i, out in self.fetch_refs:
+            if i >= 0 and out not in fetched_outputs.setdefault(i, []):
+                fetched_outputs[i].append(out)
+        for i, outs in fetched_outputs.items():
+            items[i].fetch_outputs = tuple(outs)
+        for item in items:
+            item.finish(items)
 
     # -- execution ---------------------------------------------------------------------------------
     def _execute(self, ctx: Any, args: Sequence[Any]) -> list[Any]:
         items = self.items
-        root = _Frame("", None, 0)
-        ready: deque[tuple[_Frame, int, int, list]] = deque()
-        state = _RunState(self, ctx, root, ready)
+        state = _RunState(self, ctx)
+        root_state = state.root_state
         fed_values: dict[tuple[str, int], Any] = {}
         for k, value in enumerate(args):
             fed_values[self.feeds[k]] = value
-            for dst, slot in self.feed_edges[k]:
-                state.deliver(root, 0, dst, slot, value)
+            state.send(root_state, self.feed_items[k], (value,))
+        ready = state.ready
         for i in self.roots:
-            ready.append((root, 0, i, []))
-        while True:
-            while ready:
-                frame, it, i, inputs = ready.popleft()
-                state.fire(frame, it, items[i], inputs)
-            if not state.flush_dead_exits():
-                break
+            ready.append((root_state, items[i], []))
+        state.loop()
         results = []
         for (i, out), ref in zip(self.fetch_refs, self.fetches, strict=True):
             if ref in fed_values:
@@ -230,187 +313,217 @@ class DataflowPlan(Plan):
 
 
 class _RunState:
-    def __init__(self, plan: DataflowPlan, ctx: Any, root: _Frame, ready: deque) -> None:
-        self.plan = plan
+    """One call's frames, iterations, ready queue and fetched values."""
+
+    def __init__(self, plan: DataflowPlan, ctx: Any) -> None:
         self.items = plan.items
         self.ctx = ctx
-        self.root = root
-        self.ready = ready
+        self.ready: deque[tuple[_Iteration, _Item, list | None]] = deque()
         self.fetched: dict[tuple[int, int], Any] = {}
-        self.fetch_set = set(plan.fetch_refs)
-        self.fetch_nodes = {ref[0] for ref in plan.fetch_refs}
         self.frames: list[_Frame] = []
-        self.max_iterations = ctx.runtime.limits.max_while_iterations
+        limits = ctx.runtime.limits
+        self.max_iterations = limits.max_while_iterations
+        self.root = _Frame("", None, None)
+        self.root_state = self.iteration(self.root, 0)
 
-    # pending per (frame, iteration, node): [inputs list, pending count, dead flag, fired]
-    def _slot_state(self, frame: _Frame, it: int, item: Any) -> list:
-        iteration = frame.iterations.get(it)
-        if iteration is None:
-            iteration = self._new_iteration(frame, it)
-        entry = iteration.get(item.index)
-        if entry is None:
-            if item.kind == _MERGE:
-                expected = (
-                    sum(1 for nxt in item.next_inputs if nxt == (it > 0))
-                    if any(item.next_inputs)
-                    else item.n_data
-                )
-                entry = [[None] * item.n_data, expected, 0, False]
-            else:
-                entry = [[None] * item.n_data, item.n_data + item.n_control, False, False]
-            iteration[item.index] = entry
-        return entry
+    def iteration(self, frame: _Frame, it: int) -> _Iteration:
+        """Iteration `it` of `frame`, created (with the frame's loop constants delivered) if new."""
+        state = frame.iterations.get(it)
+        if state is None:
+            state = frame.iterations[it] = _Iteration(frame, it)
+            items = self.items
+            for enter_index, value in frame.const_values:
+                self.send(state, items[enter_index], (value,))
+        return state
 
-    def _new_iteration(self, frame: _Frame, it: int) -> dict[int, list]:
-        iteration: dict[int, list] = {}
-        frame.iterations[it] = iteration
-        for enter_index, value in frame.const_values:
-            self._propagate(frame, it, self.items[enter_index], [value], within_child=True)
-        return iteration
+    def send_into(self, frame: _Frame, it: int, item: _Item, outputs: tuple) -> None:
+        """Send to iteration `it` of `frame`, creating it only when something is sent there."""
+        if item.sends or (item.fetch_outputs is not None and frame is self.root):
+            self.send(self.iteration(frame, it), item, outputs)
 
-    def deliver(self, frame: _Frame, it: int, dst: int, slot: int, value: Any) -> None:
-        item = self.items[dst]
-        entry = self._slot_state(frame, it, item)
-        if entry[3]:
-            return
-        if item.kind == _MERGE:
-            if slot < 0:
-                return  # control inputs of Merge do not gate it
-            if value is DEAD:
-                entry[2] += 1
-                if entry[2] >= entry[1]:
-                    entry[3] = True
-                    self.ready.append((frame, it, dst, [DEAD, DEAD]))
-                return
-            entry[3] = True
-            self.ready.append((frame, it, dst, [value, np.asarray(slot, dtype=np.int32)]))
-            return
-        if slot >= 0:
-            entry[0][slot] = value
-        if value is DEAD:
-            entry[2] = True
-        entry[1] -= 1
-        if entry[1] == 0:
-            entry[3] = True
-            inputs = entry[0]
-            entry[0] = None
-            if entry[2] and item.kind != _TRIGGER:
-                inputs = None
-            self.ready.append((frame, it, dst, inputs))
+    def send(self, state: _Iteration, item: _Item, outputs: Sequence[Any]) -> None:
+        """Deliver `outputs` of `item` to its consumers in `state`; queue those that become ready."""
+        n_out = len(outputs)
+        if item.fetch_outputs is not None and state.frame is self.root:
+            for k in item.fetch_outputs:
+                if k < n_out:
+                    self.fetched[(item.index, k)] = outputs[k]
+        entries = state.entries
+        append = self.ready.append
+        for k, edges in item.sends:
+            if k >= 0:
+                value = outputs[k] if k < n_out else DEAD
+            else:  # control edges: dead only when every output is dead
+                value = DEAD if n_out and all(v is DEAD for v in outputs) else None
+            for target, slot in edges:
+                gate = target.gate
+                if gate == _GATE_ONE:
+                    if target in entries:
+                        continue
+                    entries[target] = None
+                    if value is DEAD and target.kind != _TRIGGER:
+                        append((state, target, None))
+                    else:
+                        append((state, target, [value] if slot >= 0 else []))
+                elif gate == _GATE_MANY:
+                    entry = entries.get(target)
+                    if entry is None:
+                        entry = entries[target] = [target.pending, False, [None] * target.n_data]
+                    elif entry[0] <= 0:
+                        continue
+                    if slot >= 0:
+                        entry[2][slot] = value
+                    if value is DEAD:
+                        entry[1] = True
+                    entry[0] -= 1
+                    if entry[0] == 0:
+                        append((state, target, None if entry[1] and target.kind != _TRIGGER else entry[2]))
+                else:
+                    if slot < 0:
+                        continue  # control inputs of Merge do not gate it
+                    entry = entries.get(target)
+                    if entry is None:
+                        expected = target.merge_later if state.it > 0 else target.merge_first
+                        entry = entries[target] = [False, expected, 0]
+                    elif entry[0]:
+                        continue
+                    if value is DEAD:
+                        entry[2] += 1
+                        if entry[2] >= entry[1]:
+                            entry[0] = True
+                            append((state, target, [DEAD, DEAD]))
+                    else:
+                        entry[0] = True
+                        append((state, target, [value, target.value_index[slot]]))
 
-    def fire(self, frame: _Frame, it: int, item: Any, inputs: list | None) -> None:
+    def loop(self) -> None:
+        """Run queued nodes until nothing is ready and no frame has a dead Exit left to flush."""
+        ready = self.ready
+        popleft = ready.popleft
+        send = self.send
+        ctx = self.ctx
+        account = ctx.account
+        # ctx.account only acts on arrays over the per-tensor cap, or when a per-call cap is set.
+        limits = ctx.runtime.limits
+        per_call = limits.max_bytes_per_call is not None
+        per_tensor = limits.max_bytes_per_tensor
+        if per_tensor is None:
+            per_tensor = float("inf")
+        ndarray = np.ndarray
+        while True:
+            while ready:
+                state, item, inputs = popleft()
+                kind = item.kind
+                if kind == _REGULAR:
+                    if inputs is None:
+                        send(state, item, item.dead_outputs)
+                        continue
+                    if item.deref_mask is not None:
+                        inputs = [deref(v) if m else v for v, m in zip(inputs, item.deref_mask, strict=True)]
+                    try:
+                        result = item.run(ctx, *inputs)
+                    except ExecutionError as exc:
+                        if exc.node is not None:
+                            raise
+                        raise ExecutionError(str(exc), item.name, item.op) from exc
+                    except SavedModelError:
+                        raise
+                    except Exception as exc:
+                        raise ExecutionError(f"{type(exc).__name__}: {exc}", item.name, item.op) from exc
+                    if item.single:
+                        outputs = (result,)
+                    elif result is None:
+                        outputs = ()
+                    else:
+                        outputs = list(result)
+                    for value in outputs:
+                        if type(value) is ndarray and (per_call or value.nbytes > per_tensor):
+                            account(value, item.name)
+                    send(state, item, outputs)
+                elif kind == _CONST or kind == _PASS:
+                    if inputs is None:
+                        send(state, item, item.dead_outputs)
+                        continue
+                    if kind == _CONST:
+                        outputs = item.const_outputs
+                    else:
+                        value = inputs[0]
+                        outputs = (deref(value) if item.deref_mask is not None else value,)
+                    value = outputs[0]
+                    if type(value) is ndarray and (per_call or value.nbytes > per_tensor):
+                        account(value, item.name)
+                    send(state, item, outputs)
+                else:
+                    self.fire_control(state, item, inputs)
+            if not self.flush_dead_exits():
+                break
+
+    def fire_control(self, state: _Iteration, item: _Item, inputs: list | None) -> None:
+        """Fire a control-flow primitive (Switch, Merge, Enter, Exit, NextIteration, ControlTrigger)."""
         kind = item.kind
-        dead = inputs is None
+        send = self.send
         if kind == _MERGE:
-            self._propagate(frame, it, item, inputs)
+            send(state, item, inputs)  # type: ignore[arg-type]
             return
         if kind == _TRIGGER:
-            self._propagate(frame, it, item, [])
+            send(state, item, ())
             return
-        if dead:
+        frame = state.frame
+        if inputs is None:
             if kind == _EXIT:
                 frame.dead_exits.setdefault(item.index, False)
-                return
-            if kind == _NEXT:
-                return
-            if kind == _ENTER:
-                child = self._child(frame, it, item.frame_name)
-                if item.is_constant:
-                    child.const_values.append((item.index, DEAD))
-                    for child_it in list(child.iterations):
-                        self._propagate(child, child_it, item, [DEAD], within_child=True)
-                    if 0 not in child.iterations:
-                        self._slot_iteration(child, 0)
-                else:
-                    self._propagate(child, 0, item, [DEAD], within_child=True)
-                return
-            self._propagate(frame, it, item, [DEAD] * item.count)
+            elif kind == _ENTER:
+                self.enter(state, item, DEAD)
+            elif kind != _NEXT:  # a dead NextIteration ends the loop: nothing is sent
+                send(state, item, item.dead_outputs)
             return
-        if item.deref_mask and any(item.deref_mask):
+        if item.deref_mask is not None:
             inputs = [deref(v) if m else v for v, m in zip(inputs, item.deref_mask, strict=True)]
         if kind == _SWITCH:
             data, pred = inputs
-            pred_value = bool(np.asarray(pred).reshape(()) if np.ndim(pred) == 0 else _bad_pred(item, pred))
-            self._propagate(frame, it, item, [DEAD, data] if pred_value else [data, DEAD])
-            return
-        if kind == _ENTER:
-            child = self._child(frame, it, item.frame_name)
-            if item.is_constant:
-                child.const_values.append((item.index, inputs[0]))
-                if 0 not in child.iterations:
-                    self._slot_iteration(child, 0)
-                else:
-                    for child_it in list(child.iterations):
-                        self._propagate(child, child_it, item, [inputs[0]], within_child=True)
+            if type(pred) is np.ndarray and pred.ndim == 0:
+                pred_value = bool(pred)
             else:
-                self._propagate(child, 0, item, [inputs[0]], within_child=True)
-            return
-        if kind == _EXIT:
+                pred_value = bool(
+                    np.asarray(pred).reshape(()) if np.ndim(pred) == 0 else _bad_pred(item, pred)
+                )
+            send(state, item, (DEAD, data) if pred_value else (data, DEAD))
+        elif kind == _ENTER:
+            self.enter(state, item, inputs[0])
+        elif kind == _EXIT:
             frame.live_exits.add(item.index)
-            parent = frame.parent
-            if parent is not None:
-                self._propagate(parent, frame.parent_iter, item, [inputs[0]], within_child=True)
-            return
-        if kind == _NEXT:
-            frame.iteration_count = max(frame.iteration_count, it + 1)
-            if self.max_iterations is not None and it + 1 > self.max_iterations:
+            if frame.parent_state is not None:
+                send(frame.parent_state, item, (inputs[0],))
+        elif kind == _NEXT:
+            it = state.it + 1
+            if self.max_iterations is not None and it > self.max_iterations:
                 raise LimitExceededError(
                     f"while loop {frame.name!r} ran more than {self.max_iterations} "
                     "iterations (policy limit max_while_iterations)"
                 )
-            self._propagate(frame, it + 1, item, [inputs[0]], within_child=True)
+            self.send_into(frame, it, item, (inputs[0],))
+
+    def enter(self, state: _Iteration, item: _Item, value: Any) -> None:
+        """Move `value` into the child frame: iteration 0, or every iteration for a loop constant."""
+        child = self.child(state, item.frame_name)
+        if not item.is_constant:
+            self.send_into(child, 0, item, (value,))
             return
-        try:
-            result = item.run(self.ctx, *inputs)
-        except ExecutionError as exc:
-            if exc.node is not None:
-                raise
-            raise ExecutionError(str(exc), item.name, item.op) from exc
-        except SavedModelError:
-            raise
-        except Exception as exc:
-            raise ExecutionError(f"{type(exc).__name__}: {exc}", item.name, item.op) from exc
-        if item.single:
-            outputs = [result]
-        elif result is None:
-            outputs = []
-        else:
-            outputs = list(result)
-        for value in outputs:
-            self.ctx.account(value, item.name)
-        self._propagate(frame, it, item, outputs)
+        child.const_values.append((item.index, value))
+        if 0 not in child.iterations:
+            self.iteration(child, 0)  # delivers the loop constants, this one included
+            return
+        for child_state in list(child.iterations.values()):
+            self.send(child_state, item, (value,))
 
-    def _slot_iteration(self, frame: _Frame, it: int) -> None:
-        if it not in frame.iterations:
-            self._new_iteration(frame, it)
-
-    def _child(self, frame: _Frame, it: int, name: str) -> _Frame:
-        key = (it, name)
+    def child(self, state: _Iteration, name: str) -> _Frame:
+        frame = state.frame
+        key = (state.it, name)
         child = frame.children.get(key)
         if child is None:
-            child = frame.children[key] = _Frame(name, frame, it)
+            child = frame.children[key] = _Frame(name, frame, state)
             self.frames.append(child)
         return child
-
-    def _propagate(
-        self, frame: _Frame, it: int, item: Any, outputs: list, within_child: bool = False
-    ) -> None:
-        """Send `outputs` of `item` to its consumers in (frame, it)."""
-        if frame is self.root and item.index in self.fetch_nodes:
-            for k, value in enumerate(outputs):
-                if (item.index, k) in self.fetch_set:
-                    self.fetched[(item.index, k)] = value
-        deliver = self.deliver
-        count = len(outputs)
-        for k, edges in enumerate(item.out_edges):
-            if edges:
-                value = outputs[k] if k < count else DEAD
-                for dst, slot in edges:
-                    deliver(frame, it, dst, slot, value)
-        if item.control_out:
-            control_value = DEAD if outputs and all(v is DEAD for v in outputs) else None
-            for dst in item.control_out:
-                deliver(frame, it, dst, -1, control_value)
 
     def flush_dead_exits(self) -> bool:
         """Send dead values out of frames whose Exit never saw a live value. True if anything moved."""
@@ -420,10 +533,8 @@ class _RunState:
                 if sent or exit_index in frame.live_exits:
                     continue
                 frame.dead_exits[exit_index] = True
-                if frame.parent is not None:
-                    self._propagate(
-                        frame.parent, frame.parent_iter, self.items[exit_index], [DEAD], within_child=True
-                    )
+                if frame.parent_state is not None:
+                    self.send(frame.parent_state, self.items[exit_index], (DEAD,))
                     moved = True
         return moved
 

@@ -335,21 +335,26 @@ class StraightPlan(Plan):
             vals[slot] = value
         i = -1
         limits = ctx.runtime.limits
-        checked = limits.max_bytes_per_tensor is not None or limits.max_bytes_per_call is not None
+        # ctx.account only acts on arrays over the per-tensor cap, or when a per-call cap is set.
+        per_call = limits.max_bytes_per_call is not None
+        per_tensor = limits.max_bytes_per_tensor
+        if per_tensor is None:
+            per_tensor = float("inf")
+        ndarray = np.ndarray
         account = ctx.account
         try:
             for i, (run, inputs, out, mode, count) in enumerate(self._fast):  # noqa: B007
                 result = run(ctx, *[vals[j] for j in inputs])
                 if mode == 0:
                     vals[out] = result
-                    if checked:
+                    if type(result) is ndarray and (per_call or result.nbytes > per_tensor):
                         account(result, self.steps[i].node)
                 elif mode == 1:
                     if len(result) != count:
                         raise ExecutionError(f"kernel returned {len(result)} outputs, expected {count}")
                     vals[out : out + count] = result
-                    if checked:
-                        for value in result:
+                    for value in result:
+                        if type(value) is ndarray and (per_call or value.nbytes > per_tensor):
                             account(value, self.steps[i].node)
         except ExecutionError as exc:
             if exc.node is not None:
