@@ -33,8 +33,15 @@ def is_half(dtype: np.dtype) -> bool:
     return dtype in HALF_TYPES
 
 
+# Floating types NumPy does not give kind "f" (they come from ml_dtypes).
+_EXTRA_FLOATS = frozenset(
+    {BFLOAT16}
+    | {np.dtype(getattr(ml_dtypes, name)) for name in dir(ml_dtypes) if name.startswith("float8")}
+)
+
+
 def is_float(dtype: np.dtype) -> bool:
-    return dtype.kind == "f" or dtype == BFLOAT16 or dtype.name.startswith("float8")
+    return dtype.kind == "f" or dtype in _EXTRA_FLOATS
 
 
 def is_int(dtype: np.dtype) -> bool:
@@ -83,6 +90,8 @@ def broadcast_shape(*shapes: Sequence[int]) -> tuple[int, ...]:
 
 
 def check_broadcast(*arrays: np.ndarray) -> tuple[int, ...]:
+    if len(arrays) == 2 and arrays[0].shape == arrays[1].shape:  # the common case, cheaply
+        return arrays[0].shape
     return broadcast_shape(*(a.shape for a in arrays))
 
 
