@@ -263,19 +263,9 @@ def test_help_mentions_expression_rules(capsys):
 
 def _endless_tf1_loop(tmp_path):
     """A TF1 while loop (Enter/Merge/Switch/NextIteration/Exit) whose condition is always true."""
-    from tests.hardening.builders import F32, const, node, placeholder, tensor_info, write_model
+    from tests.hardening.builders import F32, endless_tf1_loop_nodes, placeholder, tensor_info, write_model
 
-    nodes = [
-        placeholder("x", F32, [2]),
-        node("enter", "Enter", ["x"], T=("type", F32), frame_name="loop", is_constant=False),
-        node("merge", "Merge", ["enter", "next"], T=("type", F32), N=2),
-        const("t", True, control=["merge"]),
-        node("cond", "LoopCond", ["t"]),
-        node("switch", "Switch", ["merge", "cond"], T=("type", F32)),
-        node("body", "Identity", ["switch:1"], T=("type", F32)),
-        node("next", "NextIteration", ["body"], T=("type", F32)),
-        node("y", "Exit", ["switch"], T=("type", F32)),
-    ]
+    nodes = [placeholder("x", F32, [2]), *endless_tf1_loop_nodes()]
     inputs = {"x": tensor_info("x:0", F32, [2])}
     return write_model(tmp_path / "endless", nodes, inputs, {"y": tensor_info("y:0", F32, None)})
 
@@ -283,35 +273,15 @@ def _endless_tf1_loop(tmp_path):
 def _counting_while(tmp_path):
     """Functional While: a += 1 while any(a < 50), from x = [1, 2]: 49 iterations, [50, 51]."""
     from tests.hardening.builders import (
-        BOOL,
         F32,
-        const,
-        function,
+        counting_while_functions,
         node,
         placeholder,
         tensor_info,
         write_model,
     )
 
-    cond = function(
-        "cond",
-        [("a", F32)],
-        [("out", BOOL)],
-        [
-            const("limit", np.float32(50)),
-            node("lt", "Less", ["a", "limit:output:0"], T=("type", F32)),
-            const("axis", np.array([0], np.int32)),
-            node("any", "Any", ["lt:z:0", "axis:output:0"], keep_dims=False, Tidx=("type", 3)),
-        ],
-        {"out": "any:output:0"},
-    )
-    body = function(
-        "body",
-        [("a", F32)],
-        [("out", F32)],
-        [const("one", np.float32(1)), node("add", "AddV2", ["a", "one:output:0"], T=("type", F32))],
-        {"out": "add:z:0"},
-    )
+    cond, body = counting_while_functions()
     nodes = [
         placeholder("x", F32, [2]),
         node("y", "While", ["x"], T=("types", [F32]), cond=("func", "cond"), body=("func", "body")),

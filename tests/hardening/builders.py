@@ -185,3 +185,49 @@ def zeros_for(dtype: int, shape: Sequence[int]) -> np.ndarray:
         out[...] = b""
         return out
     return np.zeros(shape, dtype=np_dtype)
+
+
+def endless_tf1_loop_nodes() -> list:
+    """A TF1 while loop (Enter/Merge/Switch/NextIteration/Exit) over `x` that never ends."""
+    return [
+        node(
+            "enter",
+            "Enter",
+            ["x"],
+            T=("type", F32),
+            frame_name="loop",
+            is_constant=False,
+            parallel_iterations=1,
+        ),
+        node("merge", "Merge", ["enter", "next"], T=("type", F32), N=2),
+        const("t", True, control=["merge"]),
+        node("cond", "LoopCond", ["t"]),
+        node("switch", "Switch", ["merge", "cond"], T=("type", F32)),
+        node("body", "Identity", ["switch:1"], T=("type", F32)),
+        node("next", "NextIteration", ["body"], T=("type", F32)),
+        node("y", "Exit", ["switch"], T=("type", F32)),
+    ]
+
+
+def counting_while_functions() -> tuple:
+    """cond/body of a functional While: a += 1 while any(a < 50); from [1, 2]: 49 iterations, [50, 51]."""
+    cond = function(
+        "cond",
+        [("a", F32)],
+        [("out", BOOL)],
+        [
+            const("limit", np.float32(50)),
+            node("lt", "Less", ["a", "limit:output:0"], T=("type", F32)),
+            const("axis", np.array([0], np.int32)),
+            node("any", "Any", ["lt:z:0", "axis:output:0"], keep_dims=False, Tidx=("type", 3)),
+        ],
+        {"out": "any:output:0"},
+    )
+    body = function(
+        "body",
+        [("a", F32)],
+        [("out", F32)],
+        [const("one", np.float32(1)), node("add", "AddV2", ["a", "one:output:0"], T=("type", F32))],
+        {"out": "add:z:0"},
+    )
+    return cond, body

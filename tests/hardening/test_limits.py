@@ -23,7 +23,20 @@ from savedmodel.policy import (
 )
 from savedmodel.proto import tensor_pb2
 
-from .builders import BOOL, F32, I64, STR, call, const, function, node, placeholder, tensor_info, write_model
+from .builders import (
+    F32,
+    I64,
+    STR,
+    call,
+    const,
+    counting_while_functions,
+    endless_tf1_loop_nodes,
+    function,
+    node,
+    placeholder,
+    tensor_info,
+    write_model,
+)
 
 X2 = {"x": tensor_info("x:0", F32, [2])}
 Y = {"y": tensor_info("y:0", F32, None)}
@@ -267,35 +280,11 @@ def test_default_depth_stops_recursion_without_recursion_error(tmp_path: Path) -
 # --------------------------------------------------------------------------- while iterations
 
 
-def _counting_loop() -> tuple:
-    """While a < 50: a += 1 (elementwise on x = [1, 2]; stops when every element is >= 50)."""
-    cond = function(
-        "cond",
-        [("a", F32)],
-        [("out", BOOL)],
-        [
-            const("limit", np.float32(50)),
-            node("lt", "Less", ["a", "limit:output:0"], T=("type", F32)),
-            const("axis", np.array([0], np.int32)),
-            node("any", "Any", ["lt:z:0", "axis:output:0"], keep_dims=False, Tidx=("type", 3)),
-        ],
-        {"out": "any:output:0"},
-    )
-    body = function(
-        "body",
-        [("a", F32)],
-        [("out", F32)],
-        [const("one", np.float32(1)), node("add", "AddV2", ["a", "one:output:0"], T=("type", F32))],
-        {"out": "add:z:0"},
-    )
-    return cond, body
-
-
 def test_functional_while_iterations(tmp_path: Path) -> None:
     path = _model(
         tmp_path,
         node("y", "While", ["x"], T=("types", [F32]), cond=("func", "cond"), body=("func", "body")),
-        functions=_counting_loop(),
+        functions=counting_while_functions(),
     )
     with pytest.raises(LimitExceededError, match="max_while_iterations"):
         _run(path, _policy(max_while_iterations=48))
@@ -304,24 +293,7 @@ def test_functional_while_iterations(tmp_path: Path) -> None:
 
 def test_dataflow_while_iterations(tmp_path: Path) -> None:
     """A TF1 loop (Enter/Merge/Switch/NextIteration/Exit) that never ends stops at the limit."""
-    nodes = [
-        node(
-            "enter",
-            "Enter",
-            ["x"],
-            T=("type", F32),
-            frame_name="loop",
-            is_constant=False,
-            parallel_iterations=1,
-        ),
-        node("merge", "Merge", ["enter", "next"], T=("type", F32), N=2),
-        const("t", True, control=["merge"]),
-        node("cond", "LoopCond", ["t"]),
-        node("switch", "Switch", ["merge", "cond"], T=("type", F32)),
-        node("body", "Identity", ["switch:1"], T=("type", F32)),
-        node("next", "NextIteration", ["body"], T=("type", F32)),
-        node("y", "Exit", ["switch"], T=("type", F32)),
-    ]
+    nodes = endless_tf1_loop_nodes()
     path = _model(tmp_path, *nodes)
     with pytest.raises(LimitExceededError, match="max_while_iterations"):
         _run(path, _policy(max_while_iterations=100))

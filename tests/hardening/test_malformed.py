@@ -51,6 +51,7 @@ from .builders import (
     STR,
     call,
     const,
+    endless_tf1_loop_nodes,
     function,
     no_hang,
     node,
@@ -247,27 +248,6 @@ def _forever() -> list:
     return [
         function("cond", [("a", F32)], [("out", BOOL)], [const("t", True)], {"out": "t:output:0"}),
         function("body", [("a", F32)], [("out", F32)], [_neg("n", "a")], {"out": "n:y:0"}),
-    ]
-
-
-def _dataflow_forever() -> list:
-    return [
-        node(
-            "enter",
-            "Enter",
-            ["x"],
-            T=("type", F32),
-            frame_name="loop",
-            is_constant=False,
-            parallel_iterations=1,
-        ),
-        node("merge", "Merge", ["enter", "next"], T=("type", F32), N=2),
-        const("t", True, control=["merge"]),
-        node("cond", "LoopCond", ["t"]),
-        node("switch", "Switch", ["merge", "cond"], T=("type", F32)),
-        node("body", "Identity", ["switch:1"], T=("type", F32)),
-        node("next", "NextIteration", ["body"], T=("type", F32)),
-        node("y", "Exit", ["switch"], T=("type", F32)),
     ]
 
 
@@ -493,7 +473,7 @@ def _structural_cases() -> list[Case]:
         ),
         Case(
             "dataflow-loop-never-ends",
-            _simple(*_dataflow_forever()),
+            _simple(*endless_tf1_loop_nodes()),
             LimitExceededError,
             policy=SMALL_LOOPS,
             cli=False,
