@@ -278,9 +278,15 @@ class DataflowPlan(Plan):
             items[i].fetch_outputs = tuple(outs)
         for item in items:
             item.finish(items)
+        # Graphs whose only control flow is canonical while loops run as flat step lists.
+        from savedmodel.runtime.loops import build_loop_program
+
+        self.fast = build_loop_program(self)
 
     # -- execution ---------------------------------------------------------------------------------
     def _execute(self, ctx: Any, args: Sequence[Any]) -> list[Any]:
+        if self.fast is not None:
+            return self.fast.execute(ctx, args)
         items = self.items
         state = _RunState(self, ctx)
         root_state = state.root_state
