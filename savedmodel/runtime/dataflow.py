@@ -278,7 +278,7 @@ class DataflowPlan(Plan):
             items[i].fetch_outputs = tuple(outs)
         for item in items:
             item.finish(items)
-        # Graphs whose only control flow is canonical while loops run as flat step lists.
+        # Graphs whose control flow is canonical while loops and v1 conds run as flat step lists.
         from savedmodel.runtime.loops import build_loop_program
 
         self.fast = build_loop_program(self)

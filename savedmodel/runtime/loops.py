@@ -1,11 +1,15 @@
-"""A fast path for TF1 graphs whose only control flow is canonical `tf.while_loop` frames.
+"""A fast path for TF1 graphs whose control flow is canonical `tf.while_loop` frames and v1 conds.
 
 When every frame of a dataflow graph has the exact shape tf.while_loop builds (Enter ->
 Merge(Enter, NextIteration) -> LoopCond -> Switch -> body -> NextIteration, Switch:0 ->
-Exit), is not nested, and the root frame holds no Switch/Merge, no tensor can ever be
-dead: the graph runs as a flat list of steps over value slots, where each frame is one
-"loop step" running `while cond(vars): vars = body(vars)`. Anything else returns None
-from `build_loop_program` and keeps the general dataflow scheduler.
+Exit), and every other Switch/Merge forms a v1 cond (Switches on one predicate, two
+branches that only meet again at Merges), the graph runs as a flat list of steps over value
+slots. Each frame is one "loop step" running `while cond(vars): vars = body(vars)`; a frame
+nested in a loop body is one step of that body. Each cond is one "cond step" that runs only
+the taken branch (which may hold loops and conds) and sets its Merges from it. No dead
+tensor is observable on this path: a fetched tensor or a node outside a cond that reads a
+branch other than through its Merge keeps the general dataflow scheduler, as does anything
+else unrecognised (`build_loop_program` returns None).
 """
 
 from __future__ import annotations
@@ -82,6 +86,37 @@ class _Loop:
                 vals[slot] = value
 
 
+class _Cond:
+    """One compiled v1 cond: the predicate, both branches' steps and each Merge's sources."""
+
+    __slots__ = ("switch", "pred_slot", "true", "true_consts", "false", "false_consts", "outputs")
+
+    def run(self, program: LoopProgram, ctx: Any, vals: list[Any], limits: tuple) -> None:
+        pred = vals[self.pred_slot]
+        if type(pred) is np.ndarray and pred.ndim == 0:
+            taken = bool(pred)
+        elif np.ndim(pred) == 0:
+            taken = bool(np.asarray(pred).reshape(()))
+        else:
+            raise ExecutionError(
+                f"the predicate of a Switch must be a scalar, got shape {np.shape(pred)}",
+                self.switch.name,
+                self.switch.op,
+            )
+        if taken:
+            program.run_steps(ctx, vals, self.true, self.true_consts, limits)
+            for out, index_slot, src, _other, index, _other_index in self.outputs:
+                vals[out] = vals[src]
+                if index_slot is not None:
+                    vals[index_slot] = index
+        else:
+            program.run_steps(ctx, vals, self.false, self.false_consts, limits)
+            for out, index_slot, _other, src, _other_index, index in self.outputs:
+                vals[out] = vals[src]
+                if index_slot is not None:
+                    vals[index_slot] = index
+
+
 class LoopProgram:
     """The whole graph as steps over slots: `execute(ctx, args) -> fetched values`."""
 
@@ -134,13 +169,13 @@ class LoopProgram:
                 else:
                     run(self, ctx, vals, limits)
         except ExecutionError as exc:
-            if exc.node is not None or item is None or isinstance(item, _Loop):
+            if exc.node is not None or item is None or isinstance(item, (_Loop, _Cond)):
                 raise
             raise ExecutionError(str(exc), item.name, item.op) from exc
         except SavedModelError:
             raise
         except Exception as exc:
-            if item is None or isinstance(item, _Loop):
+            if item is None or isinstance(item, (_Loop, _Cond)):
                 raise
             raise ExecutionError(f"{type(exc).__name__}: {exc}", item.name, item.op) from exc
 
@@ -177,72 +212,104 @@ class _Builder:
             for _k, edges in feed.sends:
                 for target, slot in edges:
                     self.producers[target.index][slot] = (-2 - f, 0)
+        # Nodes inside a taken-or-not branch of a cond (and the cond's Switches): never fetched.
+        self.branch_nodes: set[int] = set()
 
     # -- frames ----------------------------------------------------------------------------------
-    def membership(self) -> dict[int, str]:
+    def frames(self) -> None:
+        """Assign every node inside a while frame to it (`member`) and each frame to its parent."""
         df = self.df
+        items = self.items
+        enters: dict[str, list[int]] = {}
+        for item in items:
+            if item.kind == df._ENTER:
+                enters.setdefault(item.frame_name, []).append(item.index)
         member: dict[int, str] = {}
-        for item in self.items:
-            if item.kind != df._ENTER or item.index in member:
-                continue
-            name = item.frame_name
-            stack = [it.index for it in self.items if it.kind == df._ENTER and it.frame_name == name]
-            for i in stack:
-                _require(i not in member)
-                member[i] = name
+        parent: dict[str, str] = {}
+        exits_of: dict[str, list[int]] = {}
+        active: set[str] = set()
+
+        def claim(name: str) -> None:
+            if name in exits_of:
+                return
+            _require(name not in active)
+            active.add(name)
+            stack = list(enters[name])
+            for e in stack:
+                _require(e not in member)
+                member[e] = name
+            exits: list[int] = []
+            expanded: set[int] = set()
             while stack:
                 i = stack.pop()
-                if self.items[i].kind == df._EXIT:
+                if items[i].kind == df._EXIT and member.get(i) == name:
+                    exits.append(i)
                     continue
                 for dst, _k, _slot in self.consumers[i]:
+                    target = items[dst]
+                    if target.kind == df._ENTER and target.frame_name != name:
+                        child = target.frame_name
+                        _require(parent.setdefault(child, name) == name)
+                        claim(child)
+                        for x in exits_of[child]:
+                            if x not in expanded:
+                                expanded.add(x)
+                                stack.append(x)
+                        continue
                     if dst in member:
                         _require(member[dst] == name)
                         continue
-                    _require(self.items[dst].kind != df._ENTER)
+                    _require(target.kind != df._ENTER)
                     member[dst] = name
                     stack.append(dst)
-        return member
+            exits_of[name] = exits
+            active.discard(name)
+
+        for name in enters:
+            claim(name)
+        for name in enters:
+            parent.setdefault(name, "")
+        self.member = member
+        self.parent = parent
+        self.exits_of = exits_of
+        self.enters_of = enters
+
+    def level(self, i: int) -> str:
+        """The frame whose values `i` produces ("" = root; an Exit produces in its parent)."""
+        if i < 0:
+            return ""
+        name = self.member.get(i)
+        if name is None:
+            return ""
+        if self.items[i].kind == self.df._EXIT:
+            return self.parent[name]
+        return name
 
     def build(self) -> LoopProgram:
         df = self.df
         items = self.items
-        member = self.membership()
-        self.member = member
-        frames: dict[str, list[int]] = {}
-        for i, name in member.items():
-            frames.setdefault(name, []).append(i)
+        self.frames()
+        member = self.member
         for item in items:
-            if item.index not in member:
-                _require(item.kind in (df._REGULAR, df._CONST, df._PASS))
-            _require(not item.op.startswith("Ref"))
-        for i, _out in self.plan.fetch_refs:
-            _require(i < 0 or i not in member or items[i].kind == df._EXIT)
+            _require(not item.op.startswith("Ref") and item.kind != df._TRIGGER)
+            _require(item.deref_mask is None or item.kind in (df._REGULAR, df._PASS))
+            # Every value a node reads lives in its own frame (Enter: in the parent frame).
+            if item.kind == df._ENTER:
+                want = self.parent[item.frame_name]
+            else:
+                want = member.get(item.index, "")
+            for p, _k in self.producers[item.index]:
+                _require(self.level(p) == want)
+            for p in self.ctrl_in[item.index]:
+                _require(self.level(p) == want)
         self.template: list[Any] = [None] * len(self.plan.feeds)
         self.slots: dict[tuple[int, int], int] = {}
-        frame_info = {name: self.analyse_frame(name, nodes) for name, nodes in frames.items()}
-        # Root units: regular nodes and frames (key: ("f", name)), ordered by their dependencies.
-        unit_of: dict[int, Any] = {}
-        for item in items:
-            unit_of[item.index] = ("f", member[item.index]) if item.index in member else item.index
-        deps: dict[Any, set] = {}
-        for item in items:
-            if item.index in member:
-                continue
-            deps[item.index] = self.unit_deps(item.index, unit_of)
-        for name, info in frame_info.items():
-            unit_deps: set = set()
-            for e in info["enters"]:
-                unit_deps |= self.unit_deps(e, unit_of)
-            unit_deps.discard(("f", name))
-            deps[("f", name)] = unit_deps
-        order = _toposort(list(deps), deps)
-        steps = []
-        root_consts: list = []
-        for unit in order:
-            if isinstance(unit, tuple):
-                steps.append(self.loop_step(unit[1], frame_info[unit[1]]))
-            else:
-                self.add_node(unit, steps, root_consts)
+        self.frame_info = {name: self.analyse_frame(name) for name in self.enters_of}
+        root_nodes = {it.index for it in items if self.level(it.index) == "" and it.kind != df._ENTER}
+        steps, root_consts = self.region("", root_nodes)
+        for i, _out in self.plan.fetch_refs:
+            _require(i < 0 or (self.level(i) == "" and i not in self.branch_nodes))
+            _require(i < 0 or i not in member or items[i].kind == df._EXIT)
         feeds = self.plan.feeds
         fetch_slots = [
             feeds.index(ref) if ref in feeds else self.slot(i, out)
@@ -251,53 +318,36 @@ class _Builder:
         feed_slots = list(range(len(self.plan.feeds)))
         return LoopProgram(self.template, feed_slots, steps, root_consts, fetch_slots)
 
-    def unit_deps(self, i: int, unit_of: dict[int, Any]) -> set:
-        member = self.member
-        out = set()
-        for p, _k in self.producers[i]:
-            if p >= 0:
-                _require(p not in member or self.items[p].kind == self.df._EXIT)
-                out.add(unit_of[p])
-        for p in self.ctrl_in[i]:
-            _require(p not in member or self.items[p].kind == self.df._EXIT)
-            out.add(unit_of[p])
-        return out
-
-    def analyse_frame(self, name: str, nodes: list[int]) -> dict:
+    def analyse_frame(self, name: str) -> dict:
         df = self.df
         items = self.items
+        nodes = [i for i, f in self.member.items() if f == name]
         kinds: dict[int, list[int]] = {}
         for i in nodes:
             kinds.setdefault(items[i].kind, []).append(i)
         enters = kinds.get(df._ENTER, [])
-        merges = kinds.get(df._MERGE, [])
-        switches = kinds.get(df._SWITCH, [])
         nexts = kinds.get(df._NEXT, [])
         exits = kinds.get(df._EXIT, [])
         conds = [i for i in nodes if items[i].op == "LoopCond"]
-        _require(len(conds) == 1 and merges and len(merges) == len(switches) == len(nexts))
-        _require(df._TRIGGER not in kinds)
+        _require(len(conds) == 1)
         loop_cond = conds[0]
         _require(items[loop_cond].n_data == 1 and not self.ctrl_in[loop_cond])
-        for i in nodes:
-            if items[i].kind not in (df._ENTER,):
-                for p, _k in self.producers[i]:
-                    _require(p >= 0 and p in self.member and self.member[p] == name)
-                for p in self.ctrl_in[i]:
-                    _require(p in self.member and self.member[p] == name)
-            _require(items[i].deref_mask is None or items[i].kind in (df._REGULAR, df._PASS))
+        merges = [
+            m
+            for m in kinds.get(df._MERGE, [])
+            if any(items[p].kind == df._NEXT for p, _k in self.producers[m] if p >= 0)
+        ]
+        switches = [s for s in kinds.get(df._SWITCH, []) if self.producers[s][1][0] == loop_cond]
+        _require(merges and len(merges) == len(switches) == len(nexts))
         for e in enters:
             _require(items[e].deref_mask is None)
-            for p, _k in self.producers[e]:
-                if p >= 0 and p in self.member:
-                    _require(items[p].kind == df._EXIT and self.member[p] != name)
         merge_of_switch: dict[int, int] = {}
         init: dict[int, int] = {}
         nxt: dict[int, int] = {}
         for m in merges:
             _require(items[m].n_data == 2 and not self.ctrl_in[m])
             srcs = self.producers[m]
-            kinds_in = sorted(items[p].kind for p, _k in srcs)
+            kinds_in = sorted(items[p].kind for p, _k in srcs if p >= 0)
             _require(kinds_in == sorted((df._ENTER, df._NEXT)))
             for p, _k in srcs:
                 if items[p].kind == df._ENTER:
@@ -312,7 +362,7 @@ class _Builder:
         for s in switches:
             _require(not self.ctrl_in[s])
             (m, k0), (c, k1) = self.producers[s]
-            _require(items[m].kind == df._MERGE and k0 == 0 and c == loop_cond and k1 == 0)
+            _require(m in merges and k0 == 0 and c == loop_cond and k1 == 0)
             _require(m not in merge_of_switch.values())
             merge_of_switch[s] = m
             for dst, k, _slot in self.consumers[s]:
@@ -321,20 +371,21 @@ class _Builder:
         for x in exits:
             _require(not self.ctrl_in[x])
             ((s, k),) = self.producers[x]
-            _require(items[s].kind == df._SWITCH and k == 0)
+            _require(s in switches and k == 0)
         for dst, _k, slot in self.consumers[loop_cond]:
-            _require(items[dst].kind == df._SWITCH and slot == 1)
+            _require(dst in switches and slot == 1)
         const_enters = {e for e in enters if items[e].is_constant}
+        _require(len(const_enters) + len(merges) == len(enters))
         # Condition: backward from LoopCond, stopping at Merges and loop constants.
-        cond_set = self.walk(self.producers[loop_cond], set(merges) | const_enters, set(switches))
+        cond_set = self.walk(name, self.producers[loop_cond], set(merges) | const_enters, set(switches))
         body_starts = [self.producers[n][0] for n in nexts]
-        body_set = self.walk(body_starts, set(switches) | const_enters, set(merges))
+        body_set = self.walk(name, body_starts, set(switches) | const_enters, set(merges))
         _require(not (cond_set & body_set))
         known = set(enters) | set(merges) | set(switches) | set(nexts) | set(exits) | {loop_cond}
-        _require(set(nodes) == known | cond_set | body_set)
-        for i in body_set:
-            for p, k in self.producers[i]:
-                _require(p in body_set or p in const_enters or (items[p].kind == df._SWITCH and k == 1))
+        own = {i for i in cond_set | body_set if self.member.get(i) == name}
+        _require(set(nodes) == known | own)
+        self.check_inputs(body_set, lambda p, k: p in const_enters or (p in switches and k == 1))
+        self.check_inputs(cond_set, lambda p, k: p in const_enters or p in merges)
         for s in switches:
             for dst, k, _slot in self.consumers[s]:
                 if k == 1:
@@ -343,16 +394,37 @@ class _Builder:
             "enters": enters,
             "merges": merges,
             "switches": switches,
-            "exits": exits,
             "loop_cond": loop_cond,
             "init": init,
             "next": nxt,
             "cond_set": cond_set,
             "body_set": body_set,
-            "merge_of_switch": merge_of_switch,
         }
 
-    def walk(self, starts: list[tuple[int, int]], stop: set[int], forbidden: set[int]) -> set[int]:
+    def inner_nodes(self, nodes: set[int]) -> set[int]:
+        """`nodes` plus the Enters of the child frames whose Exits are among them."""
+        out = set(nodes)
+        for i in nodes:
+            name = self.member.get(i)
+            if name is not None and self.items[i].kind == self.df._EXIT and self.level(i) != name:
+                out.update(self.enters_of[name])
+        return out
+
+    def check_inputs(self, nodes: set[int], allowed: Any) -> None:
+        """Every input of `nodes` (and of the child frames they run) comes from `nodes` or is allowed."""
+        for i in self.inner_nodes(nodes):
+            name = self.member.get(i)
+            if name is not None and self.items[i].kind == self.df._EXIT and self.level(i) != name:
+                continue  # a child frame's Exit: its inputs are the child's own
+            for p, k in self.producers[i]:
+                _require(p in nodes or allowed(p, k))
+            for p in self.ctrl_in[i]:
+                _require(p in nodes or allowed(p, -1))
+
+    def walk(
+        self, frame: str, starts: list[tuple[int, int]], stop: set[int], forbidden: set[int]
+    ) -> set[int]:
+        """Backward from `starts` within `frame`; a child frame's Exit brings in its Enters' inputs."""
         df = self.df
         found: set[int] = set()
         stack = [p for p, _k in starts]
@@ -361,12 +433,169 @@ class _Builder:
             if i in stop or i in found:
                 continue
             _require(i >= 0 and i not in forbidden)
-            _require(self.items[i].kind in (df._REGULAR, df._CONST, df._PASS))
-            _require(self.items[i].op != "LoopCond")
+            item = self.items[i]
+            _require(item.op != "LoopCond")
+            name = self.member.get(i, "")
             found.add(i)
+            if name != frame:
+                _require(item.kind == df._EXIT and self.parent[name] == frame)
+                for e in self.enters_of[name]:
+                    stack.extend(p for p, _k in self.producers[e])
+                    stack.extend(self.ctrl_in[e])
+                continue
+            _require(item.kind in (df._REGULAR, df._CONST, df._PASS, df._SWITCH, df._MERGE))
             stack.extend(p for p, _k in self.producers[i])
             stack.extend(self.ctrl_in[i])
         return found
+
+    # -- regions: the nodes of one level (a frame's body or condition, a cond branch, the root) ----
+    def region(self, frame: str, nodes: set[int]) -> tuple[list, list]:
+        df = self.df
+        items = self.items
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i in sorted(nodes):
+            if items[i].kind == df._SWITCH and self.member.get(i, "") == frame:
+                groups.setdefault(self.pred_source(self.producers[i][1]), []).append(i)
+        conds = [self.analyse_cond(frame, nodes, switches) for switches in groups.values()]
+        inside: set[int] = set()
+        for cond in conds:
+            inside |= cond["true"] | cond["false"]
+        top = [c for c in conds if not (set(c["switches"]) & inside)]
+        unit_of: dict[int, Any] = {}
+        members: dict[Any, set[int]] = {}
+        for g, cond in enumerate(top):
+            covered = set(cond["switches"]) | cond["true"] | cond["false"] | set(cond["merges"])
+            for i in covered:
+                _require(i not in unit_of)
+                unit_of[i] = ("c", g)
+            members[("c", g)] = self.inner_nodes(covered)
+        for i in nodes:
+            if i in unit_of:
+                continue
+            name = self.member.get(i, "")
+            if name != frame:
+                _require(items[i].kind == df._EXIT)
+                unit_of[i] = ("f", name)
+                members.setdefault(("f", name), set(self.enters_of[name]))
+            else:
+                _require(items[i].kind in (df._REGULAR, df._CONST, df._PASS))
+                unit_of[i] = i
+                members[i] = {i}
+        deps: dict[Any, set] = {}
+        for unit, inner in members.items():
+            found = set()
+            for i in inner:
+                for p in [p for p, _k in self.producers[i]] + self.ctrl_in[i]:
+                    if p >= 0 and p not in inner and p in unit_of:
+                        found.add(unit_of[p])
+            found.discard(unit)
+            deps[unit] = found
+        order = _toposort(sorted(members, key=_unit_key), deps)
+        steps: list = []
+        consts: list = []
+        for unit in order:
+            if isinstance(unit, tuple) and unit[0] == "f":
+                steps.append(self.loop_step(unit[1], self.frame_info[unit[1]]))
+            elif isinstance(unit, tuple):
+                steps.append(self.cond_step(frame, top[unit[1]]))
+            else:
+                self.add_node(unit, steps, consts)
+        return steps, consts
+
+    def analyse_cond(self, frame: str, nodes: set[int], switches: list[int]) -> dict:
+        """The branches (forward from Switch:1 / Switch:0 up to the joining Merges) of one cond."""
+        items = self.items
+        for s in switches:
+            _require(not self.ctrl_in[s])
+        true, t_merges = self.forward(frame, nodes, switches, 1)
+        false, f_merges = self.forward(frame, nodes, switches, 0)
+        _require(not (true & false))
+        merges = sorted(t_merges | f_merges)
+        side: dict[int, tuple[int, int]] = {}
+        for m in merges:
+            _require(m in t_merges and m in f_merges)
+            _require(items[m].n_data == 2 and not self.ctrl_in[m])
+            slots = {}
+            for slot, (p, k) in enumerate(self.producers[m]):
+                if p in true or (p in switches and k == 1):
+                    slots.setdefault(1, slot)
+                elif p in false or (p in switches and k == 0):
+                    slots.setdefault(0, slot)
+            _require(len(slots) == 2)
+            side[m] = (slots[1], slots[0])
+        allowed = set(merges)
+        for branch in (true, false):
+            for i in branch:
+                for dst, _k, _slot in self.consumers[i]:
+                    if dst in branch or dst in allowed:
+                        continue
+                    _require(self.enters_in(dst, branch))
+        for s in switches:
+            for dst, k, _slot in self.consumers[s]:
+                if k == 1:
+                    _require(dst in true or dst in allowed or self.enters_in(dst, true))
+                elif k == 0:
+                    _require(dst in false or dst in allowed or self.enters_in(dst, false))
+        # One step runs the whole cond: nothing in it may read its own outputs.
+        for i in true | false | set(switches):
+            for p in [p for p, _k in self.producers[i]] + self.ctrl_in[i]:
+                _require(p not in allowed)
+        for s in switches:
+            _require(self.producers[s][0][0] not in true | false)
+        self.branch_nodes |= true | false | set(switches)
+        return {"switches": switches, "true": true, "false": false, "merges": merges, "side": side}
+
+    def pred_source(self, ref: tuple[int, int]) -> tuple[int, int]:
+        """The tensor a predicate is an identity of (conds' Switches read `pred` or `pred_id`)."""
+        p, k = ref
+        while p >= 0 and self.items[p].kind == self.df._PASS and self.items[p].op == "Identity":
+            p, k = self.producers[p][0]
+        return (p, k)
+
+    def enters_in(self, dst: int, branch: set[int]) -> bool:
+        item = self.items[dst]
+        return item.kind == self.df._ENTER and any(x in branch for x in self.exits_of[item.frame_name])
+
+    def forward(
+        self, frame: str, nodes: set[int], switches: list[int], out: int
+    ) -> tuple[set[int], set[int]]:
+        """Nodes of `nodes` fed (transitively) by output `out` of the switches, and the Merges that
+        stop the walk (those also fed from elsewhere)."""
+        df = self.df
+        items = self.items
+        found: set[int] = set()
+        waiting: set[int] = set()
+        stack = [dst for s in switches for dst, k, _slot in self.consumers[s] if k == out]
+
+        def side_of(p: int, k: int) -> bool:
+            return p in found or (p in switches and k == out)
+
+        while True:
+            while stack:
+                i = stack.pop()
+                if i in found:
+                    continue
+                item = items[i]
+                if item.kind == df._ENTER and self.parent.get(item.frame_name) == frame:
+                    _require(any(x in nodes for x in self.exits_of[item.frame_name]))
+                    for x in self.exits_of[item.frame_name]:
+                        if x in nodes and x not in found:
+                            found.add(x)
+                            stack.extend(dst for dst, _k, _slot in self.consumers[x])
+                    continue
+                _require(i in nodes)
+                if item.kind == df._MERGE:
+                    waiting.add(i)
+                    continue
+                found.add(i)
+                stack.extend(dst for dst, _k, _slot in self.consumers[i])
+            absorbed = [m for m in waiting if all(side_of(p, k) for p, k in self.producers[m])]
+            if not absorbed:
+                return found, waiting
+            for m in absorbed:
+                waiting.discard(m)
+                found.add(m)
+                stack.extend(dst for dst, _k, _slot in self.consumers[m])
 
     # -- slots and steps -------------------------------------------------------------------------
     def slot(self, i: int, out: int) -> int:
@@ -414,33 +643,47 @@ class _Builder:
         mode = _MODE_ONE if item.single else _MODE_MANY
         steps.append((run, inputs, self.slot(i, 0), mode, item))
 
-    def step_list(self, nodes: set[int]) -> tuple[list, list]:
-        order = _toposort(
-            sorted(nodes),
-            {
-                i: {p for p, _k in self.producers[i] if p in nodes}
-                | {p for p in self.ctrl_in[i] if p in nodes}
-                for i in nodes
-            },
-        )
-        steps: list = []
-        consts: list = []
-        for i in order:
-            self.add_node(i, steps, consts)
-        return steps, consts
-
     def loop_step(self, name: str, info: dict) -> tuple:
         loop = _Loop()
         loop.name = name
         merges = info["merges"]
         loop.var_slots = [self.slot(m, 0) for m in merges]
         loop.init = [self.input_slot(info["init"][m], 0) for m in merges]
-        loop.cond, loop.cond_consts = self.step_list(info["cond_set"])
+        loop.cond, loop.cond_consts = self.region(name, info["cond_set"])
         loop.pred_slot = self.input_slot(info["loop_cond"], 0)
         loop.switch = self.items[info["switches"][0]]
-        loop.body, loop.body_consts = self.step_list(info["body_set"])
+        loop.body, loop.body_consts = self.region(name, info["body_set"])
         loop.next_slots = [self.input_slot(info["next"][m], 0) for m in merges]
         return (loop.run, (), 0, _MODE_LOOP, loop)
+
+    def cond_step(self, frame: str, info: dict) -> tuple:
+        cond = _Cond()
+        switches = info["switches"]
+        cond.switch = self.items[switches[0]]
+        cond.pred_slot = self.input_slot(switches[0], 1)
+        cond.true, cond.true_consts = self.region(frame, info["true"])
+        cond.false, cond.false_consts = self.region(frame, info["false"])
+        outputs = []
+        for m in info["merges"]:
+            t_slot, f_slot = info["side"][m]
+            index_used = any(k == 1 for _dst, k, _slot in self.consumers[m]) or (m, 1) in self.plan.fetch_refs
+            item = self.items[m]
+            outputs.append(
+                (
+                    self.slot(m, 0),
+                    self.slot(m, 1) if index_used else None,
+                    self.input_slot(m, t_slot),
+                    self.input_slot(m, f_slot),
+                    item.value_index[t_slot],
+                    item.value_index[f_slot],
+                )
+            )
+        cond.outputs = outputs
+        return (cond.run, (), 0, _MODE_LOOP, cond)
+
+
+def _unit_key(unit: Any) -> tuple:
+    return (1, str(unit)) if isinstance(unit, tuple) else (0, unit)
 
 
 def _toposort(units: list, deps: dict) -> list:
