@@ -89,6 +89,24 @@ def sharded_temp_filename(
         ).outputs[0]
 
 
+def merge_sharded_save(graph: Graph, sharded: Tensor, prefix: Tensor, after: Operation) -> Operation:
+    """The `MergeV2Checkpoints` step that ends TF's sharded save: pack the one shard's
+    prefix (`checkpoint_prefixes`) and merge it into `prefix`, after the save `after`."""
+    with graph.name_scope("MergeV2Checkpoints") as scope:
+        packed = graph.create_op(
+            "Pack",
+            [sharded],
+            {"N": g.attr_int(1), "T": g.attr_type("string"), "axis": g.attr_int(0)},
+            ["string"],
+            [[1]],
+            name="checkpoint_prefixes",
+            control_inputs=[after],
+        ).outputs[0]
+        merge = graph.create_op("MergeV2Checkpoints", [packed, prefix], {}, [], [], name=scope)
+    merge.attrs["_has_manual_control_dependencies"] = g.attr_bool(True)
+    return merge
+
+
 class Saver:
     """Builds save/restore ops for variables and runs them through a session."""
 
@@ -251,18 +269,7 @@ class Saver:
         sharded = sharded_temp_filename(graph, prefix, CPU_ANY, CPU0)
         with graph.device(CPU0):
             saved = self._add_save(graph, sharded, pairs, manual_ctrl=True)
-            with graph.name_scope("MergeV2Checkpoints") as scope:
-                packed = graph.create_op(
-                    "Pack",
-                    [sharded],
-                    {"N": g.attr_int(1), "T": g.attr_type("string"), "axis": g.attr_int(0)},
-                    ["string"],
-                    [[1]],
-                    name="checkpoint_prefixes",
-                    control_inputs=[saved.op],
-                ).outputs[0]
-                merge = graph.create_op("MergeV2Checkpoints", [packed, prefix], {}, [], [], name=scope)
-            merge.attrs["_has_manual_control_dependencies"] = g.attr_bool(True)
+            merge = merge_sharded_save(graph, sharded, prefix, after=saved.op)
             save_tensor = graph.create_op(
                 "Identity",
                 [prefix],

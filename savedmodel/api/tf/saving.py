@@ -20,7 +20,7 @@ from savedmodel.api.tf.function import ConcreteFunction, FuncGraph, Function, Te
 from savedmodel.api.tf.graph import Graph, Tensor
 from savedmodel.api.tf.meta_graph import GIT_VERSION, TENSORFLOW_VERSION
 from savedmodel.api.tf.module import class_functions, tracked_children
-from savedmodel.api.tf.saver import assign_restored_value, sharded_temp_filename
+from savedmodel.api.tf.saver import assign_restored_value, merge_sharded_save, sharded_temp_filename
 from savedmodel.api.tf.variables import BaseVariable, EagerVariable
 from savedmodel.errors import InvalidInputError
 from savedmodel.format import checkpoint as ckpt
@@ -571,18 +571,7 @@ def _traced_save(keys: list[str], variables: list[EagerVariable]) -> ConcreteFun
                 name=scope,
             )
         save.attrs["_has_manual_control_dependencies"] = g.attr_bool(True)
-        with graph.name_scope("MergeV2Checkpoints") as scope:
-            packed = graph.create_op(
-                "Pack",
-                [sharded],
-                {"N": g.attr_int(1), "T": g.attr_type("string"), "axis": g.attr_int(0)},
-                ["string"],
-                [[1]],
-                name="checkpoint_prefixes",
-                control_inputs=[save],
-            ).outputs[0]
-            merge = graph.create_op("MergeV2Checkpoints", [packed, prefix], {}, [], [], name=scope)
-        merge.attrs["_has_manual_control_dependencies"] = g.attr_bool(True)
+        merge = merge_sharded_save(graph, sharded, prefix, after=save)
         ident = graph.create_op(
             "Identity",
             [prefix],
