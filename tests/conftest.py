@@ -41,6 +41,24 @@ def golden_array(entry: dict) -> np.ndarray:
     return np.array(value, dtype=entry["dtype"]).reshape(entry["shape"])
 
 
+def assert_matches_golden(actual, entry: dict, what: str) -> None:
+    """Compare a result with an oracle-stored value: dtype and shape exactly, float32 at
+    rtol 1e-5 / atol 1e-6, everything else exactly."""
+    expected = golden_array(entry)
+    # A Session hands 0-d strings back as bytes, as TensorFlow's does.
+    actual = np.asarray(actual, dtype=object) if isinstance(actual, bytes) else np.asarray(actual)
+    assert actual.shape == expected.shape, what
+    if expected.dtype == object:
+        assert actual.dtype == object, what
+        assert actual.tolist() == expected.tolist(), what
+        return
+    assert actual.dtype == expected.dtype, what
+    if expected.dtype.kind == "f":
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6, err_msg=what)
+    else:
+        np.testing.assert_array_equal(actual, expected, err_msg=what)
+
+
 @pytest.fixture
 def seed_dir() -> Path:
     return SEED

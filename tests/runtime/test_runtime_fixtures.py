@@ -12,7 +12,7 @@ import pytest
 
 import savedmodel
 import savedmodel.compat.v1 as tf1
-from tests.conftest import FIXTURES, golden_array, load_golden
+from tests.conftest import FIXTURES, assert_matches_golden, golden_array, load_golden
 
 RUNTIME = FIXTURES / "runtime"
 GOLDEN = load_golden(RUNTIME / "golden.json")
@@ -24,21 +24,6 @@ def loaded(name: str):
     return savedmodel.load(RUNTIME / name)
 
 
-def assert_matches(actual, entry: dict, what: str) -> None:
-    expected = golden_array(entry)
-    actual = np.asarray(actual)
-    assert actual.shape == expected.shape, what
-    if expected.dtype == object:
-        assert actual.dtype == object, what
-        assert actual.tolist() == expected.tolist(), what
-        return
-    assert actual.dtype == expected.dtype, what
-    if expected.dtype.kind == "f":
-        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6, err_msg=what)
-    else:
-        np.testing.assert_array_equal(actual, expected, err_msg=what)
-
-
 @pytest.mark.parametrize("key", CASES)
 def test_signature_matches_tensorflow(key: str) -> None:
     name = key.split("/")[0]
@@ -48,7 +33,7 @@ def test_signature_matches_tensorflow(key: str) -> None:
     result = model.signatures[entry["signature"]](**inputs)
     assert set(result) == set(entry["outputs"])
     for out_key, out_entry in entry["outputs"].items():
-        assert_matches(result[out_key], out_entry, f"{key}: {out_key}")
+        assert_matches_golden(result[out_key], out_entry, f"{key}: {out_key}")
 
 
 @pytest.mark.parametrize("key", [k for k in CASES if k.startswith("tf1_")])
@@ -62,15 +47,15 @@ def test_tf1_session_path(key: str) -> None:
         keys = sorted(entry["outputs"])
         values = sess.run([sig.outputs[k].name for k in keys], feed_dict=feeds)
     for out_key, value in zip(keys, values, strict=True):
-        assert_matches(value, entry["outputs"][out_key], f"{key}: {out_key}")
+        assert_matches_golden(value, entry["outputs"][out_key], f"{key}: {out_key}")
 
 
 def test_polymorphic_function_dispatch() -> None:
     model = loaded("tf2_module")
     entry = GOLDEN["tf2_module/poly"]
-    assert_matches(model.poly(np.array([1.5, 2.5], np.float32)), entry["float"], "poly float")
-    assert_matches(model.poly(np.array([1, 2, 3], np.int32)), entry["int"], "poly int")
-    assert_matches(model.v.numpy(), entry["v"], "variable v")
+    assert_matches_golden(model.poly(np.array([1.5, 2.5], np.float32)), entry["float"], "poly float")
+    assert_matches_golden(model.poly(np.array([1, 2, 3], np.int32)), entry["int"], "poly int")
+    assert_matches_golden(model.v.numpy(), entry["v"], "variable v")
 
 
 def test_stateful_signature_updates_variable() -> None:

@@ -12,26 +12,10 @@ import pytest
 
 import savedmodel
 import savedmodel.compat.v1 as tf1
-from tests.conftest import FIXTURES, golden_array, load_golden
+from tests.conftest import FIXTURES, assert_matches_golden, golden_array, load_golden
 
 RUNTIME_OPS = FIXTURES / "runtime_ops"
 GOLDEN = load_golden(RUNTIME_OPS / "golden.json")
-
-
-def assert_matches(actual, entry: dict, what: str) -> None:
-    expected = golden_array(entry)
-    # A Session hands 0-d strings back as bytes, as TensorFlow's does.
-    actual = np.asarray(actual, dtype=object) if isinstance(actual, bytes) else np.asarray(actual)
-    assert actual.shape == expected.shape, what
-    if expected.dtype == object:
-        assert actual.dtype == object, what
-        assert actual.tolist() == expected.tolist(), what
-        return
-    assert actual.dtype == expected.dtype, what
-    if expected.dtype.kind == "f":
-        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6, err_msg=what)
-    else:
-        np.testing.assert_array_equal(actual, expected, err_msg=what)
 
 
 def inputs_of(call: dict) -> dict[str, np.ndarray]:
@@ -46,7 +30,7 @@ def test_signature_calls_match_tensorflow(name: str) -> None:
         result = model.signatures[call["signature"]](**inputs_of(call))
         assert set(result) == set(call["outputs"]), what
         for key, entry in call["outputs"].items():
-            assert_matches(result[key], entry, f"{what}: {key}")
+            assert_matches_golden(result[key], entry, f"{what}: {key}")
 
 
 def test_tf1_session_calls_match_tensorflow() -> None:
@@ -59,4 +43,4 @@ def test_tf1_session_calls_match_tensorflow() -> None:
             keys = sorted(call["outputs"])
             values = sess.run([sig.outputs[k].name for k in keys], feed_dict=feeds)
             for key, value in zip(keys, values, strict=True):
-                assert_matches(value, call["outputs"][key], f"session call {index}: {key}")
+                assert_matches_golden(value, call["outputs"][key], f"session call {index}: {key}")
