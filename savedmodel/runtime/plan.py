@@ -33,9 +33,32 @@ from savedmodel.runtime.resources import deref
 
 # Ops whose semantics live in the dataflow executor (the registry only lists them).
 DATAFLOW_OPS = frozenset({*DATAFLOW_PRIMITIVES, "LoopCond", "ControlTrigger"})
+# TF1 optimizer updates (savedmodel/ops/training.py): they take their variable and slots as
+# references and output the variable's reference.
+APPLY_OPS = frozenset(
+    "Apply" + name
+    for name in (
+        "GradientDescent",
+        "ProximalGradientDescent",
+        "Momentum",
+        "Adam",
+        "AdaMax",
+        "Adagrad",
+        "AdagradV2",
+        "ProximalAdagrad",
+        "Adadelta",
+        "RMSProp",
+        "CenteredRMSProp",
+        "Ftrl",
+        "FtrlV2",
+        "AddSign",
+        "PowerSign",
+    )
+)
 # Ops that produce a reference to a TF1 variable rather than a value.
 REF_PRODUCERS = frozenset(
     {
+        *APPLY_OPS,
         "Assign",
         "AssignAdd",
         "AssignSub",
@@ -73,11 +96,7 @@ REF_CONSUMERS = frozenset(
         "ScatterNdSub",
         "CountUpTo",
         "DestroyTemporaryVariable",
-        "ApplyGradientDescent",
-        "ApplyAdam",
-        "ApplyMomentum",
-        "ApplyAdagrad",
-        "ApplyRMSProp",
+        *APPLY_OPS,
     }
 )
 # Ops whose value is fixed at load time (run once while compiling).
