@@ -33,7 +33,6 @@ class Optimizer:
     rule: Rule
     attrs: tuple[tuple[str, Any], ...] = ()  # bool attrs the rule reads, with defaults
     ref_form: bool = True
-    resource_name: str = ""  # when the resource op is not "Resource" + "Apply" + name
 
 
 # --------------------------------------------------------------------------- update rules
@@ -254,6 +253,23 @@ OPTIMIZERS = [
 
 # The gradient-shaped inputs; every other hyperparameter must be a scalar.
 _TENSOR_INPUTS = frozenset({"grad", "delta"})
+# Optimizers with sparse forms too (SparseApplyX, ResourceSparseApplyX): the gradient's rows
+# update the rows of the variable and its slots that `indices` picks (embeddings).
+SPARSE = frozenset(
+    {
+        "ProximalGradientDescent",
+        "Momentum",
+        "KerasMomentum",
+        "Adagrad",
+        "AdagradV2",
+        "ProximalAdagrad",
+        "Adadelta",
+        "RMSProp",
+        "CenteredRMSProp",
+        "Ftrl",
+        "FtrlV2",
+    }
+)
 
 
 # --------------------------------------------------------------------------- running a rule
@@ -289,13 +305,54 @@ def _step(opt: Optimizer, op: str, attrs: dict[str, Any], state: Arrays, values:
     return [np.asarray(n).astype(s.dtype, copy=False) for n, s in zip(new, state, strict=True)]
 
 
+def sparse_inputs(opt: Optimizer) -> tuple[str, ...]:
+    """The sparse op's inputs after the state: the gradient is "grad", followed by "indices"."""
+    names = ["grad" if n == "delta" else n for n in opt.inputs]
+    at = names.index("grad") + 1
+    return (*names[:at], "indices", *names[at:])
+
+
+def _sparse_step(
+    opt: Optimizer, op: str, attrs: dict[str, Any], state: Arrays, values: Sequence[Any]
+) -> Arrays:
+    """The rule on the rows of var and its slots that `indices` picks; when an index repeats, one
+    index after another (as TensorFlow's CPU kernels do)."""
+    named = dict(zip(sparse_inputs(opt), values, strict=True))
+    indices = np.asarray(deref(named["indices"]))
+    grad = np.asarray(deref(named["grad"]))
+    var = state[0]
+    if var.ndim < 1 or indices.ndim != 1:
+        fail(
+            f"{op}: var must be at least 1-D and indices a vector: "
+            f"{shape_str(var.shape)}, {shape_str(indices.shape)}"
+        )
+    if grad.shape != indices.shape + var.shape[1:]:
+        fail(f"{op}: grad {shape_str(grad.shape)} must be the indices' rows of var {shape_str(var.shape)}")
+    bad = (indices < 0) | (indices >= var.shape[0])
+    if bad.any():
+        k = int(np.argmax(bad))
+        fail(f"{op}: Index {int(indices[k])} at offset {k} in indices is out of range")
+    out = [s.copy() for s in state]
+    if np.unique(indices).size == indices.size:
+        spans = [(0, indices.size)]
+    else:
+        spans = [(k, k + 1) for k in range(indices.size)]
+    for start, stop in spans:
+        rows = indices[start:stop]
+        dense = [grad[start:stop] if n in _TENSOR_INPUTS else named[n] for n in opt.inputs]
+        for s, value in zip(out, _step(opt, op, attrs, [s[rows] for s in out], dense), strict=True):
+            s[rows] = value
+    return out
+
+
 def _attrs(opt: Optimizer, node: NodeSpec) -> dict[str, Any]:
     return {name: bool(node.attrs.get(name, default)) for name, default in opt.attrs}
 
 
-def _ref_kernel(opt: Optimizer) -> None:
-    op = "Apply" + opt.name
+def _ref_kernel(opt: Optimizer, sparse: bool = False) -> None:
+    op = ("SparseApply" if sparse else "Apply") + opt.name
     n_state = 1 + len(opt.slots)
+    step = _sparse_step if sparse else _step
 
     @kernel_factory(op, family="training", stateful=True, dtypes=FLOATS, doc=_doc(opt, "reference"))
     def prepare(node: NodeSpec) -> Any:
@@ -303,7 +360,7 @@ def _ref_kernel(opt: Optimizer) -> None:
 
         def run(ctx: Any, *inputs: Any) -> RefVariable:
             refs = [_ref(v, op, name) for v, name in zip(inputs[:n_state], ("var", *opt.slots), strict=True)]
-            new = _step(opt, op, attrs, [r.read() for r in refs], inputs[n_state:])
+            new = step(opt, op, attrs, [r.read() for r in refs], inputs[n_state:])
             for r, value in zip(refs, new, strict=True):
                 r.value = value
             return refs[0]
@@ -311,9 +368,10 @@ def _ref_kernel(opt: Optimizer) -> None:
         return run
 
 
-def _resource_kernel(opt: Optimizer) -> None:
-    op = opt.resource_name or "ResourceApply" + opt.name
+def _resource_kernel(opt: Optimizer, sparse: bool = False) -> None:
+    op = ("ResourceSparseApply" if sparse else "ResourceApply") + opt.name
     n_state = 1 + len(opt.slots)
+    step = _sparse_step if sparse else _step
 
     @kernel_factory(op, family="training", stateful=True, dtypes=FLOATS, doc=_doc(opt, "resource"))
     def prepare(node: NodeSpec) -> Any:
@@ -323,7 +381,7 @@ def _resource_kernel(opt: Optimizer) -> None:
             handles = [
                 _handle(v, op, name) for v, name in zip(inputs[:n_state], ("var", *opt.slots), strict=True)
             ]
-            new = _step(opt, op, attrs, [h.read() for h in handles], inputs[n_state:])
+            new = step(opt, op, attrs, [h.read() for h in handles], inputs[n_state:])
             for h, value in zip(handles, new, strict=True):
                 h.assign(value)
 
@@ -348,9 +406,16 @@ def _doc(opt: Optimizer, form: str) -> str:
 
 
 for _opt in OPTIMIZERS:
-    if _opt.ref_form:
-        _ref_kernel(_opt)
-    _resource_kernel(_opt)
+    for _sparse in (False, True) if _opt.name in SPARSE else (False,):
+        if _opt.ref_form:
+            _ref_kernel(_opt, _sparse)
+        _resource_kernel(_opt, _sparse)
 
 # Ops whose first inputs are reference variables (the runtime must not read them first).
-REF_OPS = frozenset("Apply" + o.name for o in OPTIMIZERS if o.ref_form)
+REF_OPS = frozenset(
+    prefix + o.name
+    for o in OPTIMIZERS
+    if o.ref_form
+    for prefix in ("Apply", "SparseApply")
+    if prefix == "Apply" or o.name in SPARSE
+)

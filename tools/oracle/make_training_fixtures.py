@@ -74,6 +74,18 @@ def mlp(values: dict[str, np.ndarray]) -> tuple[Any, Any, Any, Any]:
     return x, labels, logits, tf.reduce_mean(xent, name="loss")
 
 
+def embed(values: dict[str, np.ndarray]) -> tuple[Any, Any, Any, Any]:
+    """Mean of embedding rows -> logits: the embedding's gradient is sparse (IndexedSlices), so
+    the optimizers use their sparse updates (with repeated ids: the feeds repeat some)."""
+    x = tf1.placeholder(tf.int32, [None, 3], name="x")
+    labels = tf1.placeholder(tf.int32, [None], name="labels")
+    table = _variable("embedding", values.setdefault("embedding", _init([10, 4], 0.8)))
+    h = tf.reduce_mean(tf.nn.embedding_lookup(table, x), axis=1)
+    logits = _dense(h, 3, "logits", values)
+    xent = tf1.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    return x, labels, logits, tf.reduce_mean(xent, name="loss")
+
+
 def cnn(values: dict[str, np.ndarray]) -> tuple[Any, Any, Any, Any]:
     """(x, labels, logits, loss); batch norm uses the batch's statistics (no moving averages)."""
     x = tf1.placeholder(tf.float32, [None, 6, 6, 2], name="x")
@@ -118,8 +130,13 @@ def _raw_apply(op: str, slots: list[tuple[str, float]], hyper: Callable[[Any], d
             for name, init in slots:
                 slot = _slot(var, f"{op}_{name}", init, resource)
                 state[name] = slot.handle if resource else slot
-            raw = getattr(tf.raw_ops, ("ResourceApply" if resource else "Apply") + op)
-            updates.append(raw(**state, **hyper(grad)))
+            sparse = isinstance(grad, tf.IndexedSlices)  # an embedding's gradient: its rows
+            prefix = ("ResourceSparseApply" if sparse else "ResourceApply") if resource else "Apply"
+            if sparse and not resource:
+                prefix = "SparseApply"
+            raw = getattr(tf.raw_ops, prefix + op)
+            extra = {"indices": grad.indices} if sparse else {}
+            updates.append(raw(**state, **hyper(grad.values if sparse else grad), **extra))
         return tf.group(*updates, name=f"train_{op}")
 
     return apply
@@ -236,6 +253,48 @@ MLP_OPTIMIZERS: dict[str, tuple[Any, bool]] = {
     ),
     "amsgrad": (_raw_apply("AdamWithAmsgrad", [("m", 0.0), ("v", 0.0), ("vhat", 0.0)], _amsgrad), True),
 }
+
+
+def _scatters(grads: Grads, resource: bool) -> Any:
+    """Every scatter op on variables of its own (non-trainable): rows 0 and 2 repeat."""
+    updates = []
+    for kind, start in [("Update", 1.0), ("Add", 1.0), ("Sub", 1.0), ("Mul", 1.5), ("Div", 2.0)] + [
+        ("Min", 0.5),
+        ("Max", 0.5),
+    ]:
+        init = tf1.constant_initializer(_init([4, 2], 1.0) + start)
+        var = tf1.get_variable(f"scatter/{kind.lower()}", [4, 2], initializer=init, trainable=False)
+        indices = tf.constant([3, 1] if kind == "Update" else [0, 2, 0], tf.int32)
+        rows = _init([2 if kind == "Update" else 3, 2], 0.5) + (1.0 if kind in ("Mul", "Div") else 0.0)
+        raw = getattr(tf.raw_ops, ("ResourceScatter" if resource else "Scatter") + kind)
+        if resource:
+            updates.append(raw(resource=var.handle, indices=indices, updates=tf.constant(rows)))
+        else:
+            updates.append(raw(ref=var, indices=indices, updates=tf.constant(rows)))
+    return tf.group(*updates, name="train_scatter")
+
+
+EMBED_OPTIMIZERS: dict[str, tuple[Any, bool]] = {
+    key: MLP_OPTIMIZERS[key]
+    for key in [
+        "sgd",
+        "adam",
+        "momentum",
+        "nesterov",
+        "adagrad",
+        "rmsprop",
+        "centered_rmsprop",
+        "adadelta",
+        "ftrl",
+        "ftrl_shrinkage",
+        "proximal_sgd",
+        "proximal_adagrad",
+        "adagrad_v2",
+        "keras_momentum",
+    ]
+}
+EMBED_OPTIMIZERS["scatter"] = (_scatters, False)
+
 CNN_OPTIMIZERS: dict[str, tuple[Any, bool]] = {
     "momentum": MLP_OPTIMIZERS["momentum"],
     "adam": MLP_OPTIMIZERS["adam"],
@@ -252,10 +311,18 @@ MODELS: dict[str, tuple[Any, str, dict[str, tuple[Any, bool]], bool]] = {
     "mlp_resource": (mlp, "adam", MLP_OPTIMIZERS, True),
     "cnn_ref": (cnn, "momentum", CNN_OPTIMIZERS, False),
     "cnn_resource": (cnn, "adam", CNN_OPTIMIZERS, True),
+    "embedding_ref": (embed, "sgd", EMBED_OPTIMIZERS, False),
+    "embedding_resource": (embed, "adagrad", EMBED_OPTIMIZERS, True),
 }
+# Beyond the main three optimizers, one layer only is updated (smaller fixtures).
+FOCUS = {"mlp": "logits/", "cnn": "logits/", "embed": "embedding"}
 
 
 def feeds_for(name: str) -> dict[str, np.ndarray]:
+    if name.startswith("embedding"):
+        ids = _rng.integers(0, 10, size=(6, 3)).astype(np.int32)
+        ids[1, 2] = ids[0, 0]  # a repeated id: its rows of the gradient add up
+        return {"x": ids, "labels": _rng.integers(0, 3, size=6).astype(np.int32)}
     if name.startswith("mlp"):
         return {
             "x": _rng.uniform(-2, 2, size=(8, 4)).astype(np.float32),
@@ -293,18 +360,19 @@ def write_model(path: Path, name: str) -> dict[str, str]:
         x, labels, _, loss = model(values)
         variables = tf1.trainable_variables()
         grads = list(zip(tf1.gradients(loss, variables), variables, strict=True))
+        gates = [g.values if isinstance(g, tf.IndexedSlices) else g for g, _ in grads]
         signatures = {}
         order = [main] + [k for k in optimizers if k != main]
         for key in order:
             make, resource_only = optimizers[key]
             if resource_only and not resource:
                 continue
-            # Beyond the main three, an optimizer updates only the last layer (smaller fixtures).
-            subset = grads if key in FULL else [(g, v) for g, v in grads if v.op.name.startswith("logits/")]
+            focus = FOCUS[model.__name__]
+            subset = grads if key in FULL else [(g, v) for g, v in grads if v.op.name.startswith(focus)]
             # The updates wait for the loss and every gradient (GATE_GRAPH): TensorFlow updates
             # reference variables in place, so an update could otherwise race a gradient or a loss
             # term that still reads the old value (TF's own results then vary from run to run).
-            with tf1.name_scope(f"opt_{key}"), tf.control_dependencies([loss, *(g for g, _ in grads)]):
+            with tf1.name_scope(f"opt_{key}"), tf.control_dependencies([loss, *gates]):
                 train_op = make(subset, resource)
             sig = "train" if key == main else f"train_{key}"
             tf1.add_to_collection("train_ops", train_op)
