@@ -853,3 +853,54 @@ def _batch_norm_grad(node: NodeSpec, version: int) -> Any:
 kernel_factory("FusedBatchNormGrad", family="nn", dtypes=("float32",))(lambda node: _batch_norm_grad(node, 1))
 kernel_factory("FusedBatchNormGradV2", family="nn", dtypes=FLOATS)(lambda node: _batch_norm_grad(node, 2))
 kernel_factory("FusedBatchNormGradV3", family="nn", dtypes=FLOATS)(lambda node: _batch_norm_grad(node, 3))
+
+
+@kernel_factory("DepthwiseConv2dNativeBackpropFilter", family="nn", dtypes=FLOATS)
+def _depthwise_backprop_filter(node: NodeSpec) -> Any:
+    geom = ConvGeometry(node, 4, "NHWC")
+
+    def run(ctx: Any, x: np.ndarray, filter_sizes: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        kh, kw, c, m = (int(v) for v in np.asarray(filter_sizes).reshape(-1))
+        xl = upcast(_to_channels_last(x, geom.fmt))
+        dyl = upcast(_to_channels_last(dy, geom.fmt))
+        if xl.ndim != 4 or xl.shape[-1] != c:
+            fail(f"filter_sizes depth {c} does not match the input {shape_str(x.shape)}")
+        outs, pads = geom.resolve(xl.shape[1:3], [kh, kw])
+        if list(dyl.shape[1:3]) != outs or dyl.shape[-1] != c * m:
+            fail(f"out_backprop shape {shape_str(dy.shape)} does not match the computed output {outs}")
+        if xl.shape[0] == 0 or 0 in outs:
+            return np.zeros((kh, kw, c, m), dtype=x.dtype)
+        win = _windows(_pad_spatial(xl, pads), [kh, kw], geom.strides, geom.dilations, outs)
+        grouped = dyl.reshape(*dyl.shape[:3], c, m)
+        with np.errstate(all="ignore"):
+            out = np.einsum("nhwcij,nhwcm->ijcm", win, grouped, optimize=True)
+        return as_dtype(out, x.dtype)
+
+    return run
+
+
+@kernel_factory("LRNGrad", family="nn", dtypes=("float32", "float16", "bfloat16"))
+def _lrn_grad(node: NodeSpec) -> Any:
+    radius = int(node.attrs.get("depth_radius", 5))
+    bias = float(node.attrs.get("bias", 1.0))
+    alpha = float(node.attrs.get("alpha", 1.0))
+    beta = float(node.attrs.get("beta", 0.5))
+
+    def window_sum(v: np.ndarray) -> np.ndarray:
+        c = v.shape[-1]
+        padded = np.pad(v, [(0, 0)] * 3 + [(radius, radius)])
+        csum = np.concatenate([np.zeros(v.shape[:-1] + (1,), v.dtype), np.cumsum(padded, axis=-1)], axis=-1)
+        return csum[..., 2 * radius + 1 : 2 * radius + 1 + c] - csum[..., :c]
+
+    def run(ctx: Any, dy: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if dy.ndim != 4 or dy.shape != x.shape or x.shape != y.shape:
+            fail(f"LRNGrad inputs must be 4-D and alike: {shape_str(dy.shape)}, {shape_str(x.shape)}")
+        g, xw = dy.astype(np.float64), x.astype(np.float64)
+        norm = bias + alpha * window_sum(np.square(xw))
+        # d y_i / d x_j = [i == j] norm_i^-beta - 2 alpha beta x_i x_j norm_i^(-beta-1), j in window(i)
+        with np.errstate(all="ignore"):
+            inner = window_sum(g * xw * np.power(norm, -beta - 1))
+            dx = g * np.power(norm, -beta) - 2 * alpha * beta * xw * inner
+        return as_dtype(dx, dy.dtype)
+
+    return run
