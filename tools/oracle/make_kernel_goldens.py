@@ -2710,6 +2710,98 @@ def gradient_cases_2() -> None:
     case(g, "ResizeNearestNeighborGrad", i32(1, 4, 4, 1), a([2, 2], np.int32), name="i32", consts=[1])
 
 
+@builder
+def gradient_cases_3() -> None:
+    """Gradients of sparse segment reductions, 3-D convolution filters, max pooling with argmax."""
+    n, sp = "nn", "sparse"
+    grad, indices, ids = f32(3, 4), a([0, 2, 2, 5, 1], np.int32), a([0, 0, 1, 2, 2], np.int32)
+    for op in ["SparseSegmentSumGrad", "SparseSegmentMeanGrad", "SparseSegmentSqrtNGrad"]:
+        case(sp, op, grad, indices, ids, a(6, np.int32), name="f32")
+        case(
+            sp,
+            op,
+            f64(4),
+            a([1, 1, 0], np.int64),
+            a([0, 3, 3], np.int32),
+            a(3, np.int32),
+            name="f64_empty_segments",
+        )
+    case(
+        sp,
+        "SparseSegmentMeanGrad",
+        grad,
+        indices,
+        a([0, 0, 1, 2, 3], np.int32),
+        a(6, np.int32),
+        name="bad_segment",
+    )
+
+    def conv_filter_case(op: str, x: np.ndarray, ks: list[int], name: str, **attrs: Any) -> None:
+        conv = tf.nn.conv2d if x.ndim == 4 else tf.nn.conv3d
+        spatial = x.ndim - 2
+        st = attrs.get("strides", [1] * x.ndim)
+        dil = attrs.get("dilations", [1] * x.ndim)
+        kw = {"dilations": dil[1:-1]} if x.ndim == 4 else {"dilations": dil}
+        y = conv(x, np.ones(ks, np.float32), st if x.ndim == 5 else st[1:-1], attrs["padding"], **kw).numpy()
+        del spatial
+        case(n, op, x, a(ks, np.int32), f32(*y.shape), name=name, consts=[1], **attrs)
+
+    conv_filter_case(
+        "Conv2DBackpropFilter",
+        f32(2, 6, 5, 3),
+        [3, 2, 3, 4],
+        "same_stride2",
+        strides=[1, 2, 2, 1],
+        padding="SAME",
+    )
+    conv_filter_case(
+        "Conv2DBackpropFilter",
+        f32(1, 7, 7, 2),
+        [3, 3, 2, 2],
+        "dilated",
+        strides=[1, 1, 1, 1],
+        padding="VALID",
+        dilations=[1, 2, 2, 1],
+        cpu_unsupported=True,
+    )
+    conv_filter_case(
+        "Conv3DBackpropFilterV2",
+        f32(1, 4, 5, 4, 2),
+        [2, 3, 2, 2, 3],
+        "valid",
+        strides=[1, 1, 1, 1, 1],
+        padding="VALID",
+    )
+    conv_filter_case(
+        "Conv3DBackpropFilterV2",
+        f32(2, 5, 4, 4, 1),
+        [3, 3, 3, 1, 2],
+        "same_stride2",
+        strides=[1, 2, 2, 2, 1],
+        padding="SAME",
+    )
+
+    for name, ks, st, pad, batch in [
+        ("valid", [1, 2, 2, 1], [1, 2, 2, 1], "VALID", False),
+        ("same_overlap", [1, 3, 3, 1], [1, 1, 1, 1], "SAME", False),
+        ("with_batch", [1, 2, 2, 1], [1, 1, 1, 1], "VALID", True),
+    ]:
+        x = f32(2, 4, 5, 3)
+        y, arg = tf.nn.max_pool_with_argmax(x, ks, st, pad, include_batch_in_index=batch)
+        case(
+            n,
+            "MaxPoolGradWithArgmax",
+            x,
+            f32(*y.shape),
+            arg.numpy(),
+            name=name,
+            ksize=ks,
+            strides=st,
+            padding=pad,
+            include_batch_in_index=batch,
+        )
+
+
 # CASES-END
 
 if __name__ == "__main__":
