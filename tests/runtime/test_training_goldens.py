@@ -147,3 +147,26 @@ def test_apply_checks_shapes_and_scalars() -> None:
         _run_kernel("ApplyGradientDescent", var, np.float32(0.1), np.zeros((3, 2), np.float32))
     with pytest.raises(savedmodel.SavedModelError, match="not a scalar"):
         _run_kernel("ApplyGradientDescent", var, np.zeros(2, np.float32), np.zeros((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("name", ["mlp_ref", "embedding_resource"])
+def test_exported_meta_graph_trains_like_tensorflow(name: str, tmp_path: Any) -> None:
+    """The Saver.export_meta_graph route: the train MetaGraphDef as a .meta file, the variables
+    restored by the Saver it describes, then the main train op stepped as above."""
+    from savedmodel.format.saved_model import read_saved_model
+
+    meta = next(m for m in read_saved_model(TRAINING / name).meta_graphs if "train" in m.meta_info_def.tags)
+    meta_file = tmp_path / "model.meta"
+    meta_file.write_bytes(meta.SerializeToString())
+    golden = GOLDEN[name]
+    phase = golden["phases"][0]
+    with tf1.Graph().as_default(), tf1.Session() as sess:
+        saver = tf1.train.import_meta_graph(str(meta_file))
+        assert saver is not None
+        saver.restore(sess, str(TRAINING / name / "variables" / "variables"))
+        feeds = feeds_of(golden, meta.signature_def[phase["signature"]])
+        for step, expected in enumerate(phase["losses"]):
+            loss, _ = sess.run(["loss:0", phase["train_op"]], feed_dict=feeds)
+            assert_matches_golden(loss, expected, f"step {step}: loss")
+        for variable, expected in phase["variables"].items():
+            assert_matches_golden(sess.run(golden["variable_tensors"][variable]), expected, variable)
