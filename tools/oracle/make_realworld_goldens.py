@@ -256,6 +256,8 @@ def saved_model_case(directory: Path) -> Recorder:
                 rec.error({"tags": tags, "signature": None}, f"load: {type(exc).__name__}: {_short(exc)}")
                 continue
             for key in sorted(meta_graph.signature_def):
+                if key == "__saved_model_init_op":  # TF2's init op, stored as a signature: not callable
+                    continue
                 sig = meta_graph.signature_def[key]
                 try:
                     feeds = {n: graph.get_tensor_by_name(i.name) for n, i in sig.inputs.items()}
