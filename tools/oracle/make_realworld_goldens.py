@@ -398,9 +398,10 @@ def make_case(directory: Path) -> Recorder | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated folder names")
+    parser.add_argument("--root", type=Path, default=FIXTURES, help="folder of model folders")
     args = parser.parse_args()
     only = {n for n in args.only.split(",") if n}
-    for directory in sorted(p for p in FIXTURES.iterdir() if p.is_dir()):
+    for directory in sorted(p for p in args.root.iterdir() if p.is_dir()):
         if only and directory.name not in only:
             continue
         rec = make_case(directory)

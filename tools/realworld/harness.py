@@ -67,6 +67,8 @@ class Case:
 
     @property
     def year(self) -> str:
+        if not (self.directory / "SOURCE.json").exists():
+            return "?"
         committed = self.source.get("committed") or ""
         return committed[:4] or "?"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter, defaultdict
+from pathlib import Path
 
 from tools.realworld import harness
 
@@ -22,12 +23,13 @@ def _model_status(statuses: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="print passing runs too")
+    parser.add_argument("--root", type=Path, default=harness.FIXTURES, help="folder of model folders")
     args = parser.parse_args(argv)
     by_year: dict[str, Counter] = defaultdict(Counter)
     by_kind: dict[str, Counter] = defaultdict(Counter)
     total: Counter = Counter()
     models: Counter = Counter()
-    for directory in harness.discover().values():
+    for directory in harness.discover(args.root).values():
         case = harness.load_case(directory)
         statuses = []
         for outcome in harness.evaluate(case):
