@@ -679,7 +679,8 @@ def variables_prefix(path: PathLike) -> Path | None:
     """
     p = Path(path)
     if p.is_dir():
-        for candidate in (p / "variables" / "variables", p / "variables"):
+        # (`export`: a TF Serving session bundle's V2 checkpoint)
+        for candidate in (p / "variables" / "variables", p / "variables", p / "export"):
             if Path(str(candidate) + ".index").is_file():
                 return candidate
         if (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file():

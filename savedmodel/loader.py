@@ -33,6 +33,7 @@ from savedmodel.errors import (
     UnsupportedOpError,
 )
 from savedmodel.format import saved_model as saved_model_format
+from savedmodel.format import session_bundle
 from savedmodel.format import tensor as tensor_format
 from savedmodel.graph.names import parse_tensor_name
 from savedmodel.policy import (
@@ -409,7 +410,7 @@ def _load(path: str | os.PathLike[str], tags: str | Sequence[str] | None, policy
     proto = saved_model_format.read_saved_model(root)
     meta_graph = saved_model_format.find_meta_graph(proto, tags, str(root))
     check_meta_graph(meta_graph, policy, str(root))
-    variables_dir = root / saved_model_format.VARIABLES_DIR
+    variables_dir = checkpoint_dir(root)
     session = Session(
         meta_graph.graph_def,
         op_list=meta_graph.meta_info_def.stripped_op_list,
@@ -441,11 +442,28 @@ def variables_prefix(root: Path) -> Path:
     return root / saved_model_format.VARIABLES_DIR / saved_model_format.VARIABLES_PREFIX
 
 
+# TF Serving session bundles (export.meta + export*) keep their checkpoint in the model
+# directory itself; savedmodel.format.session_bundle up-converts them.
+def checkpoint_dir(root: Path) -> Path:
+    """Where the model's own checkpoint ops may read and write."""
+    if session_bundle.is_session_bundle(root):
+        return root
+    return root / saved_model_format.VARIABLES_DIR
+
+
+def _restore_prefix(root: Path) -> Path | None:
+    """What the restore op's filename tensor is fed, or None when nothing was saved."""
+    if session_bundle.is_session_bundle(root):
+        return session_bundle.variables_filename(root) if session_bundle.has_variables(root) else None
+    prefix = variables_prefix(root)
+    return prefix if Path(f"{prefix}.index").exists() else None
+
+
 def restore_variables(session: Session, meta_graph: meta_graph_pb2.MetaGraphDef, root: Path) -> None:
     """Run the saver's restore op with the variables prefix fed (no-op when nothing was saved)."""
     saver = meta_graph.saver_def
-    prefix = variables_prefix(root)
-    if not saver.restore_op_name or not Path(f"{prefix}.index").exists():
+    prefix = _restore_prefix(root)
+    if not saver.restore_op_name or prefix is None:
         return
     filename_tensor = saver.filename_tensor_name
     feeds = {filename_tensor: _string_tensor(str(prefix))} if filename_tensor else {}

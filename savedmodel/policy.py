@@ -24,12 +24,13 @@ from savedmodel.proto import graph_pb2, meta_graph_pb2
 # denylist is ReadFile, WriteFile and PrintV2; we refuse a few more by default.
 SCAN_DEFAULT_DENYLIST: tuple[str, ...] = ("ReadFile", "WriteFile", "PrintV2")
 FILE_ACCESS_OPS: frozenset[str] = frozenset(
-    {"ReadFile", "WriteFile", "MatchingFiles", "PrintV2", "Save", "SaveSlices", "ImmutableConst"}
+    {"ReadFile", "WriteFile", "MatchingFiles", "PrintV2", "ImmutableConst"}
 )
-# Checkpoint ops are needed to restore variables; they are confined to the model's
-# own variables directory at run time rather than refused at load.
+# Checkpoint ops (V2 and V1) are needed to restore variables and are part of every
+# saver subgraph; they are confined at run time to the model's own checkpoint
+# directory (variables/, or a session bundle's export dir) rather than refused at load.
 CHECKPOINT_OPS: frozenset[str] = frozenset(
-    {"SaveV2", "RestoreV2", "MergeV2Checkpoints", "Restore", "RestoreSlice"}
+    {"SaveV2", "RestoreV2", "MergeV2Checkpoints", "Restore", "RestoreSlice", "Save", "SaveSlices"}
 )
 
 
