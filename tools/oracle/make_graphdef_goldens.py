@@ -117,10 +117,56 @@ def run_cli_case(graph_file: str, feeds: dict, fetches: list[str]) -> dict:
     return {name: jsonable(value) for name, value in zip(fetches, values, strict=True)}
 
 
+def graph_view(graph_file: str) -> dict:
+    """What TensorFlow makes of a GraphDef's placeholders and sinks once imported."""
+    graph_def = tf1.GraphDef()
+    data = (ROOT / "tests" / "fixtures" / graph_file).read_bytes()
+    if graph_file.endswith(".pbtxt"):
+        from google.protobuf import text_format
+
+        text_format.Merge(data.decode(), graph_def)
+    else:
+        graph_def.ParseFromString(data)
+    used = {ref.lstrip("^").split(":")[0] for node in graph_def.node for ref in node.input}
+    with tf.Graph().as_default() as graph:
+        tf1.import_graph_def(graph_def, name="")
+    inputs, outputs, targets = [], [], []
+    for op in graph.get_operations():
+        if op.type in ("Placeholder", "PlaceholderWithDefault"):
+            shape = op.outputs[0].shape
+            inputs.append(
+                {
+                    "name": op.outputs[0].name,
+                    "dtype": op.outputs[0].dtype.as_datatype_enum,
+                    "shape": None
+                    if shape.rank is None
+                    else [-1 if d is None else d for d in shape.as_list()],
+                }
+            )
+        elif op.name not in used:
+            if op.outputs:
+                outputs.extend({"name": t.name, "dtype": t.dtype.as_datatype_enum} for t in op.outputs)
+            else:
+                targets.append(op.name)
+    ops = sorted({node.op for node in graph_def.node})
+    return {"inputs": inputs, "outputs": outputs, "targets": targets, "ops": ops}
+
+
+SHOW_FILES = [
+    "realworld/tf2onnx__gru__2018_909ad50/frozen.pb",
+    "realworld/tf2onnx__ae0__2018_c6dca6c/frozen.pb",
+    "realworld/tfrust__regression__2018_dbfa9dc/model.pb",
+    "realworld/tfrust__regression_checkpoint__2018_2acd431/model.pb",
+    "realworld/tfrust__addition__2024_abb3131/model.pb",
+    "realworld/tfrust__tensorflow-sys_assets__2016_01562f2/multiplication.pb",
+    "graphdef/multi_output.pbtxt",
+]
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     write_multi_output()
-    goldens = {"programs": {}, "cli": {}}
+    goldens = {"programs": {}, "cli": {}, "show": {name: graph_view(name) for name in SHOW_FILES}}
     for path in sorted((OUT / "programs").glob("*.txt")):
         goldens["programs"][path.stem] = run_program(path)
     for name, graph_file, feeds, fetches in CLI_CASES:
