@@ -20,21 +20,34 @@ GRAPHDEF = FIXTURES / "graphdef"
 MODELS = FIXTURES / "realworld"
 PROGRAMS = sorted((GRAPHDEF / "programs").glob("*.txt"))
 GOLDENS = json.loads((GRAPHDEF / "goldens.json").read_text())["programs"]
-TF_IMPORT = "import tensorflow as tf\n"
+# The only lines a program changes: TensorFlow's imports become savedmodel's.
+IMPORTS = {
+    "import tensorflow as tf\n": "from savedmodel import tf\n",
+    "import tensorflow.compat.v1 as tf\n": "import savedmodel.compat.v1 as tf\n",
+}
 # float32 recurrences (28 steps of 784-wide matmuls) sum in another order than Eigen does.
 RECURRENT = ("gru", "lstm")
 
 
 def run_program(text: str, name: str) -> dict:
-    assert text.count(TF_IMPORT) == 1
-    source = text.replace(TF_IMPORT, "from savedmodel import tf\n")
+    assert sum(text.count(line) for line in IMPORTS) == 1
+    source = text
+    for line, ours in IMPORTS.items():
+        source = source.replace(line, ours)
     namespace = {"MODELS": str(MODELS), "FIXTURES": str(GRAPHDEF), "RESULT": {}, "__name__": "__program__"}
     exec(compile(source, name, "exec"), namespace)
     return namespace["RESULT"]
 
 
+@pytest.fixture
+def eager_restored():
+    yield
+    tf.compat.v1.enable_eager_execution()
+    tf.compat.v1.reset_default_graph()
+
+
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.stem)
-def test_program_matches_tensorflow(program):
+def test_program_matches_tensorflow(program, eager_restored):
     result = run_program(program.read_text(), str(program))
     golden = GOLDENS[program.stem]
     assert sorted(result) == sorted(golden)
@@ -97,3 +110,25 @@ def test_session_feeds_checked_and_unfed_placeholder_named():
             sess.run("m/output:0")
         with pytest.raises(ValueError, match="Cannot feed value of shape"):
             sess.run("m/output:0", {"m/X:0": np.zeros((2, 3), np.float32)})
+
+
+def test_import_meta_graph_without_op_defs_knows_every_output(tmp_path):
+    """A MetaGraphDef whose stripped_op_list is empty: the outputs of Split, Unique, TopKV2,
+    FusedBatchNormV3... come from TensorFlow's OpDefs shipped with savedmodel."""
+    from google.protobuf import text_format
+
+    from savedmodel.proto import meta_graph_pb2
+
+    meta = meta_graph_pb2.MetaGraphDef()
+    text_format.Merge((GRAPHDEF / "multi_output.pbtxt").read_text(), meta.graph_def)
+    path = tmp_path / "model.meta"
+    path.write_bytes(meta.SerializeToString())
+    golden = GOLDENS["tf1_import_options"]
+    fetches = sorted(key.split("/", 1)[1] for key in golden if key.startswith("plain/"))
+    with tf.Graph().as_default() as graph:
+        tf.compat.v1.train.import_meta_graph(str(path))
+        with tf.compat.v1.Session(graph=graph) as sess:
+            values = sess.run(fetches, {"values:0": [5.0, 1.0, 3.0, 1.0, 5.0, 2.0]})
+    for name, value in zip(fetches, values, strict=True):
+        assert_matches_golden(value, golden["plain/" + name], name)
+    assert len(graph.get_operation_by_name("bn").outputs) == 6

@@ -116,21 +116,22 @@ def control_dependencies(control_inputs: Any) -> Any:
 def get_default_graph() -> Graph:
     graph = _graph.get_default_graph()
     if graph is None:
-        graph = _global_graph()
+        graph = _graph.global_graph()
     return graph
 
 
-_GLOBAL: list[Graph] = []
-
-
-def _global_graph() -> Graph:
-    if not _GLOBAL:
-        _GLOBAL.append(Graph())
-    return _GLOBAL[0]
-
-
 def reset_default_graph() -> None:
-    _GLOBAL.clear()
+    _graph.reset_global_graph()
+
+
+def _disable_eager_execution() -> None:
+    _graph.set_eager_execution(False)
+
+
+def _enable_eager_execution(
+    config: Any = None, device_policy: Any = None, execution_mode: Any = None
+) -> None:
+    _graph.set_eager_execution(True)
 
 
 nn = SimpleNamespace(
@@ -402,6 +403,10 @@ compat.v1 = SimpleNamespace(
     wrap_function=_wrap_function,
     import_graph_def=import_graph_def,
     graph_util=graph_util,
+    disable_eager_execution=_disable_eager_execution,
+    enable_eager_execution=_enable_eager_execution,
+    disable_v2_behavior=_disable_eager_execution,
+    enable_v2_behavior=_enable_eager_execution,
     GraphDef=GraphDef,
     NodeDef=NodeDef,
     gfile=_v1_gfile,
