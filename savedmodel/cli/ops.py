@@ -1,4 +1,5 @@
-"""`savedmodel ops`: the ops a MetaGraphDef uses, how often, and whether savedmodel can run them.
+"""`savedmodel ops`: the ops a MetaGraphDef (`--dir`) or a GraphDef file (`--graph`) uses, how often,
+and whether savedmodel can run them.
 
 Ops are counted over the graph and every function of its library (calls of
 library functions by name are listed apart, as function calls). An op is
@@ -10,12 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from savedmodel.cli.graph import add_source_arguments, refuse_flags
 from savedmodel.cli.run import parse_tags
 from savedmodel.cli.scan import used_ops
 from savedmodel.format import saved_model as saved_model_format
+from savedmodel.format.graph_def import read_graph_def
 from savedmodel.ops import registry
 from savedmodel.policy import ops_in_graph
-from savedmodel.proto import meta_graph_pb2
+from savedmodel.proto import graph_pb2, meta_graph_pb2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -24,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="list the ops a model uses, with counts and whether savedmodel supports them",
         description="List the ops used by the graph and every library function of a MetaGraphDef.",
     )
-    parser.add_argument("--dir", required=True, help="directory containing the SavedModel")
+    add_source_arguments(parser)
     parser.add_argument(
         "--tag_set", default=None, help="comma-separated tags (default: the only MetaGraphDef, else 'serve')"
     )
@@ -40,7 +43,11 @@ def is_supported(op: str) -> bool:
 
 def op_report(meta_graph: meta_graph_pb2.MetaGraphDef) -> dict:
     """The listing: tags, function count, ops (op, count, supported, family), function calls, unsupported."""
-    graph_def = meta_graph.graph_def
+    return {"tags": list(meta_graph.meta_info_def.tags), **graph_op_report(meta_graph.graph_def)}
+
+
+def graph_op_report(graph_def: graph_pb2.GraphDef) -> dict:
+    """The listing of a GraphDef: function count, ops, function calls, unsupported."""
     ops = used_ops(graph_def)
     functions = {function.signature.name for function in graph_def.library.function}
     rows = []
@@ -56,7 +63,6 @@ def op_report(meta_graph: meta_graph_pb2.MetaGraphDef) -> dict:
         )
     calls = {op: len(nodes) for op, nodes in sorted(ops_in_graph(graph_def).items()) if op in functions}
     return {
-        "tags": list(meta_graph.meta_info_def.tags),
         "functions": len(functions),
         "ops": rows,
         "function_calls": calls,
@@ -67,9 +73,11 @@ def op_report(meta_graph: meta_graph_pb2.MetaGraphDef) -> dict:
 def format_report(report: dict) -> str:
     rows = report["ops"]
     width = max([len("op")] + [len(row["op"]) for row in rows])
+    subject = (
+        f"GraphDef {report['graph']}" if "graph" in report else f"MetaGraph with tag set {report['tags']}"
+    )
     lines = [
-        f"MetaGraph with tag set {report['tags']} uses {len(rows)} ops "
-        f"(graph and {report['functions']} library functions):",
+        f"{subject} uses {len(rows)} ops (graph and {report['functions']} library functions):",
         f"  {'op':<{width}}  {'count':>5}  supported",
     ]
     for row in rows:
@@ -84,6 +92,11 @@ def format_report(report: dict) -> str:
 
 
 def ops_command(args: argparse.Namespace) -> int:
+    if args.graph is not None:
+        refuse_flags(args, "ops", "tag_set")
+        report = {"graph": args.graph, **graph_op_report(read_graph_def(args.graph))}
+        print(json.dumps(report, indent=2) if args.json else format_report(report))
+        return 1 if args.check and report["unsupported"] else 0
     saved_model = saved_model_format.read_saved_model(args.dir)
     tags = parse_tags(args.tag_set) if args.tag_set is not None else None
     meta_graph = saved_model_format.find_meta_graph(saved_model, tags, source=args.dir)

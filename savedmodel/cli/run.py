@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from savedmodel.cli import inputs as cli_inputs
+from savedmodel.cli.graph import add_source_arguments
 from savedmodel.errors import InvalidInputError, NotFoundError, PolicyError
 from savedmodel.format import dtypes
 from savedmodel.format import saved_model as saved_model_format
@@ -49,6 +50,7 @@ examples:
       --inputs 'x=/tmp/in.npz[x];y=/tmp/y.npy' --outdir /tmp/out
   savedmodel run --dir /tmp/model --tag_set serve --signature_def classify \\
       --input_examples 'inputs=[{"age": [31.0], "city": ["Paris"]}]'
+  savedmodel run --graph frozen.pb --input_exprs 'x:0=[[1.0, 2.0]];keep_prob=1.0' --outputs y:0
 
 --input_exprs accepts Python literals, + - * / ** on numbers, and NumPy
 constructors (np.ones, np.zeros, np.full, np.arange, np.linspace, np.eye,
@@ -66,11 +68,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dir", required=True, help="directory containing the SavedModel")
+    add_source_arguments(parser)
     parser.add_argument(
-        "--tag_set", required=True, help="comma-separated tags of the MetaGraphDef, e.g. serve"
+        "--tag_set", help="comma-separated tags of the MetaGraphDef, e.g. serve (required with --dir)"
     )
-    parser.add_argument("--signature_def", required=True, help="key of the SignatureDef to run")
+    parser.add_argument("--signature_def", help="key of the SignatureDef to run (required with --dir)")
+    parser.add_argument(
+        "--outputs",
+        default=None,
+        help="with --graph: tensor names to fetch, separated by ',' (default: the graph's sinks)",
+    )
+    parser.add_argument(
+        "--init_op",
+        default=None,
+        help="with --graph: ops to run once before fetching, separated by ',' (e.g. init)",
+    )
     parser.add_argument(
         "--inputs",
         default="",
@@ -254,9 +266,23 @@ def format_result(key: str, value: Any) -> str:
     return f"Result for output key {key}:\n{value}"
 
 
+def _check_dir_flags(args: argparse.Namespace) -> None:
+    missing = [f"--{name}" for name in ("tag_set", "signature_def") if getattr(args, name) is None]
+    if missing:
+        raise InvalidInputError(f"the following arguments are required with --dir: {', '.join(missing)}")
+    given = [f"--{name}" for name in ("outputs", "init_op") if getattr(args, name) is not None]
+    if given:
+        raise InvalidInputError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --graph only")
+
+
 def run_command(args: argparse.Namespace) -> int:
     if args.tf_debug:
         raise InvalidInputError("--tf_debug (the TensorFlow debugger) is not available in savedmodel")
+    if args.graph is not None:
+        from savedmodel.cli.graph import run_graph
+
+        return run_graph(args)
+    _check_dir_flags(args)
     tags = parse_tags(args.tag_set)
     saved_model = saved_model_format.read_saved_model(args.dir)
     meta_graph = saved_model_format.find_meta_graph(saved_model, tags, source=args.dir)

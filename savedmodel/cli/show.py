@@ -5,6 +5,7 @@
     savedmodel show --dir D --tag_set serve --signature_def serving_default
     savedmodel show --dir D --tag_set serve --list_ops
     savedmodel show --dir D --all                 everything, incl. TF2 concrete functions
+    savedmodel show --graph frozen.pb             a GraphDef's placeholders and sinks (savedmodel.cli.graph)
     add --json for a machine-readable rendering.
 
 The op set is printed like a Python set, in sorted order (TensorFlow's order
@@ -51,6 +52,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from savedmodel.cli.graph import add_source_arguments, show_graph
 from savedmodel.errors import InvalidInputError
 from savedmodel.inspect import (
     BoundedTensorSpecValue,
@@ -75,7 +77,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Show the tag sets, signatures, ops and functions of a SavedModel, "
         "printed as TensorFlow's saved_model_cli show prints them (or as JSON with --json).",
     )
-    parser.add_argument("--dir", required=True, help="directory containing the SavedModel")
+    add_source_arguments(parser)
     parser.add_argument("--all", action="store_true", help="show all information in the SavedModel")
     parser.add_argument("--tag_set", help="comma-separated tags identifying a MetaGraphDef, e.g. serve,gpu")
     parser.add_argument("--signature_def", help="a SignatureDef key to show the inputs and outputs of")
@@ -86,6 +88,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.graph is not None:
+        return show_graph(args)
     out = sys.stdout
     info = describe(args.dir)
     if args.json:
