@@ -445,6 +445,34 @@ for _op, _fn, _types in [
     _register_unary(_op, _fn, _types)
 
 
+# Gradients of unary ops, written in terms of the op's output y and the incoming gradient dy
+# (what tf.gradients emits). For complex types TensorFlow conjugates the derivative of Sqrt,
+# Rsqrt and Reciprocal but not of Tanh and Sigmoid (observed in 2.21). dy may have another shape
+# with as many elements; the result has y's shape.
+
+
+def _unary_grad(op: str, derivative: Callable[[np.ndarray], Any], conjugate: bool = True) -> None:
+    def fn(y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        d = derivative(y)
+        return dy * (np.conj(d) if conjugate and y.dtype.kind == "c" else d)
+
+    wrapped = float_op(fn)
+
+    @kernel(op, family="math", dtypes=_FC, doc=f"gradient of {op[:-4]} from its output y and dy")
+    def run(ctx: Any, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        if y.size != dy.size:
+            fail(f"{op}: y and dy must have the same size: {shape_str(y.shape)} vs {shape_str(dy.shape)}")
+        return wrapped(y, dy.reshape(y.shape))
+
+
+_unary_grad("TanhGrad", lambda y: 1 - y * y, conjugate=False)
+_unary_grad("SigmoidGrad", lambda y: y * (1 - y), conjugate=False)
+_unary_grad("SqrtGrad", lambda y: 0.5 / y)
+_unary_grad("RsqrtGrad", lambda y: -0.5 * (y * y * y))
+_unary_grad("ReciprocalGrad", lambda y: -(y * y))
+_unary_grad("InvGrad", lambda y: -(y * y))
+
+
 def _predicate(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[Any, np.ndarray], np.ndarray]:
     return lambda ctx, x: np.asarray(fn(upcast(x)))
 

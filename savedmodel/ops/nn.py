@@ -633,3 +633,223 @@ def _max_pool_with_argmax(node: NodeSpec) -> Any:
         return [as_dtype(values, x.dtype), index.astype(arg_type)]
 
     return run
+
+
+# --------------------------------------------------------------------------- gradients
+# What tf.gradients emits for the ops above (TF1 training graphs, Estimator train exports).
+
+
+def _same_shape(op: str, a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape != b.shape:
+        fail(
+            f"{op}: gradients and features must have the same shape: "
+            f"{shape_str(a.shape)} vs {shape_str(b.shape)}"
+        )
+
+
+def _activation_grad(op: str, fn: Any, types: tuple[str, ...] = FLOATS) -> None:
+    wrapped = float_op(fn)
+
+    def run(ctx: Any, gradients: np.ndarray, features: np.ndarray) -> np.ndarray:
+        _same_shape(op, gradients, features)
+        return wrapped(gradients, features)
+
+    kernel(op, family="nn", dtypes=types, doc=f"gradient of {op[:-4]}")(run)
+
+
+def _where_grad(mask: np.ndarray, g: np.ndarray, other: Any) -> np.ndarray:
+    return np.where(mask, g, other)
+
+
+_activation_grad("ReluGrad", lambda g, f: _where_grad(f > 0, g, np.zeros_like(g)), NUMERIC)
+_activation_grad("Relu6Grad", lambda g, f: _where_grad((f > 0) & (f < 6), g, np.zeros_like(g)), NUMERIC)
+# Elu and Selu gradients take the op's outputs (negative exactly where the input was).
+_activation_grad("EluGrad", lambda g, y: _where_grad(y < 0, g * (y + 1), g))
+_activation_grad(
+    "SeluGrad", lambda g, y: _where_grad(y < 0, g * (y + _SELU_SCALE * _SELU_ALPHA), g * _SELU_SCALE)
+)
+_activation_grad("SoftplusGrad", lambda g, f: g / (np.exp(-f) + 1))
+_activation_grad("SoftsignGrad", lambda g, f: g / np.square(1 + np.abs(f)))
+
+
+@kernel_factory("LeakyReluGrad", family="nn", dtypes=FLOATS)
+def _leaky_relu_grad(node: NodeSpec) -> Any:
+    alpha = float(node.attrs.get("alpha", 0.2))
+
+    def run(ctx: Any, gradients: np.ndarray, features: np.ndarray) -> np.ndarray:
+        _same_shape("LeakyReluGrad", gradients, features)
+        g = upcast(gradients)
+        return as_dtype(np.where(features > 0, g, g * np.asarray(alpha, dtype=g.dtype)), gradients.dtype)
+
+    return run
+
+
+@kernel_factory("BiasAddGrad", family="nn", dtypes=NUMERIC)
+def _bias_add_grad(node: NodeSpec) -> Any:
+    fmt = _data_format(node)
+
+    def run(ctx: Any, dy: np.ndarray) -> np.ndarray:
+        if dy.ndim < 2:
+            fail(f"Input tensor must be at least 2D: {shape_str(dy.shape)}")
+        axis = 1 if fmt.startswith("NC") else dy.ndim - 1
+        axes = tuple(i for i in range(dy.ndim) if i != axis)
+        with np.errstate(all="ignore"):
+            return as_dtype(np.sum(upcast(dy), axis=axes), dy.dtype)
+
+    return run
+
+
+def _scatter_windows(
+    dxp: np.ndarray, values: np.ndarray, ks: list[int], strides: list[int], outs: list[int]
+) -> None:
+    """Add values[N, *outs, C, *ks] into the padded channels-last gradient at each window position."""
+    r = len(ks)
+    for kidx in np.ndindex(*ks):
+        target = (slice(None),) + tuple(
+            slice(k, k + (o - 1) * s + 1, s) for k, o, s in zip(kidx, outs, strides, strict=True)
+        )
+        dxp[target] += values[(Ellipsis,) + kidx] if values.ndim > r + 2 else values
+
+
+def _crop(dxp: np.ndarray, pads: list[tuple[int, int]], sizes: tuple[int, ...]) -> np.ndarray:
+    return dxp[(slice(None),) + tuple(slice(b, b + s) for (b, _), s in zip(pads, sizes, strict=True))]
+
+
+def max_pool_grad(x: np.ndarray, dy: np.ndarray, ks: list[int], geom: ConvGeometry) -> np.ndarray:
+    """Channels-last: each window's gradient goes to its maximum (the first one, in row-major order)."""
+    r = x.ndim - 2
+    outs, pads = geom.resolve(x.shape[1:-1], ks)
+    if list(dy.shape[1:-1]) != outs or dy.shape[0] != x.shape[0] or dy.shape[-1] != x.shape[-1]:
+        fail(f"grad shape {shape_str(dy.shape)} does not match the pooled output {outs}")
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    xp = _pad_spatial(x, pads, fill)
+    dxp = np.zeros(xp.shape, dtype=dy.dtype)
+    if dy.size == 0:
+        return _crop(dxp, pads, x.shape[1:-1])
+    win = _windows(xp, ks, geom.strides, [1] * r, outs)  # [N, *outs, C, *ks]
+    best = np.argmax(win.reshape(win.shape[: r + 2] + (-1,)), axis=-1)  # [N, *outs, C]
+    offsets = np.unravel_index(best, ks)
+    grid = np.indices(best.shape, sparse=True)
+    index = [grid[0]]
+    for d in range(r):
+        index.append(grid[1 + d] * geom.strides[d] + offsets[d])
+    index.append(grid[r + 1])
+    np.add.at(dxp, tuple(index), dy)
+    return _crop(dxp, pads, x.shape[1:-1])
+
+
+def avg_pool_grad(sizes: list[int], dy: np.ndarray, ks: list[int], geom: ConvGeometry) -> np.ndarray:
+    """Channels-last: each window's gradient, divided by its count of real (unpadded) inputs."""
+    r = len(sizes) - 2
+    spatial = tuple(sizes[1:-1])
+    outs, pads = geom.resolve(spatial, ks)
+    if list(dy.shape[1:-1]) != outs or dy.shape[0] != sizes[0] or dy.shape[-1] != sizes[-1]:
+        fail(f"grad shape {shape_str(dy.shape)} does not match the pooled output {outs}")
+    padded = [s + b + a for s, (b, a) in zip(spatial, pads, strict=True)]
+    ones = np.ones((1, *spatial, 1), dtype=dy.dtype)
+    counts = _windows(_pad_spatial(ones, pads, 0), ks, geom.strides, [1] * r, outs).sum(
+        axis=tuple(range(-r, 0))
+    )
+    dxp = np.zeros((sizes[0], *padded, sizes[-1]), dtype=dy.dtype)
+    _scatter_windows(dxp, dy / counts, ks, geom.strides, outs)
+    return _crop(dxp, pads, spatial)
+
+
+def _pool_grad_kernel(op: str, rank: int, default_format: str, kind: str, ksize_input: bool = False) -> None:
+    @kernel_factory(op, family="nn", dtypes=FLOATS)
+    def prepare(node: NodeSpec) -> Any:
+        geom = ConvGeometry(node, rank, default_format, dilations=False)
+        ksize = (
+            None
+            if ksize_input
+            else _spatial_from_format([int(v) for v in node.attrs["ksize"]], geom.fmt, rank)
+        )
+
+        def resolve(extra: tuple[np.ndarray, ...]) -> tuple[list[int], ConvGeometry]:
+            if not ksize_input:
+                return list(ksize or []), geom
+            g = copy.copy(geom)
+            g.strides = _spatial_from_format([int(v) for v in extra[1]], geom.fmt, rank)
+            return _spatial_from_format([int(v) for v in extra[0]], geom.fmt, rank), g
+
+        def run_max(ctx: Any, x: np.ndarray, y: np.ndarray, dy: np.ndarray, *extra: np.ndarray) -> np.ndarray:
+            if x.ndim != rank or dy.ndim != rank:
+                fail(
+                    f"orig_input and grad must be {rank}-dimensional: "
+                    f"{shape_str(x.shape)}, {shape_str(dy.shape)}"
+                )
+            ks, g = resolve(extra)
+            xl = upcast(_to_channels_last(x, geom.fmt))
+            dyl = upcast(_to_channels_last(dy, geom.fmt))
+            with np.errstate(all="ignore"):
+                dx = max_pool_grad(xl, dyl, ks, g)
+            return as_dtype(_from_channels_last(dx, geom.fmt), dy.dtype)
+
+        def run_avg(ctx: Any, input_shape: np.ndarray, dy: np.ndarray) -> np.ndarray:
+            sizes = [int(v) for v in np.asarray(input_shape).reshape(-1)]
+            if len(sizes) != rank or dy.ndim != rank:
+                fail(
+                    f"orig_input_shape must have {rank} elements and grad rank {rank}: "
+                    f"{sizes}, {shape_str(dy.shape)}"
+                )
+            if geom.fmt.startswith("NC"):
+                sizes = [sizes[0]] + sizes[2:] + [sizes[1]]
+            dyl = upcast(_to_channels_last(dy, geom.fmt))
+            with np.errstate(all="ignore"):
+                dx = avg_pool_grad(sizes, dyl, list(ksize or []), geom)
+            return as_dtype(_from_channels_last(dx, geom.fmt), dy.dtype)
+
+        return run_max if kind == "max" else run_avg
+
+
+_pool_grad_kernel("MaxPoolGrad", 4, "NHWC", "max")
+_pool_grad_kernel("MaxPoolGradV2", 4, "NHWC", "max", ksize_input=True)
+_pool_grad_kernel("AvgPoolGrad", 4, "NHWC", "avg")
+_pool_grad_kernel("MaxPool3DGrad", 5, "NDHWC", "max")
+_pool_grad_kernel("AvgPool3DGrad", 5, "NDHWC", "avg")
+
+
+def _batch_norm_grad(node: NodeSpec, version: int) -> Any:
+    eps = float(node.attrs.get("epsilon", 1e-4))
+    fmt = _text_attr(node, "data_format", "NHWC")
+    training = bool(node.attrs.get("is_training", True))
+
+    def run(
+        ctx: Any, dy: np.ndarray, x: np.ndarray, scale: np.ndarray, mean: np.ndarray, var: np.ndarray, *_: Any
+    ) -> list[np.ndarray]:
+        if x.ndim not in (4, 5) or dy.shape != x.shape:
+            fail(
+                f"x and y_backprop must be 4 or 5-dimensional and alike: "
+                f"{shape_str(x.shape)}, {shape_str(dy.shape)}"
+            )
+        axis = 1 if fmt.startswith("NC") else x.ndim - 1
+        c = x.shape[axis]
+        for name, v in (("scale", scale), ("reserve_space_1", mean), ("reserve_space_2", var)):
+            if v.shape != (c,):
+                fail(f"{name} must be 1-dimensional with {c} elements: {shape_str(v.shape)}")
+        shape = [1] * x.ndim
+        shape[axis] = c
+        axes = tuple(i for i in range(x.ndim) if i != axis)
+        u = scale.dtype
+        xw, dyw = x.astype(np.float32 if x.dtype.itemsize < 4 else x.dtype), upcast(dy)
+        with np.errstate(all="ignore"):
+            inv = 1 / np.sqrt(var.reshape(shape) + np.asarray(eps, u))
+            centered = xw - mean.reshape(shape)
+            offset_grad = dyw.sum(axis=axes)
+            scale_grad = (dyw * centered).sum(axis=axes) * inv.reshape(-1)
+            if training:
+                count = max(x.size // max(c, 1), 1)
+                mean_dy = (offset_grad / count).reshape(shape)
+                mean_dy_xhat = (scale_grad / count).reshape(shape)
+                dx = scale.reshape(shape) * inv * (dyw - mean_dy - centered * inv * mean_dy_xhat)
+            else:
+                dx = dyw * (scale.reshape(shape) * inv)
+        empty = np.zeros((0,), dtype=u)
+        return [as_dtype(dx, x.dtype), as_dtype(scale_grad, u), as_dtype(offset_grad, u), empty, empty]
+
+    return run
+
+
+kernel_factory("FusedBatchNormGrad", family="nn", dtypes=("float32",))(lambda node: _batch_norm_grad(node, 1))
+kernel_factory("FusedBatchNormGradV2", family="nn", dtypes=FLOATS)(lambda node: _batch_norm_grad(node, 2))
+kernel_factory("FusedBatchNormGradV3", family="nn", dtypes=FLOATS)(lambda node: _batch_norm_grad(node, 3))

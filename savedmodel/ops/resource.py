@@ -188,3 +188,71 @@ def _ref_identity(ctx: Any, ref: Any) -> Any:
 )
 def _disable_copy_on_read(ctx: Any, handle: Any) -> None:
     return None
+
+
+# ------------------------------------------------------------------ scatter updates of variables
+# Rows of a variable picked by `indices` (any shape) combined with `updates` (indices.shape +
+# var.shape[1:], or a scalar). Repeated indices accumulate for add/sub/mul/div/min/max.
+
+_SCATTER_UFUNCS = {
+    "Add": np.add,
+    "Sub": np.subtract,
+    "Mul": np.multiply,
+    "Min": np.minimum,
+    "Max": np.maximum,
+}
+
+
+def _scatter(op: str, kind: str, current: np.ndarray, indices: Any, updates: Any) -> np.ndarray:
+    indices = np.asarray(indices)
+    updates = np.asarray(updates)
+    if current.ndim < 1:
+        raise ExecutionError(f"{op}: the variable must be at least 1-D, got shape {list(current.shape)}")
+    want = indices.shape + current.shape[1:]
+    if updates.ndim and updates.shape != want:
+        raise ExecutionError(
+            f"{op}: updates must have shape indices.shape + var.shape[1:] = {list(want)}, "
+            f"got {list(updates.shape)}"
+        )
+    flat = indices.reshape(-1)
+    bad = (flat < 0) | (flat >= current.shape[0])
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ExecutionError(f"{op}: indices[{k}] = {int(flat[k])} is not in [0, {current.shape[0]})")
+    out = current.copy()
+    values = np.broadcast_to(updates, want).astype(current.dtype, copy=False)
+    if kind == "Update":
+        out[indices] = values
+    elif kind == "Div" and out.dtype.kind in "iu":  # C division: truncate toward zero
+        for i, v in zip(flat, values.reshape(len(flat), -1), strict=True):
+            if np.any(v == 0):
+                raise ExecutionError(f"{op}: integer division by zero")
+            out[i] = np.trunc(out[i] / v.reshape(out[i].shape)).astype(out.dtype)
+    elif kind == "Div":
+        with np.errstate(all="ignore"):
+            np.divide.at(out, indices, values)
+    else:
+        with np.errstate(all="ignore"):
+            _SCATTER_UFUNCS[kind].at(out, indices, values)
+    return out
+
+
+def _scatter_kernels(kind: str) -> None:
+    ref_op, resource_op = "Scatter" + kind, "ResourceScatter" + kind
+
+    @kernel(ref_op, family="resource", stateful=True, doc=f"scatter-{kind.lower()} into a reference variable")
+    def ref_run(ctx: Any, ref: Any, indices: Any, updates: Any) -> RefVariable:
+        var = _ref(ref, ref_op)
+        var.value = _scatter(ref_op, kind, var.read(), indices, updates)
+        return var
+
+    @kernel(
+        resource_op, family="resource", stateful=True, doc=f"scatter-{kind.lower()} into a resource variable"
+    )
+    def resource_run(ctx: Any, handle: Any, indices: Any, updates: Any) -> None:
+        var = _variable(handle, resource_op)
+        var.assign(_scatter(resource_op, kind, var.read(), indices, updates))
+
+
+for _kind in ("Update", "Add", "Sub", "Mul", "Div", "Min", "Max"):
+    _scatter_kernels(_kind)

@@ -33,9 +33,43 @@ from savedmodel.runtime.resources import deref
 
 # Ops whose semantics live in the dataflow executor (the registry only lists them).
 DATAFLOW_OPS = frozenset({*DATAFLOW_PRIMITIVES, "LoopCond", "ControlTrigger"})
+# TF1 optimizer updates (savedmodel/ops/training.py): they take their variable and slots as
+# references and output the variable's reference.
+_SPARSE_APPLY = (
+    "ProximalGradientDescent",
+    "Momentum",
+    "Adagrad",
+    "AdagradV2",
+    "ProximalAdagrad",
+    "Adadelta",
+    "RMSProp",
+    "CenteredRMSProp",
+    "Ftrl",
+    "FtrlV2",
+)
+APPLY_OPS = frozenset(
+    [
+        "Apply" + name
+        for name in (
+            "GradientDescent",
+            "Adam",
+            "AdaMax",
+            "AddSign",
+            "PowerSign",
+            *_SPARSE_APPLY,
+        )
+    ]
+    + ["SparseApply" + name for name in _SPARSE_APPLY]
+)
+# Reference-variable scatters (savedmodel/ops/resource.py): update rows in place, output the reference.
+REF_SCATTERS = frozenset(
+    {"ScatterUpdate", "ScatterAdd", "ScatterSub", "ScatterMul", "ScatterDiv", "ScatterMin", "ScatterMax"}
+)
 # Ops that produce a reference to a TF1 variable rather than a value.
 REF_PRODUCERS = frozenset(
     {
+        *APPLY_OPS,
+        *REF_SCATTERS,
         "Assign",
         "AssignAdd",
         "AssignSub",
@@ -63,21 +97,13 @@ REF_CONSUMERS = frozenset(
         "RefMerge",
         "RefExit",
         "RefNextIteration",
-        "ScatterUpdate",
-        "ScatterAdd",
-        "ScatterSub",
-        "ScatterMul",
-        "ScatterDiv",
+        *REF_SCATTERS,
         "ScatterNdUpdate",
         "ScatterNdAdd",
         "ScatterNdSub",
         "CountUpTo",
         "DestroyTemporaryVariable",
-        "ApplyGradientDescent",
-        "ApplyAdam",
-        "ApplyMomentum",
-        "ApplyAdagrad",
-        "ApplyRMSProp",
+        *APPLY_OPS,
     }
 )
 # Ops whose value is fixed at load time (run once while compiling).

@@ -2515,6 +2515,126 @@ def draw_boxes_cases() -> None:
     case(g, "DrawBoundingBoxes", f32(1, 5, 5, 1, lo=0, hi=1), boxes[1:], name="gray")
 
 
+@builder
+def gradient_cases() -> None:
+    """The gradient ops tf.gradients emits (TF1 training graphs)."""
+    m, n = "math", "nn"
+    y, dy = f32(2, 3, lo=-0.9, hi=0.9), f32(2, 3)
+    for op in ["TanhGrad", "SigmoidGrad", "ReciprocalGrad", "InvGrad"]:
+        case(m, op, y, dy, name="f32")
+        case(m, op, f64(4, lo=-0.9, hi=0.9), f64(4), name="f64")
+        case(m, op, f16(3, lo=-0.9, hi=0.9), f16(3), name="f16")
+    for op in ["SqrtGrad", "RsqrtGrad"]:
+        case(m, op, pos32(2, 3), dy, name="f32")
+        case(m, op, f64(4, lo=0.2, hi=3), f64(4), name="f64")
+        case(m, op, f16(3, lo=0.5, hi=2), f16(3), name="f16")
+    cy = (f32(3, lo=-0.9, hi=0.9) + 1j * f32(3, lo=-0.9, hi=0.9)).astype(np.complex64)
+    cdy = (f32(3) + 1j * f32(3)).astype(np.complex64)
+    for op in ["TanhGrad", "SigmoidGrad", "SqrtGrad", "RsqrtGrad", "ReciprocalGrad"]:
+        case(m, op, cy, cdy, name="c64")
+    case(m, "TanhGrad", f32(2, 3), f32(3, 2), name="shape_mismatch")
+
+    g, feats = f32(3, 4), f32(3, 4, lo=-4, hi=8)
+    feats[0, :2] = [0.0, 6.0]  # the boundaries: no gradient at 0 (Relu) and at 6 (Relu6)
+    for op in ["ReluGrad", "Relu6Grad", "SoftplusGrad", "SoftsignGrad"]:
+        case(n, op, g, feats, name="f32")
+        case(n, op, f64(5), f64(5, lo=-4, hi=8), name="f64")
+        case(n, op, f16(5), f16(5, lo=-4, hi=8), name="f16")
+    case(n, "ReluGrad", i32(6), i32(6), name="i32")
+    case(n, "Relu6Grad", i32(6), i32(6, lo=-3, hi=9), name="i32")
+    case(n, "ReluGrad", f32(3), f32(4), name="shape_mismatch")
+    elu_out = np.where(feats > 0, feats, np.expm1(np.minimum(feats, 0))).astype(np.float32)
+    case(n, "EluGrad", g, elu_out, name="f32")
+    case(n, "EluGrad", f16(5), np.expm1(f16(5)).astype(np.float16), name="f16")
+    selu_out = np.where(feats > 0, 1.0507 * feats, 1.7581 * np.expm1(np.minimum(feats, 0))).astype(np.float32)
+    case(n, "SeluGrad", g, selu_out, name="f32")
+    case(n, "SeluGrad", f64(5), f64(5, lo=-1.7, hi=3), name="f64")
+    case(n, "LeakyReluGrad", g, feats, name="f32", alpha=0.3)
+    case(n, "LeakyReluGrad", f64(5), f64(5), name="default_alpha")
+
+    case(n, "BiasAddGrad", f32(2, 3, 4, 5), name="nhwc")
+    case(n, "BiasAddGrad", f32(2, 5, 3, 4), name="nchw", data_format="NCHW")
+    case(n, "BiasAddGrad", f64(6, 3), name="2d")
+    case(n, "BiasAddGrad", f16(4, 3, 2), name="f16")
+    case(n, "BiasAddGrad", i32(4, 3), name="i32")
+
+    def max_pool_case(
+        x: np.ndarray, ks: list[int], st: list[int], pad: str, name: str, op: str = "MaxPool"
+    ) -> None:
+        pool = tf.nn.max_pool2d if op == "MaxPool" else tf.nn.max_pool3d
+        y = pool(tf.constant(x, dtype=x.dtype), ks[1:-1], st[1:-1], pad).numpy()
+        dy = f32(*y.shape).astype(x.dtype)
+        if op == "MaxPool":
+            case(n, "MaxPoolGrad", x, y, dy, name=name, ksize=ks, strides=st, padding=pad)
+            ka, sa = a(ks, np.int32), a(st, np.int32)
+            case(n, "MaxPoolGradV2", x, y, dy, ka, sa, name=name, padding=pad, consts=[3, 4])
+        else:
+            case(n, "MaxPool3DGrad", x, y, dy, name=name, ksize=ks, strides=st, padding=pad)
+
+    max_pool_case(f32(2, 4, 6, 3), [1, 2, 2, 1], [1, 2, 2, 1], "VALID", "valid")
+    max_pool_case(f32(1, 5, 5, 2), [1, 3, 3, 1], [1, 2, 2, 1], "SAME", "same")
+    max_pool_case(f32(1, 5, 4, 2), [1, 3, 2, 1], [1, 1, 1, 1], "SAME", "overlapping")
+    max_pool_case(f32(1, 6, 6, 1), [1, 3, 3, 1], [1, 2, 2, 1], "VALID", "valid_overlap")
+    max_pool_case(f64(1, 4, 4, 2), [1, 2, 2, 1], [1, 1, 1, 1], "VALID", "f64")
+    max_pool_case(f16(1, 4, 4, 2), [1, 2, 2, 1], [1, 2, 2, 1], "SAME", "f16")
+    max_pool_case(f32(1, 4, 4, 4, 2), [1, 2, 2, 2, 1], [1, 2, 2, 2, 1], "VALID", "valid", "MaxPool3D")
+    max_pool_case(f32(1, 3, 5, 4, 1), [1, 2, 3, 2, 1], [1, 1, 2, 1, 1], "SAME", "same", "MaxPool3D")
+
+    def avg_pool_case(
+        shape: list[int], ks: list[int], st: list[int], pad: str, name: str, dtype: Any = np.float32
+    ) -> None:
+        pool = tf.nn.avg_pool2d if len(shape) == 4 else tf.nn.avg_pool3d
+        y = pool(np.zeros(shape, np.float32), ks[1:-1], st[1:-1], pad).numpy()
+        op = "AvgPoolGrad" if len(shape) == 4 else "AvgPool3DGrad"
+        dy = f32(*y.shape).astype(dtype)
+        case(n, op, a(shape, np.int32), dy, name=name, ksize=ks, strides=st, padding=pad, consts=[0])
+
+    avg_pool_case([2, 4, 6, 3], [1, 2, 2, 1], [1, 2, 2, 1], "VALID", "valid")
+    avg_pool_case([1, 5, 5, 2], [1, 3, 3, 1], [1, 2, 2, 1], "SAME", "same")
+    avg_pool_case([1, 3, 3, 2], [1, 2, 2, 1], [1, 1, 1, 1], "SAME", "same_stride1")
+    avg_pool_case([1, 4, 4, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID", "f64", np.float64)
+    avg_pool_case([1, 4, 4, 2], [1, 2, 2, 1], [1, 2, 2, 1], "SAME", "f16", np.float16)
+    avg_pool_case([1, 4, 4, 4, 2], [1, 2, 2, 2, 1], [1, 2, 2, 2, 1], "VALID", "valid")
+    avg_pool_case([1, 3, 5, 4, 1], [1, 2, 3, 2, 1], [1, 1, 2, 1, 1], "SAME", "same")
+
+    x = f32(2, 3, 4, 5)
+    dy, scale = f32(2, 3, 4, 5), f32(5, lo=0.5, hi=1.5)
+    bmean, bvar = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
+    pmean, pvar = f32(5, lo=-0.5, hi=0.5), pos32(5)
+    for op in ["FusedBatchNormGrad", "FusedBatchNormGradV2", "FusedBatchNormGradV3"]:
+        extra = [f32(5)] if op.endswith("V3") else []
+        case(n, op, dy, x, scale, bmean, bvar, *extra, name="training", epsilon=0.001, unchecked=[3, 4])
+        case(n, op, dy, x, scale, pmean, pvar, *extra, name="inference", is_training=False, unchecked=[3, 4])
+    xc = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+    dyc = np.ascontiguousarray(np.moveaxis(dy, -1, 1))
+    case(
+        n,
+        "FusedBatchNormGradV3",
+        dyc,
+        xc,
+        scale,
+        bmean,
+        bvar,
+        f32(5),
+        name="nchw",
+        data_format="NCHW",
+        unchecked=[3, 4],
+    )
+    case(
+        n,
+        "FusedBatchNormGradV3",
+        dy.astype(np.float16),
+        x.astype(np.float16),
+        scale,
+        bmean,
+        bvar,
+        f32(5),
+        name="f16",
+        unchecked=[3, 4],
+    )
+
+
+
 # CASES-END
 
 if __name__ == "__main__":
