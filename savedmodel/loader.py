@@ -86,7 +86,11 @@ class SignatureFunction:
         self.name = key
         self.signature_def = signature_def
         self._session = session
-        self.input_specs = {k: spec_from_tensor_info(k, v) for k, v in sorted(signature_def.inputs.items())}
+        nodes = session.graph.nodes
+        producer = session.graph_def.versions.producer
+        self.input_specs = {
+            k: spec_from_tensor_info(k, v, nodes, producer) for k, v in sorted(signature_def.inputs.items())
+        }
         self.output_specs = {k: spec_from_tensor_info(k, v) for k, v in sorted(signature_def.outputs.items())}
         self.inputs: list[TensorSpec] = list(self.input_specs.values())
         self.outputs: list[TensorSpec] = list(self.output_specs.values())

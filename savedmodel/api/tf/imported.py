@@ -10,6 +10,7 @@ from savedmodel.api.tf.graph import Graph, Operation, Tensor, TensorShape
 from savedmodel.api.tf.variables import BaseVariable
 from savedmodel.errors import FormatError
 from savedmodel.format import tensor as tensor_format
+from savedmodel.graph import feeds
 from savedmodel.proto import graph_pb2, node_def_pb2, op_def_pb2, variable_pb2
 
 
@@ -36,11 +37,13 @@ def _output_types(node: node_def_pb2.NodeDef, op_def: op_def_pb2.OpDef | None) -
     return out
 
 
-def _output_shapes(node: node_def_pb2.NodeDef, count: int) -> list[TensorShape]:
+def _output_shapes(node: node_def_pb2.NodeDef, count: int, producer: int = 0) -> list[TensorShape]:
     if "_output_shapes" in node.attr and len(node.attr["_output_shapes"].list.shape) == count:
         return [
             TensorShape(tensor_format.shape_from_proto(s)) for s in node.attr["_output_shapes"].list.shape
         ]
+    if feeds.is_legacy_unknown_shape(node, producer):  # `shape {}` of producer <= 21: unknown
+        return [TensorShape(None)]
     if node.op in ("Placeholder", "PlaceholderWithDefault") and "shape" in node.attr:
         return [TensorShape(tensor_format.shape_from_proto(node.attr["shape"].shape))]
     if node.op == "Const":
@@ -113,7 +116,7 @@ def import_nodes(
             ready,
             {k: _copy(v) for k, v in attrs.items()},
             types,
-            _output_shapes(node, len(types)),
+            _output_shapes(node, len(types), graph_def.versions.producer),
             name=prefix + node.name + "/",
             control_inputs=controls,
             fill_defaults=False,
