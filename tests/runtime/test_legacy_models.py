@@ -10,7 +10,7 @@ import pytest
 
 import savedmodel
 from savedmodel.cli.main import main
-from savedmodel.errors import InvalidInputError
+from savedmodel.errors import ExecutionError, InvalidInputError
 from savedmodel.format import saved_model as saved_model_format
 from savedmodel.proto import example_pb2, saved_model_pb2, types_pb2
 from tests.conftest import FIXTURES, assert_matches_golden, load_golden
@@ -156,3 +156,37 @@ def test_cli_input_examples_for_string_placeholder_behind_float_tensor_info(caps
     assert (code, err) == (0, "")
     expected = np.array(golden["outputs"]["value"], np.float32)
     assert out == f"Result for output key outputs:\n{expected}\n"
+
+
+# ------------------------------------------------------------------ item 10: variable update shapes
+
+VARIABLE_CASES = [(kind, feed) for kind, feeds in GOLDEN["variable_shapes"].items() for feed in sorted(feeds)]
+
+
+@pytest.mark.parametrize(("kind", "feed"), VARIABLE_CASES, ids=[f"{k}-{f}" for k, f in VARIABLE_CASES])
+def test_variable_update_shapes_as_tensorflow(kind: str, feed: str) -> None:
+    """Assign (validate_shape true/false), AssignAdd/Sub and the resource-variable ops, fed values
+    of the variable's shape [2] and of other shapes: TF's result, or an error naming the node."""
+    golden = GOLDEN["variable_shapes"][kind][feed]
+    model = savedmodel.load(FIXTURES / "legacy" / "variable_shapes")  # fresh: the variable is [10, 20]
+    signature = model.signatures[kind]
+    if "error" not in golden:
+        assert_matches_golden(signature(x=golden["feed"])["y"], golden, f"{kind} fed {feed}")
+        return
+    assert golden["error"] == "InvalidArgumentError"
+    with pytest.raises(ExecutionError) as info:
+        signature(x=golden["feed"])
+    assert info.value.node is not None and info.value.op in {
+        "Assign",
+        "AssignAdd",
+        "AssignSub",
+        "AssignVariableOp",
+        "AssignAddVariableOp",
+        "AssignSubVariableOp",
+    }
+    # TF's message, up to our extra detail.
+    assert golden["message"].split(":")[0].split(". Expected")[0] in str(info.value)
+    # A refused update leaves the variable as it was: the next update starts from [10, 20].
+    if "add" in kind or "sub" in kind:
+        same = GOLDEN["variable_shapes"][kind]["same"]
+        assert_matches_golden(signature(x=same["feed"])["y"], same, f"{kind} after a refused update")
