@@ -7,6 +7,7 @@ from savedmodel.errors import (
     LimitExceededError,
     NotFoundError,
     PolicyError,
+    RefusedOpError,
     SavedModelError,
     UnsupportedOpError,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "LimitExceededError",
     "NotFoundError",
     "PolicyError",
+    "RefusedOpError",
     "SavedModelError",
     "UnsupportedOpError",
     "__version__",

@@ -51,3 +51,19 @@ class PolicyError(SavedModelError):
 
 class LimitExceededError(PolicyError):
     """A configured resource limit (memory, iterations, depth, sizes) was exceeded."""
+
+
+class RefusedOpError(PolicyError):
+    """The safety policy refuses ops the graph (or the part of it a signature runs) uses.
+
+    `refused` maps each op type to the names of the nodes that use it ("fn/node" inside functions).
+    """
+
+    def __init__(self, refused: dict[str, list[str]], where: str = "") -> None:
+        self.refused = {op: sorted(nodes) for op, nodes in sorted(refused.items())}
+        listing = "; ".join(f"{op} ({', '.join(nodes[:3])})" for op, nodes in self.refused.items())
+        prefix = f"{where} " if where else ""
+        super().__init__(
+            f"{prefix}uses ops that touch the file system: {listing}; "
+            "pass allow_file_access=True (CLI: --allow_file_access) to run it anyway"
+        )

@@ -59,7 +59,7 @@ NOTES: dict[str, str] = {
     "DecodeGif": "needs Pillow",
     "DecodeBmp": "needs Pillow",
     "ExtractJpegShape": "needs Pillow",
-    "PrintV2": "stdout/stderr/log streams only; file outputs are refused by policy",
+    "PrintV2": "stdout/stderr/log streams; file:// outputs need allow_file_access (policy)",
     "Assert": "raises ExecutionError when the condition is false",
     "Qr": "factor signs may differ from TensorFlow's (product agrees)",
     "Svd": "singular vectors defined up to sign",

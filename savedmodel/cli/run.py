@@ -38,7 +38,7 @@ from savedmodel.errors import InvalidInputError, NotFoundError, PolicyError
 from savedmodel.format import dtypes
 from savedmodel.format import saved_model as saved_model_format
 from savedmodel.format.atomic import atomic_write_bytes
-from savedmodel.format.tensor import shape_from_proto
+from savedmodel.graph import feeds as feed_rules
 from savedmodel.policy import DEFAULT_LIMITS, Policy
 from savedmodel.proto import meta_graph_pb2
 
@@ -172,13 +172,25 @@ def _has_default(meta_graph: meta_graph_pb2.MetaGraphDef, tensor_name: str) -> b
     )
 
 
-def _spec(info: meta_graph_pb2.TensorInfo) -> tuple[int, tuple[int, ...] | None]:
-    shape = shape_from_proto(info.tensor_shape) if info.HasField("tensor_shape") else None
-    return info.dtype, shape
+def _spec(
+    info: meta_graph_pb2.TensorInfo, meta_graph: meta_graph_pb2.MetaGraphDef | None = None
+) -> tuple[int, tuple[int, ...] | None]:
+    """(dtype, shape; -1 for unknown dims) a value for `info` is converted to and checked against,
+    by TF's feed rules (the placeholder's dtype; an unknown shape when none is recorded or for
+    legacy placeholders)."""
+    if meta_graph is None:
+        dtype, shape = info.dtype, feed_rules.tensor_info_shape(info)
+    else:
+        graph_def = meta_graph.graph_def
+        nodes = feed_rules.node_map(graph_def)
+        dtype, shape = feed_rules.feed_spec(info, nodes, graph_def.versions.producer)
+    return dtype, None if shape is None else tuple(-1 if d is None else d for d in shape)
 
 
-def describe_input(key: str, info: meta_graph_pb2.TensorInfo) -> str:
-    dtype, shape = _spec(info)
+def describe_input(
+    key: str, info: meta_graph_pb2.TensorInfo, meta_graph: meta_graph_pb2.MetaGraphDef | None = None
+) -> str:
+    dtype, shape = _spec(info, meta_graph)
     return f"{key} ({dtypes.dtype_name(dtype)} {cli_inputs.format_shape(shape)})"
 
 
@@ -197,7 +209,7 @@ def prepare_feeds(
                 f"Please choose from {choices}, or use `savedmodel show`."
             )
     missing = [
-        describe_input(key, info)
+        describe_input(key, info, meta_graph)
         for key, info in sorted(signature.inputs.items())
         if key not in raw_feeds and not (info.name and _has_default(meta_graph, info.name))
     ]
@@ -214,7 +226,7 @@ def prepare_feeds(
                 f'input "{key}" of signature "{signature_key}" is a {info.WhichOneof("encoding")} tensor; '
                 "savedmodel run feeds dense tensors only"
             )
-        dtype, shape = _spec(info)
+        dtype, shape = _spec(info, meta_graph)
         feeds[key] = cli_inputs.coerce_feed(key, value, dtype, shape, info.name)
     return feeds
 

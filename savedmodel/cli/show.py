@@ -22,6 +22,7 @@ JSON schema (`--json`; keys always present unless marked optional):
                  "functions": null (no object graph) | [Function] (sorted by name)}
     Signature = {"method_name": str, "inputs": {key: TensorInfo}, "outputs": {key: TensorInfo}}
     TensorInfo = {"dtype": "DT_FLOAT", "shape": [int] (-1 = unknown dim) | null (unknown rank),
+                  "shape_recorded": false    # only when the TensorInfo records no shape (unknown)
                   "encoding": "name" | "coo_sparse" | "composite_tensor" | null,
                   "name": str                                   # encoding "name"
                   "coo_sparse": {"values_tensor_name", "indices_tensor_name",
@@ -163,6 +164,8 @@ def show_ops(meta_graph: MetaGraphInfo, out: TextIO) -> None:
 
 
 def _shape_text(info: TensorInfo) -> str:
+    if not info.shape_recorded:
+        return "()"  # saved_model_cli prints the empty TensorShapeProto (the shape is unknown)
     if info.shape is None:
         return "unknown_rank"
     return "(" + ", ".join(str(d) for d in info.shape) + ")"
