@@ -17,8 +17,9 @@ from savedmodel.proto import node_def_pb2
 
 KERNELS = Path(__file__).resolve().parents[1] / "fixtures" / "kernels"
 # Golden sets, each a cases.json.gz with its <family>.npz arrays beside it: the general one
-# (tools/oracle/make_kernel_goldens.py) and the stateless random ops (make_random_goldens.py).
-GOLDEN_DIRS = (KERNELS, KERNELS.parent / "kernels_random")
+# (tools/oracle/make_kernel_goldens.py) and its siblings' (kernels_random, kernels_jpeg, ...:
+# tools/oracle/golden_sets.py).
+GOLDEN_DIRS = tuple(sorted(p.parent for p in KERNELS.parent.glob("kernels*/cases.json.gz")))
 
 # Comparison tolerances by dtype (rtol, atol); a case may override them (stated in its note).
 TOLERANCE = {

@@ -4,8 +4,9 @@ Run with the oracle venv (TensorFlow 2.21):
 
     TF_CPP_MIN_LOG_LEVEL=3 tools/oracle/.venv/bin/python tools/oracle/make_random_goldens.py
 
-Same case format and machinery as make_kernel_goldens.py (its run_case and Store), written to
-tests/fixtures/kernels_random/ (cases.json.gz, random.npz) so the two sets regenerate independently.
+Same case format and machinery as make_kernel_goldens.py (golden_sets.write_golden_set), written to
+tests/fixtures/kernels_random/ (cases.json.gz, random.npz) so the sets regenerate independently;
+also the end-to-end model tests/fixtures/runtime_ops/stateless_random and its golden.
 
 TensorFlow runs with one intra-op thread here: StatelessParameterizedTruncatedNormal starts each
 shard of its work on a stream offset by the shard's first output, so for large outputs its values
@@ -15,7 +16,6 @@ The other ops give the same values for any thread count (per-output streams or o
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 import sys
@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_kernel_goldens as mk  # noqa: E402
+from golden_sets import write_golden_set  # noqa: E402
 from make_kernel_goldens import a, case  # noqa: E402
 
 tf = mk.tf
@@ -248,32 +249,7 @@ def main() -> int:
         index_shuffle_cases,
     ]:
         build()
-    store = mk.Store()
-    entries, seen, broken = [], {}, 0
-    for c in mk.CASES:
-        base = f"{c.op}.{c.name}" if c.name else c.op
-        seen[base] = seen.get(base, 0) + 1
-        cid = base if seen[base] == 1 else f"{base}.{seen[base]}"
-        try:
-            entry = mk.run_case(c)
-        except Exception as exc:  # a broken case definition: report it, keep going
-            print(f"BROKEN CASE {cid}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-            broken += 1
-            continue
-        entry["id"] = cid
-        entry["inputs"] = [store.ref(c.family, f"{cid}/i{k}", x) for k, x in enumerate(entry["inputs"])]
-        if "outputs" in entry:
-            entry["outputs"] = [store.ref(c.family, f"{cid}/o{k}", x) for k, x in enumerate(entry["outputs"])]
-        entries.append(entry)
-    OUT.mkdir(parents=True, exist_ok=True)
-    for family, arrays in store.arrays.items():
-        mk._write_npz(OUT / f"{family}.npz", arrays)
-    text = (
-        json.dumps({"tensorflow": tf.__version__, "cases": entries}, indent=0, separators=(",", ":")) + "\n"
-    )
-    (OUT / "cases.json.gz").write_bytes(gzip.compress(text.encode(), mtime=0))
-    errors = sum(1 for e in entries if "error" in e)
-    print(f"wrote {len(entries)} cases ({errors} expected errors) to {OUT}")
+    broken = write_golden_set(OUT)
     golden = json.dumps(save_model(), indent=1, sort_keys=True) + "\n"
     (MODEL.parent / "stateless_random.json").write_text(golden)
     print(f"wrote {MODEL} and its golden")
