@@ -80,6 +80,7 @@ OP_FAMILY_MODULES: dict[str, str] = {
     'Cumprod': 'math',
     'Cumsum': 'math',
     'CumulativeLogsumexp': 'math',
+    'DecodeAndCropJpeg': 'image',
     'DecodeBase64': 'strings',
     'DecodeBmp': 'image',
     'DecodeCSV': 'parsing',
