@@ -35,6 +35,24 @@ class UnsupportedOpError(SavedModelError):
         super().__init__(f"{prefix}unsupported ops: " + "; ".join(parts))
 
 
+class MissingExtraError(SavedModelError):
+    """The model uses ops whose kernels need an optional extra that is not installed.
+
+    `missing` maps each extra ("image", "special") to the ops that need it.
+    """
+
+    def __init__(self, missing: dict[str, list[str]], where: str = "") -> None:
+        self.missing = {extra: sorted(ops) for extra, ops in sorted(missing.items())}
+        prefix = f"{where}: " if where else ""
+        super().__init__(prefix + "; ".join(extra_hint(extra, ops) for extra, ops in self.missing.items()))
+
+
+def extra_hint(extra: str, ops: list[str]) -> str:
+    """'ops DecodeGif, EncodeJpeg need the 'image' extra: pip install 'savedmodel[image]''."""
+    subject = f"ops {', '.join(ops)} need" if len(ops) > 1 else f"op {ops[0]} needs"
+    return f"{subject} the '{extra}' extra: pip install 'savedmodel[{extra}]'"
+
+
 class ExecutionError(SavedModelError):
     """An op failed while running (TensorFlow would raise InvalidArgumentError and the like)."""
 

@@ -37,6 +37,7 @@ from savedmodel.format import saved_model as saved_model_format
 from savedmodel.format import session_bundle
 from savedmodel.format import tensor as tensor_format
 from savedmodel.graph.names import parse_tensor_name
+from savedmodel.ops import registry
 from savedmodel.policy import (
     DEFAULT_POLICY,
     Policy,
@@ -452,6 +453,7 @@ def _load(path: str | os.PathLike[str], tags: str | Sequence[str] | None, policy
     proto = saved_model_format.read_saved_model(root)
     meta_graph = saved_model_format.find_meta_graph(proto, tags, str(root))
     refused = refused_nodes(meta_graph.graph_def, policy)
+    registry.check_extras(meta_graph.graph_def, str(root))
     variables_dir = checkpoint_dir(root)
     session = Session(
         meta_graph.graph_def,

@@ -384,7 +384,9 @@ def _special_unary(op: str, scipy_name: str, libm: Callable[[float], float] | No
         else f"scipy.special.{scipy_name}; needs SciPy (extra 'special')"
     )
 
-    @kernel_factory(op, family="math", dtypes=FLOATS, doc=doc)
+    @kernel_factory(
+        op, family="math", dtypes=FLOATS, doc=doc, extra="" if fallback is not None else "special"
+    )
     def prepare(node: NodeSpec) -> Any:
         special = _scipy_special() if fallback is not None else _require_scipy(node)
         fn = getattr(special, scipy_name) if special is not None else fallback
@@ -1258,6 +1260,7 @@ def _special_kernel(op: str, name: str, arity: int) -> None:
         family="math",
         dtypes=("float32", "float64", "float16", "bfloat16"),
         doc=f"scipy.special.{name}; needs SciPy (extra 'special')",
+        extra="special",
     )
     def prepare(node: NodeSpec) -> Any:
         fn = getattr(_require_scipy(node), name)

@@ -93,7 +93,7 @@ def test_print_v2_refuses_file_outputs() -> None:
         run(None, np.array(b"text", dtype=object))
 
 
-def test_jpeg_without_pillow_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gif_without_pillow_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     real_import = builtins.__import__
 
     def no_pil(name: str, *args: object, **kwargs: object) -> object:
@@ -102,8 +102,11 @@ def test_jpeg_without_pillow_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_pil)
-    jpeg = np.array(b"\xff\xd8\xff\xe0" + b"\0" * 20, dtype=object)
-    with pytest.raises(ExecutionError, match="Pillow"):
+    gif = np.array(b"GIF89a" + b"\0" * 20, dtype=object)
+    with pytest.raises(ExecutionError, match=r"Pillow: pip install 'savedmodel\[image\]'"):
+        _run("DecodeGif", gif)
+    jpeg = np.array(b"\xff\xd8\xff\xe0" + b"\0" * 20, dtype=object)  # JPEG needs no Pillow
+    with pytest.raises(ExecutionError, match="Invalid JPEG data"):
         _run("DecodeJpeg", jpeg)
 
 
