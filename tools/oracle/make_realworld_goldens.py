@@ -12,6 +12,8 @@ What runs:
   graph's sinks (nodes nothing consumes) fetched, by tensor name.
 - MetaGraph + checkpoint and TF Serving session bundles: the MetaGraph is imported, its saver
   restores the checkpoint, then placeholders are fed and sinks fetched as for a GraphDef.
+Each case is made twice: outputs that differ between the two TensorFlow runs (unseeded random
+initialisers) are listed as `nondeterministic`, and only their dtype and shape are compared.
 Inputs are synthesised from the graph tensor each input feeds (its dtype and shape, unknown
 dimensions as 2); a string input that feeds a ParseExample op gets serialized tf.Example protos
 built from the op's dense keys, types and shapes. A run that TensorFlow itself fails is recorded
@@ -395,6 +397,22 @@ def make_case(directory: Path) -> Recorder | None:
     return None
 
 
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.dtype.kind in "fc":
+        return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def mark_nondeterministic(rec: Recorder, again: Recorder) -> None:
+    """Outputs that differ between two TensorFlow runs of the same inputs (e.g. variables
+    initialised by unseeded random ops): savedmodel can match only their dtype and shape."""
+    differ = sorted(
+        k for k, v in rec.outputs.items() if k not in again.outputs or not _same(v, again.outputs[k])
+    )
+    if differ:
+        rec.meta["nondeterministic"] = differ
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated folder names")
@@ -408,6 +426,7 @@ def main() -> None:
         if rec is None:
             print(f"{directory.name}: no model found")
             continue
+        mark_nondeterministic(rec, make_case(directory))
         rec.write()
         runs = rec.meta["runs"]
         ok = sum(r["status"] == "ok" for r in runs)
