@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from savedmodel.format.tensor import shape_from_proto
+from savedmodel.graph import feeds
 from savedmodel.graph.outputs import find_op_def, output_dtypes
-from savedmodel.proto import graph_pb2, node_def_pb2, tensor_shape_pb2
+from savedmodel.proto import graph_pb2, node_def_pb2
 
 PLACEHOLDERS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
-# GraphDefs up to this producer version wrote an unknown Placeholder shape as a scalar one.
-LEGACY_SCALAR_SHAPE_PRODUCER = 21
 
 
 @dataclass(frozen=True)
@@ -29,16 +28,6 @@ class Endpoint:
     op: str
 
 
-def placeholder_shape(
-    shape: tensor_shape_pb2.TensorShapeProto, producer: int
-) -> tuple[int | None, ...] | None:
-    """The shape a Placeholder's `shape` attr declares, read as TensorFlow reads it: in graphs
-    from producer 21 or older a scalar shape means an unknown one."""
-    if producer <= LEGACY_SCALAR_SHAPE_PRODUCER and not shape.unknown_rank and not shape.dim:
-        return None
-    return _dims(shape_from_proto(shape))
-
-
 def _dims(shape: tuple[int, ...] | None) -> tuple[int | None, ...] | None:
     if shape is None:
         return None
@@ -49,8 +38,10 @@ def node_output_shapes(
     node: node_def_pb2.NodeDef, count: int, producer: int
 ) -> list[tuple[int | None, ...] | None]:
     """Output shapes a node states (`_output_shapes`, a Placeholder's or Const's own); else unknown."""
+    if feeds.is_legacy_unknown_shape(node, producer):  # `shape {}` of an old graph: unknown
+        return [None]
     if node.op in PLACEHOLDERS and "shape" in node.attr:
-        return [placeholder_shape(node.attr["shape"].shape, producer)]
+        return [_dims(shape_from_proto(node.attr["shape"].shape))]
     if node.op in PLACEHOLDERS and node.op != "PlaceholderWithDefault":
         return [None]
     if "_output_shapes" in node.attr and len(node.attr["_output_shapes"].list.shape) == count:
