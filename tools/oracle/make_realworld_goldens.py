@@ -203,7 +203,7 @@ class Recorder:
         unknown_rank = any(t.shape.rank is None for t in feeds.values())
         for rank0 in (True, False) if unknown_rank else (True,):
             try:
-                values = {n: _value(sess, t, rng, self._spec(n), rank0) for n, t in feeds.items()}
+                values = {n: _value(sess, t, rng, self._spec(n), rank0) for n, t in sorted(feeds.items())}
                 result = sess.run(fetches, {feeds[n]: v for n, v in values.items()})
                 run["status"] = "ok"
                 run.pop("error", None)
