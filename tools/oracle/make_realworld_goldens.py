@@ -227,8 +227,8 @@ class Recorder:
 
     def write(self) -> None:
         (self.directory / "case.json").write_text(json.dumps(self.meta, indent=1) + "\n")
-        npzio.save(self.directory / "inputs.npz", self.inputs)
-        npzio.save(self.directory / "outputs.npz", self.outputs)
+        npzio.save(self.directory / "inputs.npz", dict(sorted(self.inputs.items())))
+        npzio.save(self.directory / "outputs.npz", dict(sorted(self.outputs.items())))
 
 
 def _graph_facts(graph_def) -> dict:
