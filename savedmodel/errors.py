@@ -35,6 +35,24 @@ class UnsupportedOpError(SavedModelError):
         super().__init__(f"{prefix}unsupported ops: " + "; ".join(parts))
 
 
+class MissingExtraError(SavedModelError):
+    """The model uses ops whose kernels need an optional extra that is not installed.
+
+    `missing` maps each extra ("image", "special") to the ops that need it.
+    """
+
+    def __init__(self, missing: dict[str, list[str]], where: str = "") -> None:
+        self.missing = {extra: sorted(ops) for extra, ops in sorted(missing.items())}
+        prefix = f"{where}: " if where else ""
+        super().__init__(prefix + "; ".join(extra_hint(extra, ops) for extra, ops in self.missing.items()))
+
+
+def extra_hint(extra: str, ops: list[str]) -> str:
+    """'ops DecodeGif, EncodeJpeg need the 'image' extra: pip install 'savedmodel[image]''."""
+    subject = f"ops {', '.join(ops)} need" if len(ops) > 1 else f"op {ops[0]} needs"
+    return f"{subject} the '{extra}' extra: pip install 'savedmodel[{extra}]'"
+
+
 class ExecutionError(SavedModelError):
     """An op failed while running (TensorFlow would raise InvalidArgumentError and the like)."""
 
@@ -51,3 +69,19 @@ class PolicyError(SavedModelError):
 
 class LimitExceededError(PolicyError):
     """A configured resource limit (memory, iterations, depth, sizes) was exceeded."""
+
+
+class RefusedOpError(PolicyError):
+    """The safety policy refuses ops the graph (or the part of it a signature runs) uses.
+
+    `refused` maps each op type to the names of the nodes that use it ("fn/node" inside functions).
+    """
+
+    def __init__(self, refused: dict[str, list[str]], where: str = "") -> None:
+        self.refused = {op: sorted(nodes) for op, nodes in sorted(refused.items())}
+        listing = "; ".join(f"{op} ({', '.join(nodes[:3])})" for op, nodes in self.refused.items())
+        prefix = f"{where} " if where else ""
+        super().__init__(
+            f"{prefix}uses ops that touch the file system: {listing}; "
+            "pass allow_file_access=True (CLI: --allow_file_access) to run it anyway"
+        )

@@ -274,19 +274,31 @@ class TensorInfo:
     """One signature input or output."""
 
     dtype: int
-    shape: list[int] | None  # -1 for unknown dims, None for unknown rank
+    shape: list[int] | None  # -1 for unknown dims, None for unknown rank (or no shape recorded)
     encoding: str  # "name", "coo_sparse", "composite_tensor" or "" (unset)
     name: str = ""
     coo_sparse: dict[str, str] | None = None
     type_spec: Any = None  # decoded TypeSpec of a composite tensor
     components: list[TensorInfo] = field(default_factory=list)
     proto: meta_graph_pb2.TensorInfo | None = field(default=None, repr=False, compare=False)
+    # False when the TensorInfo has no tensor_shape: its shape is unknown (TF Serving and TF1
+    # sessions accept any), though saved_model_cli prints it as "()".
+    shape_recorded: bool = True
 
     @classmethod
     def from_proto(cls, proto: meta_graph_pb2.TensorInfo) -> TensorInfo:
-        shape = None if proto.tensor_shape.unknown_rank else [int(d.size) for d in proto.tensor_shape.dim]
+        recorded = proto.HasField("tensor_shape")
+        unknown = proto.tensor_shape.unknown_rank or not recorded
+        shape = None if unknown else [int(d.size) for d in proto.tensor_shape.dim]
         encoding = proto.WhichOneof("encoding") or ""
-        info = cls(dtype=int(proto.dtype), shape=shape, encoding=encoding, name=proto.name, proto=proto)
+        info = cls(
+            dtype=int(proto.dtype),
+            shape=shape,
+            encoding=encoding,
+            name=proto.name,
+            proto=proto,
+            shape_recorded=recorded,
+        )
         if encoding == "coo_sparse":
             coo = proto.coo_sparse
             info.coo_sparse = {
@@ -315,6 +327,8 @@ class TensorInfo:
             "shape": self.shape,
             "encoding": self.encoding or None,
         }
+        if not self.shape_recorded:
+            out["shape_recorded"] = False
         if self.encoding == "name":
             out["name"] = self.name
         elif self.encoding == "coo_sparse":
@@ -679,7 +693,8 @@ def variables_prefix(path: PathLike) -> Path | None:
     """
     p = Path(path)
     if p.is_dir():
-        for candidate in (p / "variables" / "variables", p / "variables"):
+        # (`export`: a TF Serving session bundle's V2 checkpoint)
+        for candidate in (p / "variables" / "variables", p / "variables", p / "export"):
             if Path(str(candidate) + ".index").is_file():
                 return candidate
         if (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file():

@@ -19,7 +19,7 @@ children are attributes, as after `tf.saved_model.load`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +29,20 @@ from savedmodel.errors import (
     FormatError,
     InvalidInputError,
     NotFoundError,
+    RefusedOpError,
     SavedModelError,
     UnsupportedOpError,
 )
 from savedmodel.format import saved_model as saved_model_format
+from savedmodel.format import session_bundle
 from savedmodel.format import tensor as tensor_format
 from savedmodel.graph.names import parse_tensor_name
+from savedmodel.ops import registry
 from savedmodel.policy import (
     DEFAULT_POLICY,
     Policy,
     check_call_bytes,
-    check_meta_graph,
+    refused_nodes,
     resolve_inside,
     using_limits,
 )
@@ -80,26 +83,66 @@ class Signatures(dict):
 
 
 class SignatureFunction:
-    """One SignatureDef as a function: `fn(**inputs) -> {output key: array}`."""
+    """One SignatureDef as a function: `fn(**inputs) -> {output key: array}`.
+
+    Compiling raises UnsupportedOpError / RefusedOpError when the part of the graph the signature
+    runs has ops without kernels or ops the policy refuses. `load` keeps such a signature as a
+    failed one (`SignatureFunction.failed`): calling it raises that error, naming the ops and nodes,
+    while the model's other signatures work.
+    """
+
+    error: UnsupportedOpError | RefusedOpError | None = None
 
     def __init__(self, session: Session, key: str, signature_def: meta_graph_pb2.SignatureDef) -> None:
+        self._describe(session, key, signature_def)
+        self.plan = session.prepare(
+            [s.tensor_name for s in self.inputs], [s.tensor_name for s in self.outputs]
+        )
+
+    @classmethod
+    def failed(
+        cls,
+        session: Session,
+        key: str,
+        signature_def: meta_graph_pb2.SignatureDef,
+        error: UnsupportedOpError | RefusedOpError,
+    ) -> SignatureFunction:
+        """A signature whose plan could not be prepared: calls raise `error` again."""
+        function = cls.__new__(cls)
+        function._describe(session, key, signature_def)
+        function.plan = None
+        function.error = error
+        return function
+
+    def _raise_error(self) -> None:
+        error = self.error
+        where = f"{self._session.graph.where}, signature {self.name!r}"
+        if isinstance(error, RefusedOpError):
+            raise RefusedOpError(error.refused, where)
+        assert isinstance(error, UnsupportedOpError)
+        raise UnsupportedOpError(error.missing, where)
+
+    def _describe(self, session: Session, key: str, signature_def: meta_graph_pb2.SignatureDef) -> None:
         self.name = key
         self.signature_def = signature_def
         self._session = session
-        self.input_specs = {k: spec_from_tensor_info(k, v) for k, v in sorted(signature_def.inputs.items())}
+        nodes = session.graph.nodes
+        producer = session.graph_def.versions.producer
+        self.input_specs = {
+            k: spec_from_tensor_info(k, v, nodes, producer) for k, v in sorted(signature_def.inputs.items())
+        }
         self.output_specs = {k: spec_from_tensor_info(k, v) for k, v in sorted(signature_def.outputs.items())}
         self.inputs: list[TensorSpec] = list(self.input_specs.values())
         self.outputs: list[TensorSpec] = list(self.output_specs.values())
         self._input_keys = list(self.input_specs)
         self._output_keys = list(self.output_specs)
-        self.plan = session.prepare(
-            [s.tensor_name for s in self.inputs], [s.tensor_name for s in self.outputs]
-        )
 
     def _expected(self) -> str:
         return "; ".join(s.describe() for s in self.inputs) or "no inputs"
 
     def __call__(self, *args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+        if self.plan is None:
+            self._raise_error()
         if args:
             if len(args) > len(self._input_keys):
                 raise InvalidInputError(
@@ -135,7 +178,8 @@ class SignatureFunction:
 
     def __repr__(self) -> str:
         outs = "; ".join(s.describe() for s in self.outputs)
-        return f"<SignatureFunction {self.name!r} ({self._expected()}) -> ({outs})>"
+        state = "" if self.error is None else f" unavailable: {self.error}"
+        return f"<SignatureFunction {self.name!r} ({self._expected()}) -> ({outs}){state}>"
 
 
 class RestoredVariable:
@@ -408,8 +452,9 @@ def _load(path: str | os.PathLike[str], tags: str | Sequence[str] | None, policy
     root = Path(path)
     proto = saved_model_format.read_saved_model(root)
     meta_graph = saved_model_format.find_meta_graph(proto, tags, str(root))
-    check_meta_graph(meta_graph, policy, str(root))
-    variables_dir = root / saved_model_format.VARIABLES_DIR
+    refused = refused_nodes(meta_graph.graph_def, policy)
+    registry.check_extras(meta_graph.graph_def, str(root))
+    variables_dir = checkpoint_dir(root)
     session = Session(
         meta_graph.graph_def,
         op_list=meta_graph.meta_info_def.stripped_op_list,
@@ -419,33 +464,82 @@ def _load(path: str | os.PathLike[str], tags: str | Sequence[str] | None, policy
         where=str(root),
     )
     loaded = LoadedModel(root, meta_graph, session)
+    # Ops the policy refuses fail loading when restoring or initialising runs them (compile_plan
+    # refuses them there); elsewhere, see _add_signatures.
     restore_variables(session, meta_graph, root)
     run_init_op(session, meta_graph, root)
-    missing: dict[str, list[str]] = {}
+    _add_signatures(loaded, meta_graph, refused, str(root))
+    if len(meta_graph.object_graph_def.nodes):
+        _build_object_graph(loaded, meta_graph, root)
+    return loaded
+
+
+def _add_signatures(
+    loaded: LoadedModel, meta_graph: meta_graph_pb2.MetaGraphDef, refused: dict[str, list[str]], where: str
+) -> None:
+    """Compile every signature. One that reaches an op without a kernel, or an op the policy
+    refuses, fails alone (calling it raises that error) and the others work. Loading itself fails
+    when no signature works, or when a refused op is reached by no signature (a graph with a
+    file op is refused unless the op sits behind the signatures that use it: a model whose
+    `train` signature writes summaries still serves)."""
+    session = loaded.session
+    failures: dict[str, UnsupportedOpError | RefusedOpError] = {}
     for key, signature_def in sorted(meta_graph.signature_def.items()):
         if key == INIT_OP_SIGNATURE_KEY:
             continue
         try:
             loaded.signatures[key] = SignatureFunction(session, key, signature_def)
-        except UnsupportedOpError as exc:
-            for op, nodes in exc.missing.items():
-                missing.setdefault(op, []).extend(n for n in nodes if n not in missing.get(op, []))
-    if missing:
-        raise UnsupportedOpError(missing, str(root))
-    if len(meta_graph.object_graph_def.nodes):
-        _build_object_graph(loaded, meta_graph, root)
-    return loaded
+        except (UnsupportedOpError, RefusedOpError) as exc:
+            failures[key] = exc
+            loaded.signatures[key] = SignatureFunction.failed(session, key, signature_def, exc)
+    reached = _merge(e.refused for e in failures.values() if isinstance(e, RefusedOpError))
+    unreached = {op: [n for n in nodes if n not in reached.get(op, ())] for op, nodes in refused.items()}
+    unreached = {op: nodes for op, nodes in unreached.items() if nodes}
+    if unreached:
+        raise RefusedOpError(unreached, where)
+    if failures and len(failures) == len(loaded.signatures):
+        if reached:
+            raise RefusedOpError(reached, where)
+        raise UnsupportedOpError(
+            _merge(e.missing for e in failures.values() if isinstance(e, UnsupportedOpError)), where
+        )
+
+
+def _merge(tables: Iterable[Mapping[str, list[str]]]) -> dict[str, list[str]]:
+    merged: dict[str, list[str]] = {}
+    for table in tables:
+        for op, nodes in table.items():
+            known = merged.setdefault(op, [])
+            known.extend(n for n in nodes if n not in known)
+    return merged
 
 
 def variables_prefix(root: Path) -> Path:
     return root / saved_model_format.VARIABLES_DIR / saved_model_format.VARIABLES_PREFIX
 
 
+# TF Serving session bundles (export.meta + export*) keep their checkpoint in the model
+# directory itself; savedmodel.format.session_bundle up-converts them.
+def checkpoint_dir(root: Path) -> Path:
+    """Where the model's own checkpoint ops may read and write."""
+    if session_bundle.is_session_bundle(root):
+        return root
+    return root / saved_model_format.VARIABLES_DIR
+
+
+def _restore_prefix(root: Path) -> Path | None:
+    """What the restore op's filename tensor is fed, or None when nothing was saved."""
+    if session_bundle.is_session_bundle(root):
+        return session_bundle.variables_filename(root) if session_bundle.has_variables(root) else None
+    prefix = variables_prefix(root)
+    return prefix if Path(f"{prefix}.index").exists() else None
+
+
 def restore_variables(session: Session, meta_graph: meta_graph_pb2.MetaGraphDef, root: Path) -> None:
     """Run the saver's restore op with the variables prefix fed (no-op when nothing was saved)."""
     saver = meta_graph.saver_def
-    prefix = variables_prefix(root)
-    if not saver.restore_op_name or not Path(f"{prefix}.index").exists():
+    prefix = _restore_prefix(root)
+    if not saver.restore_op_name or prefix is None:
         return
     filename_tensor = saver.filename_tensor_name
     feeds = {filename_tensor: _string_tensor(str(prefix))} if filename_tensor else {}

@@ -12,24 +12,28 @@ import contextlib
 import contextvars
 import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from savedmodel.errors import LimitExceededError, PolicyError
+from savedmodel.errors import LimitExceededError, PolicyError, RefusedOpError
 from savedmodel.proto import graph_pb2, meta_graph_pb2
 
 # Ops refused unless file access is allowed. saved_model_cli scan's default
 # denylist is ReadFile, WriteFile and PrintV2; we refuse a few more by default.
 SCAN_DEFAULT_DENYLIST: tuple[str, ...] = ("ReadFile", "WriteFile", "PrintV2")
 FILE_ACCESS_OPS: frozenset[str] = frozenset(
-    {"ReadFile", "WriteFile", "MatchingFiles", "PrintV2", "Save", "SaveSlices", "ImmutableConst"}
+    {"ReadFile", "WriteFile", "MatchingFiles", "PrintV2", "ImmutableConst"}
 )
-# Checkpoint ops are needed to restore variables; they are confined to the model's
-# own variables directory at run time rather than refused at load.
+# PrintV2 streams that stay inside the process (TF also accepts "file://<path>", a file op).
+PRINT_STREAMS: frozenset[str] = frozenset({"stderr", "stdout", "log(info)", "log(warning)", "log(error)"})
+PRINT_FILE_PREFIX = "file://"
+# Checkpoint ops (V2 and V1) are needed to restore variables and are part of every
+# saver subgraph; they are confined at run time to the model's own checkpoint
+# directory (variables/, or a session bundle's export dir) rather than refused at load.
 CHECKPOINT_OPS: frozenset[str] = frozenset(
-    {"SaveV2", "RestoreV2", "MergeV2Checkpoints", "Restore", "RestoreSlice"}
+    {"SaveV2", "RestoreV2", "MergeV2Checkpoints", "Restore", "RestoreSlice", "Save", "SaveSlices"}
 )
 
 
@@ -154,15 +158,45 @@ def find_denied_ops(graph_def: graph_pb2.GraphDef, denylist: Iterable[str]) -> d
     return {op: nodes for op, nodes in ops_in_graph(graph_def).items() if op in denied}
 
 
+def print_stream(attrs: Mapping[str, Any]) -> str:
+    """A PrintV2 node's output_stream attr (TF's default: stderr)."""
+    if "output_stream" not in attrs:
+        return "stderr"
+    return attrs["output_stream"].s.decode("utf-8", "replace")
+
+
+def refuses(denied: frozenset[str], op: str, attrs: Mapping[str, Any]) -> bool:
+    """Whether a node of `op` with `attrs` is refused under the `denied` op set. PrintV2 is
+    refused only when it prints to a file (`output_stream` "file://..."): printing to the
+    process's stdout/stderr/log is not a file op."""
+    if op not in denied:
+        return False
+    if op == "PrintV2":
+        return print_stream(attrs).startswith(PRINT_FILE_PREFIX)
+    return True
+
+
+def refused_nodes(graph_def: graph_pb2.GraphDef, policy: Policy) -> dict[str, list[str]]:
+    """Op type -> the nodes the policy refuses, over the graph and every library function."""
+    denied = policy.denied_ops()
+    found: dict[str, list[str]] = {}
+    if not denied:
+        return found
+    for node in graph_def.node:
+        if refuses(denied, node.op, node.attr):
+            found.setdefault(node.op, []).append(node.name)
+    for function in graph_def.library.function:
+        for node in function.node_def:
+            if refuses(denied, node.op, node.attr):
+                found.setdefault(node.op, []).append(f"{function.signature.name}/{node.name}")
+    return found
+
+
 def check_meta_graph(meta_graph: meta_graph_pb2.MetaGraphDef, policy: Policy, source: str = "model") -> None:
-    """Raise PolicyError when the graph uses ops the policy refuses."""
-    denied = find_denied_ops(meta_graph.graph_def, policy.denied_ops())
-    if denied:
-        listing = "; ".join(f"{op} ({', '.join(nodes[:3])})" for op, nodes in sorted(denied.items()))
-        raise PolicyError(
-            f"{source} uses ops that touch the file system: {listing}; "
-            "pass allow_file_access=True (CLI: --allow_file_access) to run it anyway"
-        )
+    """Raise RefusedOpError (a PolicyError) when the graph uses ops the policy refuses."""
+    refused = refused_nodes(meta_graph.graph_def, policy)
+    if refused:
+        raise RefusedOpError(refused, source)
 
 
 def resolve_inside(root: str | os.PathLike[str], relative: str, what: str = "path") -> Path:

@@ -18,7 +18,7 @@ from tests.corpus.test_corpus import EXPECTED_ERROR, EXPECTED_MISMATCH, EXPECTED
 from tests.ops import golden
 
 # Fixture areas whose SavedModels are run and compared with TensorFlow's outputs.
-GOLDEN_AREAS = ("seed", "runtime", "runtime_ops", "corpus", "cli", "serving", "training")
+GOLDEN_AREAS = ("seed", "runtime", "runtime_ops", "corpus", "cli", "serving", "legacy", "training")
 # Corpus cases known not to match TensorFlow yet do not count as coverage.
 CORPUS_GAPS = set(EXPECTED_UNSUPPORTED) | set(EXPECTED_MISMATCH) | set(EXPECTED_ERROR)
 

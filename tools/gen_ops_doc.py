@@ -4,7 +4,7 @@ Usage: python tools/gen_ops_doc.py [--check]
 With --check, exit 1 when docs/ops.md is out of date.
 
 One table per kernel family: op, dtypes the kernel accepts, whether TensorFlow-made golden
-cases cover it (tests/fixtures/kernels), and notes (the kernel's docstring plus the
+cases cover it (tests/fixtures/kernels*), and notes (the kernel's docstring plus the
 differences from TensorFlow listed in NOTES below).
 """
 
@@ -18,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "ops.md"
-GOLDENS = ROOT / "tests" / "fixtures" / "kernels" / "cases.json.gz"
+# kernel golden sets: make_kernel_goldens.py's and its siblings' (tools/oracle/golden_sets.py)
+GOLDENS = tuple(sorted((ROOT / "tests" / "fixtures").glob("kernels*/cases.json.gz")))
 
 # Facts worth knowing per op, beyond its docstring.
 NOTES: dict[str, str] = {
@@ -50,16 +51,16 @@ NOTES: dict[str, str] = {
     "Fingerprint": "farmhash64, bit-exact",
     "StringToHashBucketStrong": "SipHash-2-4, bit-exact",
     "StringToHashBucket": "TensorFlow Hash64, bit-exact",
-    "DecodeJpeg": "needs Pillow (extra 'image'); exact for dct_method='INTEGER_ACCURATE'; TensorFlow's "
-    "default ('' = libjpeg IFAST) can differ by up to ~8 levels",
-    "DecodeImage": "PNG built in; JPEG/GIF/BMP need Pillow (extra 'image')",
+    "DecodeJpeg": "libjpeg-turbo through simplejpeg: pixel-exact with TensorFlow (IFAST/ISLOW IDCT, "
+    "ratio, fancy upscaling, CMYK); try_recover_truncated's fill of truncated files may differ",
+    "DecodeAndCropJpeg": "libjpeg-turbo through simplejpeg: pixel-exact with TensorFlow",
+    "DecodeImage": "PNG and JPEG built in; GIF/BMP need Pillow (extra 'image')",
     "DecodePng": "built in (zlib); interlaced PNGs need Pillow",
     "EncodePng": "built in (zlib)",
     "EncodeJpeg": "needs Pillow (extra 'image')",
-    "DecodeGif": "needs Pillow",
-    "DecodeBmp": "needs Pillow",
-    "ExtractJpegShape": "needs Pillow",
-    "PrintV2": "stdout/stderr/log streams only; file outputs are refused by policy",
+    "DecodeGif": "needs Pillow (extra 'image')",
+    "DecodeBmp": "needs Pillow (extra 'image')",
+    "PrintV2": "stdout/stderr/log streams; file:// outputs need allow_file_access (policy)",
     "Assert": "raises ExecutionError when the condition is false",
     "Qr": "factor signs may differ from TensorFlow's (product agrees)",
     "Svd": "singular vectors defined up to sign",
@@ -72,25 +73,29 @@ NOTES: dict[str, str] = {
 }
 
 FAMILY_NOTES: dict[str, str] = {
-    "random": "Stateless uniform, normal, truncated-normal and uniform-int ops (V1 and V2), "
-    "StatelessMultinomial, StatelessRandomBinomial and StatelessRandomGetKeyCounter reproduce "
-    "TensorFlow's Philox-4x32-10 streams bit for bit (multinomial: for batches TensorFlow splits across "
-    "threads, only the first group of rows). The stateful ops and the stateless gamma and Poisson ops "
-    "draw from NumPy: values differ from TensorFlow's for the same seed; shapes, dtypes, ranges and "
-    "distributions match. Seeded stateful nodes are reproducible from run to run.",
+    "random": "The stateless ops (uniform, normal, truncated normal, ints, gamma, Poisson, binomial, "
+    "multinomial, parameterized truncated normal, shuffle, RandomIndexShuffle, key/counter/alg) "
+    "reproduce TensorFlow's CPU Philox-4x32-10 streams bit for bit; StatelessMultinomial and "
+    "StatelessParameterizedTruncatedNormal only while TensorFlow runs them as one shard (small "
+    "outputs), since larger ones are split across its threads, each shard restarting the stream. "
+    "The stateful ops draw from NumPy: values differ from TensorFlow's for the same seed; shapes, "
+    "dtypes, ranges and distributions match. Seeded stateful nodes are reproducible from run to run.",
     "image": "Resizing uses TensorFlow's exact coordinate rules (align_corners, half_pixel_centers, "
-    "the bicubic coefficient table). PNG is built in; other codecs need Pillow "
-    "(`pip install savedmodel[image]`) and raise a clear error without it.",
+    "the bicubic coefficient table). PNG and JPEG decoding are built in; GIF/BMP decoding and JPEG "
+    "encoding need Pillow (`pip install 'savedmodel[image]'`): without it a model using them is "
+    "refused at load, naming the extra.",
     "math": "Half-precision types (float16, bfloat16) are computed in float32 and rounded, as "
     "TensorFlow's CPU kernels do; sums of integers keep their type and wrap.",
 }
 
 
 def _golden_ops() -> set[str]:
-    if not GOLDENS.exists():
-        return set()
-    cases = json.loads(gzip.decompress(GOLDENS.read_bytes()))["cases"]
-    return {c["op"] for c in cases if "error" not in c}
+    ops: set[str] = set()
+    for path in GOLDENS:
+        if path.exists():
+            cases = json.loads(gzip.decompress(path.read_bytes()))["cases"]
+            ops |= {c["op"] for c in cases if "error" not in c}
+    return ops
 
 
 def _first_line(text: str) -> str:
@@ -112,7 +117,8 @@ def render() -> str:
         "Generated by `python tools/gen_ops_doc.py` from the kernel registry; do not edit by hand.",
         "",
         f"{len(kernels)} ops in {len(families)} families. *Golden*: TensorFlow-made golden cases "
-        "(tests/fixtures/kernels, made by tools/oracle/make_kernel_goldens.py) check this kernel's "
+        "(tests/fixtures/kernels*, made by tools/oracle/make_kernel_goldens.py and its siblings) "
+        "check this kernel's "
         "values, dtypes and shapes against TensorFlow 2.21.",
         "",
         "| Family | Ops |",

@@ -33,11 +33,12 @@ from typing import Any
 import numpy as np
 
 from savedmodel.cli import inputs as cli_inputs
+from savedmodel.cli.graph import add_source_arguments
 from savedmodel.errors import InvalidInputError, NotFoundError, PolicyError
 from savedmodel.format import dtypes
 from savedmodel.format import saved_model as saved_model_format
 from savedmodel.format.atomic import atomic_write_bytes
-from savedmodel.format.tensor import shape_from_proto
+from savedmodel.graph import feeds as feed_rules
 from savedmodel.policy import DEFAULT_LIMITS, Policy
 from savedmodel.proto import meta_graph_pb2
 
@@ -49,6 +50,7 @@ examples:
       --inputs 'x=/tmp/in.npz[x];y=/tmp/y.npy' --outdir /tmp/out
   savedmodel run --dir /tmp/model --tag_set serve --signature_def classify \\
       --input_examples 'inputs=[{"age": [31.0], "city": ["Paris"]}]'
+  savedmodel run --graph frozen.pb --input_exprs 'x:0=[[1.0, 2.0]];keep_prob=1.0' --outputs y:0
 
 --input_exprs accepts Python literals, + - * / ** on numbers, and NumPy
 constructors (np.ones, np.zeros, np.full, np.arange, np.linspace, np.eye,
@@ -66,11 +68,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dir", required=True, help="directory containing the SavedModel")
+    add_source_arguments(parser)
     parser.add_argument(
-        "--tag_set", required=True, help="comma-separated tags of the MetaGraphDef, e.g. serve"
+        "--tag_set", help="comma-separated tags of the MetaGraphDef, e.g. serve (required with --dir)"
     )
-    parser.add_argument("--signature_def", required=True, help="key of the SignatureDef to run")
+    parser.add_argument("--signature_def", help="key of the SignatureDef to run (required with --dir)")
+    parser.add_argument(
+        "--outputs",
+        default=None,
+        help="with --graph: tensor names to fetch, separated by ',' (default: the graph's sinks)",
+    )
+    parser.add_argument(
+        "--init_op",
+        default=None,
+        help="with --graph: ops to run once before fetching, separated by ',' (e.g. init)",
+    )
     parser.add_argument(
         "--inputs",
         default="",
@@ -160,13 +172,25 @@ def _has_default(meta_graph: meta_graph_pb2.MetaGraphDef, tensor_name: str) -> b
     )
 
 
-def _spec(info: meta_graph_pb2.TensorInfo) -> tuple[int, tuple[int, ...] | None]:
-    shape = shape_from_proto(info.tensor_shape) if info.HasField("tensor_shape") else None
-    return info.dtype, shape
+def _spec(
+    info: meta_graph_pb2.TensorInfo, meta_graph: meta_graph_pb2.MetaGraphDef | None = None
+) -> tuple[int, tuple[int, ...] | None]:
+    """(dtype, shape; -1 for unknown dims) a value for `info` is converted to and checked against,
+    by TF's feed rules (the placeholder's dtype; an unknown shape when none is recorded or for
+    legacy placeholders)."""
+    if meta_graph is None:
+        dtype, shape = info.dtype, feed_rules.tensor_info_shape(info)
+    else:
+        graph_def = meta_graph.graph_def
+        nodes = feed_rules.node_map(graph_def)
+        dtype, shape = feed_rules.feed_spec(info, nodes, graph_def.versions.producer)
+    return dtype, None if shape is None else tuple(-1 if d is None else d for d in shape)
 
 
-def describe_input(key: str, info: meta_graph_pb2.TensorInfo) -> str:
-    dtype, shape = _spec(info)
+def describe_input(
+    key: str, info: meta_graph_pb2.TensorInfo, meta_graph: meta_graph_pb2.MetaGraphDef | None = None
+) -> str:
+    dtype, shape = _spec(info, meta_graph)
     return f"{key} ({dtypes.dtype_name(dtype)} {cli_inputs.format_shape(shape)})"
 
 
@@ -185,7 +209,7 @@ def prepare_feeds(
                 f"Please choose from {choices}, or use `savedmodel show`."
             )
     missing = [
-        describe_input(key, info)
+        describe_input(key, info, meta_graph)
         for key, info in sorted(signature.inputs.items())
         if key not in raw_feeds and not (info.name and _has_default(meta_graph, info.name))
     ]
@@ -202,7 +226,7 @@ def prepare_feeds(
                 f'input "{key}" of signature "{signature_key}" is a {info.WhichOneof("encoding")} tensor; '
                 "savedmodel run feeds dense tensors only"
             )
-        dtype, shape = _spec(info)
+        dtype, shape = _spec(info, meta_graph)
         feeds[key] = cli_inputs.coerce_feed(key, value, dtype, shape, info.name)
     return feeds
 
@@ -254,9 +278,23 @@ def format_result(key: str, value: Any) -> str:
     return f"Result for output key {key}:\n{value}"
 
 
+def _check_dir_flags(args: argparse.Namespace) -> None:
+    missing = [f"--{name}" for name in ("tag_set", "signature_def") if getattr(args, name) is None]
+    if missing:
+        raise InvalidInputError(f"the following arguments are required with --dir: {', '.join(missing)}")
+    given = [f"--{name}" for name in ("outputs", "init_op") if getattr(args, name) is not None]
+    if given:
+        raise InvalidInputError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --graph only")
+
+
 def run_command(args: argparse.Namespace) -> int:
     if args.tf_debug:
         raise InvalidInputError("--tf_debug (the TensorFlow debugger) is not available in savedmodel")
+    if args.graph is not None:
+        from savedmodel.cli.graph import run_graph
+
+        return run_graph(args)
+    _check_dir_flags(args)
     tags = parse_tags(args.tag_set)
     saved_model = saved_model_format.read_saved_model(args.dir)
     meta_graph = saved_model_format.find_meta_graph(saved_model, tags, source=args.dir)

@@ -5,6 +5,7 @@
     savedmodel show --dir D --tag_set serve --signature_def serving_default
     savedmodel show --dir D --tag_set serve --list_ops
     savedmodel show --dir D --all                 everything, incl. TF2 concrete functions
+    savedmodel show --graph frozen.pb             a GraphDef's placeholders and sinks (savedmodel.cli.graph)
     add --json for a machine-readable rendering.
 
 The op set is printed like a Python set, in sorted order (TensorFlow's order
@@ -21,6 +22,7 @@ JSON schema (`--json`; keys always present unless marked optional):
                  "functions": null (no object graph) | [Function] (sorted by name)}
     Signature = {"method_name": str, "inputs": {key: TensorInfo}, "outputs": {key: TensorInfo}}
     TensorInfo = {"dtype": "DT_FLOAT", "shape": [int] (-1 = unknown dim) | null (unknown rank),
+                  "shape_recorded": false    # only when the TensorInfo records no shape (unknown)
                   "encoding": "name" | "coo_sparse" | "composite_tensor" | null,
                   "name": str                                   # encoding "name"
                   "coo_sparse": {"values_tensor_name", "indices_tensor_name",
@@ -51,6 +53,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from savedmodel.cli.graph import add_source_arguments, show_graph
 from savedmodel.errors import InvalidInputError
 from savedmodel.inspect import (
     BoundedTensorSpecValue,
@@ -75,7 +78,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Show the tag sets, signatures, ops and functions of a SavedModel, "
         "printed as TensorFlow's saved_model_cli show prints them (or as JSON with --json).",
     )
-    parser.add_argument("--dir", required=True, help="directory containing the SavedModel")
+    add_source_arguments(parser)
     parser.add_argument("--all", action="store_true", help="show all information in the SavedModel")
     parser.add_argument("--tag_set", help="comma-separated tags identifying a MetaGraphDef, e.g. serve,gpu")
     parser.add_argument("--signature_def", help="a SignatureDef key to show the inputs and outputs of")
@@ -86,6 +89,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.graph is not None:
+        return show_graph(args)
     out = sys.stdout
     info = describe(args.dir)
     if args.json:
@@ -159,6 +164,8 @@ def show_ops(meta_graph: MetaGraphInfo, out: TextIO) -> None:
 
 
 def _shape_text(info: TensorInfo) -> str:
+    if not info.shape_recorded:
+        return "()"  # saved_model_cli prints the empty TensorShapeProto (the shape is unknown)
     if info.shape is None:
         return "unknown_rank"
     return "(" + ", ".join(str(d) for d in info.shape) + ")"

@@ -53,7 +53,15 @@ def parse_saved_model(
 
 
 def read_saved_model(export_dir: PathLike) -> saved_model_pb2.SavedModel:
-    """Parse the SavedModel proto of an export directory."""
+    """Parse the SavedModel proto of an export directory.
+
+    A TF Serving session bundle (`export.meta`, no saved_model.pb) is read up-converted
+    to a SavedModel (see savedmodel.format.session_bundle).
+    """
+    from savedmodel.format import session_bundle
+
+    if session_bundle.is_session_bundle(export_dir):
+        return session_bundle.read_as_saved_model(export_dir)
     path = saved_model_file(export_dir)
     try:
         data = path.read_bytes()

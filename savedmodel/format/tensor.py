@@ -246,3 +246,13 @@ def _append_typed(proto: tensor_pb2.TensorProto, dtype: int, flat: np.ndarray) -
             raise FormatError(f"{dtypes.enum_name(dtype)} tensors hold {kind} messages") from None
     else:
         raise FormatError(f"cannot encode a tensor of dtype {dtypes.enum_name(dtype)}")
+
+
+def values_proto(value: Any, dtype: int) -> tensor_pb2.TensorProto:
+    """A TensorProto holding only the values of `value`, in the typed repeated field of `dtype`
+    (no dtype, no shape, no tensor_content): how V1 checkpoints store a slice's data."""
+    np_dtype = dtypes.as_numpy_dtype(dtype)
+    array = np.asarray(value, dtype=object if dtype == DT.DT_STRING else np_dtype)
+    proto = tensor_pb2.TensorProto()
+    _append_typed(proto, dtype, array.reshape(-1))
+    return proto

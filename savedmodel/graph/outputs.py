@@ -1,129 +1,45 @@
 """How many outputs a node has, and where each named output argument starts.
 
-The authoritative source is an OpDef (MetaGraphDefs carry the OpDefs of every op
-they use in `meta_info_def.stripped_op_list`). Graphs without OpDefs fall back to
-a small table of the multi-output ops models commonly use; anything else is
-taken as a single-output op.
+The only source is an OpDef. A MetaGraphDef carries the OpDefs of the ops it uses
+(`meta_info_def.stripped_op_list`), and those come first: they are what the
+graph's producer registered. Any other op (frozen GraphDefs carry no OpDefs) takes
+its OpDef from `tf_op_defs.pb.gz`, every op TensorFlow 2.21 registers (written by
+tools/oracle/make_op_defs.py). A node of an op that neither knows (a custom op)
+has as many outputs as its `_output_shapes` attr lists, else one.
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from savedmodel.errors import FormatError
 from savedmodel.proto import attr_value_pb2, function_pb2, op_def_pb2
 
-# op -> [(output arg name, sizing attr or None, "number" | "list" | None)]
-_KNOWN: dict[str, list[tuple[str, str | None, str | None]]] = {
-    "Switch": [("output_false", None, None), ("output_true", None, None)],
-    "RefSwitch": [("output_false", None, None), ("output_true", None, None)],
-    "Merge": [("output", None, None), ("value_index", None, None)],
-    "RefMerge": [("output", None, None), ("value_index", None, None)],
-    "Unique": [("y", None, None), ("idx", None, None)],
-    "UniqueV2": [("y", None, None), ("idx", None, None)],
-    "UniqueWithCounts": [("y", None, None), ("idx", None, None), ("count", None, None)],
-    "TopKV2": [("values", None, None), ("indices", None, None)],
-    "TopK": [("values", None, None), ("indices", None, None)],
-    "Split": [("output", "num_split", "number")],
-    "SplitV": [("output", "num_split", "number")],
-    "Unpack": [("output", "num", "number")],
-    "IdentityN": [("output", "T", "list")],
-    "PartitionedCall": [("output", "Tout", "list")],
-    "StatefulPartitionedCall": [("output", "Tout", "list")],
-    "If": [("output", "Tout", "list")],
-    "StatelessIf": [("output", "Tout", "list")],
-    "Case": [("output", "Tout", "list")],
-    "StatelessCase": [("output", "Tout", "list")],
-    "While": [("output", "T", "list")],
-    "StatelessWhile": [("output", "T", "list")],
-    "RestoreV2": [("tensors", "dtypes", "list")],
-    "FusedBatchNorm": [
-        ("y", None, None),
-        ("batch_mean", None, None),
-        ("batch_variance", None, None),
-        ("reserve_space_1", None, None),
-        ("reserve_space_2", None, None),
-    ],
-    "FusedBatchNormV2": [
-        ("y", None, None),
-        ("batch_mean", None, None),
-        ("batch_variance", None, None),
-        ("reserve_space_1", None, None),
-        ("reserve_space_2", None, None),
-    ],
-    "FusedBatchNormV3": [
-        ("y", None, None),
-        ("batch_mean", None, None),
-        ("batch_variance", None, None),
-        ("reserve_space_1", None, None),
-        ("reserve_space_2", None, None),
-        ("reserve_space_3", None, None),
-    ],
-    "TensorListPopBack": [("output_handle", None, None), ("tensor", None, None)],
-    "TensorArrayV3": [("handle", None, None), ("flow", None, None)],
-    "TensorArrayGradV3": [("grad_handle", None, None), ("flow_out", None, None)],
-    "TensorArrayConcatV3": [("value", None, None), ("lengths", None, None)],
-    "BroadcastGradientArgs": [("r0", None, None), ("r1", None, None)],
-    "LookupTableExportV2": [("keys", None, None), ("values", None, None)],
-    "MaxPoolWithArgmax": [("output", None, None), ("argmax", None, None)],
-    "NonMaxSuppressionV4": [("selected_indices", None, None), ("valid_outputs", None, None)],
-    "NonMaxSuppressionV5": [
-        ("selected_indices", None, None),
-        ("selected_scores", None, None),
-        ("valid_outputs", None, None),
-    ],
-    "Svd": [("s", None, None), ("u", None, None), ("v", None, None)],
-    "Qr": [("q", None, None), ("r", None, None)],
-    "SelfAdjointEigV2": [("e", None, None), ("v", None, None)],
-    "ParseExampleV2": [
-        ("sparse_indices", "num_sparse", "number"),
-        ("sparse_values", "sparse_types", "list"),
-        ("sparse_shapes", "num_sparse", "number"),
-        ("dense_values", "Tdense", "list"),
-        ("ragged_values", "ragged_value_types", "list"),
-        ("ragged_row_splits", "ragged_split_types", "list"),
-    ],
-    "ParseSingleExample": [
-        ("sparse_indices", "num_sparse", "number"),
-        ("sparse_values", "sparse_types", "list"),
-        ("sparse_shapes", "num_sparse", "number"),
-        ("dense_values", "Tdense", "list"),
-    ],
-    "SparseFillEmptyRows": [
-        ("output_indices", None, None),
-        ("output_values", None, None),
-        ("empty_row_indicator", None, None),
-        ("reverse_index_map", None, None),
-    ],
-    "SparseReshape": [("output_indices", None, None), ("output_shape", None, None)],
-    "StringSplit": [("indices", None, None), ("values", None, None), ("shape", None, None)],
-    "StringSplitV2": [("indices", None, None), ("values", None, None), ("shape", None, None)],
-    "RaggedTensorToSparse": [
-        ("sparse_indices", None, None),
-        ("sparse_values", None, None),
-        ("sparse_dense_shape", None, None),
-    ],
-    "Enter": [("output", None, None)],
-}
-_NO_OUTPUTS = frozenset(
-    {
-        "NoOp",
-        "AssignVariableOp",
-        "AssignAddVariableOp",
-        "AssignSubVariableOp",
-        "SaveV2",
-        "MergeV2Checkpoints",
-        "InitializeTableV2",
-        "InitializeTableFromTextFileV2",
-        "LookupTableImportV2",
-        "LookupTableInsertV2",
-        "DestroyResourceOp",
-        "ControlTrigger",
-        "TensorListSetItem_",
-        "Assert",
-        "PrintV2",
-    }
-)
+_TF_OP_DEFS = Path(__file__).with_name("tf_op_defs.pb.gz")
+
+
+@functools.cache
+def tf_op_defs() -> Mapping[str, op_def_pb2.OpDef]:
+    """Every op TensorFlow registers, by name (docs stripped), read once."""
+    try:
+        data = gzip.decompress(_TF_OP_DEFS.read_bytes())
+        op_list = op_def_pb2.OpList.FromString(data)
+    except (OSError, ValueError) as exc:  # a broken install
+        raise FormatError(f"{_TF_OP_DEFS}: cannot read TensorFlow's op definitions ({exc})") from None
+    return {op.name: op for op in op_list.op}
+
+
+def find_op_def(op: str, op_defs: Mapping[str, op_def_pb2.OpDef] | None = None) -> op_def_pb2.OpDef | None:
+    """The OpDef of `op`: from `op_defs` (a graph's own) first, else TensorFlow's."""
+    if op_defs:
+        found = op_defs.get(op)
+        if found is not None:
+            return found
+    return tf_op_defs().get(op)
 
 
 @dataclass(frozen=True)
@@ -158,6 +74,7 @@ def layout_from_args(
     attrs: Mapping[str, attr_value_pb2.AttrValue],
     defaults: Mapping[str, attr_value_pb2.AttrValue] | None = None,
 ) -> OutputLayout:
+    """The layout of output args `(name, sizing attr or None, "number" | "list" | None)`."""
     defaults = defaults or {}
     args = list(args)
     offsets: dict[str, int] = {}
@@ -190,6 +107,14 @@ def layout_from_function(function: function_pb2.FunctionDef) -> OutputLayout:
     return OutputLayout(len(offsets), False, offsets)
 
 
+def _layout_without_op_def(attrs: Mapping[str, attr_value_pb2.AttrValue]) -> OutputLayout:
+    shapes = attrs.get("_output_shapes") if "_output_shapes" in attrs else None
+    if shapes is not None and len(shapes.list.shape) != 1:
+        count = len(shapes.list.shape)
+        return OutputLayout(count, False, {"output": 0} if count else {})
+    return _SINGLE
+
+
 def output_layout(
     op: str,
     attrs: Mapping[str, attr_value_pb2.AttrValue],
@@ -199,11 +124,40 @@ def output_layout(
     """The output layout of a node of type `op` with `attrs`."""
     if functions and op in functions:
         return layout_from_function(functions[op])
-    op_def = op_defs.get(op)
+    op_def = find_op_def(op, op_defs)
     if op_def is not None:
         return layout_from_opdef(op_def, attrs)
-    if op in _KNOWN:
-        return layout_from_args(_KNOWN[op], attrs)
-    if op in _NO_OUTPUTS:
-        return OutputLayout(0, False, {})
-    return _SINGLE
+    return _layout_without_op_def(attrs)
+
+
+def _attr_type(
+    op_def: op_def_pb2.OpDef, attrs: Mapping[str, attr_value_pb2.AttrValue], name: str
+) -> int | None:
+    if name in attrs:
+        return int(attrs[name].type)
+    default = next((a.default_value for a in op_def.attr if a.name == name), None)
+    if default is not None and default.HasField("type"):
+        return int(default.type)
+    return None
+
+
+def output_dtypes(
+    op_def: op_def_pb2.OpDef, attrs: Mapping[str, attr_value_pb2.AttrValue]
+) -> list[int | None]:
+    """The DataType enum of each output of a node (reference outputs as `dtype + 100`, as
+    TensorFlow numbers them); None where the node's attrs do not say."""
+    out: list[int | None] = []
+    defaults = {a.name: a.default_value for a in op_def.attr if a.HasField("default_value")}
+    for arg in op_def.output_arg:
+        if arg.type_list_attr:
+            source = (
+                attrs[arg.type_list_attr] if arg.type_list_attr in attrs else defaults.get(arg.type_list_attr)
+            )
+            out.extend(int(t) for t in (source.list.type if source is not None else []))
+            continue
+        dtype = int(arg.type) if arg.type else _attr_type(op_def, attrs, arg.type_attr)
+        if dtype is not None and arg.is_ref:
+            dtype += 100
+        count = _attr_size(attrs, arg.number_attr, "number", defaults) if arg.number_attr else 1
+        out.extend([dtype] * count)
+    return out

@@ -1,16 +1,18 @@
 """Image ops: resizing, cropping, colour conversion, non-max suppression, PNG/JPEG codecs.
 
-PNG is decoded and encoded here with zlib (no extra dependency). JPEG, GIF and BMP decoding and
-JPEG encoding need Pillow (`pip install savedmodel[image]`); without it those ops raise a clear
-ExecutionError.
+PNG is decoded and encoded here with zlib, JPEG decoded with simplejpeg (libjpeg-turbo, a dependency:
+pixel-exact with TensorFlow's libjpeg-turbo). GIF and BMP decoding and JPEG encoding need Pillow
+(the 'image' extra, `pip install 'savedmodel[image]'`); loading a model that uses those ops without
+it fails at once, naming the extra.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import struct
 import zlib
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -954,32 +956,123 @@ def _image_format(data: bytes) -> str:
     return "unknown"
 
 
-def _decode_jpeg_fast_dct(data: bytes, channels: int, dtype: np.dtype, fancy: bool) -> np.ndarray | None:
-    """TensorFlow's default JPEG decode (libjpeg's fast integer IDCT, JDCT_IFAST; fancy
-    upsampling unless fancy_upscaling=False), through simplejpeg's libjpeg-turbo: pixel-exact with
-    TensorFlow, where Pillow's libjpeg only offers the accurate IDCT (up to ~8 levels apart). None
-    when simplejpeg is absent or the data is not a plain gray/YCbCr JPEG it decodes strictly;
-    the caller then falls back to Pillow."""
+_JPEG_COLORSPACES = ("Gray", "YCbCr", "RGB", "CMYK", "YCCK")
+
+
+def _simplejpeg() -> Any | None:
     try:
         import simplejpeg
-    except ImportError:
+    except ImportError:  # a dependency of savedmodel; absent only in a partial install
         return None
+    return simplejpeg
+
+
+def _has_adobe_marker(data: bytes) -> bool:
+    """Whether the JPEG has an Adobe APP14 segment before its first scan (libjpeg's
+    saw_Adobe_marker), which says CMYK samples are stored inverted."""
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA or marker == 0xD9:  # start of scan, end of image
+            return False
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xEE and length >= 14 and data[pos + 4 : pos + 9] == b"Adobe":
+            return True
+        pos += 2 + length
+    return False
+
+
+def _cmyk_to_rgb(cmyk: np.ndarray, adobe: bool) -> np.ndarray:
+    """TensorFlow's CMYK -> RGB (integer arithmetic; Adobe files store inverted samples)."""
+    c, m, y, k = (cmyk[..., i].astype(np.int32) for i in range(4))
+    if adobe:
+        rgb = [k * c // 255, k * m // 255, k * y // 255]
+    else:
+        rgb = [(255 - k) * (255 - c) // 255, (255 - k) * (255 - m) // 255, (255 - k) * (255 - y) // 255]
+    return np.stack(rgb, axis=-1).astype(np.uint8)
+
+
+class JpegOptions:
+    """DecodeJpeg's attrs, decoded once: dct_method ("" and INTEGER_FAST: libjpeg's fast integer
+    IDCT, TensorFlow's default; INTEGER_ACCURATE: the accurate one), ratio (1, 2, 4, 8),
+    fancy_upscaling, try_recover_truncated."""
+
+    def __init__(self, node: NodeSpec | None = None) -> None:
+        get = node.attrs.get if node is not None else (lambda name, default=None: default)
+        method = get("dct_method", b"")
+        method = method.decode() if isinstance(method, bytes) else str(method)
+        self.fast = method != "INTEGER_ACCURATE"
+        self.ratio = int(get("ratio", 1))
+        self.fancy = bool(get("fancy_upscaling", True))
+        self.recover = bool(get("try_recover_truncated", False))
+
+
+def _jpeg_invalid(data: bytes) -> NoReturn:
+    fail(f"Invalid JPEG data or crop window, data size {len(data)}")
+
+
+def _simplejpeg_decode(
+    sj: Any, data: bytes, colorspace: str, size: tuple[int, int], opts: JpegOptions
+) -> Any:
+    """libjpeg-turbo's decode: strict first; libjpeg warnings (extraneous bytes...) do not stop
+    TensorFlow, so a strict failure is retried leniently, except for truncated data, which
+    TensorFlow refuses unless try_recover_truncated."""
+    kwargs: dict[str, Any] = {"fastdct": opts.fast, "fastupsample": not opts.fancy}
+    if opts.ratio > 1:  # libjpeg's 1/ratio scaling: the smallest output at least ceil(size / ratio)
+        kwargs.update(min_height=-(-size[0] // opts.ratio), min_width=-(-size[1] // opts.ratio))
+        kwargs["min_factor"] = opts.ratio
     try:
-        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
-    except Exception:  # corrupt header: Pillow's path reports it
-        return None
-    if colorspace not in ("Gray", "YCbCr", "RGB") or channels not in (0, 1, 3):
-        return None
+        return sj.decode_jpeg(data, colorspace, strict=True, **kwargs)
+    except ValueError as exc:
+        if "Premature end" in str(exc) and not opts.recover:
+            _jpeg_invalid(data)
+    try:
+        return sj.decode_jpeg(data, colorspace, strict=False, **kwargs)
+    except Exception:  # damaged beyond libjpeg's recovery
+        _jpeg_invalid(data)
+
+
+def decode_jpeg(
+    data: bytes,
+    channels: int,
+    dtype: np.dtype,
+    opts: JpegOptions,
+    crop: tuple[int, int, int, int] | None = None,
+    what: str = "DecodeJpeg",
+) -> np.ndarray:
+    """TensorFlow's JPEG decode through simplejpeg (libjpeg-turbo, as TensorFlow links): the same
+    IDCT, upsampling and scaling, so pixel-exact; CMYK/YCCK files converted as TensorFlow does.
+    crop: (y, x, height, width) of the decoded (scaled) image, DecodeAndCropJpeg's window."""
+    if opts.ratio not in (1, 2, 4, 8) or channels not in (0, 1, 3):
+        _jpeg_invalid(data)
+    sj = _simplejpeg()
+    if sj is None:
+        if crop is None and importlib.util.find_spec("PIL") is not None:
+            return _decode_with_pillow(data, channels, dtype, "JPEG")
+        fail("decoding JPEG needs simplejpeg, a dependency of savedmodel: pip install simplejpeg")
+    try:
+        height, width, colorspace, _ = sj.decode_jpeg_header(data)
+    except Exception:  # not a JPEG libjpeg can read
+        _jpeg_invalid(data)
+    if colorspace not in _JPEG_COLORSPACES:
+        _jpeg_invalid(data)
+    cmyk = colorspace in ("CMYK", "YCCK")
     channels = channels or (1 if colorspace == "Gray" else 3)
-    policy.check_image_pixels(height, width, channels, "DecodeJpeg")
-    try:
-        arr = simplejpeg.decode_jpeg(
-            data, "gray" if channels == 1 else "rgb", fastdct=True, fastupsample=not fancy, strict=True
-        )
-    except Exception:  # truncated or damaged data: Pillow's path handles or reports it
-        return None
+    policy.check_image_pixels(height, width, channels, what)
+    target = "GRAY" if channels == 1 else ("CMYK" if cmyk else "RGB")
+    arr = np.asarray(_simplejpeg_decode(sj, data, target, (height, width), opts))
+    if cmyk and channels == 3:
+        arr = _cmyk_to_rgb(arr, _has_adobe_marker(data))
     if arr.ndim == 2:
         arr = arr[..., None]
+    if crop is not None:
+        y, x, h, w = crop
+        if not (h > 0 and w > 0 and x >= 0 and y >= 0 and y + h <= arr.shape[0] and x + w <= arr.shape[1]):
+            _jpeg_invalid(data)
+        arr = arr[y : y + h, x : x + w]
     return _convert_channels(np.ascontiguousarray(arr), 0, dtype)
 
 
@@ -988,36 +1081,25 @@ def _decode_one(
     channels: int,
     dtype: np.dtype,
     expected: str | None,
-    jpeg_fast: bool = True,
-    fancy: bool = True,
+    jpeg: JpegOptions | None = None,
 ) -> np.ndarray:
     fmt = _image_format(data)
     if fmt == "unknown":
         fail("Unknown image file format. One of JPEG, PNG, GIF, BMP required.")
-    if expected and fmt != expected and not (expected == "JPEG" and fmt == "PNG"):
-        if not (expected == "PNG" and fmt in ("JPEG", "GIF", "BMP")):
-            pass
     if fmt == "PNG":
         return decode_png(data, channels, dtype)
-    if fmt == "JPEG" and jpeg_fast:
-        decoded = _decode_jpeg_fast_dct(data, channels, dtype, fancy)
-        if decoded is not None:
-            return decoded
+    if fmt == "JPEG":
+        return decode_jpeg(data, channels, dtype, jpeg or JpegOptions())
     return _decode_with_pillow(data, channels, dtype, fmt)
 
 
-def _decoder(op: str, expected: str | None) -> None:
-    @kernel_factory(op, family="image", dtypes=("string",))
+def _decoder(op: str, expected: str | None, extra: str = "") -> None:
+    @kernel_factory(op, family="image", dtypes=("string",), extra=extra)
     def prepare(node: NodeSpec) -> Any:
         channels = int(node.attrs.get("channels", 0))
         dtype = node.attrs.dtype("dtype", tfdtypes.DT.DT_UINT8)
         expand = bool(node.attrs.get("expand_animations", True))
-        dct_method = node.attrs.get("dct_method", b"")
-        dct_method = dct_method.decode() if isinstance(dct_method, bytes) else str(dct_method)
-        # TensorFlow's default ("") and INTEGER_FAST use libjpeg's fast IDCT; INTEGER_ACCURATE
-        # (and scaled decodes, ratio > 1) go through Pillow's accurate one
-        jpeg_fast = dct_method in ("", "INTEGER_FAST") and int(node.attrs.get("ratio", 1)) == 1
-        fancy = bool(node.attrs.get("fancy_upscaling", True))
+        jpeg = JpegOptions(node)
 
         def run(ctx: Any, contents: np.ndarray) -> np.ndarray:
             if np.ndim(contents) != 0:
@@ -1027,7 +1109,7 @@ def _decoder(op: str, expected: str | None) -> None:
                 if op == "DecodeGif" or (op == "DecodeImage" and _image_format(data) == "GIF" and expand):
                     img = _decode_with_pillow(data, 3, dtype, "GIF")
                     return img[None]
-                return _decode_one(data, channels, dtype, expected, jpeg_fast, fancy)
+                return _decode_one(data, channels, dtype, expected, jpeg)
 
         return run
 
@@ -1035,8 +1117,29 @@ def _decoder(op: str, expected: str | None) -> None:
 _decoder("DecodePng", "PNG")
 _decoder("DecodeJpeg", "JPEG")
 _decoder("DecodeImage", None)
-_decoder("DecodeBmp", "BMP")
-_decoder("DecodeGif", "GIF")
+_decoder("DecodeBmp", "BMP", extra="image")
+_decoder("DecodeGif", "GIF", extra="image")
+
+
+@kernel_factory("DecodeAndCropJpeg", family="image", dtypes=("string",))
+def _decode_and_crop_jpeg(node: NodeSpec) -> Any:
+    channels = int(node.attrs.get("channels", 0))
+    jpeg = JpegOptions(node)
+
+    def run(ctx: Any, contents: np.ndarray, crop_window: np.ndarray) -> np.ndarray:
+        if np.ndim(contents) != 0:
+            fail(f"contents must be scalar, got shape {shape_str(np.shape(contents))}")
+        window = int_list(crop_window, "crop_window")
+        if len(window) != 4:
+            fail(f"crop_window must have four elements {shape_str(np.shape(crop_window))}")
+        data = to_bytes(contents[()])
+        if _image_format(data) != "JPEG":
+            _jpeg_invalid(data)
+        with policy.using_limits(policy.limits_of(ctx)):
+            y, x, h, w = window
+            return decode_jpeg(data, channels, np.dtype(np.uint8), jpeg, (y, x, h, w), "DecodeAndCropJpeg")
+
+    return run
 
 
 @kernel_factory("EncodePng", family="image", dtypes=("uint8", "uint16"))
@@ -1045,7 +1148,7 @@ def _encode_png(node: NodeSpec) -> Any:
     return lambda ctx, img: np.array(encode_png(img, compression), dtype=object)
 
 
-@kernel_factory("EncodeJpeg", family="image", dtypes=("uint8",))
+@kernel_factory("EncodeJpeg", family="image", dtypes=("uint8",), extra="image")
 def _encode_jpeg(node: NodeSpec) -> Any:
     """Pillow's libjpeg with TensorFlow's defaults (JFIF 300 dpi, 4:2:0 chroma): byte-identical to
     TensorFlow's output for the same quality."""
@@ -1084,12 +1187,24 @@ def _encode_jpeg(node: NodeSpec) -> Any:
     return run
 
 
-@kernel("ExtractJpegShape", family="image", dtypes=("string",))
-def _extract_jpeg_shape(ctx: Any, contents: np.ndarray) -> np.ndarray:
-    image_mod = _pillow()
-    img = image_mod.open(io.BytesIO(to_bytes(contents[()])))
-    channels = {"L": 1, "RGB": 3, "CMYK": 4}.get(img.mode, 3)
-    return np.array([img.height, img.width, channels], dtype=np.int32)
+@kernel_factory("ExtractJpegShape", family="image", dtypes=("string",))
+def _extract_jpeg_shape(node: NodeSpec) -> Any:
+    """[height, width, components] from the JPEG header (simplejpeg's libjpeg-turbo)."""
+    out = node.attrs.dtype("output_type", tfdtypes.DT.DT_INT32)
+
+    def run(ctx: Any, contents: np.ndarray) -> np.ndarray:
+        data = to_bytes(contents[()])
+        sj = _simplejpeg()
+        if sj is None:
+            fail("reading JPEG headers needs simplejpeg, a dependency of savedmodel: pip install simplejpeg")
+        try:
+            height, width, colorspace, _ = sj.decode_jpeg_header(data)
+        except Exception:
+            fail(f"Could not read image shape: not a JPEG, data size {len(data)}")
+        components = {"Gray": 1, "CMYK": 4, "YCCK": 4}.get(colorspace, 3)
+        return np.array([height, width, components], dtype=out)
+
+    return run
 
 
 # --------------------------------------------------------------------------- audio (WAV)

@@ -1,5 +1,9 @@
 """Checkpoint and file ops: RestoreV2, SaveV2, MergeV2Checkpoints, ShardedFilename,
-ShardedFilespec, ReadFile, WriteFile, MatchingFiles.
+ShardedFilespec, the V1 checkpoint ops Restore, RestoreSlice, Save, SaveSlices,
+and ReadFile, WriteFile, MatchingFiles.
+
+RestoreV2 reads a V1 checkpoint when the prefix names no V2 index but matches V1
+files (TensorFlow's fallback, which TF Serving's sharded session bundles rely on).
 
 Checkpoint prefixes are confined to the model's variables directory unless the
 policy allows file access (see Runtime.check_path). ReadFile, WriteFile and
@@ -16,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from savedmodel.errors import ExecutionError, PolicyError, SavedModelError
-from savedmodel.format import dtypes
+from savedmodel.format import checkpoint_v1, dtypes
 from savedmodel.format.bundle import (
     BundleReader,
     BundleWriter,
@@ -54,6 +58,8 @@ def _restore_v2(node: NodeSpec) -> Any:
             raise ExecutionError(
                 f"RestoreV2 got {len(keys)} names, {len(specs)} slice specs and {len(wanted)} dtypes"
             )
+        if not index_path(path).exists() and checkpoint_v1.matching_files(path):
+            return _restore_v1(path, keys, specs, wanted)
         try:
             reader = BundleReader(path)
         except SavedModelError as exc:
@@ -92,6 +98,97 @@ def _select_slice(value: np.ndarray, spec: str, key: str) -> np.ndarray:
         )
     index = tuple(slice(start, None if length is None else start + length) for start, length in extents)
     return np.ascontiguousarray(value[index])
+
+
+# --------------------------------------------------------------------------- V1 checkpoints
+
+
+def _open_v1(pattern: str) -> checkpoint_v1.V1CheckpointReader:
+    try:
+        return checkpoint_v1.V1CheckpointReader(pattern)
+    except SavedModelError as exc:
+        raise ExecutionError(f"cannot open V1 checkpoint {pattern!r}: {exc}") from exc
+
+
+def _read_v1(
+    reader: checkpoint_v1.V1CheckpointReader, key: str, spec: str, dtype: np.dtype | None
+) -> np.ndarray:
+    """One tensor (or the part a 'dims start,len:-' spec names) of a V1 checkpoint."""
+    if key not in reader:
+        raise ExecutionError(f"Tensor name {key!r} not found in checkpoint files {reader.pattern}")
+    extents = None
+    if spec:
+        full_shape, extents = _parse_slice(spec, key)
+        if tuple(full_shape) != reader.shape(key):
+            raise ExecutionError(
+                f"checkpoint tensor {key!r} has shape {list(reader.shape(key))}, expected {full_shape}"
+            )
+    try:
+        value = reader.read(key, extents)
+    except SavedModelError as exc:
+        raise ExecutionError(f"cannot read {key!r} from {reader.pattern}: {exc}") from exc
+    if dtype is not None and value.dtype != dtype:
+        raise ExecutionError(f"checkpoint tensor {key!r} has dtype {value.dtype}, expected {dtype}")
+    return value
+
+
+def _restore_v1(path: str, keys: list[str], specs: list[str], wanted: list[np.dtype]) -> list[np.ndarray]:
+    reader = _open_v1(path)
+    return [_read_v1(reader, k, s, d) for k, s, d in zip(keys, specs, wanted, strict=True)]
+
+
+@kernel_factory("Restore", family="io", stateful=True, doc="reads a tensor from a V1 checkpoint")
+def _restore(node: NodeSpec) -> Any:
+    dtype = dtypes.as_numpy_dtype(node.attrs["dt"])
+
+    def run(ctx: Any, file_pattern: Any, tensor_name: Any) -> np.ndarray:
+        path = ctx.runtime.check_path(_text(file_pattern), f"Restore {node.name!r}")
+        return _read_v1(_open_v1(path), _text(tensor_name), "", dtype)
+
+    return run
+
+
+@kernel_factory("RestoreSlice", family="io", stateful=True, doc="reads a tensor slice from a V1 checkpoint")
+def _restore_slice(node: NodeSpec) -> Any:
+    dtype = dtypes.as_numpy_dtype(node.attrs["dt"])
+
+    def run(ctx: Any, file_pattern: Any, tensor_name: Any, shape_and_slice: Any) -> np.ndarray:
+        path = ctx.runtime.check_path(_text(file_pattern), f"RestoreSlice {node.name!r}")
+        return _read_v1(_open_v1(path), _text(tensor_name), _text(shape_and_slice), dtype)
+
+    return run
+
+
+def _write_v1(path: str, keys: list[str], specs: list[str], tensors: tuple[Any, ...], op: str) -> None:
+    if len(keys) != len(tensors) or len(specs) != len(keys):
+        raise ExecutionError(
+            f"{op} got {len(keys)} names and {len(specs)} slice specs for {len(tensors)} tensors"
+        )
+    items = []
+    for key, spec, value in zip(keys, specs, tensors, strict=True):
+        array = np.asarray(value)
+        if spec:
+            full_shape, extents = _parse_slice(spec, key)
+            items.append((key, array, extents, full_shape))
+        else:
+            items.append((key, array, None, None))
+    try:
+        checkpoint_v1.write_v1_checkpoint(path, items)
+    except SavedModelError as exc:
+        raise ExecutionError(f"{op}: cannot write {path!r}: {exc}") from exc
+
+
+@kernel("Save", family="io", stateful=True, doc="writes whole tensors to a V1 checkpoint file")
+def _save(ctx: Any, filename: Any, names: Any, *tensors: Any) -> None:
+    path = ctx.runtime.check_path(_text(filename), "Save")
+    keys = _strings(names)
+    _write_v1(path, keys, [""] * len(keys), tensors, "Save")
+
+
+@kernel("SaveSlices", family="io", stateful=True, doc="writes tensors or slices to a V1 checkpoint file")
+def _save_slices(ctx: Any, filename: Any, names: Any, slices: Any, *tensors: Any) -> None:
+    path = ctx.runtime.check_path(_text(filename), "SaveSlices")
+    _write_v1(path, _strings(names), _strings(slices), tensors, "SaveSlices")
 
 
 @kernel("SaveV2", family="io", stateful=True, doc="writes tensors (or slices of them) to a V2 checkpoint")

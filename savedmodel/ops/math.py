@@ -98,8 +98,12 @@ def _string_concat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_int_divisor(y: np.ndarray) -> None:
-    if is_int(y.dtype) and np.any(y == 0):
+def _check_int_divisor(x: np.ndarray, y: np.ndarray) -> None:
+    """TensorFlow fails an integer division when it divides by zero; an empty result divides nothing
+    (tf.gradients of a reduction over a scalar computes `range(0) % 0`)."""
+    if not is_int(y.dtype) or not np.any(y == 0):
+        return
+    if pymath.prod(np.broadcast_shapes(np.shape(x), np.shape(y))):
         fail("Integer division by zero")
 
 
@@ -113,7 +117,7 @@ def _div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _truncate_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if not is_int(x.dtype):
         return np.trunc(np.true_divide(x, y))
-    _check_int_divisor(y)
+    _check_int_divisor(x, y)
     q = np.floor_divide(x, y)
     r = np.remainder(x, y)
     # floor -> trunc: add one where the signs differ and the division is inexact
@@ -122,14 +126,14 @@ def _truncate_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _floor_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if is_int(x.dtype):
-        _check_int_divisor(y)
+        _check_int_divisor(x, y)
         return np.floor_divide(x, y)
     return np.floor(np.true_divide(x, y))
 
 
 def _floor_mod(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if is_int(x.dtype):
-        _check_int_divisor(y)
+        _check_int_divisor(x, y)
         return np.remainder(x, y)
     r = np.fmod(x, y)
     fix = (r != 0) & ((r < 0) != (y < 0))
@@ -138,7 +142,7 @@ def _floor_mod(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _truncate_mod(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if is_int(x.dtype):
-        _check_int_divisor(y)
+        _check_int_divisor(x, y)
     return np.fmod(x, y)
 
 
@@ -384,7 +388,9 @@ def _special_unary(op: str, scipy_name: str, libm: Callable[[float], float] | No
         else f"scipy.special.{scipy_name}; needs SciPy (extra 'special')"
     )
 
-    @kernel_factory(op, family="math", dtypes=FLOATS, doc=doc)
+    @kernel_factory(
+        op, family="math", dtypes=FLOATS, doc=doc, extra="" if fallback is not None else "special"
+    )
     def prepare(node: NodeSpec) -> Any:
         special = _scipy_special() if fallback is not None else _require_scipy(node)
         fn = getattr(special, scipy_name) if special is not None else fallback
@@ -1258,6 +1264,7 @@ def _special_kernel(op: str, name: str, arity: int) -> None:
         family="math",
         dtypes=("float32", "float64", "float16", "bfloat16"),
         doc=f"scipy.special.{name}; needs SciPy (extra 'special')",
+        extra="special",
     )
     def prepare(node: NodeSpec) -> Any:
         fn = getattr(_require_scipy(node), name)

@@ -1,14 +1,16 @@
 """Random ops.
 
-Stateless uniform, normal, truncated-normal and uniform-int ops (V1 and V2, and
-StatelessRandomGetKeyCounter), StatelessRandomBinomial and StatelessMultinomial reproduce
-TensorFlow's CPU Philox-4x32-10 streams bit for bit (StatelessMultinomial: while TensorFlow runs the
-batch as one shard, i.e. small batch * samples * classes; larger batches are split across its thread
-pool, each shard restarting the stream, so TensorFlow's own values depend on the machine's thread
-count there). The stateful ops (RandomUniform...) and the other stateless distributions (gamma,
-Poisson) draw from NumPy instead: values differ from TensorFlow's for the same seed, while shapes,
-dtypes, ranges and distributions match. A stateful node whose seed attrs are set is reproducible
-from run to run of a loaded model."""
+The stateless ops reproduce TensorFlow's CPU Philox-4x32-10 streams bit for bit: uniform, normal,
+truncated-normal, uniform-int and full-range-int (V1 and V2), gamma (V2, V3), Poisson, binomial,
+parameterized truncated normal, shuffle, RandomIndexShuffle (its Simon-cipher bijection) and the
+key/counter/alg helpers. Two of them match only while TensorFlow runs them as one shard:
+StatelessMultinomial (small batch * samples * classes) and StatelessParameterizedTruncatedNormal
+(small outputs, or intra-op parallelism 1); larger ones TensorFlow splits across its thread pool,
+each shard restarting the stream, so its own values depend on the machine's thread count there.
+Gamma and Poisson give every output its own stream and match for any size. The stateful ops
+(RandomUniform...) draw from NumPy instead: values differ from TensorFlow's for the same seed, while
+shapes, dtypes, ranges and distributions match. A stateful node whose seed attrs are set is
+reproducible from run to run of a loaded model."""
 
 from __future__ import annotations
 
@@ -35,13 +37,6 @@ def _node_rng(node: NodeSpec) -> np.random.Generator:
     if seed == 0 and seed2 == 0:
         return np.random.default_rng()
     return np.random.default_rng([seed & 0xFFFFFFFF, seed2 & 0xFFFFFFFF])
-
-
-def _stateless_rng(seed: np.ndarray, *extra: np.ndarray) -> np.random.Generator:
-    words = [int(v) & 0xFFFFFFFFFFFFFFFF for v in np.asarray(seed).reshape(-1)]
-    for e in extra:
-        words += [int(v) & 0xFFFFFFFFFFFFFFFF for v in np.asarray(e).reshape(-1)]
-    return np.random.default_rng(words)
 
 
 def _truncated_normal(rng: np.random.Generator, shape: list[int]) -> np.ndarray:
@@ -420,21 +415,15 @@ def _timestamp(node: NodeSpec) -> Any:
     return lambda ctx: np.array(time.time(), dtype=np.float64)
 
 
-def _sample_kernel(op: str, stateless: bool, sampler: Any) -> None:
-    @kernel_factory(op, family="random", stateful=not stateless, dtypes=FLOATS + ("int32", "int64"))
+def _sample_kernel(op: str, sampler: Any) -> None:
+    @kernel_factory(op, family="random", stateful=True, dtypes=FLOATS + ("int32", "int64"))
     def prepare(node: NodeSpec) -> Any:
         out_attr = "dtype" if "dtype" in node.attrs else ("T" if "T" in node.attrs else None)
         out = node.attrs.dtype(out_attr) if out_attr else np.dtype(np.float32)
-        rng = None if stateless else _node_rng(node)
+        rng = _node_rng(node)
 
         def run(ctx: Any, shape: np.ndarray, *params: np.ndarray) -> np.ndarray:
-            if stateless:
-                generator = _stateless_rng(params[0])
-                params = params[1:]
-            else:
-                generator = rng
-            dims = _shape(shape)
-            return as_dtype(sampler(generator, dims, *params), out)
+            return as_dtype(sampler(rng, _shape(shape), *params), out)
 
         return run
 
@@ -452,21 +441,8 @@ def _poisson(rng: np.random.Generator, dims: list[int], rate: np.ndarray) -> np.
     return rng.poisson(lam, size=tuple(dims) + lam.shape)
 
 
-_sample_kernel("RandomGamma", False, _gamma)
-_sample_kernel("RandomPoissonV2", False, _poisson)
-
-
-def _gamma_broadcast(rng: np.random.Generator, dims: list[int], alpha: np.ndarray) -> np.ndarray:
-    return rng.gamma(np.broadcast_to(np.asarray(alpha, dtype=np.float64), dims))
-
-
-def _poisson_broadcast(rng: np.random.Generator, dims: list[int], rate: np.ndarray) -> np.ndarray:
-    return rng.poisson(np.broadcast_to(np.asarray(rate, dtype=np.float64), dims))
-
-
-# the stateless variants broadcast their parameters to `shape` instead of appending their shape
-_sample_kernel("StatelessRandomGammaV2", True, _gamma_broadcast)
-_sample_kernel("StatelessRandomPoisson", True, _poisson_broadcast)
+_sample_kernel("RandomGamma", _gamma)
+_sample_kernel("RandomPoissonV2", _poisson)
 
 
 # --------------------------------------------------------------------------- Philox samplers
@@ -648,5 +624,522 @@ def _stateless_random_binomial(node: NodeSpec) -> Any:
                 value = _binomial_one(key, counter, batch * per_batch + sample, count_b[batch], prob_b[batch])
                 flat[sample * batches + batch] = value
         return as_dtype(flat, out).reshape(dims)
+
+    return run
+
+
+# --------------------------------------------------------------------------- gamma, Poisson
+
+Key = tuple[int, int]
+Counter = tuple[int, int, int, int]
+
+
+class _Lanes:
+    """Independent Philox streams, one per output ("lane"), lane i starting `starts[i]` blocks into
+    the stream. Uniform and normal doubles come two per block and are handed out last-first, each
+    kind from its own one-block buffer (TensorFlow's per-output sample buffers); both buffers draw
+    their blocks from the lane's one stream, in the order they run dry."""
+
+    def __init__(self, key: Key, counter: Counter, starts: np.ndarray) -> None:
+        self.key, self.counter = key, counter
+        self.pos = starts.astype(np.uint64)
+        n = self.pos.size
+        self.buffers = {kind: (np.zeros((n, 2)), np.zeros(n, dtype=np.int8)) for kind in ("u", "n")}
+
+    def _blocks(self, lanes: np.ndarray) -> np.ndarray:
+        words = _philox_blocks(self.key, self.counter, lanes.size, self.pos[lanes])
+        self.pos[lanes] += np.uint64(1)
+        return words
+
+    def _next(self, kind: str, lanes: np.ndarray) -> np.ndarray:
+        values, left = self.buffers[kind]
+        empty = lanes[left[lanes] == 0]
+        if empty.size:
+            words = self._blocks(empty)
+            if kind == "u":
+                values[empty] = _uniform_bits(
+                    words.reshape(-1), np.dtype(np.float64), 2 * empty.size
+                ).reshape(-1, 2)
+            else:
+                values[empty] = _box_muller(words, True)
+            left[empty] = 2
+        left[lanes] -= 1
+        return values[lanes, left[lanes]]
+
+    def uniform(self, lanes: np.ndarray) -> np.ndarray:
+        return self._next("u", lanes)
+
+    def normal(self, lanes: np.ndarray) -> np.ndarray:
+        return self._next("n", lanes)
+
+
+_RESERVED_BLOCKS_PER_OUTPUT = 256  # each gamma/Poisson output's stream starts this many blocks apart
+
+
+def _per_param_layout(num_params: int, per_param: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Outputs in TensorFlow's work order (parameter-major): their parameter index, their stream's
+    first block, and their position in the (sample-major) output."""
+    order = np.arange(num_params * per_param, dtype=np.int64)
+    param = order // per_param
+    where = (order % per_param) * num_params + param
+    return param, order.astype(np.uint64) * np.uint64(_RESERVED_BLOCKS_PER_OUTPUT), where
+
+
+def _to_float_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """double -> dtype as TensorFlow's casts do: half types round through float32."""
+    if dtype.itemsize == 2:
+        return values.astype(np.float32).astype(dtype)
+    return values.astype(dtype)
+
+
+def philox_gamma(
+    key: Key, counter: Counter, alpha: np.ndarray, dims: list[int], dtype: np.dtype
+) -> np.ndarray:
+    """TensorFlow's CPU StatelessRandomGamma: per output, on its own stream, Marsaglia-Tsang
+    transformed rejection in double (alpha == 1: -log1p(-u)); alpha < 1 boosted by u^(1/alpha)."""
+    total = int(np.prod(dims)) if dims else 1
+    alphas = np.asarray(alpha).astype(np.float64).reshape(-1)
+    param, starts, where = _per_param_layout(alphas.size, total // alphas.size)
+    a = alphas[param]
+    lanes = _Lanes(key, counter, starts)
+    result = np.empty(total, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        exp = np.flatnonzero(a == 1.0)
+        result[exp] = -np.log1p(-lanes.uniform(exp))
+        pending = np.flatnonzero(a != 1.0)
+        small = a < 1.0
+        d = a + np.where(small, 2.0 / 3, -1.0 / 3)
+        c = 1.0 / 3 / np.sqrt(d)
+        while pending.size:
+            x = lanes.normal(pending)
+            v = 1 + c[pending] * x
+            positive = v > 0
+            lane, x, v = pending[positive], x[positive], v[positive]
+            v = v * v * v
+            u = lanes.uniform(lane)
+            accept = (u < 1 - 0.0331 * (x * x) * (x * x)) | (
+                np.log(u) < 0.5 * x * x + d[lane] * (1 - v + np.log(v))
+            )
+            done, value = lane[accept], d[lane[accept]] * v[accept]
+            boost = small[done]
+            if boost.any():
+                value[boost] *= np.power(lanes.uniform(done[boost]), 1 / a[done[boost]])
+            result[done] = value
+            pending = pending[~np.isin(pending, done)]
+    out = np.empty(total, dtype=np.float64)
+    out[where] = result
+    return _to_float_dtype(out, dtype).reshape(dims)
+
+
+def _highest(dtype: np.dtype) -> float:
+    info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
+    return float(info.max)
+
+
+def _poisson_knuth(lanes: _Lanes, todo: np.ndarray, rate: np.ndarray, cap: float, out: np.ndarray) -> None:
+    """rate < 10: count uniforms until their running product drops to exp(-rate)."""
+    limit = np.exp(-rate[todo])
+    prod = np.ones(todo.size)
+    count = np.zeros(todo.size)
+    active = np.arange(todo.size)
+    while active.size:
+        prod[active] *= lanes.uniform(todo[active])
+        stop = (prod[active] <= limit[active]) & (count[active] <= cap)
+        out[todo[active[stop]]] = count[active[stop]]
+        active = active[~stop]
+        count[active] += 1
+
+
+def _poisson_hormann(lanes: _Lanes, todo: np.ndarray, rate: np.ndarray, cap: float, out: np.ndarray) -> None:
+    """rate >= 10: Hormann's transformed rejection (PTRS) in double."""
+    lam = rate[todo]
+    log_rate = np.log(lam)
+    b = 0.931 + 2.53 * np.sqrt(lam)
+    a = -0.059 + 0.02483 * b
+    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    v_r = 0.9277 - 3.6224 / (b - 2)
+    active = np.arange(todo.size)
+    while active.size:
+        lane = todo[active]
+        u = lanes.uniform(lane) - 0.5
+        v = lanes.uniform(lane)
+        us = 0.5 - np.abs(u)
+        k = np.floor((2 * a[active] / us + b[active]) * u + lam[active] + 0.43)
+        ok = k <= cap
+        quick = ok & (us >= 0.07) & (v <= v_r[active])
+        slow = ok & ~quick & ~((k < 0) | ((us < 0.013) & (v > us)))
+        accept = quick.copy()
+        if slow.any():
+            i = np.flatnonzero(slow)
+            s = np.log(v[i] * inv_alpha[active[i]] / (a[active[i]] / (us[i] * us[i]) + b[active[i]]))
+            lgam = np.array([math.lgamma(float(kk) + 1) for kk in k[i]])
+            t = -lam[active[i]] + k[i] * log_rate[active[i]] - lgam
+            accept[i] = s <= t
+        out[lane[accept]] = k[accept]
+        active = active[~accept]
+
+
+def philox_poisson(
+    key: Key, counter: Counter, lam: np.ndarray, dims: list[int], dtype: np.dtype
+) -> np.ndarray:
+    """TensorFlow's CPU StatelessRandomPoisson: per output, on its own stream, in double:
+    Knuth's product of uniforms below rate 10, Hormann's PTRS from 10 up."""
+    total = int(np.prod(dims)) if dims else 1
+    rates = np.asarray(lam).astype(np.float64).reshape(-1)
+    if not np.isfinite(rates).all():
+        fail("lam must be finite: TensorFlow's Poisson sampler never terminates on NaN or infinite rates")
+    param, starts, where = _per_param_layout(rates.size, total // rates.size)
+    rate = rates[param]
+    lanes = _Lanes(key, counter, starts)
+    cap = _highest(dtype)
+    result = np.empty(total, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        _poisson_knuth(lanes, np.flatnonzero(rate < 10), rate, cap, result)
+        _poisson_hormann(lanes, np.flatnonzero(rate >= 10), rate, cap, result)
+    out = np.empty(total, dtype=np.float64)
+    out[where] = result
+    if dtype.kind == "f":
+        return _to_float_dtype(out, dtype).reshape(dims)
+    return out.astype(dtype).reshape(dims)
+
+
+def _batch_shape(dims: list[int], param_shape: tuple[int, ...]) -> None:
+    if len(dims) < len(param_shape) or (param_shape and tuple(dims[-len(param_shape) :]) != param_shape):
+        fail(f"Shape passed in must end with broadcasted shape: {dims} vs {shape_str(param_shape)}")
+
+
+def _seeded(seed: np.ndarray) -> tuple[Key, Counter]:
+    if np.asarray(seed).shape != (2,):
+        fail(f"seed must have shape [2], not {shape_str(np.shape(seed))}")
+    return _seed_key_counter(seed)
+
+
+def _param_sampler(draw: Any, what: str, out_attr: str, v3: bool) -> Any:
+    """Gamma/Poisson kernels: shape, then a seed (or key, counter, alg), then the parameter tensor,
+    whose shape the output shape must end with."""
+
+    def prepare(node: NodeSpec) -> Any:
+        out = node.attrs.dtype(out_attr)
+
+        def run(ctx: Any, shape: np.ndarray, *rest: np.ndarray) -> np.ndarray:
+            param = np.asarray(rest[-1])
+            key, counter = _key_counter_from_tensors(*rest[:3]) if v3 else _seeded(rest[0])
+            dims = _shape(shape)
+            _batch_shape(dims, param.shape)
+            if int(np.prod(dims)) == 0:
+                return np.zeros(dims, dtype=out)
+            if param.size == 0:
+                fail(f"Input {what} should have non-zero element count, got: 0")
+            return draw(key, counter, param, dims, out)
+
+        return run
+
+    return prepare
+
+
+kernel_factory("StatelessRandomGammaV2", family="random", dtypes=FLOATS)(
+    _param_sampler(philox_gamma, "alpha", "dtype", False)
+)
+kernel_factory("StatelessRandomGammaV3", family="random", dtypes=FLOATS)(
+    _param_sampler(philox_gamma, "alpha", "dtype", True)
+)
+kernel_factory("StatelessRandomPoisson", family="random", dtypes=FLOATS + ("int32", "int64"))(
+    _param_sampler(philox_poisson, "lam", "dtype", False)
+)
+
+
+# --------------------------------------------------------------------------- parameterized truncated normal
+
+_MAX_ITERATIONS = 1000
+
+
+class _Stream:
+    """One sequential Philox stream, read a chunk of blocks at a time."""
+
+    def __init__(self, key: Key, counter: Counter) -> None:
+        self.key, self.counter, self.pos = key, counter, 0
+
+    def peek(self, blocks: int) -> np.ndarray:
+        offsets = np.arange(self.pos, self.pos + blocks, dtype=np.uint64)
+        return _philox_blocks(self.key, self.counter, blocks, offsets)
+
+
+def _block_uniforms(words: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """UniformDistribution<T> per block: [blocks, 4] (2 for double), in dtype."""
+    per = 2 if dtype == np.float64 else 4
+    return _uniform_bits(words.reshape(-1), dtype, words.shape[0] * per).astype(dtype).reshape(-1, per)
+
+
+def _block_normals(words: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """NormalDistribution<T> per block: Box-Muller in float (double for float64), cast to dtype."""
+    return _box_muller(words, dtype == np.float64).astype(dtype)
+
+
+def _accepted(
+    stream: _Stream, count: int, blocks_per_round: int, draw: Any, limit: int, what: str
+) -> np.ndarray:
+    """The first `count` accepted candidates of a rejection sampler reading rounds of
+    `blocks_per_round` blocks; draw(words [rounds, blocks_per_round * 4]) gives the round's
+    candidates and acceptance, [rounds, k] each. The stream moves past the round of the last
+    sample taken (the rest of that round is dropped). `limit` consecutive rejections fail."""
+    taken: list[np.ndarray] = []
+    run, need = 0, count
+    rounds = max(4, 2 * count)
+    while need:
+        words = stream.peek(rounds * blocks_per_round).reshape(rounds, -1)
+        values, accept = draw(words)
+        per_round = values.shape[1]
+        flat_ok = accept.reshape(-1)
+        hits = np.flatnonzero(flat_ok)[:need]
+        gaps = np.diff(np.concatenate([[-1 - run], hits])) - 1
+        last = hits[-1] if hits.size == need else flat_ok.size - 1
+        trailing = flat_ok.size - 1 - hits[-1] if hits.size else run + flat_ok.size
+        if (gaps >= limit).any() or (hits.size < need and trailing >= limit):
+            fail(f"TruncatedNormal {what} rejection sampler failed to accept a sample.")
+        taken.append(values.reshape(-1)[hits])
+        run = trailing
+        need -= hits.size
+        stream.pos += (last // per_round + 1) * blocks_per_round
+    return np.concatenate(taken) if taken else np.zeros(0)
+
+
+def _truncated_batch(stream: _Stream, params: tuple[Any, ...], count: int, t: type) -> np.ndarray:
+    """`count` samples of one parameter set, in T arithmetic, on the shared stream."""
+    mean, stddev, lo, hi = params
+    if (np.isinf(lo) and lo < 0) or hi < mean:
+        lo, hi, stddev = hi, lo, -stddev
+    norm_min, norm_max = (lo - mean) / stddev, (hi - mean) / stddev
+    sqrt_factor = np.sqrt(norm_min * norm_min + t(4))
+    cutoff = t(2) * np.exp(t(0.5) + (norm_min * (norm_min - sqrt_factor)) / t(4)) / (norm_min + sqrt_factor)
+    inside = t(1.3)
+    dtype = np.dtype(t)
+    if (norm_min < -inside and norm_max >= t(0)) or (norm_max > inside and norm_min <= t(0)):
+
+        def normals(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            z = _block_normals(words, dtype)
+            return z, (z >= norm_min) & (z <= norm_max)
+
+        z = _accepted(stream, count, 1, normals, _MAX_ITERATIONS + 1, "randn")
+    elif norm_max - norm_min < cutoff:
+        diff = norm_max - norm_min
+        plus = t(0) if norm_min < t(0) else norm_min * norm_min
+
+        def uniforms(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            z = _block_uniforms(words[:, :4].copy(), dtype) * diff + norm_min
+            g = (plus - z * z) / t(2)
+            return z, _block_uniforms(words[:, 4:].copy(), dtype) <= np.exp(g)
+
+        z = _accepted(stream, count, 2, uniforms, _MAX_ITERATIONS, "uniform")
+    else:
+        alpha = (norm_min + np.sqrt(norm_min * norm_min + t(4))) / t(2)
+
+        def exponentials(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            r = _block_uniforms(words, dtype)
+            z = -np.log(r[:, 0::2]) / alpha + norm_min
+            x = alpha - z if norm_min < alpha else np.full_like(z, norm_min - alpha)
+            g = np.exp(-x * x / t(2))
+            return z, (r[:, 1::2] <= g) & (z < norm_max)
+
+        z = _accepted(stream, count, 1, exponentials, _MAX_ITERATIONS, "exponential distribution")
+    return z * stddev + mean
+
+
+def philox_parameterized_truncated_normal(
+    key: Key, counter: Counter, params: list[np.ndarray], dims: list[int], dtype: np.dtype
+) -> np.ndarray:
+    """TensorFlow's CPU StatelessParameterizedTruncatedNormal as one shard runs it: parameter sets
+    (batches) in order on one sequential stream, each choosing normal rejection, uniform rejection
+    or exponential rejection (Robert's) from its normalised bounds.
+
+    TensorFlow splits large outputs across its thread pool, each shard starting its own stream at
+    an offset of its first output, so there its values depend on the machine's thread count; this
+    gives the single-thread values (small outputs, or intra-op parallelism 1)."""
+    batch_shape = np.broadcast_shapes(*(p.shape for p in params))
+    flat = [np.broadcast_to(p, batch_shape).reshape(-1) for p in params]
+    batches = int(np.prod(batch_shape)) if batch_shape else 1
+    per_batch = (int(np.prod(dims)) if dims else 1) // batches
+    t = dtype.type
+    with np.errstate(all="ignore"):
+        for _mean, stddev, lo, hi in zip(*flat, strict=True):
+            if not (stddev > 0 and lo < hi and (np.isfinite(lo) or np.isfinite(hi))):
+                fail("Invalid parameters")
+        stream = _Stream(key, counter)
+        out = np.empty((per_batch, batches), dtype=dtype)
+        for b in range(batches):
+            params_b = tuple(t(p[b]) for p in flat)
+            out[:, b] = _truncated_batch(stream, params_b, per_batch, t)
+    return out.reshape(dims)
+
+
+@kernel_factory("StatelessParameterizedTruncatedNormal", family="random", dtypes=FLOATS)
+def _stateless_parameterized_truncated_normal(node: NodeSpec) -> Any:
+    out = node.attrs.dtype("dtype", 1)
+
+    def run(ctx: Any, shape: np.ndarray, seed: np.ndarray, *params: np.ndarray) -> np.ndarray:
+        key, counter = _seeded(seed)
+        arrays = [np.asarray(p) for p in params]
+        try:
+            batch_shape = np.broadcast_shapes(*(p.shape for p in arrays))
+        except ValueError:
+            fail(
+                "means, stddevs, minvals, maxvals must have compatible batch dimensions: "
+                + " vs. ".join(shape_str(p.shape) for p in arrays)
+            )
+        if np.asarray(shape).ndim != 1:
+            fail(f"Input shape should be a vector, got shape: {shape_str(np.shape(shape))}")
+        dims = _shape(shape)
+        _batch_shape(dims, tuple(batch_shape))
+        if int(np.prod(dims)) == 0:
+            return np.zeros(dims, dtype=out)
+        return philox_parameterized_truncated_normal(key, counter, arrays, dims, out)
+
+    return run
+
+
+# --------------------------------------------------------------------------- full-range ints, keys
+
+
+def philox_full_int(key: Key, counter: Counter, dims: list[int], dtype: np.dtype) -> np.ndarray:
+    """Raw stream words: one per 32-bit value, two (low word first) per 64-bit value."""
+    n = int(np.prod(dims)) if dims else 1
+    if dtype.itemsize == 8:
+        w = _words(key, counter, 2 * n)[: 2 * n].astype(np.uint64).reshape(-1, 2)
+        return (w[:, 0] | (w[:, 1] << np.uint64(32))).view(dtype).reshape(dims)
+    return _words(key, counter, n)[:n].view(dtype).reshape(dims)
+
+
+def _full_int(v2: bool) -> Any:
+    def prepare(node: NodeSpec) -> Any:
+        out = node.attrs.dtype("dtype", 23)
+
+        def run(ctx: Any, shape: np.ndarray, *seed: np.ndarray) -> np.ndarray:
+            key, counter = _key_counter_from_tensors(*seed) if v2 else _seeded(seed[0])
+            return philox_full_int(key, counter, _shape(shape), out)
+
+        return run
+
+    return prepare
+
+
+_INTS = ("int32", "int64", "uint32", "uint64")
+kernel_factory("StatelessRandomUniformFullInt", family="random", dtypes=_INTS)(_full_int(False))
+kernel_factory("StatelessRandomUniformFullIntV2", family="random", dtypes=_INTS)(_full_int(True))
+
+
+@kernel_factory("StatelessRandomGetKeyCounterAlg", family="random", dtypes=("int32", "int64"))
+def _get_key_counter_alg(node: NodeSpec) -> Any:
+    key_counter = _get_key_counter(node)
+    return lambda ctx, seed: [*key_counter(ctx, seed), np.array(1, dtype=np.int32)]
+
+
+# --------------------------------------------------------------------------- shuffles
+
+
+def philox_shuffle(key: Key, counter: Counter, size: int) -> np.ndarray:
+    """TensorFlow's Fisher-Yates: for i < size - 1 swap i with i + (word_i mod (size - i)), one
+    stream word per step, in order."""
+    perm = np.arange(size, dtype=np.int64)
+    if size <= 1:
+        return perm
+    steps = np.arange(size - 1, dtype=np.uint64)
+    words = _words(key, counter, size - 1)[: size - 1].astype(np.uint64)
+    targets = (steps + words % (np.uint64(size) - steps)).tolist()
+    order = perm.tolist()
+    for i, j in enumerate(targets):
+        order[i], order[j] = order[j], order[i]
+    return np.array(order, dtype=np.int64)
+
+
+@kernel_factory("StatelessShuffle", family="random", dtypes=("all",))
+def _stateless_shuffle(node: NodeSpec) -> Any:
+    def run(ctx: Any, value: np.ndarray, key: np.ndarray, counter: np.ndarray, alg: np.ndarray) -> np.ndarray:
+        k, c = _key_counter_from_tensors(key, counter, alg)
+        value = np.asarray(value)
+        if value.ndim == 0 or value.size <= 1 or value.shape[0] <= 1:
+            return value
+        return value[philox_shuffle(k, c, value.shape[0])]
+
+    return run
+
+
+def _simon_rot(x: np.ndarray, r: int, width: np.ndarray, mask: np.ndarray, left: bool) -> np.ndarray:
+    r64 = np.uint64(r)
+    if left:
+        return ((x << r64) | (x >> (width - r64))) & mask
+    return ((x >> r64) | (x << (width - r64))) & mask
+
+
+def index_shuffle(index: np.ndarray, seeds: np.ndarray, max_index: np.ndarray, rounds: int) -> np.ndarray:
+    """TensorFlow's random_index_shuffle: a Simon-like Feistel cipher on the smallest even block of
+    at least 16 bits (ceil(log2(max_index)) bits), cycle-walked until the value is <= max_index.
+    All arguments are uint64 arrays of one length (seeds: [n, 3])."""
+    bits = np.array([max(math.ceil(math.log2(float(m))), 0) if m else 0 for m in max_index.tolist()])
+    bits = np.maximum(bits + bits % 2, 16)
+    width = (bits // 2).astype(np.uint64)
+    mask = (np.uint64(1) << width) - np.uint64(1)
+    keys = [seeds[:, k] & mask for k in range(3)]
+    z = np.uint64(0x7369F885192C0EF5) & mask
+    c = np.uint64(0xFFFFFFFC) & mask
+    for i in range(3, rounds):
+        prev = keys[i - 1]
+        rot3, rot4 = _simon_rot(prev, 3, width, mask, False), _simon_rot(prev, 4, width, mask, False)
+        keys.append(c ^ (z & np.uint64(1)) ^ keys[i - 3] ^ rot3 ^ rot4)
+        z = z >> np.uint64(1)
+
+    def f(x: np.ndarray) -> np.ndarray:
+        rot = _simon_rot
+        return (rot(x, 1, width, mask, True) & rot(x, 8, width, mask, True)) ^ rot(x, 2, width, mask, True)
+
+    value = index.copy()
+    pending = np.ones(value.size, dtype=bool)
+    while pending.any():
+        left, right = (value >> width) & mask, value & mask
+        for i in range(0, len(keys) - 1, 2):
+            left = left ^ f(right) ^ keys[i]
+            right = right ^ f(left) ^ keys[i + 1]
+        encrypted = (left << width) | right
+        value = np.where(pending, encrypted, value)
+        pending &= value > max_index
+    return np.where(max_index == 0, np.uint64(0), value)
+
+
+def _u64(x: np.ndarray) -> np.ndarray:
+    """Integers as uint64 bit patterns (static_cast<uint64_t>)."""
+    return x.astype(np.int64).view(np.uint64) if x.dtype.kind == "i" else x.astype(np.uint64)
+
+
+def _check_index_shuffle_shapes(index: np.ndarray, seed: np.ndarray, max_index: np.ndarray) -> int:
+    n = max(index.size, max_index.size, seed.size // 3)
+    if not (index.ndim == 0 or (index.ndim == 1 and index.shape[0] == n)):
+        fail("Index bust be a scalar or vector.")
+    if seed.shape not in ((3,), (n, 3)):
+        fail(
+            f"Seed must be a vector of size [3] or a matrix of size [{n}, 3] but got {shape_str(seed.shape)}"
+        )
+    if not (max_index.ndim == 0 or (max_index.ndim == 1 and max_index.shape[0] == n)):
+        fail(
+            "Maxval must be a scalar or a vector of the same size as index but got "
+            f"{shape_str(max_index.shape)}"
+        )
+    return n
+
+
+@kernel_factory("RandomIndexShuffle", family="random", dtypes=_INTS)
+def _random_index_shuffle(node: NodeSpec) -> Any:
+    rounds = int(node.attrs.get("rounds", 4))
+    if rounds < 4 or rounds % 2:
+        fail(f"rounds must be an even number of at least 4, got {rounds}")
+
+    def run(ctx: Any, index: np.ndarray, seed: np.ndarray, max_index: np.ndarray) -> np.ndarray:
+        index, seed, max_index = np.asarray(index), np.asarray(seed), np.asarray(max_index)
+        n = _check_index_shuffle_shapes(index, seed, max_index)
+        seeds = np.broadcast_to(_u64(seed) & np.uint64(0xFFFFFFFF), (n, 3))
+        out = index_shuffle(
+            np.broadcast_to(_u64(index), (n,)), seeds, np.broadcast_to(_u64(max_index), (n,)), rounds
+        )
+        out = out.view(np.int64) if index.dtype.kind == "i" else out
+        out = out.astype(index.dtype)
+        all_scalar = index.ndim == 0 and seed.ndim == 1 and max_index.ndim == 0
+        return out.reshape(()) if all_scalar else out
 
     return run

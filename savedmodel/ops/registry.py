@@ -124,6 +124,49 @@ class KernelDef:
     stateful: bool = False
     doc: str = ""
     dtypes: tuple[str, ...] = ()
+    # The optional extra (pyproject's optional-dependencies) without which the kernel cannot run.
+    extra: str = ""
+
+
+# What each extra installs that kernels import: a kernel naming an extra needs this module.
+EXTRA_MODULES: dict[str, str] = {"image": "PIL", "special": "scipy"}
+
+
+def extra_available(extra: str) -> bool:
+    """Whether the module an extra provides can be imported (found, not imported: SciPy is slow)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(EXTRA_MODULES[extra]) is not None
+    except (ValueError, ImportError):  # a module set to None in sys.modules, a broken parent
+        return False
+
+
+def missing_extras(ops: Iterable[str]) -> dict[str, list[str]]:
+    """extra -> the sorted ops among `ops` whose kernels need that extra, for extras not installed."""
+    absent = {extra for extra in EXTRA_MODULES if not extra_available(extra)}
+    missing: dict[str, list[str]] = {}
+    if not absent:  # the usual case: nothing to look up (lookups import kernel families)
+        return missing
+    for op in sorted(set(ops)):
+        definition = lookup(op)
+        if definition is not None and definition.extra in absent:
+            missing.setdefault(definition.extra, []).append(op)
+    return dict(sorted(missing.items()))
+
+
+def check_extras(graph_def: Any, where: str = "") -> None:
+    """Raise MissingExtraError naming, for the whole graph (and its library functions), every op
+    whose kernel needs an optional extra that is not installed."""
+    from savedmodel.errors import MissingExtraError
+
+    functions = {function.signature.name for function in graph_def.library.function}
+    ops = {node.op for node in graph_def.node}
+    for function in graph_def.library.function:
+        ops.update(node.op for node in function.node_def)
+    missing = missing_extras(ops - functions)
+    if missing:
+        raise MissingExtraError(missing, where)
 
 
 _REGISTRY: dict[str, KernelDef] = {}
@@ -137,30 +180,42 @@ def register(defn: KernelDef) -> KernelDef:
 
 
 def kernel(
-    *ops: str, family: str, stateful: bool = False, doc: str = "", dtypes: Iterable[str] = ()
+    *ops: str,
+    family: str,
+    stateful: bool = False,
+    doc: str = "",
+    dtypes: Iterable[str] = (),
+    extra: str = "",
 ) -> Callable[[Run], Run]:
     """Register `fn(ctx, *inputs)` for each op name; attrs are not consulted."""
 
     def wrap(fn: Run) -> Run:
-        for op in ops:
-            register(
-                KernelDef(
-                    op, family, lambda node, fn=fn: fn, stateful, doc or (fn.__doc__ or ""), tuple(dtypes)
-                )
-            )
+        kernel_factory(
+            *ops, family=family, stateful=stateful, doc=doc or (fn.__doc__ or ""), dtypes=dtypes, extra=extra
+        )(lambda node, fn=fn: fn)
         return fn
 
     return wrap
 
 
 def kernel_factory(
-    *ops: str, family: str, stateful: bool = False, doc: str = "", dtypes: Iterable[str] = ()
+    *ops: str,
+    family: str,
+    stateful: bool = False,
+    doc: str = "",
+    dtypes: Iterable[str] = (),
+    extra: str = "",
 ) -> Callable[[Prepare], Prepare]:
-    """Register `prepare(node) -> run(ctx, *inputs)` for each op name."""
+    """Register `prepare(node) -> run(ctx, *inputs)` for each op name. `extra`: the optional extra
+    (a key of EXTRA_MODULES) the kernel cannot run without; loading a model that uses the op
+    fails at once, naming the extra, when it is not installed."""
+    if extra and extra not in EXTRA_MODULES:
+        raise ValueError(f"unknown extra {extra!r}")
 
     def wrap(prepare: Prepare) -> Prepare:
+        text = doc or (prepare.__doc__ or "")
         for op in ops:
-            register(KernelDef(op, family, prepare, stateful, doc or (prepare.__doc__ or ""), tuple(dtypes)))
+            register(KernelDef(op, family, prepare, stateful, text, tuple(dtypes), extra))
         return prepare
 
     return wrap

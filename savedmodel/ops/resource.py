@@ -50,18 +50,42 @@ def _read(ctx: Any, handle: Any) -> np.ndarray:
     return _variable(handle, "ReadVariableOp").read()
 
 
-@kernel("AssignVariableOp", family="resource", stateful=True, doc="sets the variable's value")
-def _assign(ctx: Any, handle: Any, value: Any) -> None:
-    _variable(handle, "AssignVariableOp").assign(value)
+def _dims(shape: tuple[int, ...]) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+@kernel_factory("AssignVariableOp", family="resource", stateful=True, doc="sets the variable's value")
+def _assign(node: NodeSpec) -> Any:
+    # validate_shape (default false): a value of another shape replaces the variable's, as in TF.
+    validate = bool(node.attrs.get("validate_shape", False))
+
+    def run(ctx: Any, handle: Any, value: Any) -> None:
+        var = _variable(handle, "AssignVariableOp")
+        if validate and var.value is not None and var.value.shape != np.shape(value):
+            raise ExecutionError(
+                "Trying to assign to variable with tensor with wrong shape. "
+                f"Expected {_dims(var.value.shape)} got {_dims(np.shape(value))}"
+            )
+        var.assign(value)
+
+    return run
 
 
 def _check_same_shape(
     var: VariableResource | RefVariable, current: np.ndarray, delta: np.ndarray, op: str
 ) -> None:
-    if current.shape != np.shape(delta):
+    """AssignAdd/AssignSub(VariableOp) take an update of exactly the variable's shape (no broadcast)."""
+    if current.shape == np.shape(delta):
+        return
+    if isinstance(var, RefVariable):
         raise ExecutionError(
-            f"{op}: variable {var.name!r} has shape {list(current.shape)}, the update {list(np.shape(delta))}"
+            f"Parameters and update must be the same size: variable {var.name!r} has shape "
+            f"{_dims(current.shape)}, the update {_dims(np.shape(delta))}"
         )
+    raise ExecutionError(
+        f"Cannot update variable with shape {_dims(current.shape)} using a Tensor with shape "
+        f"{_dims(np.shape(delta))}, shapes must be equal."
+    )
 
 
 @kernel("AssignAddVariableOp", family="resource", stateful=True, doc="adds to the variable")
@@ -159,7 +183,7 @@ def _ref_assign(node: NodeSpec) -> Any:
         if validate and var.value is not None and var.value.shape != value.shape:
             raise ExecutionError(
                 f"Assign requires shapes of both tensors to match. lhs shape= "
-                f"{list(var.value.shape)} rhs shape= {list(value.shape)}"
+                f"{_dims(var.value.shape)} rhs shape= {_dims(value.shape)}"
             )
         var.value = value
         return var  # TF's output is the reference itself (chains, RefNextIteration)
@@ -171,6 +195,7 @@ def _ref_assign(node: NodeSpec) -> Any:
 def _ref_assign_add(ctx: Any, ref: Any, value: Any) -> RefVariable:
     var = _ref(ref, "AssignAdd")
     current = var.read()
+    _check_same_shape(var, current, value, "AssignAdd")
     var.value = np.asarray(current + value).astype(current.dtype, copy=False)
     return var
 
@@ -179,6 +204,7 @@ def _ref_assign_add(ctx: Any, ref: Any, value: Any) -> RefVariable:
 def _ref_assign_sub(ctx: Any, ref: Any, value: Any) -> RefVariable:
     var = _ref(ref, "AssignSub")
     current = var.read()
+    _check_same_shape(var, current, value, "AssignSub")
     var.value = np.asarray(current - value).astype(current.dtype, copy=False)
     return var
 

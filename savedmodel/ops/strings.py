@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import re2
 
+from savedmodel.errors import PolicyError
 from savedmodel.format import dtypes as tfdtypes
 from savedmodel.format.farmhash import fingerprint64
 from savedmodel.ops._common import (
@@ -29,7 +30,7 @@ from savedmodel.ops._common import (
     to_bytes,
 )
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
-from savedmodel.policy import check_string_length, limits_of
+from savedmodel.policy import PRINT_FILE_PREFIX, PRINT_STREAMS, check_string_length, limits_of
 
 STRING = ("string",)
 
@@ -895,20 +896,39 @@ def _string_format(node: NodeSpec) -> Any:
 
 @kernel_factory("PrintV2", family="strings", stateful=True, dtypes=STRING)
 def _print_v2(node: NodeSpec) -> Any:
+    # Prints to the process's stdout or stderr (TF's log(...) streams go to stderr too). A
+    # "file://<path>" stream appends to that file, a file op: the policy refuses it unless file
+    # access is allowed (savedmodel.policy.refuses).
     stream = _attr_text(node, "output_stream", "stderr")
     end = _attr_text(node, "end", "\n")
-    if stream not in ("stderr", "stdout", "log(info)", "log(warning)", "log(error)"):
-        from savedmodel.errors import PolicyError
-
-        raise PolicyError(f"PrintV2 output_stream {stream!r} is refused: only stdout/stderr are allowed")
+    path = stream[len(PRINT_FILE_PREFIX) :] if stream.startswith(PRINT_FILE_PREFIX) else None
 
     def run(ctx: Any, x: np.ndarray) -> list[np.ndarray]:
-        target = sys.stdout if stream == "stdout" else sys.stderr
-        target.write(_scalar_string(x, "input").decode("utf-8", "replace") + end)
-        target.flush()
+        text = _scalar_string(x, "input").decode("utf-8", "replace") + end
+        if path is not None:
+            _print_to_file(ctx, path, text)
+        elif stream in PRINT_STREAMS:
+            target = sys.stdout if stream == "stdout" else sys.stderr
+            target.write(text)
+            target.flush()
+        else:
+            fail(f"Unknown output stream: {stream}; valid streams are {', '.join(sorted(PRINT_STREAMS))}")
         return []
 
     return run
+
+
+def _print_to_file(ctx: Any, path: str, text: str) -> None:
+    policy = getattr(getattr(ctx, "runtime", None), "policy", None)
+    if policy is None or not policy.allow_file_access:
+        raise PolicyError(
+            f"PrintV2 to file://{path} touches the file system; pass allow_file_access=True to allow it"
+        )
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        fail(f"PrintV2 cannot append to {path}: {exc.strerror or exc}")
 
 
 @kernel_factory("Print", family="strings", stateful=True, dtypes=("all",))

@@ -23,12 +23,19 @@ from typing import Any
 
 import numpy as np
 
-from savedmodel.errors import ExecutionError, FormatError, NotFoundError, SavedModelError, UnsupportedOpError
+from savedmodel.errors import (
+    ExecutionError,
+    FormatError,
+    NotFoundError,
+    RefusedOpError,
+    SavedModelError,
+    UnsupportedOpError,
+)
 from savedmodel.format import tensor as tensor_format
 from savedmodel.graph.model import DATAFLOW_PRIMITIVES, FunctionLibrary, GraphModel, Node, instantiate
 from savedmodel.ops import registry
 from savedmodel.ops.registry import Attrs, NodeSpec
-from savedmodel.policy import active_limits, using_limits
+from savedmodel.policy import active_limits, refuses, using_limits
 from savedmodel.runtime.resources import deref
 
 # Ops whose semantics live in the dataflow executor (the registry only lists them).
@@ -183,22 +190,38 @@ def _function_refs(node: Node) -> Iterable[tuple[str, Mapping[str, Any]]]:
 
 
 def check_supported(
-    nodes: Iterable[Node], library: FunctionLibrary, where: str = "", seen_functions: set[str] | None = None
+    nodes: Iterable[Node],
+    library: FunctionLibrary,
+    where: str = "",
+    seen_functions: set[str] | None = None,
+    denied: frozenset[str] = frozenset(),
 ) -> None:
-    """Raise UnsupportedOpError naming every op without a kernel, in `nodes` and the functions they call."""
+    """Check `nodes` and the functions they call: raise RefusedOpError naming every op the policy
+    refuses (`denied`, see policy.refuses), else UnsupportedOpError naming every op without a kernel."""
     missing: dict[str, list[str]] = {}
+    refused: dict[str, list[str]] = {}
     seen = seen_functions if seen_functions is not None else set()
-    _collect_missing(list(nodes), library, "", missing, seen)
+    _collect_missing(list(nodes), library, "", missing, seen, denied, refused)
+    if refused:
+        raise RefusedOpError(refused, where)
     if missing:
         raise UnsupportedOpError(missing, where)
 
 
 def _collect_missing(
-    nodes: list[Node], library: FunctionLibrary, prefix: str, missing: dict[str, list[str]], seen: set[str]
+    nodes: list[Node],
+    library: FunctionLibrary,
+    prefix: str,
+    missing: dict[str, list[str]],
+    seen: set[str],
+    denied: frozenset[str] = frozenset(),
+    refused: dict[str, list[str]] | None = None,
 ) -> None:
     for node in nodes:
         if not has_kernel(node.op, library):
             missing.setdefault(node.op, []).append(prefix + node.name)
+        if denied and refused is not None and refuses(denied, node.op, node.attr):
+            refused.setdefault(node.op, []).append(prefix + node.name)
         called = [name for name, _ in _function_refs(node)]
         if node.op in library:
             called.append(node.op)
@@ -211,7 +234,7 @@ def _collect_missing(
                 continue
             fdef = library.get(name)
             body = [Node(nd.name, nd.op, nd.attr) for nd in fdef.node_def]
-            _collect_missing(body, library, f"{name}/", missing, seen)
+            _collect_missing(body, library, f"{name}/", missing, seen, denied, refused)
 
 
 # --------------------------------------------------------------------------- pruning and order
@@ -433,7 +456,9 @@ def _compile_plan(
         roots += [n.name for n in graph.nodes.values() if is_stateful(n.op)]
     needed = prune(graph, [f[0] for f in fetches if f not in fed], roots, fed)
     library = graph.library
-    check_supported((graph.nodes[n] for n in needed), library, graph.where)
+    policy = getattr(runtime, "policy", None)
+    denied = policy.denied_ops() if policy is not None else frozenset()
+    check_supported((graph.nodes[n] for n in needed), library, graph.where, denied=denied)
     if runtime is not None:
         refs = []
         for n in needed:

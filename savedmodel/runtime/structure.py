@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,7 @@ import numpy as np
 from savedmodel.errors import InvalidInputError
 from savedmodel.format import dtypes
 from savedmodel.format import tensor as tensor_format
+from savedmodel.graph import feeds
 from savedmodel.proto import meta_graph_pb2, struct_pb2
 from savedmodel.runtime.session import convert_feed
 
@@ -62,10 +63,19 @@ def _shape(proto: Any) -> tuple[int | None, ...] | None:
     return tuple(None if d.size < 0 else int(d.size) for d in proto.dim)
 
 
-def spec_from_tensor_info(key: str, info: meta_graph_pb2.TensorInfo) -> TensorSpec:
-    enum = info.dtype
+def spec_from_tensor_info(
+    key: str, info: meta_graph_pb2.TensorInfo, nodes: Mapping[str, Any] | None = None, producer: int = 0
+) -> TensorSpec:
+    """The spec of a signature input or output. With the graph's `nodes` (and its GraphDef
+    `producer`), an input is checked as TensorFlow checks a feed: against the dtype of the
+    placeholder it feeds, and with an unknown shape where the TensorInfo records none or the
+    placeholder is a legacy one (savedmodel.graph.feeds)."""
+    if nodes is None:
+        enum, shape = int(info.dtype), feeds.tensor_info_shape(info)
+    else:
+        enum, shape = feeds.feed_spec(info, nodes, producer)
     np_dtype = dtypes.as_numpy_dtype(enum) if enum else np.dtype(np.float32)
-    return TensorSpec(key, np_dtype, _shape(info.tensor_shape), enum, info.name)
+    return TensorSpec(key, np_dtype, shape, enum, info.name)
 
 
 @dataclass(frozen=True)

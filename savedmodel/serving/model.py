@@ -113,7 +113,8 @@ def load_servable(
     saved_model = read_saved_model(path)
     meta_graph = find_meta_graph(saved_model, list(tags), source=str(path))
     model_policy = policy_module.Policy(allow_file_access=allow_file_access)
-    policy_module.check_meta_graph(meta_graph, model_policy, source=str(path))
+    # savedmodel.load applies the policy: ops it refuses fail the load, or only the signatures
+    # that reach them (those answer PERMISSION_DENIED).
 
     import savedmodel
 
@@ -139,6 +140,12 @@ def load_servable(
             raise ServingError(
                 "INVALID_ARGUMENT", f'Serving signature name: "{key}" not found in signature def'
             ) from None
-        return function(**inputs)
+        try:
+            return function(**inputs)
+        except UnsupportedOpError as exc:
+            # A signature needing an op without a kernel: TensorFlow reports a missing kernel as
+            # INVALID_ARGUMENT ("No OpKernel was registered to support Op ..."); the model's
+            # other signatures keep working.
+            raise ServingError("INVALID_ARGUMENT", f"No OpKernel was registered: {exc}") from None
 
     return Servable(Path(path), dict(meta_graph.signature_def), run)

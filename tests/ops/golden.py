@@ -16,6 +16,10 @@ from savedmodel.ops.registry import Attrs, NodeSpec, lookup
 from savedmodel.proto import node_def_pb2
 
 KERNELS = Path(__file__).resolve().parents[1] / "fixtures" / "kernels"
+# Golden sets, each a cases.json.gz with its <family>.npz arrays beside it: the general one
+# (tools/oracle/make_kernel_goldens.py) and its siblings' (kernels_random, kernels_jpeg, ...:
+# tools/oracle/golden_sets.py).
+GOLDEN_DIRS = tuple(sorted(p.parent for p in KERNELS.parent.glob("kernels*/cases.json.gz")))
 
 # Comparison tolerances by dtype (rtol, atol); a case may override them (stated in its note).
 TOLERANCE = {
@@ -30,12 +34,17 @@ TOLERANCE = {
 
 @functools.cache
 def cases() -> list[dict[str, Any]]:
-    return json.loads(gzip.decompress((KERNELS / "cases.json.gz").read_bytes()))["cases"]
+    """Every golden case; each records the set ("dir") its arrays live in."""
+    entries = []
+    for directory in GOLDEN_DIRS:
+        doc = json.loads(gzip.decompress((directory / "cases.json.gz").read_bytes()))
+        entries += [{**entry, "dir": directory.name} for entry in doc["cases"]]
+    return entries
 
 
 @functools.cache
-def _npz(family: str) -> Any:
-    return np.load(KERNELS / f"{family}.npz")
+def _npz(family: str, directory: str = KERNELS.name) -> Any:
+    return np.load(KERNELS.parent / directory / f"{family}.npz")
 
 
 def _np_dtype(name: str) -> np.dtype:
@@ -44,12 +53,12 @@ def _np_dtype(name: str) -> np.dtype:
     return np.dtype(name)
 
 
-def array(ref: dict[str, Any], family: str) -> np.ndarray:
+def array(ref: dict[str, Any], family: str, directory: str = KERNELS.name) -> np.ndarray:
     if ref["dtype"] == "string":
         out = np.empty(len(ref["b64"]), dtype=object)
         out[:] = [base64.b64decode(v) for v in ref["b64"]]
         return out.reshape(ref["shape"])
-    raw = _npz(family)[ref["key"]]
+    raw = _npz(family, directory)[ref["key"]]
     dtype = _np_dtype(ref["dtype"])
     if raw.dtype != dtype:
         raw = raw.view(dtype)
@@ -76,7 +85,7 @@ def run(entry: dict[str, Any]) -> list[Any]:
         raise LookupError(f"no kernel registered for {entry['op']}")
     inputs = []
     for ref in entry["inputs"]:
-        x = np.array(array(ref, entry["family"]))
+        x = np.array(array(ref, entry["family"], entry.get("dir", KERNELS.name)))
         x.setflags(write=False)
         inputs.append(x)
     result = kernel.prepare(node_spec(entry))(None, *inputs)
@@ -86,7 +95,9 @@ def run(entry: dict[str, Any]) -> list[Any]:
 
 
 def assert_matches(entry: dict[str, Any], got: list[Any]) -> None:
-    expected = [array(ref, entry["family"]) for ref in entry.get("outputs", [])]
+    expected = [
+        array(ref, entry["family"], entry.get("dir", KERNELS.name)) for ref in entry.get("outputs", [])
+    ]
     assert len(got) == len(expected), f"{len(got)} outputs, TensorFlow gave {len(expected)}"
     for k, (g, e) in enumerate(zip(got, expected, strict=True)):
         where = f"output {k}"

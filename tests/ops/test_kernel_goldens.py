@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from savedmodel.errors import ExecutionError
-from savedmodel.ops.registry import all_kernels
+from savedmodel.ops.registry import all_kernels, extra_available, lookup
 from tests.ops import golden
 
 # The kernel families this suite covers (control flow, resources, I/O... are tested elsewhere).
@@ -32,8 +30,9 @@ _CASES = golden.cases()
 
 @pytest.mark.parametrize("entry", _CASES, ids=[c["id"] for c in _CASES])
 def test_kernel_matches_tensorflow(entry: dict) -> None:
-    if "needs Pillow" in entry.get("note", "") and importlib.util.find_spec("PIL") is None:
-        pytest.skip("needs Pillow (optional extra 'image')")
+    extra = lookup(entry["op"]).extra
+    if extra and not extra_available(extra):
+        pytest.skip(f"needs the optional extra {extra!r}")
     if entry.get("tf_cpu_unsupported"):
         pytest.skip("TensorFlow's CPU kernel refuses this case; ours supports it")
     if "error" in entry:

@@ -87,11 +87,13 @@ def test_png_round_trip(dtype: type, channels: int) -> None:
 
 
 def test_print_v2_refuses_file_outputs() -> None:
+    """Without a runtime that allows file access, printing to a file is refused when it runs."""
+    run = lookup("PrintV2").prepare(_node("PrintV2", output_stream=b"file:///tmp/x"))
     with pytest.raises(PolicyError):
-        lookup("PrintV2").prepare(_node("PrintV2", output_stream=b"file:///tmp/x"))
+        run(None, np.array(b"text", dtype=object))
 
 
-def test_jpeg_without_pillow_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gif_without_pillow_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     real_import = builtins.__import__
 
     def no_pil(name: str, *args: object, **kwargs: object) -> object:
@@ -100,8 +102,11 @@ def test_jpeg_without_pillow_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_pil)
-    jpeg = np.array(b"\xff\xd8\xff\xe0" + b"\0" * 20, dtype=object)
-    with pytest.raises(ExecutionError, match="Pillow"):
+    gif = np.array(b"GIF89a" + b"\0" * 20, dtype=object)
+    with pytest.raises(ExecutionError, match=r"Pillow: pip install 'savedmodel\[image\]'"):
+        _run("DecodeGif", gif)
+    jpeg = np.array(b"\xff\xd8\xff\xe0" + b"\0" * 20, dtype=object)  # JPEG needs no Pillow
+    with pytest.raises(ExecutionError, match="Invalid JPEG data"):
         _run("DecodeJpeg", jpeg)
 
 

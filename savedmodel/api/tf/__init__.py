@@ -116,21 +116,22 @@ def control_dependencies(control_inputs: Any) -> Any:
 def get_default_graph() -> Graph:
     graph = _graph.get_default_graph()
     if graph is None:
-        graph = _global_graph()
+        graph = _graph.global_graph()
     return graph
 
 
-_GLOBAL: list[Graph] = []
-
-
-def _global_graph() -> Graph:
-    if not _GLOBAL:
-        _GLOBAL.append(Graph())
-    return _GLOBAL[0]
-
-
 def reset_default_graph() -> None:
-    _GLOBAL.clear()
+    _graph.reset_global_graph()
+
+
+def _disable_eager_execution() -> None:
+    _graph.set_eager_execution(False)
+
+
+def _enable_eager_execution(
+    config: Any = None, device_policy: Any = None, execution_mode: Any = None
+) -> None:
+    _graph.set_eager_execution(True)
 
 
 nn = SimpleNamespace(
@@ -291,6 +292,47 @@ _v1_train = SimpleNamespace(
 )
 
 
+def import_graph_def(
+    graph_def: Any,
+    input_map: Any = None,
+    return_elements: Any = None,
+    name: str | None = None,
+    op_dict: Any = None,
+    producer_op_list: Any = None,
+) -> Any:
+    """`tf.compat.v1.import_graph_def` (see savedmodel.api.tf.importer)."""
+    from savedmodel.api.tf.importer import import_graph_def as _import
+
+    return _import(graph_def, input_map, return_elements, name, op_dict, producer_op_list)
+
+
+def _map_structure(func: Any, *structures: Any) -> Any:
+    from savedmodel.api.tf.function import flatten, pack
+
+    if not structures:
+        raise ValueError("map_structure needs at least one structure")
+    flats = [flatten(s) for s in structures]
+    if any(len(f) != len(flats[0]) for f in flats):
+        raise ValueError("The structures passed to map_structure do not have the same number of elements")
+    return pack(structures[0], [func(*items) for items in zip(*flats, strict=True)])
+
+
+def _nest_flatten(structure: Any, expand_composites: bool = False) -> list[Any]:
+    from savedmodel.api.tf.function import flatten
+
+    return flatten(structure)
+
+
+def _nest_pack(structure: Any, flat_sequence: Any, expand_composites: bool = False) -> Any:
+    from savedmodel.api.tf.function import pack
+
+    return pack(structure, list(flat_sequence))
+
+
+nest = SimpleNamespace(map_structure=_map_structure, flatten=_nest_flatten, pack_sequence_as=_nest_pack)
+graph_util = SimpleNamespace(import_graph_def=import_graph_def)
+
+
 def _wrap_function(fn: Any, signature: Any, name: str | None = None) -> Any:
     from savedmodel.api.tf.wrap import wrap_function
 
@@ -318,6 +360,25 @@ class _LazyNamespace:
             raise AttributeError(f"{self._module} has no attribute {name!r}") from None
 
 
+_gfile = _LazyNamespace("savedmodel.api.tf.gfile")
+io = SimpleNamespace(gfile=_gfile)
+_v1_gfile = _LazyNamespace(
+    "savedmodel.api.tf.gfile",
+    Copy=lambda src, dst, overwrite=False: _gfile.copy(src, dst, overwrite),
+    DeleteRecursively=lambda path: _gfile.rmtree(path),
+    Exists=lambda path: _gfile.exists(path),
+    Glob=lambda pattern: _gfile.glob(pattern),
+    IsDirectory=lambda path: _gfile.isdir(path),
+    ListDirectory=lambda path: _gfile.listdir(path),
+    MakeDirs=lambda path: _gfile.makedirs(path),
+    MkDir=lambda path: _gfile.mkdir(path),
+    Remove=lambda path: _gfile.remove(path),
+    Rename=lambda src, dst, overwrite=False: _gfile.rename(src, dst, overwrite),
+    Walk=lambda top, in_order=True: _gfile.walk(top, topdown=in_order),
+)
+GraphDef = __import__("savedmodel.proto.graph_pb2", fromlist=["GraphDef"]).GraphDef
+NodeDef = __import__("savedmodel.proto.node_def_pb2", fromlist=["NodeDef"]).NodeDef
+
 compat = SimpleNamespace()
 compat.v1 = SimpleNamespace(
     placeholder=_ops.placeholder,
@@ -340,6 +401,17 @@ compat.v1 = SimpleNamespace(
     saved_model=_v1_saved_model,
     train=_v1_train,
     wrap_function=_wrap_function,
+    import_graph_def=import_graph_def,
+    graph_util=graph_util,
+    disable_eager_execution=_disable_eager_execution,
+    enable_eager_execution=_enable_eager_execution,
+    disable_v2_behavior=_disable_eager_execution,
+    enable_v2_behavior=_enable_eager_execution,
+    GraphDef=GraphDef,
+    NodeDef=NodeDef,
+    gfile=_v1_gfile,
+    io=io,
+    nest=nest,
     name_scope=name_scope,
     GraphKeys=SimpleNamespace(
         GLOBAL_VARIABLES="variables",
@@ -416,6 +488,10 @@ __all__ = [
     "executing_eagerly",
     "function",
     "get_default_graph",
+    "graph_util",
+    "import_graph_def",
+    "io",
+    "nest",
     "greater",
     "greater_equal",
     "group",

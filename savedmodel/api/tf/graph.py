@@ -278,13 +278,40 @@ class _Stack(threading.local):
 _STACK = _Stack()
 
 
+class _Mode:
+    """Process-wide, as in TensorFlow: whether eager execution is on, and the global graph
+    (`tf.compat.v1.get_default_graph()` outside any `as_default()`)."""
+
+    eager = True
+    global_graph: Graph | None = None
+
+
+def global_graph() -> Graph:
+    if _Mode.global_graph is None:
+        _Mode.global_graph = Graph()
+    return _Mode.global_graph
+
+
+def reset_global_graph() -> None:
+    _Mode.global_graph = None
+
+
+def set_eager_execution(enabled: bool) -> None:
+    """`tf.compat.v1.disable_eager_execution()` (False) / `enable_eager_execution()` (True): with
+    eager execution off, graph-building calls outside `as_default()` build the global graph."""
+    _Mode.eager = enabled
+
+
 def get_default_graph() -> Graph | None:
-    """The innermost graph made default with `as_default()`, or None when executing eagerly."""
-    return _STACK.graphs[-1] if _STACK.graphs else None
+    """The innermost graph made default with `as_default()`; else the global graph when eager
+    execution is disabled, None when executing eagerly."""
+    if _STACK.graphs:
+        return _STACK.graphs[-1]
+    return None if _Mode.eager else global_graph()
 
 
 def executing_eagerly() -> bool:
-    return not _STACK.graphs
+    return not _STACK.graphs and _Mode.eager
 
 
 class Graph:

@@ -2,50 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from savedmodel.api.tf import op_defs
 from savedmodel.api.tf.dtypes import DType, as_dtype
 from savedmodel.api.tf.graph import Graph, Operation, Tensor, TensorShape
 from savedmodel.api.tf.variables import BaseVariable
 from savedmodel.errors import FormatError
 from savedmodel.format import tensor as tensor_format
+from savedmodel.graph.endpoints import node_output_shapes
+from savedmodel.graph.outputs import find_op_def, output_dtypes
 from savedmodel.proto import graph_pb2, node_def_pb2, op_def_pb2, variable_pb2
 
 
 def _output_types(node: node_def_pb2.NodeDef, op_def: op_def_pb2.OpDef | None) -> list[DType]:
+    """The dtypes of a node's outputs, from its OpDef; a node of an op no OpDef describes (a
+    custom op) has as many float32 outputs as its `_output_shapes` attr lists, else one."""
     if op_def is None:
         count = len(node.attr["_output_shapes"].list.shape) if "_output_shapes" in node.attr else 1
         return [as_dtype("float32")] * count
-    out: list[DType] = []
-    for arg in op_def.output_arg:
-        if arg.type_list_attr:
-            out.extend(as_dtype(t) for t in node.attr[arg.type_list_attr].list.type)
-            continue
-        if arg.type:
-            dtype = as_dtype(arg.type)
-        elif arg.type_attr in node.attr:
-            dtype = as_dtype(node.attr[arg.type_attr].type)
-        else:
-            default = next((a.default_value.type for a in op_def.attr if a.name == arg.type_attr), 1)
-            dtype = as_dtype(default)
-        if arg.is_ref:
-            dtype = as_dtype(dtype.as_datatype_enum + 100)
-        count = node.attr[arg.number_attr].i if arg.number_attr else 1
-        out.extend([dtype] * count)
-    return out
+    return [as_dtype(1 if t is None else t) for t in output_dtypes(op_def, node.attr)]
 
 
-def _output_shapes(node: node_def_pb2.NodeDef, count: int) -> list[TensorShape]:
-    if "_output_shapes" in node.attr and len(node.attr["_output_shapes"].list.shape) == count:
-        return [
-            TensorShape(tensor_format.shape_from_proto(s)) for s in node.attr["_output_shapes"].list.shape
-        ]
-    if node.op in ("Placeholder", "PlaceholderWithDefault") and "shape" in node.attr:
-        return [TensorShape(tensor_format.shape_from_proto(node.attr["shape"].shape))]
-    if node.op == "Const":
-        return [TensorShape(tensor_format.shape_from_proto(node.attr["value"].tensor.tensor_shape))]
-    return [TensorShape(None)] * count
+def _output_shapes(node: node_def_pb2.NodeDef, count: int, producer: int) -> list[TensorShape]:
+    return [TensorShape(shape) for shape in node_output_shapes(node, count, producer)]
 
 
 def _topological(nodes: list[node_def_pb2.NodeDef]) -> list[node_def_pb2.NodeDef]:
@@ -73,8 +53,18 @@ def _topological(nodes: list[node_def_pb2.NodeDef]) -> list[node_def_pb2.NodeDef
 
 
 def import_nodes(
-    graph: Graph, graph_def: graph_pb2.GraphDef, prefix: str = "", op_list: op_def_pb2.OpList | None = None
+    graph: Graph,
+    graph_def: graph_pb2.GraphDef,
+    prefix: str = "",
+    op_list: op_def_pb2.OpList | None = None,
+    input_map: Mapping[str, Tensor] | None = None,
+    add_default_attrs: bool = False,
 ) -> dict[str, Operation]:
+    """Add the nodes of `graph_def` to `graph`, named `prefix + name`. `input_map` replaces
+    inputs the nodes name ('x:0', or '^x' for a control input) by tensors (operations) of
+    `graph`; `add_default_attrs` fills attrs the nodes leave out from their OpDefs' defaults."""
+    input_map = dict(input_map or {})
+    producer = graph_def.versions.producer
     extra = {op.name: op for op in op_list.op} if op_list is not None else {}
     if extra:  # output layouts of the model's ops, for sessions running this graph
         graph.extra_op_defs = {**getattr(graph, "extra_op_defs", {}), **extra}
@@ -85,12 +75,19 @@ def import_nodes(
     # Ops whose inputs include back edges (TF1 while loops: NextIteration -> Merge), wired last.
     pending: list[tuple[Operation, list[Tensor | tuple[str, int]], list[str]]] = []
     for node in _topological(list(graph_def.node)):
-        op_def = extra.get(node.op) or op_defs.get(node.op)
+        op_def = find_op_def(node.op, extra)
         types = _output_types(node, op_def)
         inputs: list[Tensor | tuple[str, int]] = []
         controls: list[Operation] = []
         late_controls: list[str] = []
         for ref in node.input:
+            mapped = _mapped(input_map, ref)
+            if mapped is not None:
+                if ref.startswith("^"):
+                    controls.append(mapped if isinstance(mapped, Operation) else mapped.op)
+                else:
+                    inputs.append(mapped)
+                continue
             if ref.startswith("^"):
                 dep = created.get(ref[1:]) or graph._by_name.get(prefix + ref[1:])
                 if dep is not None:
@@ -107,13 +104,19 @@ def import_nodes(
                 raise FormatError(f"node {node.name}: input {ref!r} is not in the graph")
             inputs.append(_output(source, int(index or 0), node.name))
         attrs = {k: v for k, v in node.attr.items() if k != "_output_shapes"}
+        if add_default_attrs and op_def is not None:
+            attrs.update(
+                (a.name, a.default_value)
+                for a in op_def.attr
+                if a.HasField("default_value") and a.name not in attrs
+            )
         ready = [t for t in inputs if isinstance(t, Tensor)]
         op = graph.create_op(
             node.op,
             ready,
             {k: _copy(v) for k, v in attrs.items()},
             types,
-            _output_shapes(node, len(types)),
+            _output_shapes(node, len(types), producer),
             name=prefix + node.name + "/",
             control_inputs=controls,
             fill_defaults=False,
@@ -128,6 +131,15 @@ def import_nodes(
         op.control_inputs.extend(created[name] for name in late if created[name] not in op.control_inputs)
         graph._mutations += 1
     return created
+
+
+def _mapped(input_map: Mapping[str, Any], ref: str) -> Any:
+    if not input_map:
+        return None
+    if ref.startswith("^"):
+        return input_map.get(ref)
+    name, _, index = ref.partition(":")
+    return input_map.get(f"{name}:{index or 0}")
 
 
 def _output(op: Operation, index: int, consumer: str) -> Tensor:

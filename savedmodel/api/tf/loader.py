@@ -17,6 +17,7 @@ from typing import Any
 from savedmodel.api.tf.meta_graph import import_collections
 from savedmodel.errors import InvalidInputError
 from savedmodel.format import saved_model as saved_model_format
+from savedmodel.ops import registry
 from savedmodel.policy import DEFAULT_POLICY, Policy, check_meta_graph
 from savedmodel.proto import meta_graph_pb2
 
@@ -41,6 +42,7 @@ def load(
     meta = saved_model_format.find_meta_graph(proto, list(tags), str(root))
     policy = policy or getattr(sess, "policy", None) or DEFAULT_POLICY
     check_meta_graph(meta, policy, str(root))
+    registry.check_extras(meta.graph_def, str(root))
     graph = sess.graph
     if not policy.allow_file_access:
         graph.confined = True

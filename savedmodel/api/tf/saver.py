@@ -16,6 +16,7 @@ from savedmodel.api.tf.graph import Graph, Operation, Tensor
 from savedmodel.api.tf.meta_graph import export_meta_graph as _export_meta_graph
 from savedmodel.errors import ExecutionError, FormatError, InvalidInputError, NotFoundError
 from savedmodel.format import checkpoint as ckpt
+from savedmodel.format import checkpoint_v1
 from savedmodel.format.atomic import atomic_write_bytes
 from savedmodel.policy import DEFAULT_POLICY, Policy, check_meta_graph
 from savedmodel.proto import meta_graph_pb2, saver_pb2
@@ -337,7 +338,7 @@ class Saver:
 
     def restore(self, sess: Any, save_path: str) -> None:
         save_path = os.fspath(save_path)
-        if not Path(save_path + ".index").is_file():
+        if not _checkpoint_exists(save_path):
             raise ValueError(f"The passed save_path is not a valid checkpoint: {save_path}")
         if self._eager_vars is not None:
             with ckpt.CheckpointReader(save_path) as reader:
@@ -369,6 +370,11 @@ class Saver:
         if filename:
             write_meta_graph_file(meta, filename, as_text)
         return meta
+
+
+def _checkpoint_exists(save_path: str) -> bool:
+    """A V2 checkpoint (`<prefix>.index`) or a V1 one (a table file, or a `-?????-of-N` pattern)."""
+    return Path(save_path + ".index").is_file() or checkpoint_v1.is_v1_checkpoint(save_path)
 
 
 def _eager_value(var: Any) -> np.ndarray:

@@ -66,7 +66,7 @@ class Session:
         *,
         policy: Policy | None = None,
     ) -> None:
-        self.graph = graph or g.get_default_graph() or g.Graph()
+        self.graph = graph or g.get_default_graph() or g.global_graph()
         self.policy = policy
         self._closed = False
         self._graph_cm: Any = None
