@@ -41,6 +41,7 @@ from google.protobuf import any_pb2
 from google.protobuf import message as proto_message
 
 from savedmodel.errors import FormatError
+from savedmodel.graph.feeds import is_legacy_unknown_shape
 from savedmodel.proto import (
     graph_pb2,
     meta_graph_pb2,
@@ -271,10 +272,6 @@ _DTYPE_ATTRS = ("dtype", "T", "out_type", "Tout", "DstT")
 _PLACEHOLDERS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
 
 
-# Up to GraphDef version 21 a Placeholder's empty `shape` attr meant "unknown", not "scalar".
-_PLACEHOLDER_EMPTY_SHAPE_UNKNOWN_UNTIL = 21
-
-
 def _describe_tensor(info: meta_graph_pb2.TensorInfo, nodes: dict[str, object], producer: int) -> None:
     """Fill a name-only TensorInfo's dtype and shape from what the graph states about it."""
     name, _, index = info.name.partition(":")
@@ -285,11 +282,8 @@ def _describe_tensor(info: meta_graph_pb2.TensorInfo, nodes: dict[str, object], 
     attr = node.attr  # type: ignore[attr-defined]
     output = int(index or 0) if (index or "0").isdigit() else 0
     if node.op in _PLACEHOLDERS and "shape" in attr:  # type: ignore[attr-defined]
-        shape = attr["shape"].shape
-        old_graph = 0 < producer <= _PLACEHOLDER_EMPTY_SHAPE_UNKNOWN_UNTIL
-        old_unknown = old_graph and node.op == "Placeholder" and not shape.dim
-        if not old_unknown:
-            info.tensor_shape.CopyFrom(shape)
+        if not is_legacy_unknown_shape(node, producer):  # producer <= 21: `shape {}` is unknown
+            info.tensor_shape.CopyFrom(attr["shape"].shape)
     elif "_output_shapes" in attr and output < len(attr["_output_shapes"].list.shape):
         info.tensor_shape.CopyFrom(attr["_output_shapes"].list.shape[output])
     if output == 0:
