@@ -119,6 +119,14 @@ def test_ops_text_names_the_file(capsys):
         (["run", "--dir", str(REALWORLD), "--input_exprs", "x=1"], "required with --dir: --tag_set"),
         (["ops", "--graph", str(FIXTURES / "graphdef" / "goldens.json")], "not a valid GraphDef"),
         (["show", "--graph", str(REALWORLD)], "is a directory, not a GraphDef file"),
+        (
+            [
+                "show",
+                "--graph",
+                str(REALWORLD / "tfserving__saved_model_counter__2018_c668c58" / "saved_model.pb"),
+            ],
+            "is a SavedModel, not a GraphDef: use --dir",
+        ),
     ],
 )
 def test_errors_are_one_line(argv, message, capsys):
