@@ -650,6 +650,37 @@ def _mirror_pad(node: NodeSpec) -> Any:
     return run
 
 
+@kernel_factory("MirrorPadGrad", family="array", dtypes=ALL)
+def _mirror_pad_grad(node: NodeSpec) -> Any:
+    """The gradient of MirrorPad: each padded element's gradient added back onto its source."""
+    mode = node.attrs.get("mode", b"REFLECT")
+    reflect = (mode.decode() if isinstance(mode, bytes) else str(mode)) == "REFLECT"
+
+    def run(ctx: Any, x: np.ndarray, paddings: np.ndarray) -> np.ndarray:
+        out = np.asarray(x)
+        for axis, (before, after) in enumerate(_paddings(paddings, x.ndim)):
+            size = out.shape[axis] - before - after
+            if size < 0 or before > size - reflect or after > size - reflect:
+                fail(f"paddings {before}, {after} are too large for the output dimension {size} of {axis}")
+            out = _fold_mirror(np.moveaxis(out, axis, 0), before, after, reflect)
+            out = np.moveaxis(out, 0, axis)
+        return np.ascontiguousarray(out)
+
+    return run
+
+
+def _fold_mirror(x: np.ndarray, before: int, after: int, reflect: bool) -> np.ndarray:
+    size = x.shape[0] - before - after
+    core = x[before : before + size].copy()
+    shift = 1 if reflect else 0
+    if before:
+        core[shift : shift + before] += x[:before][::-1]
+    if after:
+        end = size - shift
+        core[end - after : end] += x[before + size :][::-1]
+    return core
+
+
 # --------------------------------------------------------------------------- reverse / roll
 
 

@@ -119,6 +119,64 @@ def _resize_nearest(node: NodeSpec) -> Any:
     return run
 
 
+def _bilinear_matrix(in_size: int, out_size: int, align: bool, half: bool) -> np.ndarray:
+    """[out, in]: each output row's interpolation weights over the input (the resize as a matrix)."""
+    lower, upper, lerp = _bilinear_coords(in_size, out_size, align, half)
+    m = np.zeros((out_size, in_size), dtype=np.float32)
+    rows = np.arange(out_size)
+    np.add.at(m, (rows, lower), 1 - lerp)
+    np.add.at(m, (rows, upper), lerp)
+    return m
+
+
+@kernel_factory("ResizeBilinearGrad", family="image", dtypes=("float32", "float64", "float16", "bfloat16"))
+def _resize_bilinear_grad(node: NodeSpec) -> Any:
+    align, half = _flags(node)
+
+    def run(ctx: Any, grads: np.ndarray, original: np.ndarray) -> np.ndarray:
+        if grads.ndim != 4 or original.ndim != 4:
+            fail(f"input_grad and original_image must be 4-dimensional: {shape_str(grads.shape)}")
+        if align and half:
+            fail("If half_pixel_centers is True, align_corners must be False.")
+        n, h, w, c = original.shape
+        if grads.shape[0] != n or grads.shape[3] != c:
+            fail(f"grads {shape_str(grads.shape)} and original_image {shape_str(original.shape)} differ")
+        # float32 weights (as TensorFlow computes them), summed in float64 for a float64 image
+        work = np.float64 if original.dtype == np.float64 else np.float32
+        my = _bilinear_matrix(h, grads.shape[1], align, half).astype(work)
+        mx = _bilinear_matrix(w, grads.shape[2], align, half).astype(work)
+        out = np.einsum("yh,nyxc,xw->nhwc", my, grads.astype(work), mx, optimize=True)
+        return as_dtype(out, original.dtype)
+
+    return run
+
+
+@kernel_factory(
+    "ResizeNearestNeighborGrad",
+    family="image",
+    dtypes=("uint8", "int8", "int32", "float16", "bfloat16", "float32", "float64"),
+)
+def _resize_nearest_grad(node: NodeSpec) -> Any:
+    align, half = _flags(node)
+
+    def run(ctx: Any, grads: np.ndarray, size: np.ndarray) -> np.ndarray:
+        if grads.ndim != 4:
+            fail(f"input must be 4-dimensional: {shape_str(grads.shape)}")
+        h, w = _resize_args(grads, size)
+        if align and half:
+            fail("If half_pixel_centers is True, align_corners must be False.")
+        yi = _nearest_index(h, grads.shape[1], align, half)
+        xi = _nearest_index(w, grads.shape[2], align, half)
+        acc = upcast(grads)
+        cols = np.zeros((grads.shape[0], grads.shape[1], w, grads.shape[3]), dtype=acc.dtype)
+        np.add.at(cols, (slice(None), slice(None), xi), acc)
+        out = np.zeros((grads.shape[0], h, w, grads.shape[3]), dtype=acc.dtype)
+        np.add.at(out, (slice(None), yi), cols)
+        return as_dtype(out, grads.dtype)
+
+    return run
+
+
 _TABLE_SIZE = 1024
 
 

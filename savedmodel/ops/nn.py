@@ -582,25 +582,56 @@ def _sparse_softmax_xent(ctx: Any, logits: np.ndarray, labels: np.ndarray) -> li
     return [as_dtype(loss, logits.dtype), as_dtype(grad, logits.dtype)]
 
 
-@kernel_factory("Conv2DBackpropFilter", family="nn", dtypes=FLOATS)
-def _conv2d_backprop_filter(node: NodeSpec) -> Any:
-    geom = ConvGeometry(node, 4, "NHWC")
+def _conv_backprop_filter_kernel(op: str, rank: int, default_format: str) -> None:
+    @kernel_factory(op, family="nn", dtypes=FLOATS)
+    def prepare(node: NodeSpec) -> Any:
+        geom = ConvGeometry(node, rank, default_format)
+        r = rank - 2
 
-    def run(ctx: Any, x: np.ndarray, filter_sizes: np.ndarray, dy: np.ndarray) -> np.ndarray:
-        kh, kw, cin, cout = (int(v) for v in np.asarray(filter_sizes).reshape(-1))
-        xl = upcast(_to_channels_last(x, geom.fmt))
-        dyl = upcast(_to_channels_last(dy, geom.fmt))
-        if xl.shape[-1] != cin:
-            fail(f"filter_sizes depth {cin} does not match the input depth {xl.shape[-1]}")
-        outs, pads = geom.resolve(xl.shape[1:3], [kh, kw])
-        if list(dyl.shape[1:3]) != outs or dyl.shape[-1] != cout:
-            fail(f"out_backprop shape {shape_str(dy.shape)} does not match the computed output {outs}")
-        if xl.shape[0] == 0 or 0 in outs:
-            return np.zeros((kh, kw, cin, cout), dtype=x.dtype)
-        win = _windows(_pad_spatial(xl, pads), [kh, kw], geom.strides, geom.dilations, outs)
-        with np.errstate(all="ignore"):
-            out = np.einsum("nhwcij,nhwo->ijco", win, dyl, optimize=True)
-        return as_dtype(out, x.dtype)
+        def run(ctx: Any, x: np.ndarray, filter_sizes: np.ndarray, dy: np.ndarray) -> np.ndarray:
+            sizes = [int(v) for v in np.asarray(filter_sizes).reshape(-1)]
+            if len(sizes) != rank or x.ndim != rank or dy.ndim != rank:
+                fail(f"filter_sizes must have {rank} elements and the inputs rank {rank}: {sizes}")
+            ks, cin, cout = sizes[:r], sizes[r], sizes[r + 1]
+            xl = upcast(_to_channels_last(x, geom.fmt))
+            dyl = upcast(_to_channels_last(dy, geom.fmt))
+            if xl.shape[-1] != cin:
+                fail(f"filter_sizes depth {cin} does not match the input depth {xl.shape[-1]}")
+            outs, pads = geom.resolve(xl.shape[1:-1], ks)
+            if list(dyl.shape[1:-1]) != outs or dyl.shape[-1] != cout:
+                fail(f"out_backprop shape {shape_str(dy.shape)} does not match the computed output {outs}")
+            if xl.shape[0] == 0 or 0 in outs:
+                return np.zeros(sizes, dtype=x.dtype)
+            win = _windows(_pad_spatial(xl, pads), ks, geom.strides, geom.dilations, outs)  # [N,*outs,C,*ks]
+            cols = np.moveaxis(win, 1 + r, -1).reshape(-1, int(np.prod(ks)) * cin)  # rows x (ks, C)
+            with np.errstate(all="ignore"):
+                out = cols.T @ dyl.reshape(-1, cout)
+            return as_dtype(out.reshape(sizes), x.dtype)
+
+        return run
+
+
+_conv_backprop_filter_kernel("Conv2DBackpropFilter", 4, "NHWC")
+_conv_backprop_filter_kernel("Conv3DBackpropFilterV2", 5, "NDHWC")
+
+
+@kernel_factory("MaxPoolGradWithArgmax", family="nn", dtypes=FLOATS)
+def _max_pool_grad_with_argmax(node: NodeSpec) -> Any:
+    with_batch = bool(node.attrs.get("include_batch_in_index", False))
+
+    def run(ctx: Any, x: np.ndarray, dy: np.ndarray, argmax: np.ndarray) -> np.ndarray:
+        if x.ndim != 4 or dy.shape != argmax.shape or dy.ndim != 4 or dy.shape[0] != x.shape[0]:
+            fail(f"input, grad and argmax must be 4-D, grad like argmax: {shape_str(dy.shape)}")
+        n = x.shape[0]
+        per_image = x.size // max(n, 1)
+        index = argmax.astype(np.int64).reshape(n, -1)
+        if not with_batch:
+            index = index + (np.arange(n) * per_image)[:, None]
+        if index.size and (index.min() < 0 or index.max() >= x.size):
+            fail(f"Invalid argmax: an index is outside the input of {x.size} elements")
+        out = np.zeros(x.size, dtype=upcast(dy).dtype)
+        np.add.at(out, index.reshape(-1), upcast(dy).reshape(-1))
+        return as_dtype(out.reshape(x.shape), dy.dtype)
 
     return run
 
@@ -853,3 +884,54 @@ def _batch_norm_grad(node: NodeSpec, version: int) -> Any:
 kernel_factory("FusedBatchNormGrad", family="nn", dtypes=("float32",))(lambda node: _batch_norm_grad(node, 1))
 kernel_factory("FusedBatchNormGradV2", family="nn", dtypes=FLOATS)(lambda node: _batch_norm_grad(node, 2))
 kernel_factory("FusedBatchNormGradV3", family="nn", dtypes=FLOATS)(lambda node: _batch_norm_grad(node, 3))
+
+
+@kernel_factory("DepthwiseConv2dNativeBackpropFilter", family="nn", dtypes=FLOATS)
+def _depthwise_backprop_filter(node: NodeSpec) -> Any:
+    geom = ConvGeometry(node, 4, "NHWC")
+
+    def run(ctx: Any, x: np.ndarray, filter_sizes: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        kh, kw, c, m = (int(v) for v in np.asarray(filter_sizes).reshape(-1))
+        xl = upcast(_to_channels_last(x, geom.fmt))
+        dyl = upcast(_to_channels_last(dy, geom.fmt))
+        if xl.ndim != 4 or xl.shape[-1] != c:
+            fail(f"filter_sizes depth {c} does not match the input {shape_str(x.shape)}")
+        outs, pads = geom.resolve(xl.shape[1:3], [kh, kw])
+        if list(dyl.shape[1:3]) != outs or dyl.shape[-1] != c * m:
+            fail(f"out_backprop shape {shape_str(dy.shape)} does not match the computed output {outs}")
+        if xl.shape[0] == 0 or 0 in outs:
+            return np.zeros((kh, kw, c, m), dtype=x.dtype)
+        win = _windows(_pad_spatial(xl, pads), [kh, kw], geom.strides, geom.dilations, outs)
+        grouped = dyl.reshape(*dyl.shape[:3], c, m)
+        with np.errstate(all="ignore"):
+            out = np.einsum("nhwcij,nhwcm->ijcm", win, grouped, optimize=True)
+        return as_dtype(out, x.dtype)
+
+    return run
+
+
+@kernel_factory("LRNGrad", family="nn", dtypes=("float32", "float16", "bfloat16"))
+def _lrn_grad(node: NodeSpec) -> Any:
+    radius = int(node.attrs.get("depth_radius", 5))
+    bias = float(node.attrs.get("bias", 1.0))
+    alpha = float(node.attrs.get("alpha", 1.0))
+    beta = float(node.attrs.get("beta", 0.5))
+
+    def window_sum(v: np.ndarray) -> np.ndarray:
+        c = v.shape[-1]
+        padded = np.pad(v, [(0, 0)] * 3 + [(radius, radius)])
+        csum = np.concatenate([np.zeros(v.shape[:-1] + (1,), v.dtype), np.cumsum(padded, axis=-1)], axis=-1)
+        return csum[..., 2 * radius + 1 : 2 * radius + 1 + c] - csum[..., :c]
+
+    def run(ctx: Any, dy: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if dy.ndim != 4 or dy.shape != x.shape or x.shape != y.shape:
+            fail(f"LRNGrad inputs must be 4-D and alike: {shape_str(dy.shape)}, {shape_str(x.shape)}")
+        g, xw = dy.astype(np.float64), x.astype(np.float64)
+        norm = bias + alpha * window_sum(np.square(xw))
+        # d y_i / d x_j = [i == j] norm_i^-beta - 2 alpha beta x_i x_j norm_i^(-beta-1), j in window(i)
+        with np.errstate(all="ignore"):
+            inner = window_sum(g * xw * np.power(norm, -beta - 1))
+            dx = g * np.power(norm, -beta) - 2 * alpha * beta * xw * inner
+        return as_dtype(dx, dy.dtype)
+
+    return run

@@ -109,6 +109,16 @@ def _is_initialized(ctx: Any, handle: Any) -> np.ndarray:
     return np.asarray(_variable(handle, "VarIsInitializedOp").value is not None)
 
 
+@kernel_factory("VariableShape", family="resource", doc="the variable's shape")
+def _variable_shape(node: NodeSpec) -> Any:
+    out_type = node.attrs.dtype("out_type") if "out_type" in node.attrs else np.dtype(np.int32)
+
+    def run(ctx: Any, handle: Any) -> np.ndarray:
+        return np.asarray(_variable(handle, "VariableShape").read().shape, dtype=out_type)
+
+    return run
+
+
 @kernel_factory("ResourceGather", family="resource", doc="gathers rows of a variable")
 def _resource_gather(node: NodeSpec) -> Any:
     batch_dims = int(node.attrs.get("batch_dims", 0) or 0)

@@ -212,6 +212,48 @@ for _kind, _name in (("sum", "Sum"), ("mean", "Mean"), ("sqrtn", "SqrtN")):
     )(_sparse_segment(_kind, True))
 
 
+def _sparse_segment_grad(kind: str) -> Any:
+    """The gradient of SparseSegment{Sum,Mean,SqrtN}: each segment's gradient row, scaled by 1, 1/n
+    or 1/sqrt(n) for a segment of n rows, added to the data rows its indices picked."""
+
+    def run(
+        ctx: Any, grad: np.ndarray, indices: np.ndarray, segment_ids: np.ndarray, output_dim0: np.ndarray
+    ) -> np.ndarray:
+        if indices.shape != segment_ids.shape or indices.ndim != 1 or grad.ndim < 1:
+            fail(
+                f"segment_ids and indices should be vectors of the same size: {shape_str(indices.shape)} vs "
+                f"{shape_str(segment_ids.shape)}"
+            )
+        rows = int(np.asarray(output_dim0).reshape(-1)[0])
+        ids = segment_ids.astype(np.int64)
+        idx = indices.astype(np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= grad.shape[0]):
+            fail(f"Segment id out of range [0, {grad.shape[0]})")
+        if idx.size and (idx.min() < 0 or idx.max() >= rows):
+            bad = int(np.nonzero((idx < 0) | (idx >= rows))[0][0])
+            fail(f"Index {int(idx[bad])} out of range [0, {rows})")
+        g = upcast(grad)
+        counts = np.bincount(ids, minlength=grad.shape[0]).astype(g.dtype)
+        if kind == "mean":
+            scale = 1 / np.maximum(counts, 1)
+        elif kind == "sqrtn":
+            scale = 1 / np.sqrt(np.maximum(counts, 1))
+        else:
+            scale = np.ones_like(counts)
+        picked = g[ids] * scale[ids].reshape((-1,) + (1,) * (grad.ndim - 1))
+        out = np.zeros((rows,) + grad.shape[1:], dtype=g.dtype)
+        np.add.at(out, idx, picked)
+        return as_dtype(out, grad.dtype)
+
+    return run
+
+
+for _kind, _name in (("sum", "Sum"), ("mean", "Mean"), ("sqrtn", "SqrtN")):
+    kernel(
+        f"SparseSegment{_name}Grad", family="sparse", dtypes=("float32", "float64", "float16", "bfloat16")
+    )(_sparse_segment_grad(_kind))
+
+
 def _sparse_reduce(kind: str, output_sparse: bool) -> Any:
     """Reduce only the stored values (implicit zeros are not counted); groups with no stored value
     give 0 (dense output) or are left out (sparse output)."""

@@ -1,4 +1,4 @@
-"""TensorList (TF2 variant lists) and TensorArrayV3 (TF1 resource arrays).
+"""TensorList (TF2 variant lists), TensorArrayV3 and StackV2 (TF1 resources), Optional.
 
 A TensorList is an immutable Python object: every op that "modifies" one returns
 a new list sharing the element arrays. A TensorArray (TF1) is a mutable object
@@ -434,3 +434,86 @@ def _ta_split(ctx: Any, handle: Any, value: Any, lengths: Any, flow: Any) -> np.
 @kernel("TensorArrayCloseV3", family="tensor_list", stateful=True, doc="releases the array")
 def _ta_close(ctx: Any, handle: Any) -> None:
     return None
+
+
+# ------------------------------------------------------------------ StackV2 (TF1 while-loop gradients)
+# tf.gradients of a TF1 while loop pushes each iteration's intermediates on a stack in the forward
+# loop and pops them, last first, in the gradient loop.
+
+
+class Stack:
+    """A TF1 stack of tensors behind a handle (StackV2)."""
+
+    def __init__(self, max_size: int, dtype: np.dtype, name: str) -> None:
+        self.items: list[np.ndarray] = []
+        self.max_size = max_size
+        self.dtype = dtype
+        self.name = name
+
+
+def _stack(handle: Any, op: str) -> Stack:
+    if not isinstance(handle, Stack):
+        raise ExecutionError(f"{op} expects a stack handle, got {type(handle).__name__}")
+    return handle
+
+
+@kernel_factory("StackV2", family="tensor_list", stateful=True, doc="a new stack")
+def _stack_v2(node: NodeSpec) -> Any:
+    dtype = node.attrs.dtype("elem_type")
+    name = (node.attrs.get("stack_name", b"") or b"").decode() or node.name
+
+    def run(ctx: Any, max_size: Any) -> Stack:
+        return Stack(int(np.asarray(max_size).reshape(-1)[0]), dtype, name)
+
+    return run
+
+
+@kernel("StackPushV2", family="tensor_list", stateful=True, doc="pushes a tensor; outputs it")
+def _stack_push(ctx: Any, handle: Any, elem: Any) -> Any:
+    stack = _stack(handle, "StackPushV2")
+    if 0 <= stack.max_size <= len(stack.items):
+        raise ExecutionError(f"Stack[{stack.name}] overflowed its max_size ({stack.max_size})")
+    stack.items.append(elem)
+    return elem
+
+
+@kernel("StackPopV2", family="tensor_list", stateful=True, doc="pops the last pushed tensor")
+def _stack_pop(ctx: Any, handle: Any) -> Any:
+    stack = _stack(handle, "StackPopV2")
+    if not stack.items:
+        raise ExecutionError("Calling Pop() when the stack is empty.")
+    return stack.items.pop()
+
+
+# ------------------------------------------------------------------ Optional (TF2 cond gradients)
+
+
+class Optional:
+    """An optional tuple of tensors (a DT_VARIANT value): cond_v2 gradients keep intermediates in them."""
+
+    def __init__(self, components: tuple[Any, ...] | None) -> None:
+        self.components = components
+
+
+@kernel("OptionalFromValue", family="tensor_list", doc="an optional holding its inputs")
+def _optional_from_value(ctx: Any, *components: Any) -> Optional:
+    return Optional(tuple(components))
+
+
+@kernel("OptionalNone", family="tensor_list", doc="an empty optional")
+def _optional_none(ctx: Any) -> Optional:
+    return Optional(None)
+
+
+def _optional(value: Any, op: str) -> Optional:
+    if not isinstance(value, Optional):
+        raise ExecutionError(f"{op} expects an optional, got {type(value).__name__}")
+    return value
+
+
+@kernel("OptionalGetValue", family="tensor_list", doc="the optional's tensors")
+def _optional_get_value(ctx: Any, optional: Any) -> list[Any]:
+    components = _optional(optional, "OptionalGetValue").components
+    if components is None:
+        raise ExecutionError("The optional variant does not have a value.")
+    return list(components)

@@ -2634,6 +2634,173 @@ def gradient_cases() -> None:
     )
 
 
+@builder
+def gradient_cases_2() -> None:
+    """More gradients: depthwise filters, LRN, mirror padding, resizing."""
+    n, r, g = "nn", "array", "image"
+    x = f32(2, 5, 5, 3)
+    for name, pad, st in [("same", "SAME", 1), ("valid_stride2", "VALID", 2)]:
+        y = tf.nn.depthwise_conv2d(x, np.ones((3, 3, 3, 2), np.float32), [1, st, st, 1], pad).numpy()
+        case(
+            n,
+            "DepthwiseConv2dNativeBackpropFilter",
+            x,
+            a([3, 3, 3, 2], np.int32),
+            f32(*y.shape),
+            name=name,
+            strides=[1, st, st, 1],
+            padding=pad,
+            consts=[1],
+        )
+    case(
+        n,
+        "DepthwiseConv2dNativeBackpropFilter",
+        f64(1, 4, 4, 2),
+        a([2, 2, 2, 1], np.int32),
+        f64(1, 3, 3, 2),
+        name="f64",
+        strides=[1, 1, 1, 1],
+        padding="VALID",
+        consts=[1],
+    )
+    xi = f32(2, 3, 3, 7)
+    yi = tf.nn.local_response_normalization(xi, depth_radius=2, bias=1.5, alpha=0.3, beta=0.75).numpy()
+    case(n, "LRNGrad", f32(2, 3, 3, 7), xi, yi, name="f32", depth_radius=2, bias=1.5, alpha=0.3, beta=0.75)
+    xd = f32(1, 2, 2, 4)
+    yd = tf.nn.local_response_normalization(xd).numpy()
+    case(n, "LRNGrad", f32(1, 2, 2, 4), xd, yd, name="defaults")
+
+    for mode in ["REFLECT", "SYMMETRIC"]:
+        case(r, "MirrorPadGrad", f32(7, 8), a([[2, 1], [1, 3]], np.int32), name=mode.lower(), mode=mode)
+        case(
+            r,
+            "MirrorPadGrad",
+            i32(2, 6, 3),
+            a([[0, 0], [2, 2], [1, 0]], np.int32),
+            name=mode.lower() + "_i32",
+            mode=mode,
+        )
+
+    for name, kw in [
+        ("default", {}),
+        ("align_corners", {"align_corners": True}),
+        ("half_pixel", {"half_pixel_centers": True}),
+    ]:
+        case(g, "ResizeBilinearGrad", f32(2, 5, 7, 3), f32(2, 3, 4, 3), name=name + "_up", **kw)
+        case(g, "ResizeBilinearGrad", f32(1, 2, 3, 2), f32(1, 5, 4, 2), name=name + "_down", **kw)
+        case(
+            g,
+            "ResizeNearestNeighborGrad",
+            f32(2, 5, 7, 3),
+            a([3, 4], np.int32),
+            name=name + "_down",
+            consts=[1],
+            **kw,
+        )
+        case(
+            g,
+            "ResizeNearestNeighborGrad",
+            f32(1, 2, 3, 2),
+            a([5, 4], np.int32),
+            name=name + "_up",
+            consts=[1],
+            **kw,
+        )
+    case(g, "ResizeBilinearGrad", f32(1, 4, 4, 1), f64(1, 2, 2, 1), name="f64")
+    case(g, "ResizeNearestNeighborGrad", i32(1, 4, 4, 1), a([2, 2], np.int32), name="i32", consts=[1])
+
+
+@builder
+def gradient_cases_3() -> None:
+    """Gradients of sparse segment reductions, 3-D convolution filters, max pooling with argmax."""
+    n, sp = "nn", "sparse"
+    grad, indices, ids = f32(3, 4), a([0, 2, 2, 5, 1], np.int32), a([0, 0, 1, 2, 2], np.int32)
+    for op in ["SparseSegmentSumGrad", "SparseSegmentMeanGrad", "SparseSegmentSqrtNGrad"]:
+        case(sp, op, grad, indices, ids, a(6, np.int32), name="f32")
+        case(
+            sp,
+            op,
+            f64(4),
+            a([1, 1, 0], np.int64),
+            a([0, 3, 3], np.int32),
+            a(3, np.int32),
+            name="f64_empty_segments",
+        )
+    case(
+        sp,
+        "SparseSegmentMeanGrad",
+        grad,
+        indices,
+        a([0, 0, 1, 2, 3], np.int32),
+        a(6, np.int32),
+        name="bad_segment",
+    )
+
+    def conv_filter_case(op: str, x: np.ndarray, ks: list[int], name: str, **attrs: Any) -> None:
+        conv = tf.nn.conv2d if x.ndim == 4 else tf.nn.conv3d
+        spatial = x.ndim - 2
+        st = attrs.get("strides", [1] * x.ndim)
+        dil = attrs.get("dilations", [1] * x.ndim)
+        kw = {"dilations": dil[1:-1]} if x.ndim == 4 else {"dilations": dil}
+        y = conv(x, np.ones(ks, np.float32), st if x.ndim == 5 else st[1:-1], attrs["padding"], **kw).numpy()
+        del spatial
+        case(n, op, x, a(ks, np.int32), f32(*y.shape), name=name, consts=[1], **attrs)
+
+    conv_filter_case(
+        "Conv2DBackpropFilter",
+        f32(2, 6, 5, 3),
+        [3, 2, 3, 4],
+        "same_stride2",
+        strides=[1, 2, 2, 1],
+        padding="SAME",
+    )
+    conv_filter_case(
+        "Conv2DBackpropFilter",
+        f32(1, 7, 7, 2),
+        [3, 3, 2, 2],
+        "dilated",
+        strides=[1, 1, 1, 1],
+        padding="VALID",
+        dilations=[1, 2, 2, 1],
+        cpu_unsupported=True,
+    )
+    conv_filter_case(
+        "Conv3DBackpropFilterV2",
+        f32(1, 4, 5, 4, 2),
+        [2, 3, 2, 2, 3],
+        "valid",
+        strides=[1, 1, 1, 1, 1],
+        padding="VALID",
+    )
+    conv_filter_case(
+        "Conv3DBackpropFilterV2",
+        f32(2, 5, 4, 4, 1),
+        [3, 3, 3, 1, 2],
+        "same_stride2",
+        strides=[1, 2, 2, 2, 1],
+        padding="SAME",
+    )
+
+    for name, ks, st, pad, batch in [
+        ("valid", [1, 2, 2, 1], [1, 2, 2, 1], "VALID", False),
+        ("same_overlap", [1, 3, 3, 1], [1, 1, 1, 1], "SAME", False),
+        ("with_batch", [1, 2, 2, 1], [1, 1, 1, 1], "VALID", True),
+    ]:
+        x = f32(2, 4, 5, 3)
+        y, arg = tf.nn.max_pool_with_argmax(x, ks, st, pad, include_batch_in_index=batch)
+        case(
+            n,
+            "MaxPoolGradWithArgmax",
+            x,
+            f32(*y.shape),
+            arg.numpy(),
+            name=name,
+            ksize=ks,
+            strides=st,
+            padding=pad,
+            include_batch_in_index=batch,
+        )
+
 
 # CASES-END
 

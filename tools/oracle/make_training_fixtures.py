@@ -86,6 +86,28 @@ def embed(values: dict[str, np.ndarray]) -> tuple[Any, Any, Any, Any]:
     return x, labels, logits, tf.reduce_mean(xent, name="loss")
 
 
+def rnn(values: dict[str, np.ndarray]) -> tuple[Any, Any, Any, Any]:
+    """A tanh RNN as a while loop over the time steps, then a cond: with TF1 control flow its
+    gradient loop pops the forward loop's intermediates from stacks (StackV2); with TF2 control
+    flow (While/If functions) cond_v2 keeps intermediates in optionals."""
+    x = tf1.placeholder(tf.float32, [None, 4, 3], name="x")
+    labels = tf1.placeholder(tf.int32, [None], name="labels")
+    w = _variable("cell/kernel", values.setdefault("cell/kernel", _init([3, 5], 0.6)))
+    u = _variable("cell/recurrent", values.setdefault("cell/recurrent", _init([5, 5], 0.5)))
+    b = _variable("cell/bias", values.setdefault("cell/bias", _init([5], 0.1)))
+    steps = tf.shape(x)[1]
+
+    def body(i: Any, h: Any) -> tuple[Any, Any]:
+        return i + 1, tf.tanh(tf.matmul(x[:, i, :], w) + tf.matmul(h, u) + b)
+
+    _, h = tf1.while_loop(lambda i, h: i < steps, body, [tf.constant(0), tf.zeros([tf.shape(x)[0], 5])])
+    # Only one branch has intermediates the gradient needs: cond_v2 passes them as optionals.
+    h = tf1.cond(tf.reduce_sum(h) > 0, lambda: h * 1.5, lambda: tf.sigmoid(h) * h)
+    logits = _dense(h, 3, "logits", values)
+    xent = tf1.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    return x, labels, logits, tf.reduce_mean(xent, name="loss")
+
+
 def cnn(values: dict[str, np.ndarray]) -> tuple[Any, Any, Any, Any]:
     """(x, labels, logits, loss); batch norm uses the batch's statistics (no moving averages)."""
     x = tf1.placeholder(tf.float32, [None, 6, 6, 2], name="x")
@@ -295,6 +317,8 @@ EMBED_OPTIMIZERS: dict[str, tuple[Any, bool]] = {
 }
 EMBED_OPTIMIZERS["scatter"] = (_scatters, False)
 
+RNN_OPTIMIZERS = {key: MLP_OPTIMIZERS[key] for key in ["sgd", "adam", "momentum"]}
+
 CNN_OPTIMIZERS: dict[str, tuple[Any, bool]] = {
     "momentum": MLP_OPTIMIZERS["momentum"],
     "adam": MLP_OPTIMIZERS["adam"],
@@ -313,12 +337,20 @@ MODELS: dict[str, tuple[Any, str, dict[str, tuple[Any, bool]], bool]] = {
     "cnn_resource": (cnn, "adam", CNN_OPTIMIZERS, True),
     "embedding_ref": (embed, "sgd", EMBED_OPTIMIZERS, False),
     "embedding_resource": (embed, "adagrad", EMBED_OPTIMIZERS, True),
+    "rnn_ref": (rnn, "sgd", RNN_OPTIMIZERS, False),  # TF1 control flow (see V1_CONTROL_FLOW)
+    "rnn_resource": (rnn, "adam", RNN_OPTIMIZERS, True),  # TF2 control flow
 }
+V1_CONTROL_FLOW = frozenset({"rnn_ref"})
 # Beyond the main three optimizers, one layer only is updated (smaller fixtures).
-FOCUS = {"mlp": "logits/", "cnn": "logits/", "embed": "embedding"}
+FOCUS = {"mlp": "logits/", "cnn": "logits/", "embed": "embedding", "rnn": "cell/"}
 
 
 def feeds_for(name: str) -> dict[str, np.ndarray]:
+    if name.startswith("rnn"):
+        return {
+            "x": _rng.uniform(-1, 1, size=(4, 4, 3)).astype(np.float32),
+            "labels": _rng.integers(0, 3, size=4).astype(np.int32),
+        }
     if name.startswith("embedding"):
         ids = _rng.integers(0, 10, size=(6, 3)).astype(np.int32)
         ids[1, 2] = ids[0, 0]  # a repeated id: its rows of the gradient add up
@@ -438,7 +470,10 @@ def main() -> None:
     for name in MODELS:
         path = out / name
         shutil.rmtree(path, ignore_errors=True)
+        if name in V1_CONTROL_FLOW:
+            tf1.disable_control_flow_v2()
         train_ops = write_model(path, name)
+        tf1.enable_control_flow_v2()
         golden[name] = replay(path, train_ops, feeds_for(name))
         print(f"{name}: {len(train_ops)} train signatures")
     text = json.dumps(golden, sort_keys=True) + "\n"
