@@ -713,7 +713,7 @@ def philox_gamma(
         while pending.size:
             x = lanes.normal(pending)
             v = 1 + c[pending] * x
-            positive = v > 0
+            positive = ~(v <= 0)  # as TensorFlow: NaN goes on (and gives NaN)
             lane, x, v = pending[positive], x[positive], v[positive]
             v = v * v * v
             u = lanes.uniform(lane)
@@ -1062,45 +1062,95 @@ def _stateless_shuffle(node: NodeSpec) -> Any:
     return run
 
 
-def _simon_rot(x: np.ndarray, r: int, width: np.ndarray, mask: np.ndarray, left: bool) -> np.ndarray:
-    r64 = np.uint64(r)
-    if left:
-        return ((x << r64) | (x >> (width - r64))) & mask
-    return ((x >> r64) | (x << (width - r64))) & mask
+class _Simon:
+    """The cipher random_index_shuffle uses: Simon-like Feistel rounds on words of `width` bits
+    (per element), round keys from a [n, 3] uint32 seed by Simon's key schedule."""
+
+    def __init__(self, seeds: np.ndarray, width: np.ndarray, rounds: int) -> None:
+        self.width, self.mask = width, (np.uint64(1) << width) - np.uint64(1)
+        keys = [seeds[:, k] & self.mask for k in range(3)]
+        z = np.uint64(0x7369F885192C0EF5) & self.mask
+        c = np.uint64(0xFFFFFFFC) & self.mask
+        for i in range(3, rounds):
+            prev = keys[i - 1]
+            keys.append(c ^ (z & np.uint64(1)) ^ keys[i - 3] ^ self._rot(prev, -3) ^ self._rot(prev, -4))
+            z = z >> np.uint64(1)
+        self.keys = keys
+
+    def _rot(self, x: np.ndarray, r: int) -> np.ndarray:
+        """Rotate left by r bits (right for negative r) within the word width."""
+        k = np.uint64(abs(r))
+        if r > 0:
+            return ((x << k) | (x >> (self.width - k))) & self.mask
+        return ((x >> k) | (x << (self.width - k))) & self.mask
+
+    def _f(self, x: np.ndarray) -> np.ndarray:
+        return (self._rot(x, 1) & self._rot(x, 8)) ^ self._rot(x, 2)
+
+    def encrypt(self, value: np.ndarray) -> np.ndarray:
+        left, right = (value >> self.width) & self.mask, value & self.mask
+        for i in range(0, len(self.keys) - 1, 2):
+            left = left ^ self._f(right) ^ self.keys[i]
+            right = right ^ self._f(left) ^ self.keys[i + 1]
+        return (left << self.width) | right
+
+
+_INDEX_SHUFFLE_MAX_WALK = 1 << 20
+_MIN_BLOCK_BITS = 16
+
+
+def _walk_vectorized(cipher: _Simon, index: np.ndarray, max_index: np.ndarray) -> np.ndarray:
+    """Cycle-walk every element at once: blocks wider than the minimum are at most 4 times their
+    range, so walks are short."""
+    value = index.copy()
+    pending = np.ones(value.size, dtype=bool)
+    for _ in range(_INDEX_SHUFFLE_MAX_WALK):
+        if not pending.any():
+            break
+        value = np.where(pending, cipher.encrypt(value), value)
+        pending &= value > max_index
+    if pending.any():  # only an index above max_index can walk a cycle with no value in range
+        fail("RandomIndexShuffle: index must be within [0, max_index]")
+    return value
+
+
+def _walk_table(seed: np.ndarray, index: np.ndarray, max_index: np.ndarray, rounds: int) -> np.ndarray:
+    """Small ranges on the minimum 16-bit block: encrypt all 2^16 values once, then follow the
+    permutation (walks average 2^16 / range steps, and all walks of a range cover each value once)."""
+    block = np.arange(1 << _MIN_BLOCK_BITS, dtype=np.uint64)
+    width = np.full(block.size, _MIN_BLOCK_BITS // 2, dtype=np.uint64)
+    table = _Simon(np.broadcast_to(seed, (block.size, 3)), width, rounds).encrypt(block).tolist()
+    out = []
+    for start, limit in zip(index.tolist(), max_index.tolist(), strict=True):
+        value = table[start & 0xFFFF]
+        for _ in range(_INDEX_SHUFFLE_MAX_WALK):
+            if value <= limit:
+                break
+            value = table[value]
+        else:
+            fail("RandomIndexShuffle: index must be within [0, max_index]")
+        out.append(value)
+    return np.array(out, dtype=np.uint64)
 
 
 def index_shuffle(index: np.ndarray, seeds: np.ndarray, max_index: np.ndarray, rounds: int) -> np.ndarray:
     """TensorFlow's random_index_shuffle: a Simon-like Feistel cipher on the smallest even block of
-    at least 16 bits (ceil(log2(max_index)) bits), cycle-walked until the value is <= max_index.
-    All arguments are uint64 arrays of one length (seeds: [n, 3])."""
+    at least 16 bits (ceil(log2(max_index)) bits), cycle-walked until the value is <= max_index
+    (max_index 0 gives 0). All arguments are uint64 arrays of one length (seeds: [n, 3])."""
     bits = np.array([max(math.ceil(math.log2(float(m))), 0) if m else 0 for m in max_index.tolist()])
-    bits = np.maximum(bits + bits % 2, 16)
-    width = (bits // 2).astype(np.uint64)
-    mask = (np.uint64(1) << width) - np.uint64(1)
-    keys = [seeds[:, k] & mask for k in range(3)]
-    z = np.uint64(0x7369F885192C0EF5) & mask
-    c = np.uint64(0xFFFFFFFC) & mask
-    for i in range(3, rounds):
-        prev = keys[i - 1]
-        rot3, rot4 = _simon_rot(prev, 3, width, mask, False), _simon_rot(prev, 4, width, mask, False)
-        keys.append(c ^ (z & np.uint64(1)) ^ keys[i - 3] ^ rot3 ^ rot4)
-        z = z >> np.uint64(1)
-
-    def f(x: np.ndarray) -> np.ndarray:
-        rot = _simon_rot
-        return (rot(x, 1, width, mask, True) & rot(x, 8, width, mask, True)) ^ rot(x, 2, width, mask, True)
-
-    value = index.copy()
-    pending = np.ones(value.size, dtype=bool)
-    while pending.any():
-        left, right = (value >> width) & mask, value & mask
-        for i in range(0, len(keys) - 1, 2):
-            left = left ^ f(right) ^ keys[i]
-            right = right ^ f(left) ^ keys[i + 1]
-        encrypted = (left << width) | right
-        value = np.where(pending, encrypted, value)
-        pending &= value > max_index
-    return np.where(max_index == 0, np.uint64(0), value)
+    bits = np.maximum(bits + bits % 2, _MIN_BLOCK_BITS)
+    out = np.zeros(index.size, dtype=np.uint64)
+    wide = np.flatnonzero((bits > _MIN_BLOCK_BITS) & (max_index > 0))
+    if wide.size:
+        cipher = _Simon(seeds[wide], (bits[wide] // 2).astype(np.uint64), rounds)
+        out[wide] = _walk_vectorized(cipher, index[wide], max_index[wide])
+    narrow = np.flatnonzero((bits == _MIN_BLOCK_BITS) & (max_index > 0))
+    if narrow.size:
+        rows, group = np.unique(seeds[narrow], axis=0, return_inverse=True)
+        for g, seed in enumerate(rows):
+            members = narrow[group.reshape(-1) == g]
+            out[members] = _walk_table(seed, index[members], max_index[members], rounds)
+    return out
 
 
 def _u64(x: np.ndarray) -> np.ndarray:
