@@ -837,15 +837,21 @@ def _param_sampler(draw: Any, what: str, out_attr: str, v3: bool) -> Any:
     return prepare
 
 
-kernel_factory("StatelessRandomGammaV2", family="random", dtypes=FLOATS)(
+_GAMMA_DOC = "Philox-exact: one stream per output, Marsaglia-Tsang in double, as TensorFlow's CPU kernel"
+_HALF_FLOATS = ("float16", "float32", "float64")
+kernel_factory("StatelessRandomGammaV2", family="random", dtypes=_HALF_FLOATS, doc=_GAMMA_DOC)(
     _param_sampler(philox_gamma, "alpha", "dtype", False)
 )
-kernel_factory("StatelessRandomGammaV3", family="random", dtypes=FLOATS)(
+kernel_factory("StatelessRandomGammaV3", family="random", dtypes=_HALF_FLOATS, doc=_GAMMA_DOC)(
     _param_sampler(philox_gamma, "alpha", "dtype", True)
 )
-kernel_factory("StatelessRandomPoisson", family="random", dtypes=FLOATS + ("int32", "int64"))(
-    _param_sampler(philox_poisson, "lam", "dtype", False)
-)
+kernel_factory(
+    "StatelessRandomPoisson",
+    family="random",
+    dtypes=_HALF_FLOATS + ("int32", "int64"),
+    doc="Philox-exact: one stream per output, Knuth below rate 10, Hormann's PTRS above; "
+    "non-finite rates are refused (TensorFlow's sampler never returns)",
+)(_param_sampler(philox_poisson, "lam", "dtype", False))
 
 
 # --------------------------------------------------------------------------- parameterized truncated normal
@@ -971,7 +977,13 @@ def philox_parameterized_truncated_normal(
     return out.reshape(dims)
 
 
-@kernel_factory("StatelessParameterizedTruncatedNormal", family="random", dtypes=FLOATS)
+@kernel_factory(
+    "StatelessParameterizedTruncatedNormal",
+    family="random",
+    dtypes=_HALF_FLOATS,
+    doc="Philox-exact for TensorFlow's single-shard stream: small outputs (or intra-op parallelism 1); "
+    "TensorFlow's own values for large outputs depend on its thread count",
+)
 def _stateless_parameterized_truncated_normal(node: NodeSpec) -> Any:
     out = node.attrs.dtype("dtype", 1)
 
@@ -1050,7 +1062,12 @@ def philox_shuffle(key: Key, counter: Counter, size: int) -> np.ndarray:
     return np.array(order, dtype=np.int64)
 
 
-@kernel_factory("StatelessShuffle", family="random", dtypes=("all",))
+@kernel_factory(
+    "StatelessShuffle",
+    family="random",
+    dtypes=("all",),
+    doc="Philox-exact Fisher-Yates over the first dimension",
+)
 def _stateless_shuffle(node: NodeSpec) -> Any:
     def run(ctx: Any, value: np.ndarray, key: np.ndarray, counter: np.ndarray, alg: np.ndarray) -> np.ndarray:
         k, c = _key_counter_from_tensors(key, counter, alg)
@@ -1174,7 +1191,12 @@ def _check_index_shuffle_shapes(index: np.ndarray, seed: np.ndarray, max_index: 
     return n
 
 
-@kernel_factory("RandomIndexShuffle", family="random", dtypes=_INTS)
+@kernel_factory(
+    "RandomIndexShuffle",
+    family="random",
+    dtypes=_INTS,
+    doc="TensorFlow's Simon-cipher cycle walk, bit-exact",
+)
 def _random_index_shuffle(node: NodeSpec) -> Any:
     rounds = int(node.attrs.get("rounds", 4))
     if rounds < 4 or rounds % 2:
