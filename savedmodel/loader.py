@@ -527,7 +527,7 @@ def checkpoint_dir(root: Path) -> Path:
     return root / saved_model_format.VARIABLES_DIR
 
 
-def _restore_prefix(root: Path) -> Path | None:
+def restore_prefix(root: Path) -> Path | None:
     """What the restore op's filename tensor is fed, or None when nothing was saved."""
     if session_bundle.is_session_bundle(root):
         return session_bundle.variables_filename(root) if session_bundle.has_variables(root) else None
@@ -538,7 +538,7 @@ def _restore_prefix(root: Path) -> Path | None:
 def restore_variables(session: Session, meta_graph: meta_graph_pb2.MetaGraphDef, root: Path) -> None:
     """Run the saver's restore op with the variables prefix fed (no-op when nothing was saved)."""
     saver = meta_graph.saver_def
-    prefix = _restore_prefix(root)
+    prefix = restore_prefix(root)
     if not saver.restore_op_name or prefix is None:
         return
     filename_tensor = saver.filename_tensor_name

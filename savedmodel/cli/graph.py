@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 import numpy as np
@@ -215,5 +214,4 @@ def run_graph(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from None
             print(f"Output {name} is saved to {path}")
-    sys.stdout.flush()
     return 0

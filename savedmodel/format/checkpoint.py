@@ -316,15 +316,23 @@ def resolve_checkpoint_prefix(path: PathLike) -> Path:
             return prefix
         if (path / STATE_FILE).is_file():
             return latest_checkpoint(path)
+        from savedmodel.format import session_bundle
+
+        if session_bundle.is_session_bundle(path) and session_bundle.has_variables(path):
+            return session_bundle.variables_filename(path)
         if (path / "variables" / "variables.index").is_file():
             return path / "variables" / "variables"
         raise FormatError(f"{path} is a directory with neither a checkpoint state file nor a SavedModel")
     if bundle.index_path(path).is_file():
         return path
+    from savedmodel.format import checkpoint_v1
+
+    if checkpoint_v1.is_v1_checkpoint(path):  # a V1 file, or a pattern of V1 shards
+        return path
     if path.is_file():
         raise FormatError(
-            f"{path} is not a checkpoint prefix (V1 single-file checkpoints are not supported; "
-            "pass the prefix without .index/.data suffixes)"
+            f"{path} is not a checkpoint prefix (nor a V1 checkpoint file); "
+            "pass the prefix without .index/.data suffixes"
         )
     raise FormatError(f"checkpoint not found: {path} (no {bundle.index_path(path).name})")
 
@@ -333,12 +341,19 @@ class CheckpointReader:
     """Read a checkpoint's tensors (like tf.train.load_checkpoint)."""
 
     def __init__(self, path: PathLike) -> None:
+        from savedmodel.format import checkpoint_v1
+
         self.prefix = resolve_checkpoint_prefix(path)
-        self._bundle = bundle.BundleReader(self.prefix)
+        self._bundle: Any = (
+            bundle.BundleReader(self.prefix)
+            if bundle.index_path(self.prefix).is_file()
+            else checkpoint_v1.V1CheckpointReader(self.prefix)  # same read-side methods
+        )
         self._object_graph: TrackableObjectGraph | None = None
 
     @property
-    def bundle(self) -> bundle.BundleReader:
+    def bundle(self) -> Any:
+        """The BundleReader, or a V1CheckpointReader for V1 checkpoints."""
         return self._bundle
 
     def list_variables(self) -> list[tuple[str, list[int]]]:

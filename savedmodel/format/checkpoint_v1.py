@@ -125,6 +125,12 @@ class V1CheckpointReader:
     def __contains__(self, name: str) -> bool:
         return name in self._tensors
 
+    def has_tensor(self, name: str) -> bool:
+        return name in self._tensors
+
+    def close(self) -> None:
+        """Nothing to release: the tables were read whole."""
+
     def _meta(self, name: str) -> _TensorMeta:
         meta = self._tensors.get(name)
         if meta is None:

@@ -26,7 +26,8 @@ also fill dtype and shape where the graph states them (placeholders, `T`/`dtype`
 attrs), so inputs can be converted and checked.
 
 `read_as_saved_model(dir)` returns that SavedModel proto (one MetaGraphDef tagged
-`serve`, assets as `asset_file_def`, the init op as the `legacy_init_op` collection),
+`serve`, assets as `asset_file_def`, serving_init_op as the `legacy_init_op` collection;
+a bundle's own `legacy_init_op`, if it has one and no serving_init_op, runs too),
 so `savedmodel.load`, `show`, `run`, `scan` and the server treat a bundle like any
 TF1 SavedModel; `variables_filename(dir)` is what the restore op is fed.
 """
@@ -40,6 +41,7 @@ from google.protobuf import any_pb2
 from google.protobuf import message as proto_message
 
 from savedmodel.errors import FormatError
+from savedmodel.graph.feeds import is_legacy_unknown_shape
 from savedmodel.proto import (
     graph_pb2,
     meta_graph_pb2,
@@ -123,8 +125,10 @@ def read_as_saved_model(export_dir: PathLike) -> saved_model_pb2.SavedModel:
             filename=asset.filename
         ).tensor_info.name = asset.tensor_binding.tensor_name
     init_op = _init_op(meta_graph, source)
-    if init_op is not None and LEGACY_INIT_OP_KEY not in meta_graph.collection_def:
-        meta_graph.collection_def[LEGACY_INIT_OP_KEY].node_list.value.append(init_op)
+    if init_op is not None:  # serving_init_op is what TF Serving runs: it wins over legacy_init_op
+        collection = meta_graph.collection_def[LEGACY_INIT_OP_KEY]
+        collection.Clear()
+        collection.node_list.value.append(init_op)
     proto = saved_model_pb2.SavedModel(saved_model_schema_version=1)
     proto.meta_graphs.add().CopyFrom(meta_graph)
     return proto
@@ -268,10 +272,6 @@ _DTYPE_ATTRS = ("dtype", "T", "out_type", "Tout", "DstT")
 _PLACEHOLDERS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
 
 
-# Up to GraphDef version 21 a Placeholder's empty `shape` attr meant "unknown", not "scalar".
-_PLACEHOLDER_EMPTY_SHAPE_UNKNOWN_UNTIL = 21
-
-
 def _describe_tensor(info: meta_graph_pb2.TensorInfo, nodes: dict[str, object], producer: int) -> None:
     """Fill a name-only TensorInfo's dtype and shape from what the graph states about it."""
     name, _, index = info.name.partition(":")
@@ -282,10 +282,8 @@ def _describe_tensor(info: meta_graph_pb2.TensorInfo, nodes: dict[str, object], 
     attr = node.attr  # type: ignore[attr-defined]
     output = int(index or 0) if (index or "0").isdigit() else 0
     if node.op in _PLACEHOLDERS and "shape" in attr:  # type: ignore[attr-defined]
-        shape = attr["shape"].shape
-        old_unknown = producer <= _PLACEHOLDER_EMPTY_SHAPE_UNKNOWN_UNTIL and not shape.dim
-        if not old_unknown:
-            info.tensor_shape.CopyFrom(shape)
+        if not is_legacy_unknown_shape(node, producer):  # producer <= 21: `shape {}` is unknown
+            info.tensor_shape.CopyFrom(attr["shape"].shape)
     elif "_output_shapes" in attr and output < len(attr["_output_shapes"].list.shape):
         info.tensor_shape.CopyFrom(attr["_output_shapes"].list.shape[output])
     if output == 0:

@@ -1046,7 +1046,9 @@ def decode_jpeg(
     """TensorFlow's JPEG decode through simplejpeg (libjpeg-turbo, as TensorFlow links): the same
     IDCT, upsampling and scaling, so pixel-exact; CMYK/YCCK files converted as TensorFlow does.
     crop: (y, x, height, width) of the decoded (scaled) image, DecodeAndCropJpeg's window."""
-    if opts.ratio not in (1, 2, 4, 8) or channels not in (0, 1, 3):
+    if channels not in (0, 1, 3):
+        fail(f"JPEG does not support {channels} channels")
+    if opts.ratio not in (1, 2, 4, 8):
         _jpeg_invalid(data)
     sj = _simplejpeg()
     if sj is None:
@@ -1133,8 +1135,9 @@ def _decode_and_crop_jpeg(node: NodeSpec) -> Any:
         if len(window) != 4:
             fail(f"crop_window must have four elements {shape_str(np.shape(crop_window))}")
         data = to_bytes(contents[()])
-        if _image_format(data) != "JPEG":
-            _jpeg_invalid(data)
+        fmt = _image_format(data)
+        if fmt != "JPEG":
+            fail(f"DecodeAndCropJpeg operation can run on JPEG only, but detected {fmt}.")
         with policy.using_limits(policy.limits_of(ctx)):
             y, x, h, w = window
             return decode_jpeg(data, channels, np.dtype(np.uint8), jpeg, (y, x, h, w), "DecodeAndCropJpeg")

@@ -713,7 +713,7 @@ def philox_gamma(
         while pending.size:
             x = lanes.normal(pending)
             v = 1 + c[pending] * x
-            positive = v > 0
+            positive = ~(v <= 0)  # as TensorFlow: NaN goes on (and gives NaN)
             lane, x, v = pending[positive], x[positive], v[positive]
             v = v * v * v
             u = lanes.uniform(lane)
@@ -837,15 +837,21 @@ def _param_sampler(draw: Any, what: str, out_attr: str, v3: bool) -> Any:
     return prepare
 
 
-kernel_factory("StatelessRandomGammaV2", family="random", dtypes=FLOATS)(
+_GAMMA_DOC = "Philox-exact: one stream per output, Marsaglia-Tsang in double, as TensorFlow's CPU kernel"
+_HALF_FLOATS = ("float16", "float32", "float64")
+kernel_factory("StatelessRandomGammaV2", family="random", dtypes=_HALF_FLOATS, doc=_GAMMA_DOC)(
     _param_sampler(philox_gamma, "alpha", "dtype", False)
 )
-kernel_factory("StatelessRandomGammaV3", family="random", dtypes=FLOATS)(
+kernel_factory("StatelessRandomGammaV3", family="random", dtypes=_HALF_FLOATS, doc=_GAMMA_DOC)(
     _param_sampler(philox_gamma, "alpha", "dtype", True)
 )
-kernel_factory("StatelessRandomPoisson", family="random", dtypes=FLOATS + ("int32", "int64"))(
-    _param_sampler(philox_poisson, "lam", "dtype", False)
-)
+kernel_factory(
+    "StatelessRandomPoisson",
+    family="random",
+    dtypes=_HALF_FLOATS + ("int32", "int64"),
+    doc="Philox-exact: one stream per output, Knuth below rate 10, Hormann's PTRS above; "
+    "non-finite rates are refused (TensorFlow's sampler never returns)",
+)(_param_sampler(philox_poisson, "lam", "dtype", False))
 
 
 # --------------------------------------------------------------------------- parameterized truncated normal
@@ -971,7 +977,13 @@ def philox_parameterized_truncated_normal(
     return out.reshape(dims)
 
 
-@kernel_factory("StatelessParameterizedTruncatedNormal", family="random", dtypes=FLOATS)
+@kernel_factory(
+    "StatelessParameterizedTruncatedNormal",
+    family="random",
+    dtypes=_HALF_FLOATS,
+    doc="Philox-exact for TensorFlow's single-shard stream: small outputs (or intra-op parallelism 1); "
+    "TensorFlow's own values for large outputs depend on its thread count",
+)
 def _stateless_parameterized_truncated_normal(node: NodeSpec) -> Any:
     out = node.attrs.dtype("dtype", 1)
 
@@ -1050,7 +1062,12 @@ def philox_shuffle(key: Key, counter: Counter, size: int) -> np.ndarray:
     return np.array(order, dtype=np.int64)
 
 
-@kernel_factory("StatelessShuffle", family="random", dtypes=("all",))
+@kernel_factory(
+    "StatelessShuffle",
+    family="random",
+    dtypes=("all",),
+    doc="Philox-exact Fisher-Yates over the first dimension",
+)
 def _stateless_shuffle(node: NodeSpec) -> Any:
     def run(ctx: Any, value: np.ndarray, key: np.ndarray, counter: np.ndarray, alg: np.ndarray) -> np.ndarray:
         k, c = _key_counter_from_tensors(key, counter, alg)
@@ -1062,45 +1079,95 @@ def _stateless_shuffle(node: NodeSpec) -> Any:
     return run
 
 
-def _simon_rot(x: np.ndarray, r: int, width: np.ndarray, mask: np.ndarray, left: bool) -> np.ndarray:
-    r64 = np.uint64(r)
-    if left:
-        return ((x << r64) | (x >> (width - r64))) & mask
-    return ((x >> r64) | (x << (width - r64))) & mask
+class _Simon:
+    """The cipher random_index_shuffle uses: Simon-like Feistel rounds on words of `width` bits
+    (per element), round keys from a [n, 3] uint32 seed by Simon's key schedule."""
+
+    def __init__(self, seeds: np.ndarray, width: np.ndarray, rounds: int) -> None:
+        self.width, self.mask = width, (np.uint64(1) << width) - np.uint64(1)
+        keys = [seeds[:, k] & self.mask for k in range(3)]
+        z = np.uint64(0x7369F885192C0EF5) & self.mask
+        c = np.uint64(0xFFFFFFFC) & self.mask
+        for i in range(3, rounds):
+            prev = keys[i - 1]
+            keys.append(c ^ (z & np.uint64(1)) ^ keys[i - 3] ^ self._rot(prev, -3) ^ self._rot(prev, -4))
+            z = z >> np.uint64(1)
+        self.keys = keys
+
+    def _rot(self, x: np.ndarray, r: int) -> np.ndarray:
+        """Rotate left by r bits (right for negative r) within the word width."""
+        k = np.uint64(abs(r))
+        if r > 0:
+            return ((x << k) | (x >> (self.width - k))) & self.mask
+        return ((x >> k) | (x << (self.width - k))) & self.mask
+
+    def _f(self, x: np.ndarray) -> np.ndarray:
+        return (self._rot(x, 1) & self._rot(x, 8)) ^ self._rot(x, 2)
+
+    def encrypt(self, value: np.ndarray) -> np.ndarray:
+        left, right = (value >> self.width) & self.mask, value & self.mask
+        for i in range(0, len(self.keys) - 1, 2):
+            left = left ^ self._f(right) ^ self.keys[i]
+            right = right ^ self._f(left) ^ self.keys[i + 1]
+        return (left << self.width) | right
+
+
+_INDEX_SHUFFLE_MAX_WALK = 1 << 20
+_MIN_BLOCK_BITS = 16
+
+
+def _walk_vectorized(cipher: _Simon, index: np.ndarray, max_index: np.ndarray) -> np.ndarray:
+    """Cycle-walk every element at once: blocks wider than the minimum are at most 4 times their
+    range, so walks are short."""
+    value = index.copy()
+    pending = np.ones(value.size, dtype=bool)
+    for _ in range(_INDEX_SHUFFLE_MAX_WALK):
+        if not pending.any():
+            break
+        value = np.where(pending, cipher.encrypt(value), value)
+        pending &= value > max_index
+    if pending.any():  # only an index above max_index can walk a cycle with no value in range
+        fail("RandomIndexShuffle: index must be within [0, max_index]")
+    return value
+
+
+def _walk_table(seed: np.ndarray, index: np.ndarray, max_index: np.ndarray, rounds: int) -> np.ndarray:
+    """Small ranges on the minimum 16-bit block: encrypt all 2^16 values once, then follow the
+    permutation (walks average 2^16 / range steps, and all walks of a range cover each value once)."""
+    block = np.arange(1 << _MIN_BLOCK_BITS, dtype=np.uint64)
+    width = np.full(block.size, _MIN_BLOCK_BITS // 2, dtype=np.uint64)
+    table = _Simon(np.broadcast_to(seed, (block.size, 3)), width, rounds).encrypt(block).tolist()
+    out = []
+    for start, limit in zip(index.tolist(), max_index.tolist(), strict=True):
+        value = table[start & 0xFFFF]
+        for _ in range(_INDEX_SHUFFLE_MAX_WALK):
+            if value <= limit:
+                break
+            value = table[value]
+        else:
+            fail("RandomIndexShuffle: index must be within [0, max_index]")
+        out.append(value)
+    return np.array(out, dtype=np.uint64)
 
 
 def index_shuffle(index: np.ndarray, seeds: np.ndarray, max_index: np.ndarray, rounds: int) -> np.ndarray:
     """TensorFlow's random_index_shuffle: a Simon-like Feistel cipher on the smallest even block of
-    at least 16 bits (ceil(log2(max_index)) bits), cycle-walked until the value is <= max_index.
-    All arguments are uint64 arrays of one length (seeds: [n, 3])."""
+    at least 16 bits (ceil(log2(max_index)) bits), cycle-walked until the value is <= max_index
+    (max_index 0 gives 0). All arguments are uint64 arrays of one length (seeds: [n, 3])."""
     bits = np.array([max(math.ceil(math.log2(float(m))), 0) if m else 0 for m in max_index.tolist()])
-    bits = np.maximum(bits + bits % 2, 16)
-    width = (bits // 2).astype(np.uint64)
-    mask = (np.uint64(1) << width) - np.uint64(1)
-    keys = [seeds[:, k] & mask for k in range(3)]
-    z = np.uint64(0x7369F885192C0EF5) & mask
-    c = np.uint64(0xFFFFFFFC) & mask
-    for i in range(3, rounds):
-        prev = keys[i - 1]
-        rot3, rot4 = _simon_rot(prev, 3, width, mask, False), _simon_rot(prev, 4, width, mask, False)
-        keys.append(c ^ (z & np.uint64(1)) ^ keys[i - 3] ^ rot3 ^ rot4)
-        z = z >> np.uint64(1)
-
-    def f(x: np.ndarray) -> np.ndarray:
-        rot = _simon_rot
-        return (rot(x, 1, width, mask, True) & rot(x, 8, width, mask, True)) ^ rot(x, 2, width, mask, True)
-
-    value = index.copy()
-    pending = np.ones(value.size, dtype=bool)
-    while pending.any():
-        left, right = (value >> width) & mask, value & mask
-        for i in range(0, len(keys) - 1, 2):
-            left = left ^ f(right) ^ keys[i]
-            right = right ^ f(left) ^ keys[i + 1]
-        encrypted = (left << width) | right
-        value = np.where(pending, encrypted, value)
-        pending &= value > max_index
-    return np.where(max_index == 0, np.uint64(0), value)
+    bits = np.maximum(bits + bits % 2, _MIN_BLOCK_BITS)
+    out = np.zeros(index.size, dtype=np.uint64)
+    wide = np.flatnonzero((bits > _MIN_BLOCK_BITS) & (max_index > 0))
+    if wide.size:
+        cipher = _Simon(seeds[wide], (bits[wide] // 2).astype(np.uint64), rounds)
+        out[wide] = _walk_vectorized(cipher, index[wide], max_index[wide])
+    narrow = np.flatnonzero((bits == _MIN_BLOCK_BITS) & (max_index > 0))
+    if narrow.size:
+        rows, group = np.unique(seeds[narrow], axis=0, return_inverse=True)
+        for g, seed in enumerate(rows):
+            members = narrow[group.reshape(-1) == g]
+            out[members] = _walk_table(seed, index[members], max_index[members], rounds)
+    return out
 
 
 def _u64(x: np.ndarray) -> np.ndarray:
@@ -1124,7 +1191,12 @@ def _check_index_shuffle_shapes(index: np.ndarray, seed: np.ndarray, max_index: 
     return n
 
 
-@kernel_factory("RandomIndexShuffle", family="random", dtypes=_INTS)
+@kernel_factory(
+    "RandomIndexShuffle",
+    family="random",
+    dtypes=_INTS,
+    doc="TensorFlow's Simon-cipher cycle walk, bit-exact",
+)
 def _random_index_shuffle(node: NodeSpec) -> Any:
     rounds = int(node.attrs.get("rounds", 4))
     if rounds < 4 or rounds % 2:

@@ -451,7 +451,7 @@ class Stack:
         self.name = name
 
 
-def _stack_handle(handle: Any, op: str) -> Stack:
+def _stack_resource(handle: Any, op: str) -> Stack:
     if not isinstance(handle, Stack):
         raise ExecutionError(f"{op} expects a stack handle, got {type(handle).__name__}")
     return handle
@@ -470,7 +470,7 @@ def _stack_v2(node: NodeSpec) -> Any:
 
 @kernel("StackPushV2", family="tensor_list", stateful=True, doc="pushes a tensor; outputs it")
 def _stack_push(ctx: Any, handle: Any, elem: Any) -> Any:
-    stack = _stack_handle(handle, "StackPushV2")
+    stack = _stack_resource(handle, "StackPushV2")
     if 0 <= stack.max_size <= len(stack.items):
         raise ExecutionError(f"Stack[{stack.name}] overflowed its max_size ({stack.max_size})")
     stack.items.append(elem)
@@ -479,7 +479,7 @@ def _stack_push(ctx: Any, handle: Any, elem: Any) -> Any:
 
 @kernel("StackPopV2", family="tensor_list", stateful=True, doc="pops the last pushed tensor")
 def _stack_pop(ctx: Any, handle: Any) -> Any:
-    stack = _stack_handle(handle, "StackPopV2")
+    stack = _stack_resource(handle, "StackPopV2")
     if not stack.items:
         raise ExecutionError("Calling Pop() when the stack is empty.")
     return stack.items.pop()

@@ -36,7 +36,7 @@ from savedmodel.graph.model import DATAFLOW_PRIMITIVES, FunctionLibrary, GraphMo
 from savedmodel.ops import registry
 from savedmodel.ops.registry import Attrs, NodeSpec
 from savedmodel.policy import active_limits, refuses, using_limits
-from savedmodel.runtime.resources import deref
+from savedmodel.runtime.resources import alias, deref
 
 # Ops whose semantics live in the dataflow executor (the registry only lists them).
 DATAFLOW_OPS = frozenset({*DATAFLOW_PRIMITIVES, "LoopCond", "ControlTrigger"})
@@ -113,6 +113,13 @@ REF_CONSUMERS = frozenset(
         *APPLY_OPS,
     }
 )
+# Ops that forward their input's buffer to their output. Reading a TF1 variable through one
+# (TF's `Variable/read` Identity) yields a tensor that aliases the variable's buffer: consumers
+# that run after an in-place update of the variable (an Assign ordered by a control dependency)
+# see the new value, as in TensorFlow (StraightPlan only; the dataflow executor reads a copy).
+ALIAS_FORWARDERS = frozenset({"Identity", "StopGradient", "PreventGradient"})
+# How a step takes one input: as is, dereferenced (a TF1 reference read now), or as an alias.
+AS_IS, DEREF, ALIAS = 0, 1, 2
 # Ops whose value is fixed at load time (run once while compiling).
 CONSTANT_OPS = frozenset({"Const", "HostConst"})
 # Side-effecting ops kept in function bodies even when no result depends on them.
@@ -352,11 +359,38 @@ class Plan:
         raise NotImplementedError
 
 
-def _deref_wrapper(run: Callable[..., Any], mask: tuple[bool, ...]) -> Callable[..., Any]:
+def _deref_wrapper(run: Callable[..., Any], mask: tuple[int, ...]) -> Callable[..., Any]:
+    """`run` taking its inputs as `mask` says (AS_IS/False, DEREF/True, ALIAS)."""
+    readers = [_READERS[int(m)] for m in mask]
+
     def wrapped(ctx: Any, *args: Any) -> Any:
-        return run(ctx, *[deref(a) if m else a for a, m in zip(args, mask, strict=True)])
+        return run(ctx, *[read(a) for a, read in zip(args, readers, strict=True)])
 
     return wrapped
+
+
+_READERS: tuple[Callable[[Any], Any], ...] = (lambda a: a, deref, alias)
+
+
+# What an input carries: a plain value, a TF1 reference, or an alias of a reference's buffer.
+PLAIN, REF, ALIASED = 0, 1, 2
+
+
+def input_modes(node: Node, sources: Sequence[int]) -> tuple[int, ...]:
+    """How `node` takes each input, given what each carries (PLAIN, REF, ALIASED): ref consumers
+    take references as they are, forwarders pass their first input on as an alias, everything
+    else reads the value now."""
+    modes = []
+    for i, kind in enumerate(sources):
+        if kind == PLAIN:
+            modes.append(AS_IS)
+        elif node.op in ALIAS_FORWARDERS and i == 0:
+            modes.append(ALIAS)
+        elif kind == REF and node.op in REF_CONSUMERS:
+            modes.append(AS_IS)
+        else:
+            modes.append(DEREF)
+    return tuple(modes)
 
 
 def _wrap_error(exc: Exception, step: Step) -> ExecutionError:
@@ -480,6 +514,9 @@ def _compile_plan(
             template.append(None)
     base: dict[str, int] = {}
     steps: list[Step] = []
+    # What each node's outputs carry, where not PLAIN: REF (REF_PRODUCERS) or ALIASED (an
+    # ALIAS_FORWARDERS node reading a reference).
+    carries: dict[str, int] = {}
     for node_name in order:
         node = graph.nodes[node_name]
         layout = graph.layout(node_name)
@@ -491,17 +528,15 @@ def _compile_plan(
             # Materialised once: constants cost nothing per call.
             template[base[node_name]] = run(None)
             continue
-        inputs = []
-        mask = []
-        for src in node.inputs:
-            if src in feed_slots:
-                inputs.append(feed_slots[src])
-                mask.append(False)
-            else:
-                inputs.append(base[src[0]] + src[1])
-                mask.append(graph.nodes[src[0]].op in REF_PRODUCERS and node.op not in REF_CONSUMERS)
+        inputs = [feed_slots[src] if src in feed_slots else base[src[0]] + src[1] for src in node.inputs]
+        sources = [PLAIN if src in feed_slots else carries.get(src[0], PLAIN) for src in node.inputs]
+        mask = input_modes(node, sources)
+        if node.op in REF_PRODUCERS:
+            carries[node_name] = REF
+        elif mask and mask[0] == ALIAS:
+            carries[node_name] = ALIASED
         if any(mask):
-            run = _deref_wrapper(run, tuple(mask))
+            run = _deref_wrapper(run, mask)
         mode = 0 if layout.single else (1 if layout.count else 2)
         if node.op in library:
             mode = 1

@@ -67,8 +67,25 @@ class VariableResource(ResourceHandle):
         return self.read()
 
 
+class _Storage:
+    """The buffer behind a TF1 reference variable: what aliasing reads share."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+
 class RefVariable:
-    """A TF1 reference variable (VariableV2): consumers read `.read()`, Assign writes."""
+    """A TF1 reference variable (VariableV2): consumers read `.read()`, Assign writes.
+
+    As in TensorFlow, an update that keeps the number of elements (Assign of the same size,
+    AssignAdd, AssignSub, scatter and Apply* updates) writes into the variable's existing buffer,
+    so a `RefAlias` taken earlier in the run (what `Variable/read`, an Identity, yields) sees it;
+    an update of another size gives the variable a new buffer and earlier aliases keep the old.
+    Arrays are never written in place: the buffer's array is replaced, so values handed out
+    stay as they were.
+    """
 
     def __init__(
         self, name: str, dtype: np.dtype | None = None, shape: tuple[int, ...] | None = None
@@ -76,12 +93,34 @@ class RefVariable:
         self.name = name
         self.dtype = dtype
         self.shape = shape
-        self.value: np.ndarray | None = None
+        self._storage: _Storage | None = None
+
+    @property
+    def value(self) -> np.ndarray | None:
+        storage = self._storage
+        return None if storage is None else storage.array
+
+    @value.setter
+    def value(self, array: np.ndarray | None) -> None:
+        storage = self._storage
+        if array is None:
+            self._storage = None
+        elif storage is not None and np.size(storage.array) == np.size(array):
+            storage.array = array
+        else:
+            self._storage = _Storage(array)
 
     def read(self) -> np.ndarray:
-        if self.value is None:
+        storage = self._storage
+        if storage is None:
             raise ExecutionError(f"Attempting to use uninitialized value {self.name}")
-        return self.value
+        return storage.array
+
+    def alias(self) -> RefAlias:
+        """A read that shares the variable's buffer (TF's Identity of a ref input)."""
+        array = self.read()
+        assert self._storage is not None
+        return RefAlias(self._storage, array.shape)
 
     def numpy(self) -> np.ndarray:
         return self.read()
@@ -90,8 +129,32 @@ class RefVariable:
         return f"<RefVariable {self.name}>"
 
 
+class RefAlias:
+    """A tensor sharing a reference variable's buffer: its value is the buffer's when read."""
+
+    __slots__ = ("storage", "shape")
+
+    def __init__(self, storage: _Storage, shape: tuple[int, ...]) -> None:
+        self.storage = storage
+        self.shape = shape
+
+    def read(self) -> np.ndarray:
+        array = self.storage.array
+        return array if array.shape == self.shape else array.reshape(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<RefAlias {list(self.shape)}>"
+
+
 def deref(value: Any) -> Any:
-    """The value behind a TF1 reference (anything else is returned as is)."""
-    if isinstance(value, RefVariable):
+    """The value behind a TF1 reference or alias (anything else is returned as is)."""
+    if isinstance(value, (RefVariable, RefAlias)):
         return value.read()
+    return value
+
+
+def alias(value: Any) -> Any:
+    """A reference as an alias of its current buffer (aliases and values are returned as is)."""
+    if isinstance(value, RefVariable):
+        return value.alias()
     return value

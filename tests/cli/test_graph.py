@@ -119,6 +119,14 @@ def test_ops_text_names_the_file(capsys):
         (["run", "--dir", str(REALWORLD), "--input_exprs", "x=1"], "required with --dir: --tag_set"),
         (["ops", "--graph", str(FIXTURES / "graphdef" / "goldens.json")], "not a valid GraphDef"),
         (["show", "--graph", str(REALWORLD)], "is a directory, not a GraphDef file"),
+        (
+            [
+                "show",
+                "--graph",
+                str(REALWORLD / "tfserving__saved_model_counter__2018_c668c58" / "saved_model.pb"),
+            ],
+            "is a SavedModel, not a GraphDef: use --dir",
+        ),
     ],
 )
 def test_errors_are_one_line(argv, message, capsys):
@@ -132,3 +140,20 @@ def test_dir_and_graph_are_exclusive(capsys):
         main(["show", "--dir", "a", "--graph", "b"])
     assert exc.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_text_graph_under_a_binary_name_and_a_meta_graph(tmp_path, capsys):
+    text = tmp_path / "graph.pb"
+    text.write_bytes((FIXTURES / "graphdef" / "multi_output.pbtxt").read_bytes())
+    spec = GOLDENS["cli"]["multi_output"]
+    values = golden_array(spec["feeds"]["values:0"]).tolist()
+    code, _, err = cli(
+        capsys, "run", "--graph", str(text), "--input_exprs", f"values={values}", "--outputs", "topk:0",
+        "--outdir", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0, err
+    assert_matches_golden(np.load(tmp_path / "topk_0.npy"), spec["outputs"]["topk:0"], "topk:0")
+    meta = REALWORLD / "tf2onnx__regression_checkpoint__2019_b420b28" / "model.meta"
+    code, out, err = cli(capsys, "show", "--graph", str(meta), "--json")
+    assert code == 0, err
+    assert [e["name"] for e in json.loads(out)["inputs"]] == ["X:0", "Y:0"]

@@ -190,3 +190,34 @@ def test_restore_stays_inside_the_bundle(tmp_path: Path) -> None:
         "Variable": 0.5,
         "Variable_1": 2.0,
     }
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_compat_v1_saved_model_load(name: str) -> None:
+    """savedmodel.compat.v1.saved_model.load(sess, ["serve"], bundle) restores and initializes too."""
+    from savedmodel.compat import v1
+
+    case = goldens()["session_bundles"][name]
+    with v1.Session(graph=v1.Graph()) as sess:
+        meta_graph = v1.saved_model.load(sess, ["serve"], str(REALWORLD / name))
+        assert sorted(meta_graph.signature_def) == (["serving_default"] if case["inputs"] else [])
+        for variable, entry in case["variables"].items():
+            if entry is not None and entry["dtype"] == "float32":
+                assert_equal_golden(sess.run(f"{variable}:0"), entry, f"{name} {variable}")
+        if "feed" in case:
+            ((key, tensor),) = case["inputs"].items()
+            fetches = [case["outputs"][k] for k in sorted(case["results"])]
+            values = sess.run(fetches, {tensor: decode(case["feed"][key])})
+            for k, value in zip(sorted(case["results"]), values, strict=True):
+                assert_equal_golden(value, case["results"][k], f"{name} {k}")
+
+
+def test_compat_v1_import_meta_graph_and_restore_v1() -> None:
+    """import_meta_graph(export.meta) + Saver.restore(sess, V1 file), as in TF's own docs of the era."""
+    from savedmodel.compat import v1
+
+    path = REALWORLD / "tfserving__half_plus_two__2016_27a9c35"
+    with v1.Session(graph=v1.Graph()) as sess:
+        saver = v1.train.import_meta_graph(str(path / "export.meta"))
+        saver.restore(sess, str(path / "export"))
+        assert sess.run("Add:0", {"Placeholder:0": np.array([1.0, 4.0], np.float32)}).tolist() == [2.5, 4.0]

@@ -179,3 +179,18 @@ def test_tensorflow_reads_what_we_write(oracle_python: Path, tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen == {"m": [0, 1, 2, 3, 4, 5], "s": ["a", "bc"], "f": [1.25], "corner": [3, 5]}
+
+
+def test_checkpoint_reader_reads_v1_files_and_bundles() -> None:
+    """tf.train.load_checkpoint / list_variables equivalents accept V1 files, shard patterns and bundles."""
+    from savedmodel.format.checkpoint import CheckpointReader, list_variables
+
+    assert list_variables(HALF_PLUS_TWO_2016) == [("Variable", []), ("Variable_1", [])]
+    sharded = REALWORLD / "tfserving__session_bundle_testdata_half_plus_two__2019_1bdd349"
+    assert list_variables(sharded) == [("a", []), ("b", [])]
+    expected = goldens()["v1_files"]["v1_sharded"]
+    with CheckpointReader(LEGACY / "v1_sharded-?????-of-00002") as reader:
+        assert sorted(reader.variable_to_shape_map()) == sorted(expected)
+        assert not reader.is_object_based
+        for key, entry in expected.items():
+            assert_equal_golden(reader.get_tensor(key), entry, key)

@@ -190,3 +190,38 @@ def test_variable_update_shapes_as_tensorflow(kind: str, feed: str) -> None:
     if "add" in kind or "sub" in kind:
         same = GOLDEN["variable_shapes"][kind]["same"]
         assert_matches_golden(signature(x=same["feed"])["y"], same, f"{kind} after a refused update")
+
+
+# ------------------------------------------------------------------ item 7: TF1 ref-variable ordering
+
+
+def test_tf2onnx_assign_model_matches_tensorflow_run_after_run() -> None:
+    """`add_1 = Variable/read + X` runs after `Assign(Variable, Variable/read + 1)` (a control
+    dependency): the read aliases the variable's buffer, so it sees the assigned value, as in TF."""
+    model = savedmodel.load(REALWORLD / "tf2onnx__assign__x_66161eb")
+    signature = model.signatures["serving_default"]
+    for i, run in enumerate(GOLDEN["assign"]["runs"]):
+        assert_matches_golden(signature(X=run["X"])["output"], run["output"], f"run {i}")
+
+
+def test_tf2onnx_assign_model_in_a_compat_v1_session() -> None:
+    from savedmodel import tf
+
+    tf1 = tf.compat.v1
+    with tf.Graph().as_default(), tf1.Session() as sess:
+        meta = tf1.saved_model.load(sess, ["serve"], str(REALWORLD / "tf2onnx__assign__x_66161eb"))
+        signature = meta.signature_def["serving_default"]
+        for i, run in enumerate(GOLDEN["assign"]["runs"]):
+            output = sess.run(signature.outputs["output"].name, {signature.inputs["X"].name: run["X"]})
+            assert_matches_golden(output, run["output"], f"run {i}")
+            assert_matches_golden(sess.run("Variable:0"), run["variable_after"], f"variable after run {i}")
+
+
+def test_reads_through_variable_read_before_and_after_updates() -> None:
+    """An in-place update (AssignAdd) shows through an earlier `read`; an Assign that changes the
+    variable's size gives it a new buffer, so the earlier read keeps the old value."""
+    signature = savedmodel.load(FIXTURES / "legacy" / "ref_aliasing").signatures["serving_default"]
+    for i, run in enumerate(GOLDEN["ref_aliasing"]["runs"]):
+        outputs = signature(x=run["x"])
+        for key in ("v_before", "v_after", "v_read", "w_before", "w_after", "w_read"):
+            assert_matches_golden(outputs[key], run[key], f"run {i}, {key}")

@@ -2,9 +2,6 @@
 
 Run with the oracle venv (TensorFlow 2.21), never imported by savedmodel:
 
-    tools/oracle/.venv/bin/python tools/oracle/check_written_models.py op-defs OUT.pbtxt
-        Write the OpDefs of the ops our graph builder emits (a text OpList): they
-        go into stripped_op_list and tell the builder each op's args and defaults.
     tools/oracle/.venv/bin/python tools/oracle/check_written_models.py load-tf1 DIR SIG INPUTS_JSON
     tools/oracle/.venv/bin/python tools/oracle/check_written_models.py load-tf2 DIR SIG INPUTS_JSON
         Load a SavedModel we wrote with TF's TF1 loader / tf.saved_model.load, run
@@ -38,33 +35,6 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-OPS = """
-Placeholder PlaceholderWithDefault Const Identity IdentityN NoOp StopGradient
-AddV2 Add Sub Mul RealDiv Div FloorDiv FloorMod Neg Abs Square Sqrt Rsqrt Exp Log Pow
-Maximum Minimum Equal NotEqual Less LessEqual Greater GreaterEqual LogicalAnd LogicalOr LogicalNot
-MatMul BatchMatMulV2 Reshape ConcatV2 Pack Unpack Shape Size Rank ExpandDims Squeeze Transpose Fill
-ZerosLike OnesLike Range Tile Slice StridedSlice GatherV2 Select SelectV2 Cast
-Sum Mean Max Min Prod All Any ArgMax ArgMin
-Relu Relu6 Elu Selu Softplus Softmax LogSoftmax Sigmoid Tanh BiasAdd
-VarHandleOp VarIsInitializedOp AssignVariableOp ReadVariableOp AssignAddVariableOp AssignSubVariableOp
-DisableCopyOnRead
-VariableV2 Assign AssignAdd AssignSub IsVariableInitialized
-SaveV2 RestoreV2 MergeV2Checkpoints StringJoin ShardedFilename StaticRegexFullMatch
-StatefulPartitionedCall PartitionedCall ParseExampleV2
-""".split()
-
-
-def dump_op_defs(out: str) -> None:
-    from google.protobuf import text_format
-    from tensorflow.core.framework import op_def_pb2
-    from tensorflow.python.framework import op_def_registry
-
-    op_list = op_def_pb2.OpList()
-    for name in sorted(set(OPS)):
-        op_list.op.add().CopyFrom(op_def_registry.get(name))
-    with open(out, "w") as handle:
-        handle.write(text_format.MessageToString(op_list))
 
 
 def _jsonable(value):
@@ -198,9 +168,6 @@ def api_goldens(programs: str, out: str) -> None:
 
 def main(argv: list[str]) -> None:
     command, *args = argv
-    if command == "op-defs":
-        dump_op_defs(args[0])
-        return
     if command == "api-goldens":
         api_goldens(args[0], args[1])
         return

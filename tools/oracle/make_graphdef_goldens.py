@@ -125,6 +125,8 @@ def graph_view(graph_file: str) -> dict:
         from google.protobuf import text_format
 
         text_format.Merge(data.decode(), graph_def)
+    elif graph_file.endswith(".meta"):
+        graph_def = tf1.MetaGraphDef.FromString(data).graph_def
     else:
         graph_def.ParseFromString(data)
     used = {ref.lstrip("^").split(":")[0] for node in graph_def.node for ref in node.input}
@@ -160,6 +162,7 @@ SHOW_FILES = [
     "realworld/tfrust__addition__2024_abb3131/model.pb",
     "realworld/tfrust__tensorflow-sys_assets__2016_01562f2/multiplication.pb",
     "graphdef/multi_output.pbtxt",
+    "realworld/tf2onnx__regression_checkpoint__2019_b420b28/model.meta",
 ]
 
 

@@ -8,7 +8,8 @@ Writes tests/fixtures/legacy/:
   * tf2onnx's assign model (several runs in a row: the variable's state persists),
   * a Placeholder with `shape {}` in GraphDefs of producer 21 and 22,
   * each case of variable_shapes/ below, fed values of several shapes;
-- variable_shapes/: a TF1 SavedModel, one signature per variable-update case.
+- variable_shapes/: a TF1 SavedModel, one signature per variable-update case;
+- ref_aliasing/: a TF1 SavedModel reading variables through `read` before and after updates.
 """
 
 from __future__ import annotations
@@ -167,6 +168,44 @@ def variable_shapes() -> dict:
     return cases
 
 
+def ref_aliasing() -> dict:
+    """Reads of TF1 variables through their `read` Identity, before and after in-place updates
+    (ordered by control dependencies), and after an Assign that changes the variable's size."""
+    target = OUT / "ref_aliasing"
+    shutil.rmtree(target, ignore_errors=True)
+    with tf.Graph().as_default(), tf1.Session() as sess:
+        x = tf1.placeholder(tf.float32, shape=[2], name="x")
+        v = tf1.Variable([1.0, 2.0], use_resource=False, name="v")
+        w = tf1.Variable([1.0, 2.0], use_resource=False, name="w")
+        v_read, w_read = v.read_value(), w.read_value()  # Identity of the ref
+        v_before = tf.add(v_read, 0.0, name="v_before")
+        w_before = tf.add(w_read, 0.0, name="w_before")
+        with tf.control_dependencies([v_before, w_before]):
+            add = tf1.assign_add(v, x)
+            grow = tf1.assign(w, tf.concat([w_read, x], 0), validate_shape=False)
+        with tf.control_dependencies([add, grow]):
+            v_after = tf.add(v_read, 0.0, name="v_after")
+            w_after = tf.add(w_read, 0.0, name="w_after")
+        outputs = {"v_before": v_before, "v_after": v_after, "v_read": v_read}
+        outputs.update({"w_before": w_before, "w_after": w_after, "w_read": w_read})
+        signature = tf1.saved_model.predict_signature_def({"x": x}, outputs)
+        sess.run(tf1.global_variables_initializer())
+        builder = tf1.saved_model.Builder(str(target))
+        builder.add_meta_graph_and_variables(
+            sess, ["serve"], signature_def_map={"serving_default": signature}
+        )
+        builder.save()
+    runs = []
+    with tf.Graph().as_default(), tf1.Session() as sess:
+        meta = tf1.saved_model.load(sess, ["serve"], str(target))
+        sig = meta.signature_def["serving_default"]
+        names = {k: v.name for k, v in sig.outputs.items()}
+        for feed in ([10.0, 20.0], [1.0, 1.0]):
+            values = sess.run(names, {sig.inputs["x"].name: feed})
+            runs.append({"x": feed, **{k: _value(v) for k, v in values.items()}})
+    return {"runs": runs}
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     golden = {
@@ -174,6 +213,7 @@ def main() -> None:
         "assign": assign_runs(),
         "legacy_placeholder": legacy_placeholder(),
         "variable_shapes": variable_shapes(),
+        "ref_aliasing": ref_aliasing(),
     }
     (OUT / "golden.json").write_text(json.dumps(golden, indent=1) + "\n")
 

@@ -46,17 +46,13 @@ def load(
     graph = sess.graph
     if not policy.allow_file_access:
         graph.confined = True
-    sess.set_model_dirs(root, root / saved_model_format.VARIABLES_DIR)
+    sess.set_model_dirs(root, loader.checkpoint_dir(root))
     prefix = f"{import_scope}/" if import_scope else ""
     with graph.as_default():
         import_nodes(graph, meta.graph_def, prefix, meta.meta_info_def.stripped_op_list)
         import_collections(graph, meta, prefix)
-    variables_prefix = loader.variables_prefix(root)
-    if (
-        meta.HasField("saver_def")
-        and meta.saver_def.restore_op_name
-        and Path(f"{variables_prefix}.index").is_file()
-    ):
+    variables_prefix = loader.restore_prefix(root)  # also a session bundle's export / export-?????-of-?????
+    if meta.HasField("saver_def") and meta.saver_def.restore_op_name and variables_prefix is not None:
         saver_def = type(meta.saver_def)()
         saver_def.CopyFrom(meta.saver_def)
         if prefix:

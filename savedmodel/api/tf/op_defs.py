@@ -1,28 +1,16 @@
-"""OpDefs of the ops the graph builder emits (written by TensorFlow, see
-tools/oracle/check_written_models.py op-defs), for stripped_op_list and default attrs."""
+"""OpDefs for the graph builder: stripped_op_list and default attrs, from TensorFlow's OpDefs
+shipped with savedmodel (savedmodel/graph/tf_op_defs.pb.gz, tools/oracle/make_op_defs.py)."""
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
 from typing import Any
 
-from google.protobuf import text_format
-
+from savedmodel.graph.outputs import tf_op_defs
 from savedmodel.proto import op_def_pb2
-
-_PATH = Path(__file__).with_name("op_defs.pbtxt")
-
-
-@functools.cache
-def _table() -> dict[str, op_def_pb2.OpDef]:
-    op_list = op_def_pb2.OpList()
-    text_format.Parse(_PATH.read_text(), op_list)
-    return {op.name: op for op in op_list.op}
 
 
 def get(op_type: str) -> op_def_pb2.OpDef | None:
-    return _table().get(op_type)
+    return tf_op_defs().get(op_type)
 
 
 def stripped_op_list(op_types: set[str]) -> op_def_pb2.OpList:

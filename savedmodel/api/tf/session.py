@@ -280,13 +280,6 @@ def _unfed_placeholder(graph: g.Graph, node: str) -> InvalidInputError:
 
 
 def known_op_defs(graph: g.Graph) -> dict[str, Any]:
-    """OpDefs for output layouts: the builder's table plus the ones imported with a model."""
-    from savedmodel.api.tf import op_defs
-
-    extra = getattr(graph, "extra_op_defs", None)
-    if not extra:
-        return op_defs._table()
-    table = dict(op_defs._table())
-    table.update(extra)
-    return table
-
+    """The OpDefs imported with a model (its stripped_op_list); every other op's output layout
+    comes from TensorFlow's OpDefs shipped with savedmodel (savedmodel.graph.outputs)."""
+    return dict(getattr(graph, "extra_op_defs", None) or {})
