@@ -537,6 +537,7 @@ OP_FAMILY_MODULES: dict[str, str] = {
     'TensorArrayCloseV3': 'tensor_list',
     'TensorArrayConcatV3': 'tensor_list',
     'TensorArrayGatherV3': 'tensor_list',
+    'TensorArrayGradV3': 'tensor_list',
     'TensorArrayReadV3': 'tensor_list',
     'TensorArrayScatterV3': 'tensor_list',
     'TensorArraySizeV3': 'tensor_list',

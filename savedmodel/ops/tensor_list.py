@@ -306,6 +306,10 @@ class TensorArray:
         self.dynamic = dynamic
         self.element_shape = element_shape
         self.name = name
+        # A gradient array (TensorArrayGradV3) adds repeated writes to one index; it is made once
+        # per source and array.
+        self.aggregate = False
+        self.grads: dict[str, TensorArray] = {}
 
     def write(self, index: int, value: np.ndarray) -> None:
         if index < 0:
@@ -316,7 +320,21 @@ class TensorArray:
                     f"TensorArray {self.name}: index {index} out of range (size {len(self.items)})"
                 )
             self.items.extend([None] * (index + 1 - len(self.items)))
+        if self.aggregate and self.items[index] is not None:
+            value = self.items[index] + value
         self.items[index] = value
+
+    def gradient(self, source: str) -> TensorArray:
+        """The gradient array for `source`: as many elements, shaped like this array's."""
+        grad = self.grads.get(source)
+        if grad is None:
+            shape = self.element_shape
+            if not _fully_defined(shape):
+                shape = next((np.shape(item) for item in self.items if item is not None), shape)
+            grad = TensorArray(len(self.items), self.dtype, self.dynamic, shape, f"{self.name}@{source}")
+            grad.aggregate = True
+            self.grads[source] = grad
+        return grad
 
     def read(self, index: int) -> np.ndarray:
         if index < 0 or index >= len(self.items):
@@ -358,6 +376,21 @@ def _tensor_array(node: NodeSpec) -> Any:
 
     def run(ctx: Any, size: Any) -> list[Any]:
         return [TensorArray(int(size), dtype, dynamic, element_shape, name), _FLOW]
+
+    return run
+
+
+@kernel_factory(
+    "TensorArrayGradV3",
+    family="tensor_list",
+    stateful=True,
+    doc="the array's gradient array (one per source)",
+)
+def _ta_grad(node: NodeSpec) -> Any:
+    source = (node.attrs.get("source", b"") or b"").decode()
+
+    def run(ctx: Any, handle: Any, flow: Any) -> list[Any]:
+        return [_array(handle, "TensorArrayGradV3").gradient(source), _FLOW]
 
     return run
 

@@ -108,6 +108,29 @@ def rnn(values: dict[str, np.ndarray]) -> tuple[Any, Any, Any, Any]:
     return x, labels, logits, tf.reduce_mean(xent, name="loss")
 
 
+def rnn_array(values: dict[str, np.ndarray]) -> tuple[Any, Any, Any, Any]:
+    """The RNN reading its inputs from and writing its outputs to TensorArrays (what TF1's
+    dynamic_rnn does): the gradient reads and writes the arrays' gradient arrays."""
+    x = tf1.placeholder(tf.float32, [None, 4, 3], name="x")
+    labels = tf1.placeholder(tf.int32, [None], name="labels")
+    w = _variable("cell/kernel", values.setdefault("cell/kernel", _init([3, 5], 0.6)))
+    u = _variable("cell/recurrent", values.setdefault("cell/recurrent", _init([5, 5], 0.5)))
+    b = _variable("cell/bias", values.setdefault("cell/bias", _init([5], 0.1)))
+    steps = tf.transpose(x, [1, 0, 2])
+    inputs = tf.TensorArray(tf.float32, size=tf.shape(steps)[0]).unstack(steps)
+    outputs = tf.TensorArray(tf.float32, size=tf.shape(steps)[0])
+
+    def body(i: Any, h: Any, out: Any) -> tuple[Any, Any, Any]:
+        h = tf.tanh(tf.matmul(inputs.read(i), w) + tf.matmul(h, u) + b)
+        return i + 1, h, out.write(i, h)
+
+    start = [tf.constant(0), tf.zeros([tf.shape(x)[0], 5]), outputs]
+    _, _, outputs = tf1.while_loop(lambda i, h, out: i < tf.shape(steps)[0], body, start)
+    logits = _dense(tf.reduce_mean(outputs.stack(), axis=0), 3, "logits", values)
+    xent = tf1.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    return x, labels, logits, tf.reduce_mean(xent, name="loss")
+
+
 def cnn(values: dict[str, np.ndarray]) -> tuple[Any, Any, Any, Any]:
     """(x, labels, logits, loss); batch norm uses the batch's statistics (no moving averages)."""
     x = tf1.placeholder(tf.float32, [None, 6, 6, 2], name="x")
@@ -339,10 +362,11 @@ MODELS: dict[str, tuple[Any, str, dict[str, tuple[Any, bool]], bool]] = {
     "embedding_resource": (embed, "adagrad", EMBED_OPTIMIZERS, True),
     "rnn_ref": (rnn, "sgd", RNN_OPTIMIZERS, False),  # TF1 control flow (see V1_CONTROL_FLOW)
     "rnn_resource": (rnn, "adam", RNN_OPTIMIZERS, True),  # TF2 control flow
+    "rnn_array_ref": (rnn_array, "adam", RNN_OPTIMIZERS, False),  # TF1 control flow
 }
-V1_CONTROL_FLOW = frozenset({"rnn_ref"})
+V1_CONTROL_FLOW = frozenset({"rnn_ref", "rnn_array_ref"})
 # Beyond the main three optimizers, one layer only is updated (smaller fixtures).
-FOCUS = {"mlp": "logits/", "cnn": "logits/", "embed": "embedding", "rnn": "cell/"}
+FOCUS = {"mlp": "logits/", "cnn": "logits/", "embed": "embedding", "rnn": "cell/", "rnn_array": "cell/"}
 
 
 def feeds_for(name: str) -> dict[str, np.ndarray]:
