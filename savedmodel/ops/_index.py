@@ -69,6 +69,7 @@ OP_FAMILY_MODULES: dict[str, str] = {
     'BroadcastGradientArgs': 'array',
     'BroadcastTo': 'array',
     'Bucketize': 'array',
+    'CTCLoss': 'nn',
     'Case': 'control_flow',
     'Cast': 'math',
     'Ceil': 'math',

@@ -2847,6 +2847,36 @@ def image_gradient_cases() -> None:
     case(g, "CropAndResizeGradBoxes", f32(4, 1, 1, 3), f32(2, 4, 4, 3), boxes, box_ind, name="one_pixel")
 
 
+@builder
+def ctc_cases() -> None:
+    """CTCLoss: loss and gradient (blank = the last class), its label options and refusals."""
+    n = "nn"
+    logits = f32(6, 3, 5)
+    idx = a([[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [2, 0]], np.int64)
+    vals = a([1, 1, 3, 2, 0, 3], np.int32)  # batch 0 repeats a label
+    seq = a([6, 4, 5], np.int32)
+    case(n, "CTCLoss", logits, idx, vals, seq, name="default")
+    case(n, "CTCLoss", logits, idx, vals, seq, name="no_merge", ctc_merge_repeated=False)
+    case(n, "CTCLoss", logits, idx, vals, seq, name="collapse", preprocess_collapse_repeated=True)
+    case(
+        n,
+        "CTCLoss",
+        f64(4, 2, 3),
+        a([[0, 0], [1, 0], [1, 1]], np.int64),
+        a([1, 0, 1], np.int32),
+        a([4, 3], np.int32),
+        name="f64",
+        rtol=1e-6,
+        atol=1e-7,
+        note="TensorFlow's float64 CTC is ~3e-8 off a float64 evaluation (loss relative, gradient absolute)",
+    )
+    short = a([6, 1, 5], np.int32)  # batch 1 has 2 labels in 1 step
+    case(n, "CTCLoss", logits, idx, vals, short, name="too_long")
+    case(
+        n, "CTCLoss", logits, idx, vals, short, name="ignore_too_long", ignore_longer_outputs_than_inputs=True
+    )
+
+
 # CASES-END
 
 if __name__ == "__main__":
