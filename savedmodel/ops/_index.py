@@ -2,6 +2,7 @@
 
 OP_FAMILY_MODULES: dict[str, str] = {
     'Abs': 'math',
+    'AccumulateNV2': 'math',
     'Acos': 'math',
     'Acosh': 'math',
     'Add': 'math',

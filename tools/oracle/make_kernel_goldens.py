@@ -2877,6 +2877,13 @@ def ctc_cases() -> None:
     )
 
 
+@builder
+def accumulate_cases() -> None:
+    m = "math"
+    case(m, "AccumulateNV2", [f32(2, 3), f32(2, 3), f32(2, 3)], name="f32", shape=[2, 3])
+    case(m, "AccumulateNV2", [i32(4), i32(4)], name="i32", shape=[4])
+
+
 # CASES-END
 
 if __name__ == "__main__":
