@@ -48,6 +48,7 @@ _SPARSE_APPLY = (
     "Adagrad",
     "AdagradV2",
     "ProximalAdagrad",
+    "AdagradDA",
     "Adadelta",
     "RMSProp",
     "CenteredRMSProp",
