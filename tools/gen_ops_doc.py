@@ -84,6 +84,11 @@ FAMILY_NOTES: dict[str, str] = {
     "the bicubic coefficient table). PNG and JPEG decoding are built in; GIF/BMP decoding and JPEG "
     "encoding need Pillow (`pip install 'savedmodel[image]'`): without it a model using them is "
     "refused at load, naming the extra.",
+    "training": "Optimizer updates as TensorFlow's training ops compute them: `ApplyX` updates TF1 "
+    "reference variables in place and outputs the reference, `ResourceApplyX` updates resource "
+    "variables, `SparseApplyX`/`ResourceSparseApplyX` update the rows `indices` picks (a repeated "
+    "index updates one after another). Checked over three train steps of TF1 SavedModels "
+    "(tests/fixtures/training), not by kernel goldens.",
     "math": "Half-precision types (float16, bfloat16) are computed in float32 and rounded, as "
     "TensorFlow's CPU kernels do; sums of integers keep their type and wrap.",
 }

@@ -239,6 +239,32 @@ def _resize_bicubic(node: NodeSpec) -> Any:
     return run
 
 
+@kernel_factory("ResizeBicubicGrad", family="image", dtypes=("float32", "float64"))
+def _resize_bicubic_grad(node: NodeSpec) -> Any:
+    align, half = _flags(node)
+
+    def matrix(in_size: int, out_size: int, work: type) -> np.ndarray:
+        idx, weights = _cubic_weights(in_size, out_size, align, half)
+        m = np.zeros((out_size, in_size), dtype=work)
+        np.add.at(m, (np.arange(out_size)[:, None], idx), weights.astype(work))
+        return m
+
+    def run(ctx: Any, grads: np.ndarray, original: np.ndarray) -> np.ndarray:
+        if grads.ndim != 4 or original.ndim != 4:
+            fail(f"input_grad and original_image must be 4-dimensional: {shape_str(grads.shape)}")
+        if align and half:
+            fail("If half_pixel_centers is True, align_corners must be False.")
+        n, h, w, c = original.shape
+        if grads.shape[0] != n or grads.shape[3] != c:
+            fail(f"grads {shape_str(grads.shape)} and original_image {shape_str(original.shape)} differ")
+        work = np.float64 if original.dtype == np.float64 else np.float32
+        my, mx = matrix(h, grads.shape[1], work), matrix(w, grads.shape[2], work)
+        out = np.einsum("yh,nyxc,xw->nhwc", my, grads.astype(work), mx, optimize=True)
+        return as_dtype(out, original.dtype)
+
+    return run
+
+
 @kernel_factory("ResizeArea", family="image", dtypes=IMAGE_TYPES)
 def _resize_area(node: NodeSpec) -> Any:
     align = bool(node.attrs.get("align_corners", False))
@@ -448,6 +474,101 @@ def _crop_and_resize(node: NodeSpec) -> Any:
         return out
 
     return run
+
+
+def _check_crop_args(grads: np.ndarray, boxes: np.ndarray, box_ind: np.ndarray, batch: int) -> None:
+    if grads.ndim != 4 or boxes.ndim != 2 or boxes.shape[1] != 4 or box_ind.shape != (boxes.shape[0],):
+        fail(
+            f"grads must be 4-D, boxes [num_boxes, 4] and box_index [num_boxes]: {shape_str(grads.shape)}, "
+            f"{shape_str(boxes.shape)}, {shape_str(box_ind.shape)}"
+        )
+    if grads.shape[0] != boxes.shape[0]:
+        fail(f"boxes and grads have incompatible shapes: {shape_str(boxes.shape)}, {shape_str(grads.shape)}")
+    if box_ind.size and (box_ind.min() < 0 or box_ind.max() >= batch):
+        fail("box_index has values outside [0, batch_size)")
+
+
+def _crop_points(box: np.ndarray, h: int, w: int, ch: int, cw: int) -> Any:
+    """Each crop pixel inside the image: (yy, xx, top, bottom, left, right, y_lerp, x_lerp, iy, ix)."""
+    y1, x1, y2, x2 = (np.float32(v) for v in box)
+    for yy, iy in enumerate(_crop_coords(y1, y2, h, ch)):
+        if iy < 0 or iy > h - 1:
+            continue
+        for xx, ix in enumerate(_crop_coords(x1, x2, w, cw)):
+            if ix < 0 or ix > w - 1:
+                continue
+            top, left = int(np.floor(iy)), int(np.floor(ix))
+            yield yy, xx, top, int(np.ceil(iy)), left, int(np.ceil(ix)), iy - top, ix - left, iy, ix
+
+
+@kernel_factory("CropAndResizeGradImage", family="image", dtypes=("float32", "float64", "float16"))
+def _crop_and_resize_grad_image(node: NodeSpec) -> Any:
+    method = node.attrs.get("method", b"bilinear")
+    nearest = (method.decode() if isinstance(method, bytes) else method) == "nearest"
+    dtype = node.attrs.dtype("T") if "T" in node.attrs else np.dtype(np.float32)
+
+    def run(
+        ctx: Any, grads: np.ndarray, boxes: np.ndarray, box_ind: np.ndarray, size: np.ndarray
+    ) -> np.ndarray:
+        n, h, w, c = int_list(size, "image_size")
+        _check_crop_args(grads, boxes, box_ind, n)
+        ch, cw = grads.shape[1:3]
+        # TensorFlow's order: float32 products (grads are float32), each cast to T, summed in T.
+        out = np.zeros((n, h, w, c), dtype=dtype)
+        g = grads.astype(np.float32)
+        one = np.float32(1)
+        for b in range(boxes.shape[0]):
+            img = out[int(box_ind[b])]
+            for yy, xx, top, bot, left, right, yl, xl, iy, ix in _crop_points(boxes[b], h, w, ch, cw):
+                d = g[b, yy, xx]
+                if nearest:
+                    img[int(np.floor(iy + np.float32(0.5))), int(np.floor(ix + np.float32(0.5)))] += d.astype(
+                        dtype
+                    )
+                    continue
+                dtop, dbottom = (one - yl) * d, yl * d
+                img[top, left] += ((one - xl) * dtop).astype(dtype)
+                img[top, right] += (xl * dtop).astype(dtype)
+                img[bot, left] += ((one - xl) * dbottom).astype(dtype)
+                img[bot, right] += (xl * dbottom).astype(dtype)
+        return as_dtype(out, dtype)
+
+    return run
+
+
+@kernel("CropAndResizeGradBoxes", family="image", dtypes=("float32",))
+def _crop_and_resize_grad_boxes(
+    ctx: Any, grads: np.ndarray, image: np.ndarray, boxes: np.ndarray, box_ind: np.ndarray
+) -> np.ndarray:
+    """d loss / d (y1, x1, y2, x2) of a bilinear crop: the image's slope at each sample point times
+    how far that point moves with each box coordinate."""
+    if image.ndim != 4:
+        fail(f"input image must be 4-D: {shape_str(image.shape)}")
+    n, h, w, _ = image.shape
+    _check_crop_args(grads, boxes, box_ind, n)
+    ch, cw = grads.shape[1:3]
+    out = np.zeros(boxes.shape, dtype=np.float64)
+    g = grads.astype(np.float64)
+    for b in range(boxes.shape[0]):
+        src = image[int(box_ind[b])].astype(np.float64)
+        for yy, xx, top, bot, left, right, yl, xl, _, _ in _crop_points(boxes[b], h, w, ch, cw):
+            yl, xl = float(yl), float(xl)
+            tl, tr, bl, br = src[top, left], src[top, right], src[bot, left], src[bot, right]
+            slope_y = float(np.sum(g[b, yy, xx] * ((1 - xl) * (bl - tl) + xl * (br - tr))))
+            slope_x = float(np.sum(g[b, yy, xx] * ((1 - yl) * (tr - tl) + yl * (br - bl))))
+            if ch > 1:
+                out[b, 0] += slope_y * ((h - 1) - yy * (h - 1) / (ch - 1))
+                out[b, 2] += slope_y * (yy * (h - 1) / (ch - 1))
+            else:
+                out[b, 0] += slope_y * 0.5 * (h - 1)
+                out[b, 2] += slope_y * 0.5 * (h - 1)
+            if cw > 1:
+                out[b, 1] += slope_x * ((w - 1) - xx * (w - 1) / (cw - 1))
+                out[b, 3] += slope_x * (xx * (w - 1) / (cw - 1))
+            else:
+                out[b, 1] += slope_x * 0.5 * (w - 1)
+                out[b, 3] += slope_x * 0.5 * (w - 1)
+    return out.astype(np.float32)
 
 
 def _crop_coords(a: np.float32, b: np.float32, size: int, n: int) -> list[np.float32]:

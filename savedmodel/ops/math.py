@@ -521,8 +521,9 @@ def _complex(node: NodeSpec) -> Any:
 # --------------------------------------------------------------------------- n-ary, select, clip
 
 
-@kernel("AddN", family="math", dtypes=NUMERIC)
+@kernel("AddN", "AccumulateNV2", family="math", dtypes=NUMERIC)
 def _add_n(ctx: Any, *xs: np.ndarray) -> np.ndarray:
+    """Sum of same-shaped inputs (AccumulateNV2: tf.gradients' EXPERIMENTAL_ACCUMULATE_N aggregation)."""
     shape = xs[0].shape
     for x in xs[1:]:
         if x.shape != shape:

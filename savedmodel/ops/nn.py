@@ -935,3 +935,111 @@ def _lrn_grad(node: NodeSpec) -> Any:
         return as_dtype(dx, dy.dtype)
 
     return run
+
+
+# --------------------------------------------------------------------------- CTC
+
+
+def _logsumexp(*terms: np.ndarray) -> np.ndarray:
+    stacked = np.stack(np.broadcast_arrays(*terms))
+    top = np.max(stacked, axis=0)
+    safe = np.where(np.isfinite(top), top, 0)
+    with np.errstate(divide="ignore"):
+        return safe + np.log(np.sum(np.exp(stacked - safe), axis=0))
+
+
+def _ctc_one(
+    log_y: np.ndarray, label: list[int], blank: int, merge_repeated: bool
+) -> tuple[float, np.ndarray]:
+    """-log p(label) and its gradient with respect to the logits, for one sequence [T, classes]."""
+    steps = log_y.shape[0]
+    ext = [blank] * (2 * len(label) + 1)
+    ext[1::2] = label
+    size = len(ext)
+    symbols = np.asarray(ext)
+    # transitions from s - 2: onto a label that is not the one two nodes before (unless repeats
+    # are not merged); staying on a label node: only when repeats merge (else each frame is a label)
+    stay = np.asarray([merge_repeated or e == blank for e in ext])
+    skip = np.zeros(size, dtype=bool)
+    for s in range(2, size):
+        skip[s] = ext[s] != blank and (not merge_repeated or ext[s] != ext[s - 2])
+    neg = -np.inf
+    alpha = np.full((steps, size), neg)
+    beta = np.full((steps, size), neg)
+    alpha[0, 0] = log_y[0, blank]
+    if size > 1:
+        alpha[0, 1] = log_y[0, ext[1]]
+    for t in range(1, steps):
+        prev = alpha[t - 1]
+        one = np.concatenate([[neg], prev[:-1]])
+        two = np.where(skip, np.concatenate([[neg, neg], prev[:-2]]), neg)
+        alpha[t] = _logsumexp(np.where(stay, prev, neg), one, two) + log_y[t, symbols]
+    beta[-1, -1] = log_y[-1, blank]
+    if size > 1:
+        beta[-1, -2] = log_y[-1, ext[-2]]
+    skip_back = np.concatenate([skip[2:], [False, False]])  # s -> s + 2 allowed when skip[s + 2]
+    for t in range(steps - 2, -1, -1):
+        nxt = beta[t + 1]
+        one = np.concatenate([nxt[1:], [neg]])
+        two = np.where(skip_back, np.concatenate([nxt[2:], [neg, neg]]), neg)
+        beta[t] = _logsumexp(np.where(stay, nxt, neg), one, two) + log_y[t, symbols]
+    log_p = float(_logsumexp(alpha[-1, -1], alpha[-1, -2] if size > 1 else neg))
+    occupancy = np.full(log_y.shape, neg)
+    both = alpha + beta
+    for k in set(ext):
+        occupancy[:, k] = _logsumexp(*[both[:, s] for s in range(size) if ext[s] == k])
+    with np.errstate(over="ignore", invalid="ignore"):
+        grad = np.exp(log_y) - np.exp(occupancy - log_y - log_p)
+    return -log_p, grad
+
+
+@kernel_factory("CTCLoss", family="nn", dtypes=("float32", "float64"))
+def _ctc_loss(node: NodeSpec) -> Any:
+    collapse = bool(node.attrs.get("preprocess_collapse_repeated", False))
+    merge = bool(node.attrs.get("ctc_merge_repeated", True))
+    ignore_long = bool(node.attrs.get("ignore_longer_outputs_than_inputs", False))
+
+    def run(
+        ctx: Any, inputs: np.ndarray, indices: np.ndarray, values: np.ndarray, seq_len: np.ndarray
+    ) -> list[np.ndarray]:
+        if inputs.ndim != 3 or seq_len.ndim != 1 or seq_len.shape[0] != inputs.shape[1]:
+            fail(
+                f"inputs must be [max_time, batch, classes] and sequence_length [batch]: "
+                f"{shape_str(inputs.shape)}, {shape_str(seq_len.shape)}"
+            )
+        steps, batch, classes = inputs.shape
+        blank = classes - 1
+        labels: list[list[int]] = [[] for _ in range(batch)]
+        for (b, _), v in zip(np.asarray(indices).reshape(-1, 2), np.asarray(values).reshape(-1), strict=True):
+            if not 0 <= int(b) < batch:
+                fail(f"labels batch index {int(b)} is out of range [0, {batch})")
+            labels[int(b)].append(int(v))
+        loss = np.zeros(batch, dtype=np.float64)
+        grad = np.zeros(inputs.shape, dtype=np.float64)
+        x = inputs.astype(np.float64)
+        for b in range(batch):
+            label = labels[b]
+            if collapse:
+                label = [v for i, v in enumerate(label) if i == 0 or v != label[i - 1]]
+            if any(not 0 <= v < blank for v in label):
+                fail(f"Saw a label value outside [0, {blank}) (the last class is the blank)")
+            length = int(seq_len[b])
+            if not 0 <= length <= steps:
+                fail(f"sequence_length({b}) = {length} is outside [0, {steps}]")
+            repeats = sum(1 for i in range(1, len(label)) if merge and label[i] == label[i - 1])
+            if length < len(label) + repeats:
+                if ignore_long:
+                    continue
+                fail(
+                    f"Not enough time for target transition sequence (required: {len(label) + repeats}, "
+                    f"available: {length}), sequence {b}"
+                )
+            if length == 0:
+                continue
+            seq = x[:length, b]
+            shifted = seq - seq.max(axis=1, keepdims=True)
+            log_y = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            loss[b], grad[:length, b] = _ctc_one(log_y, label, blank, merge)
+        return [loss.astype(inputs.dtype), grad.astype(inputs.dtype)]
+
+    return run

@@ -120,6 +120,21 @@ def _adagrad_v2(s: Arrays, h: dict[str, np.ndarray], a: dict[str, Any]) -> Array
     return [var - g * h["lr"] / (np.sqrt(accum) + h["epsilon"]), accum]
 
 
+def _adagrad_da(s: Arrays, h: dict[str, np.ndarray], a: dict[str, Any]) -> Arrays:
+    """Adagrad dual averaging: the variable is recomputed from the accumulated gradients."""
+    var, acc, acc_sq = s
+    g, lr, l1, l2 = h["grad"], h["lr"], h["l1"], h["l2"]
+    step = h["global_step"].astype(var.dtype)
+    acc = acc + g
+    acc_sq = acc_sq + np.square(g)
+    denom = l2 * step * lr + np.sqrt(acc_sq)
+    if l1 > 0:
+        var = np.sign(-acc) * np.maximum(np.abs(acc) - l1 * step, 0) * lr / denom
+    else:
+        var = -acc * lr / denom
+    return [var, acc, acc_sq]
+
+
 def _proximal_adagrad(s: Arrays, h: dict[str, np.ndarray], a: dict[str, Any]) -> Arrays:
     var, accum = s
     g = h["grad"]
@@ -231,6 +246,12 @@ OPTIMIZERS = [
     Optimizer("Adagrad", ("accum",), ("lr", "grad"), _adagrad, _SLOTS),
     Optimizer("AdagradV2", ("accum",), ("lr", "epsilon", "grad"), _adagrad_v2, _SLOTS),
     Optimizer("ProximalAdagrad", ("accum",), ("lr", "l1", "l2", "grad"), _proximal_adagrad),
+    Optimizer(
+        "AdagradDA",
+        ("gradient_accumulator", "gradient_squared_accumulator"),
+        ("grad", "lr", "l1", "l2", "global_step"),
+        _adagrad_da,
+    ),
     Optimizer("Adadelta", ("accum", "accum_update"), ("lr", "rho", "epsilon", "grad"), _adadelta),
     Optimizer("RMSProp", ("ms", "mom"), ("lr", "rho", "momentum", "epsilon", "grad"), _rmsprop),
     Optimizer(
@@ -263,6 +284,7 @@ SPARSE = frozenset(
         "Adagrad",
         "AdagradV2",
         "ProximalAdagrad",
+        "AdagradDA",
         "Adadelta",
         "RMSProp",
         "CenteredRMSProp",

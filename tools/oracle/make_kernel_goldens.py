@@ -2802,6 +2802,88 @@ def gradient_cases_3() -> None:
         )
 
 
+@builder
+def image_gradient_cases() -> None:
+    """Gradients of bicubic resizing and crop_and_resize."""
+    g = "image"
+    for name, kw in [
+        ("default", {}),
+        ("align_corners", {"align_corners": True}),
+        ("half_pixel", {"half_pixel_centers": True}),
+    ]:
+        case(g, "ResizeBicubicGrad", f32(2, 6, 7, 2), f32(2, 4, 5, 2), name=name + "_up", **kw)
+        case(g, "ResizeBicubicGrad", f32(1, 2, 3, 1), f32(1, 5, 6, 1), name=name + "_down", **kw)
+    case(g, "ResizeBicubicGrad", f32(1, 3, 3, 1), f64(1, 2, 2, 1), name="f64")
+    boxes = a(
+        [[0.1, 0.2, 0.8, 0.9], [-0.2, 0.3, 0.6, 1.3], [0.5, 0.5, 0.5, 0.5], [0.9, 0.7, 0.2, 0.1]], np.float32
+    )
+    box_ind = a([0, 1, 1, 0], np.int32)
+    grads = f32(4, 3, 4, 2)
+    for method in ["bilinear", "nearest"]:
+        case(
+            g,
+            "CropAndResizeGradImage",
+            grads,
+            boxes,
+            box_ind,
+            a([2, 5, 6, 2], np.int32),
+            name=method,
+            method=method,
+            T=tf.float32,
+            consts=[3],
+        )
+    case(
+        g,
+        "CropAndResizeGradImage",
+        f32(1, 1, 1, 1),
+        boxes[:1],
+        box_ind[:1],
+        a([1, 4, 4, 1], np.int32),
+        name="one_pixel_f64",
+        T=tf.float64,
+        consts=[3],
+    )
+    case(g, "CropAndResizeGradBoxes", grads, f32(2, 5, 6, 2), boxes, box_ind, name="bilinear")
+    case(g, "CropAndResizeGradBoxes", f32(4, 1, 1, 3), f32(2, 4, 4, 3), boxes, box_ind, name="one_pixel")
+
+
+@builder
+def ctc_cases() -> None:
+    """CTCLoss: loss and gradient (blank = the last class), its label options and refusals."""
+    n = "nn"
+    logits = f32(6, 3, 5)
+    idx = a([[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [2, 0]], np.int64)
+    vals = a([1, 1, 3, 2, 0, 3], np.int32)  # batch 0 repeats a label
+    seq = a([6, 4, 5], np.int32)
+    case(n, "CTCLoss", logits, idx, vals, seq, name="default")
+    case(n, "CTCLoss", logits, idx, vals, seq, name="no_merge", ctc_merge_repeated=False)
+    case(n, "CTCLoss", logits, idx, vals, seq, name="collapse", preprocess_collapse_repeated=True)
+    case(
+        n,
+        "CTCLoss",
+        f64(4, 2, 3),
+        a([[0, 0], [1, 0], [1, 1]], np.int64),
+        a([1, 0, 1], np.int32),
+        a([4, 3], np.int32),
+        name="f64",
+        rtol=1e-6,
+        atol=1e-7,
+        note="TensorFlow's float64 CTC is ~3e-8 off a float64 evaluation (loss relative, gradient absolute)",
+    )
+    short = a([6, 1, 5], np.int32)  # batch 1 has 2 labels in 1 step
+    case(n, "CTCLoss", logits, idx, vals, short, name="too_long")
+    case(
+        n, "CTCLoss", logits, idx, vals, short, name="ignore_too_long", ignore_longer_outputs_than_inputs=True
+    )
+
+
+@builder
+def accumulate_cases() -> None:
+    m = "math"
+    case(m, "AccumulateNV2", [f32(2, 3), f32(2, 3), f32(2, 3)], name="f32", shape=[2, 3])
+    case(m, "AccumulateNV2", [i32(4), i32(4)], name="i32", shape=[4])
+
+
 # CASES-END
 
 if __name__ == "__main__":

@@ -297,6 +297,17 @@ MLP_OPTIMIZERS: dict[str, tuple[Any, bool]] = {
         True,
     ),
     "amsgrad": (_raw_apply("AdamWithAmsgrad", [("m", 0.0), ("v", 0.0), ("vhat", 0.0)], _amsgrad), True),
+    "adagrad_da": (
+        _tf1_optimizer(
+            lambda: tf1.train.AdagradDAOptimizer(
+                0.1,
+                tf1.train.get_or_create_global_step(),
+                l1_regularization_strength=0.001,
+                l2_regularization_strength=0.01,
+            )
+        ),
+        False,
+    ),
 }
 
 
@@ -336,6 +347,7 @@ EMBED_OPTIMIZERS: dict[str, tuple[Any, bool]] = {
         "proximal_adagrad",
         "adagrad_v2",
         "keras_momentum",
+        "adagrad_da",
     ]
 }
 EMBED_OPTIMIZERS["scatter"] = (_scatters, False)
