@@ -43,3 +43,10 @@ def test_ops_doc_is_up_to_date():
         [sys.executable, str(ROOT / "tools" / "gen_ops_doc.py"), "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_executor_knows_every_reference_optimizer_update() -> None:
+    from savedmodel.ops import training
+    from savedmodel.runtime import plan
+
+    assert plan.APPLY_OPS == training.REF_OPS
