@@ -715,6 +715,32 @@ def _leaky_relu_grad(node: NodeSpec) -> Any:
     return run
 
 
+@kernel_factory("BatchNormWithGlobalNormalization", family="nn", dtypes=FLOATS)
+def _batch_norm_global(node: NodeSpec) -> Any:
+    """the pre-FusedBatchNorm batch normalization of old graphs (TF 0.x-1.x Inception and friends)"""
+    epsilon = float(node.attrs.get("variance_epsilon", 0.0))
+    scale = bool(node.attrs.get("scale_after_normalization", False))
+
+    def run(ctx: Any, x: Any, mean: Any, var: Any, beta: Any, gamma: Any) -> np.ndarray:
+        x, mean, var, beta, gamma = (np.asarray(t) for t in (x, mean, var, beta, gamma))
+        if x.ndim != 4:
+            fail(f"input must be 4-dimensional{shape_str(x.shape)}")
+        depth = x.shape[-1]
+        for label, t in (("mean", mean), ("var", var), ("beta", beta), ("gamma", gamma)):
+            if t.ndim != 1:
+                fail(f"{label} must be 1-dimensional{shape_str(t.shape)}")
+            if t.shape[0] != depth:
+                fail(f"{label} must have {depth} elements, got {t.shape[0]}")
+        compute = upcast(x).dtype
+        scaling = (1.0 / np.sqrt(var.astype(compute) + compute.type(epsilon))).astype(compute)
+        if scale:
+            scaling = scaling * gamma.astype(compute)
+        out = (x.astype(compute) - mean.astype(compute)) * scaling + beta.astype(compute)
+        return as_dtype(out, x.dtype)
+
+    return run
+
+
 @kernel_factory("BiasAddGrad", family="nn", dtypes=NUMERIC)
 def _bias_add_grad(node: NodeSpec) -> Any:
     fmt = _data_format(node)
@@ -933,5 +959,56 @@ def _lrn_grad(node: NodeSpec) -> Any:
             inner = window_sum(g * xw * np.power(norm, -beta - 1))
             dx = g * np.power(norm, -beta) - 2 * alpha * beta * xw * inner
         return as_dtype(dx, dy.dtype)
+
+    return run
+
+
+@kernel_factory("CTCGreedyDecoder", family="nn", dtypes=("float32", "float64"))
+def _ctc_greedy_decoder(node: NodeSpec) -> Any:
+    """best-path CTC decoding (OCR and speech graphs): a SparseTensor of labels and -sum(max logit)"""
+    merge_repeated = bool(node.attrs.get("merge_repeated", False))
+    blank_attr = int(node.attrs.get("blank_index", -1))
+
+    def run(ctx: Any, inputs: Any, seq_len: Any) -> list[np.ndarray]:
+        inputs, seq_len = np.asarray(inputs), np.asarray(seq_len)
+        if inputs.ndim != 3:
+            fail("inputs is not a 3-Tensor")
+        if seq_len.ndim != 1:
+            fail("sequence_length is not a vector")
+        max_time, batch, classes = inputs.shape
+        if seq_len.shape[0] != batch:
+            fail(
+                "len(sequence_length) != batch_size.  "
+                f"len(sequence_length):  {seq_len.shape[0]} batch_size: {batch}"
+            )
+        blank = classes - 1 if blank_attr < 0 else blank_attr
+        indices: list[tuple[int, int]] = []
+        values: list[int] = []
+        log_prob = np.zeros((batch, 1), dtype=inputs.dtype)
+        longest = 0
+        for b in range(batch):
+            length = int(seq_len[b])
+            if length > max_time:
+                fail(f"sequence_length({b}) <= {max_time}")
+            if length <= 0:
+                continue
+            rows = inputs[:length, b, :]
+            best = np.argmax(rows, axis=1) if classes else np.zeros(length, dtype=np.int64)
+            log_prob[b, 0] = -np.sum(rows[np.arange(length), best].astype(inputs.dtype), dtype=inputs.dtype)
+            prev = -1
+            count = 0
+            for label in best.tolist():
+                if label != blank and not (merge_repeated and label == prev):
+                    indices.append((b, count))
+                    values.append(label)
+                    count += 1
+                prev = label
+            longest = max(longest, count)
+        return [
+            np.asarray(indices, dtype=np.int64).reshape(-1, 2),
+            np.asarray(values, dtype=np.int64),
+            np.asarray([batch, longest], dtype=np.int64),
+            log_prob,
+        ]
 
     return run

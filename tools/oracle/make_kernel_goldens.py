@@ -184,8 +184,61 @@ def _flatten_inputs(op: str, inputs: list[Any]) -> tuple[list[str], list[np.ndar
     return names, flat, groups
 
 
+def _attr_value(value: Any) -> Any:
+    attr = tf.compat.v1.AttrValue()
+    if isinstance(value, bool):
+        attr.b = value
+    elif isinstance(value, int):
+        attr.i = value
+    elif isinstance(value, float):
+        attr.f = value
+    else:
+        attr.s = str(value).encode()
+    return attr
+
+
+def _run_old_graph(c: Case, flat: list[np.ndarray], producer: int) -> dict[str, Any]:
+    """An op TensorFlow only runs in old graphs (removed at a GraphDef version): a GraphDef with
+    that producer version, placeholders of unknown dimensions, the op, run in a TF1 session."""
+    op_def = op_def_registry.get(c.op)
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.versions.producer = producer
+    for i, x in enumerate(flat):
+        ph = graph_def.node.add(name=f"in{i}", op="Placeholder")
+        ph.attr["dtype"].type = _tf_dtype(x).as_datatype_enum
+        ph.attr["shape"].shape.CopyFrom(tf.TensorShape([None] * x.ndim).as_proto())
+    node = graph_def.node.add(name="op", op=c.op, input=[f"in{i}" for i in range(len(flat))])
+    for arg, x in zip(op_def.input_arg, flat, strict=True):
+        if arg.type_attr:
+            node.attr[arg.type_attr].type = _tf_dtype(x).as_datatype_enum
+    for key, value in c.attrs.items():
+        node.attr[key].CopyFrom(_attr_value(value))
+    entry: dict[str, Any] = {
+        "family": c.family,
+        "op": c.op,
+        "name": c.name,
+        "node_def": base64.b64encode(node.SerializeToString(deterministic=True)).decode(),
+        "inputs": flat,
+        "check": c.check,
+        "note": c.note or f"removed after GraphDef version {producer}: run in a producer-{producer} graph",
+    }
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        try:
+            tf.compat.v1.import_graph_def(graph_def, name="")
+            fetches = [graph.get_tensor_by_name(f"op:{k}") for k in range(len(op_def.output_arg))]
+            feeds = {graph.get_tensor_by_name(f"in{i}:0"): x for i, x in enumerate(flat)}
+            entry["outputs"] = list(sess.run(fetches, feeds))
+        except (tf.errors.OpError, ValueError) as exc:
+            entry["error"] = type(exc).__name__
+            entry["error_message"] = _error_line(str(exc))
+    return entry
+
+
 def run_case(c: Case) -> dict[str, Any]:
     names, flat, groups = _flatten_inputs(c.op, c.inputs)
+    producer = c.attrs.pop("graph_producer", None)  # ops removed at a GraphDef version
+    if producer is not None:
+        return _run_old_graph(c, flat, producer)
     quant = c.attrs.pop("quant_in", None)  # feed input 0 as this quantized dtype (stored as its base type)
     dtype_of = [(quant if (quant is not None and i == 0) else _tf_dtype(x)) for i, x in enumerate(flat)]
     fed = [i for i in range(len(flat)) if i not in c.consts]  # "static" in consts: static shapes
@@ -280,7 +333,8 @@ class Store:
         self.arrays: dict[str, dict[str, np.ndarray]] = {}
 
     def ref(self, family: str, key: str, arr: np.ndarray) -> dict[str, Any]:
-        arr = np.asarray(arr)
+        # a scalar string as bytes: np.asarray would make it "S" and drop trailing NUL bytes
+        arr = np.array(arr, dtype=object) if isinstance(arr, bytes) else np.asarray(arr)
         if arr.dtype.names:  # TensorFlow's quantized types: a one-field struct around the base int
             arr = arr.view(arr.dtype[0])
         if arr.dtype.kind == "S":
@@ -2800,6 +2854,60 @@ def gradient_cases_3() -> None:
             padding=pad,
             include_batch_in_index=batch,
         )
+
+
+@builder
+def summary_cases() -> None:
+    m = "summary"
+    case(m, "ScalarSummary", s(["loss", "acc"]), a([0.25, -3.5], np.float32))
+    case(m, "ScalarSummary", s("zero"), a(0.0, np.float32), name="zero")
+    case(m, "ScalarSummary", s([["a", "b"]]), a([[1, 7]], np.int64), name="int64")
+    case(m, "ScalarSummary", s(["a", "b"]), a([1.0], np.float64), name="bad_shape")
+    case(m, "HistogramSummary", s("weights"), f32(3, 4))
+    case(m, "HistogramSummary", s("ints"), a([0, 0, 3, -7, 1000000], np.int32), name="ints")
+    case(m, "HistogramSummary", s("small"), a([1e-13, -1e-13, 0.0, 2e-12, 5.0e19], np.float64), name="tiny")
+    case(m, "HistogramSummary", s("empty"), a(np.zeros((0, 3)), np.float32), name="empty")
+    case(m, "HistogramSummary", s("nan"), a([1.0, np.nan], np.float32), name="nan")
+    one = tf.raw_ops.ScalarSummary(tags=["x", "y"], values=[1.0, 2.0]).numpy()
+    two = tf.raw_ops.HistogramSummary(tag="h", values=[0.5, -1.0, 3.0]).numpy()
+    dup = tf.raw_ops.ScalarSummary(tags=["y"], values=[3.0]).numpy()
+    case(m, "MergeSummary", [s(one), s(two)])
+    case(m, "MergeSummary", [s([one, two])], name="vector")
+    case(m, "MergeSummary", [s(one), s(dup)], name="duplicate")
+    case(m, "MergeSummary", [s(b"\xff\xff")], name="garbage")
+    meta = b"\n\x08\n\x06scalar"
+    case(m, "TensorSummaryV2", s("t"), f32(2, 3), s(meta))
+    case(m, "TensorSummaryV2", s("words"), s(["a", "bc"]), s(b""), name="strings")
+    case(m, "TensorSummaryV2", s("one"), a(7, np.int64), s(meta), name="scalar")
+
+
+@builder
+def old_graph_cases() -> None:
+    n = "nn"
+    x, mean, var = f32(2, 3, 3, 4), f32(4), pos32(4)
+    beta, gamma = f32(4), f32(4)
+    old = {"graph_producer": 8}
+    case(n, "BatchNormWithGlobalNormalization", x, mean, var, beta, gamma,
+         variance_epsilon=0.001, scale_after_normalization=True, **old)
+    case(n, "BatchNormWithGlobalNormalization", x, mean, var, beta, gamma, name="unscaled",
+         variance_epsilon=1e-5, scale_after_normalization=False, **old)
+    case(n, "BatchNormWithGlobalNormalization", f64(1, 2, 2, 3), f64(3), a([0.5, 1, 2], np.float64),
+         f64(3), f64(3), name="f64", variance_epsilon=0.01, scale_after_normalization=True, **old)
+    case(n, "BatchNormWithGlobalNormalization", f32(2, 4), f32(4), pos32(4), f32(4), f32(4), name="rank2",
+         variance_epsilon=0.001, scale_after_normalization=True, **old)
+    mm = "math"
+    case(mm, "SparseMatMul", f32(3, 4), f32(4, 2))
+    case(mm, "SparseMatMul", f32(4, 3), f32(2, 4), name="transposed", transpose_a=True, transpose_b=True,
+         a_is_sparse=True)
+    case(mm, "SparseMatMul", f32(3, 4), f32(3, 2), name="bad")
+    logits = f32(6, 3, 5)
+    logits[1:3, 0, :] = logits[0, 0, :]  # repeats to merge
+    case(n, "CTCGreedyDecoder", logits, a([6, 4, 0], np.int32), merge_repeated=True)
+    case(n, "CTCGreedyDecoder", logits, a([6, 6, 2], np.int32), name="unmerged", merge_repeated=False)
+    case(n, "CTCGreedyDecoder", logits, a([6, 3, 5], np.int32), name="blank0", merge_repeated=True,
+         blank_index=0)
+    case(n, "CTCGreedyDecoder", f64(4, 2, 3), a([4, 1], np.int32), name="f64", merge_repeated=True)
+    case(n, "CTCGreedyDecoder", logits, a([7, 1, 1], np.int32), name="too_long", merge_repeated=True)
 
 
 # CASES-END
