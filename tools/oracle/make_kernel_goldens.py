@@ -2412,18 +2412,6 @@ def last_cases() -> None:
     case(au, "DecodeWav", s(wav), name="desired", desired_channels=1, desired_samples=60)
     case(au, "DecodeWav", s(b"RIFX????"), name="bad")
 
-    audio = f32(1000, 2, lo=-1.0, hi=1.0)
-    case(au, "AudioSpectrogram", audio, window_size=256, stride=128, magnitude_squared=True)
-    case(au, "AudioSpectrogram", audio, name="magnitude", window_size=200, stride=75)
-    case(au, "AudioSpectrogram", audio[:100], name="short", window_size=256, stride=128)
-    spec = tf.raw_ops.AudioSpectrogram(
-        input=f32(4000, 1, lo=-1.0, hi=1.0), window_size=480, stride=160, magnitude_squared=True
-    ).numpy()
-    case(au, "Mfcc", spec, a(16000, np.int32))
-    case(au, "Mfcc", spec, a(8000, np.int32), name="custom", upper_frequency_limit=3000.0,
-         lower_frequency_limit=100.0, filterbank_channel_count=20, dct_coefficient_count=10)
-    case(au, "Mfcc", spec, a(16000, np.int32), name="too_many_dct", dct_coefficient_count=50)
-    case(au, "Mfcc", spec[:, :, :10], a(16000, np.int32), name="too_short")
     case(au, "EncodeWav", f32(30, 1, lo=-1.5, hi=1.5), a(8000, np.int32))
     case("random", "Timestamp", check="shape")
 
@@ -2921,6 +2909,24 @@ def old_graph_cases() -> None:
          blank_index=0)
     case(n, "CTCGreedyDecoder", f64(4, 2, 3), a([4, 1], np.int32), name="f64", merge_repeated=True)
     case(n, "CTCGreedyDecoder", logits, a([7, 1, 1], np.int32), name="too_long", merge_repeated=True)
+
+
+@builder
+def speech_cases() -> None:
+    """AudioSpectrogram and Mfcc: the front end of TensorFlow's speech-command graphs."""
+    au = "audio"
+    audio = f32(1000, 2, lo=-1.0, hi=1.0)
+    case(au, "AudioSpectrogram", audio, window_size=256, stride=128, magnitude_squared=True)
+    case(au, "AudioSpectrogram", audio, name="magnitude", window_size=200, stride=75)
+    case(au, "AudioSpectrogram", audio[:100], name="short", window_size=256, stride=128)
+    spec = tf.raw_ops.AudioSpectrogram(
+        input=f32(4000, 1, lo=-1.0, hi=1.0), window_size=480, stride=160, magnitude_squared=True
+    ).numpy()
+    case(au, "Mfcc", spec, a(16000, np.int32))
+    case(au, "Mfcc", spec, a(8000, np.int32), name="custom", upper_frequency_limit=3000.0,
+         lower_frequency_limit=100.0, filterbank_channel_count=20, dct_coefficient_count=10)
+    case(au, "Mfcc", spec, a(16000, np.int32), name="too_many_dct", dct_coefficient_count=50)
+    case(au, "Mfcc", spec[:, :, :10], a(16000, np.int32), name="too_short")
 
 
 # CASES-END
