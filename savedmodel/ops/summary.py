@@ -70,9 +70,7 @@ def _summary(values: list[bytes]) -> np.ndarray:
 def _scalar_summary(ctx: Any, tags: Any, values: Any) -> np.ndarray:
     tags, values = np.asarray(tags), np.asarray(values)
     if tags.shape != values.shape:
-        fail(
-            f"tags and values are not the same shape: {_shape(tags.shape)} != {_shape(values.shape)}"
-        )
+        fail(f"tags and values are not the same shape: {_shape(tags.shape)} != {_shape(values.shape)}")
     out = []
     for tag, value in zip(tags.reshape(-1), values.reshape(-1), strict=True):
         simple = np.float32(value.real if np.iscomplexobj(value) else value)

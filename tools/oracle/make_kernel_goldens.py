@@ -2929,6 +2929,33 @@ def speech_cases() -> None:
     case(au, "Mfcc", spec[:, :, :10], a(16000, np.int32), name="too_short")
 
 
+@builder
+def fused_rnn_cases() -> None:
+    """tf.contrib.rnn's fused cells (LSTMBlockCell, LSTMBlockFusedCell, GRUBlockCell)."""
+    n = "nn"
+    batch, inp, cell = 2, 3, 4
+    x, cs, h = f32(batch, inp), f32(batch, cell), f32(batch, cell)
+    w, b = f32(inp + cell, 4 * cell, lo=-1, hi=1), f32(4 * cell, lo=-1, hi=1)
+    wci, wcf, wco = f32(cell), f32(cell), f32(cell)
+    case(n, "LSTMBlockCell", x, cs, h, w, wci, wcf, wco, b, forget_bias=1.0, cell_clip=3.0)
+    case(n, "LSTMBlockCell", x, cs * 3, h, w, wci, wcf, wco, b, name="peephole_clip", forget_bias=0.5,
+         cell_clip=1.5, use_peephole=True)
+    case(n, "LSTMBlockCell", x, cs, h, w, wci, wcf, wco, b, name="no_clip", cell_clip=-1.0)
+    case(n, "LSTMBlockCell", x, cs, h, w[:5], wci, wcf, wco, b, name="bad_w")
+    xs = f32(5, batch, inp)
+    case(n, "BlockLSTM", a(5, np.int64), xs, cs, h, w, wci, wcf, wco, b, forget_bias=1.0, cell_clip=3.0)
+    case(n, "BlockLSTM", a(3, np.int64), xs, cs, h, w, wci, wcf, wco, b, name="short_peephole",
+         forget_bias=0.0, cell_clip=0.5, use_peephole=True, unchecked=[0, 2, 3, 4, 5],
+         note="past seq_len_max TF zeroes cs and h and leaves i, f, o, ci, co uninitialized")
+    case(n, "BlockLSTMV2", a(5, np.int64), xs, cs, h, w, wci, wcf, wco, b, cell_clip=0.0)
+    case(n, "BlockLSTMV2", a(5, np.int64), xs, cs, h, w, wci, wcf, wco, b, name="peephole", cell_clip=2.0,
+         use_peephole=True)
+    w_ru, w_c = f32(inp + cell, 2 * cell, lo=-1, hi=1), f32(inp + cell, cell, lo=-1, hi=1)
+    b_ru, b_c = f32(2 * cell, lo=-1, hi=1), f32(cell, lo=-1, hi=1)
+    case(n, "GRUBlockCell", x, h, w_ru, w_c, b_ru, b_c)
+    case(n, "GRUBlockCell", x, h, w_ru, w_c[:, :3], b_ru, b_c, name="bad_wc")
+
+
 # CASES-END
 
 if __name__ == "__main__":
