@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from savedmodel.format.farmhash import fingerprint64
+from savedmodel.format.fingerprint import fingerprint_cat64
 from savedmodel.ops._common import (
     NUMERIC,
     as_dtype,
@@ -418,5 +420,133 @@ def _sparse_add(node: NodeSpec) -> Any:
         idx = np.array(keys, dtype=np.int64).reshape(-1, len(a_s))
         vals = np.array([merged[k] for k in keys], dtype=a_v.dtype)
         return [idx, vals, np.array(a_s, dtype=np.int64)]
+
+    return run
+
+
+# --------------------------------------------------------------------------- feature crosses
+
+
+def _cross_columns(
+    indices: list[np.ndarray], values: list[np.ndarray], shapes: list[np.ndarray], dense: list[np.ndarray]
+) -> tuple[int, list[tuple[list[np.ndarray], ...]]]:
+    """Batch size and, per column (sparse inputs first, then dense), the features of each row."""
+    if shapes:
+        batch = int(np.asarray(shapes[0]).reshape(-1)[0])
+    elif dense:
+        batch = int(np.asarray(dense[0]).shape[0])
+    else:
+        fail("Expected at least one input")
+    columns = []
+    for idx, vals, shape in zip(indices, values, shapes, strict=True):
+        idx, vals, shape = np.asarray(idx), np.asarray(vals), np.asarray(shape)
+        if idx.ndim != 2 or shape.ndim != 1 or vals.ndim != 1 or idx.shape[0] != vals.shape[0]:
+            fail("Input indices, values and shapes must describe a 2-D SparseTensor")
+        if int(shape[0]) != batch:
+            fail(f"Expected batch size {batch} got {int(shape[0])}")
+        counts = (
+            np.bincount(idx[:, 0].astype(np.int64), minlength=batch)[:batch]
+            if idx.size
+            else np.zeros(batch, int)
+        )
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if batch else np.zeros(0, int)
+        columns.append([vals[int(s) : int(s) + int(c)] for s, c in zip(starts, counts, strict=True)])
+    for d in dense:
+        d = np.asarray(d)
+        if d.ndim != 2:
+            fail(f"Dense inputs should be a matrix but received shape {list(d.shape)}")
+        if d.shape[0] != batch:
+            fail(f"Expected batch size {batch} got {d.shape[0]}")
+        columns.append([d[b] for b in range(batch)])
+    return batch, columns
+
+
+def _product(features: list[list[Any]]) -> list[tuple[Any, ...]]:
+    """Every combination, the last column varying fastest (TensorFlow's ProductIterator)."""
+    out: list[tuple[Any, ...]] = [()]
+    for column in features:
+        out = [prefix + (f,) for prefix in out for f in column]
+    return out
+
+
+def _as_text(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(int(value)).encode()
+
+
+def _cross_hash(value: Any) -> int:
+    if isinstance(value, bytes):
+        return fingerprint64(value)
+    return int(value) & 0xFFFFFFFFFFFFFFFF
+
+
+def _sparse_cross(batch: int, columns: list[Any], combine: Any, out_dtype: Any) -> list[np.ndarray]:
+    out_indices: list[tuple[int, int]] = []
+    out_values: list[Any] = []
+    longest = 0
+    for b in range(batch):
+        crosses = _product([[v.item() if hasattr(v, "item") else v for v in column[b]] for column in columns])
+        for k, cross in enumerate(crosses):
+            out_indices.append((b, k))
+            out_values.append(combine(cross))
+        longest = max(longest, len(crosses))
+    values = (
+        np.empty(len(out_values), dtype=object) if out_dtype is object else np.asarray(out_values, out_dtype)
+    )
+    if out_dtype is object:
+        values[:] = out_values
+    return [
+        np.asarray(out_indices, dtype=np.int64).reshape(-1, 2),
+        values.reshape(-1),
+        np.asarray([batch, longest], dtype=np.int64),
+    ]
+
+
+def _split_cross_inputs(node: NodeSpec, inputs: tuple[Any, ...]) -> tuple[list[Any], ...]:
+    n = int(node.attrs.get("N", 0))
+    n_dense = len(node.attrs.get("dense_types", []) or [])
+    indices, values = list(inputs[:n]), list(inputs[n : 2 * n])
+    shapes, dense = list(inputs[2 * n : 3 * n]), list(inputs[3 * n : 3 * n + n_dense])
+    return indices, values, shapes, dense, list(inputs[3 * n + n_dense :])
+
+
+@kernel_factory("SparseCross", family="sparse")
+def _sparse_cross_op(node: NodeSpec) -> Any:
+    """feature crosses (crossed_column, cross_hashed): strings joined by "_X_" or FingerprintCat64 hashes"""
+    hashed = bool(node.attrs.get("hashed_output", False))
+    buckets = int(node.attrs.get("num_buckets", 0))
+    key = int(node.attrs.get("hash_key", 0)) & 0xFFFFFFFFFFFFFFFF
+    internal_string = node.attrs.dtype_enum("internal_type", 7) == 7  # DT_STRING
+
+    def combine_hash(cross: tuple[Any, ...]) -> int:
+        h = key
+        for f in cross:
+            h = fingerprint_cat64(h, _cross_hash(f))
+        return h % buckets if buckets > 0 else h % 0x7FFFFFFFFFFFFFFF
+
+    def run(ctx: Any, *inputs: Any) -> list[np.ndarray]:
+        indices, values, shapes, dense, _ = _split_cross_inputs(node, inputs)
+        batch, columns = _cross_columns(indices, values, shapes, dense)
+        if hashed:
+            return _sparse_cross(batch, columns, combine_hash, np.int64)
+        if internal_string:
+            for what, group in (("Input values", values), ("Dense inputs", dense)):
+                for t in group:
+                    if np.asarray(t).dtype != object:
+                        fail(f"{what} should be of internal type 7 but received 9")
+        return _sparse_cross(batch, columns, lambda c: b"_X_".join(_as_text(f) for f in c), object)
+
+    return run
+
+
+@kernel_factory("SparseCrossV2", family="sparse")
+def _sparse_cross_v2(node: NodeSpec) -> Any:
+    """tf.sparse.cross: the features of each combination joined by `sep`"""
+
+    def run(ctx: Any, *inputs: Any) -> list[np.ndarray]:
+        indices, values, shapes, dense, rest = _split_cross_inputs(node, inputs)
+        sep = np.asarray(rest[0]).reshape(-1)
+        sep_bytes = _as_text(sep[0]) if sep.size else b""
+        batch, columns = _cross_columns(indices, values, shapes, dense)
+        return _sparse_cross(batch, columns, lambda c: sep_bytes.join(_as_text(f) for f in c), object)
 
     return run

@@ -2956,6 +2956,32 @@ def fused_rnn_cases() -> None:
     case(n, "GRUBlockCell", x, h, w_ru, w_c[:, :3], b_ru, b_c, name="bad_wc")
 
 
+@builder
+def sparse_cross_cases() -> None:
+    """SparseCross (crossed_column, tf.sparse.cross_hashed) and SparseCrossV2 (tf.sparse.cross)."""
+    sp = "sparse"
+    idx1 = a([[0, 0], [0, 1], [2, 0]], np.int64)
+    words = s(["a", "bc", "d"])
+    idx2 = a([[0, 0], [1, 0], [2, 0], [2, 1]], np.int64)
+    ints = a([7, -3, 11, 0], np.int64)
+    shape = a([3, 2], np.int64)
+    dense = s([["x"], ["y"], ["z"]])
+    common = {"num_buckets": 0, "hash_key": 0, "out_type": tf.string, "internal_type": tf.string}
+    more = s(["u", "v", "w", "t"])
+    case(sp, "SparseCross", [idx1, idx2], [words, more], [shape, shape], [dense], hashed_output=False,
+         **common)
+    dense_ints = a([[1, 2], [3, 4], [5, 6]], np.int64)
+    case(sp, "SparseCross", [idx1], [words], [shape], [dense_ints], name="dense_int", hashed_output=False,
+         **common)
+    hashed = {"out_type": tf.int64, "internal_type": tf.int64}
+    case(sp, "SparseCross", [idx1, idx2], [words, ints], [shape, shape], [dense], name="hashed",
+         hashed_output=True, num_buckets=1000, hash_key=0xDECAFCAFFE, **hashed)
+    case(sp, "SparseCross", [idx1, idx2], [words, ints], [shape, shape], [], name="hashed_unbucketed",
+         hashed_output=True, num_buckets=0, hash_key=5, **hashed)
+    case(sp, "SparseCrossV2", [idx1, idx2], [words, ints], [shape, shape], [dense], s("|"))
+    case(sp, "SparseCrossV2", [], [], [], [dense, a([[1], [2], [3]], np.int64)], s("_X_"), name="dense_only")
+
+
 # CASES-END
 
 if __name__ == "__main__":
