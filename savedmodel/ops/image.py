@@ -653,6 +653,19 @@ for _op in ("NonMaxSuppressionV2", "NonMaxSuppressionV3", "NonMaxSuppressionV4",
     _nms_kernel(_op)
 
 
+@kernel_factory("NonMaxSuppression", family="image", dtypes=("float32",))
+def _nms_v1(node: NodeSpec) -> Any:
+    """tf.image.non_max_suppression of TF 1.0/1.1 graphs: the IoU threshold is an attr"""
+    iou = float(node.attrs.get("iou_threshold", 0.5))
+
+    def run(ctx: Any, boxes: np.ndarray, scores: np.ndarray, max_output: np.ndarray) -> np.ndarray:
+        max_out = scalar_int(max_output, "max_output_size")
+        sel, _ = non_max_suppression(upcast(boxes), upcast(scores), max_out, iou, float("-inf"), 0.0)
+        return np.array(sel, dtype=np.int32)
+
+    return run
+
+
 # --------------------------------------------------------------------------- PNG (zlib only)
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -550,3 +550,82 @@ def _sparse_cross_v2(node: NodeSpec) -> Any:
         return _sparse_cross(batch, columns, lambda c: sep_bytes.join(_as_text(f) for f in c), object)
 
     return run
+
+
+def _levenshtein(a: list[Any], b: list[Any]) -> int:
+    if not a:
+        return len(b)
+    if not b:
+        return len(a)
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+        previous = current
+    return previous[-1]
+
+
+def _sequences(indices: np.ndarray, values: np.ndarray) -> dict[tuple[int, ...], list[Any]]:
+    groups: dict[tuple[int, ...], list[Any]] = {}
+    order = np.lexsort(indices.T[::-1]) if indices.size else np.zeros(0, dtype=np.int64)
+    for k in order.tolist():
+        groups.setdefault(tuple(indices[k, :-1].tolist()), []).append(values[k])
+    return groups
+
+
+@kernel_factory("EditDistance", family="sparse")
+def _edit_distance(node: NodeSpec) -> Any:
+    """Levenshtein distance between the sequences of two SparseTensors (OCR/speech error rates)"""
+    normalize = bool(node.attrs.get("normalize", True))
+
+    def run(
+        ctx: Any,
+        hyp_indices: Any,
+        hyp_values: Any,
+        hyp_shape: Any,
+        truth_indices: Any,
+        truth_values: Any,
+        truth_shape: Any,
+    ) -> np.ndarray:
+        hyp_indices, truth_indices = np.asarray(hyp_indices), np.asarray(truth_indices)
+        hyp_shape, truth_shape = np.asarray(hyp_shape), np.asarray(truth_shape)
+        hyp_values, truth_values = np.asarray(hyp_values).reshape(-1), np.asarray(truth_values).reshape(-1)
+        if hyp_shape.ndim != 1 or truth_shape.ndim != 1 or hyp_shape.shape != truth_shape.shape:
+            fail(
+                "hypothesis_shape and truth_shape should have the same number of elements: "
+                f"{hyp_shape.size} vs. {truth_shape.size}"
+            )
+        rank = hyp_shape.shape[0]
+        if rank < 1:
+            fail("Input SparseTensors must have rank at least 1, but truth_shape rank is: 0")
+        for what, idx, vals in (
+            ("hypothesis", hyp_indices, hyp_values),
+            ("truth", truth_indices, truth_values),
+        ):
+            if idx.ndim != 2 or idx.shape[1] != rank or idx.shape[0] != vals.shape[0]:
+                fail(f"{what}_indices should be a matrix with {rank} columns and one row per value")
+        out_shape = tuple(int(max(h, t)) for h, t in zip(hyp_shape[:-1], truth_shape[:-1], strict=True))
+        out = np.zeros(out_shape, dtype=np.float32)
+        hyp = _sequences(hyp_indices, hyp_values.tolist())
+        truth = _sequences(truth_indices, truth_values.tolist())
+        for group in sorted(set(hyp) | set(truth)):
+            if any(g < 0 or g >= d for g, d in zip(group, out_shape, strict=True)):
+                fail(
+                    f"Got an inner product index {list(group)} outside of the output shape {list(out_shape)}"
+                )
+            h, t = hyp.get(group), truth.get(group)
+            if h is not None and t is not None:
+                value = np.float32(_levenshtein(t, h))
+                if normalize:
+                    value = np.float32(value / np.float32(len(t)))
+            elif h is not None:
+                value = np.float32(len(h))
+                if normalize and value != 0:
+                    value = np.float32(np.inf)
+            else:
+                value = np.float32(1.0 if normalize else len(t))
+            out[group] = value
+        return out
+
+    return run

@@ -2982,6 +2982,28 @@ def sparse_cross_cases() -> None:
     case(sp, "SparseCrossV2", [], [], [], [dense, a([[1], [2], [3]], np.int64)], s("_X_"), name="dense_only")
 
 
+@builder
+def old_graph_cases_2() -> None:
+    """NonMaxSuppression (V1, TF 1.0/1.1 detection graphs) and EditDistance (OCR/speech error rates)."""
+    boxes = a(
+        [[0, 0, 1, 1], [0, 0.1, 1, 1.1], [0, -0.1, 1, 0.9], [0, 10, 1, 11], [0, 10.1, 1, 11.1]], np.float32
+    )
+    scores = a([0.9, 0.75, 0.6, 0.95, 0.5], np.float32)
+    case("image", "NonMaxSuppression", boxes, scores, a(3, np.int32), iou_threshold=0.5)
+    case("image", "NonMaxSuppression", boxes, scores, a(10, np.int32), name="loose", iou_threshold=0.95)
+    sp = "sparse"
+    hyp_idx = a([[0, 0, 0], [0, 0, 1], [0, 0, 2], [1, 0, 0], [1, 1, 0], [1, 1, 1]], np.int64)
+    hyp_val = a([1, 2, 3, 4, 5, 6], np.int64)
+    truth_idx = a([[0, 0, 0], [0, 0, 1], [1, 0, 0], [1, 0, 1], [1, 0, 2], [0, 1, 0]], np.int64)
+    truth_val = a([1, 3, 4, 9, 4, 7], np.int64)
+    shape = a([2, 2, 3], np.int64)
+    case(sp, "EditDistance", hyp_idx, hyp_val, shape, truth_idx, truth_val, shape, normalize=True)
+    case(sp, "EditDistance", hyp_idx, hyp_val, shape, truth_idx, truth_val, a([2, 3, 3], np.int64),
+         name="unnormalized", normalize=False)
+    case(sp, "EditDistance", a([[0, 0], [0, 1]], np.int64), s(["ab", "c"]), a([1, 2], np.int64),
+         a([[0, 0]], np.int64), s(["ab"]), a([1, 2], np.int64), name="strings", normalize=True)
+
+
 # CASES-END
 
 if __name__ == "__main__":
