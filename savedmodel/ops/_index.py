@@ -300,6 +300,7 @@ OP_FAMILY_MODULES: dict[str, str] = {
     'ParseExample': 'parsing',
     'ParseExampleV2': 'parsing',
     'ParseSingleExample': 'parsing',
+    'ParseSingleSequenceExample': 'parsing',
     'ParseTensor': 'parsing',
     'PartitionedCall': 'functional',
     'Placeholder': 'core',

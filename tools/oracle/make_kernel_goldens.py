@@ -3004,6 +3004,88 @@ def old_graph_cases_2() -> None:
          a([[0, 0]], np.int64), s(["ab"]), a([1, 2], np.int64), name="strings", normalize=True)
 
 
+def _sequence_example(context: dict[str, Any], lists: dict[str, list[list[Any]]]) -> bytes:
+    def feature(value: list[Any]) -> Any:
+        if value and isinstance(value[0], float):
+            return tf.train.Feature(float_list=tf.train.FloatList(value=value))
+        if value and isinstance(value[0], bytes):
+            return tf.train.Feature(bytes_list=tf.train.BytesList(value=value))
+        if value and isinstance(value[0], int):
+            return tf.train.Feature(int64_list=tf.train.Int64List(value=value))
+        return tf.train.Feature()
+
+    example = tf.train.SequenceExample(
+        context=tf.train.Features(feature={k: feature(v) for k, v in context.items()}),
+        feature_lists=tf.train.FeatureLists(
+            feature_list={k: tf.train.FeatureList(feature=[feature(f) for f in v]) for k, v in lists.items()}
+        ),
+    )
+    return example.SerializeToString(deterministic=True)
+
+
+@builder
+def sequence_example_cases() -> None:
+    """ParseSingleSequenceExample: the TF1 parser of SequenceExamples (text and sequence models)."""
+    p = "parsing"
+    seq = _sequence_example(
+        {"length": [3], "label": [b"pos"], "weights": [0.5, 1.5]},
+        {
+            "tokens": [[4], [7], [9]],
+            "chars": [[b"a", b"b"], [], [b"c"]],
+            "emb": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]],
+        },
+    )
+    common = {
+        "context_sparse_types": [tf.float32],
+        "context_dense_shapes": [[], [1]],
+        "feature_list_sparse_types": [tf.string],
+        "feature_list_dense_types": [tf.int64, tf.float32],
+        "feature_list_dense_shapes": [[1], [2]],
+    }
+    case(
+        p,
+        "ParseSingleSequenceExample",
+        s(seq),
+        s([]),
+        [s("weights")],
+        [s("length"), s("label")],
+        [s("chars")],
+        [s("tokens"), s("emb")],
+        [a(0, np.int64), s([b"none"])],
+        s(""),
+        **common,
+    )
+    missing = _sequence_example({"label": [b"neg"]}, {"tokens": [[1]]})
+    case(
+        p,
+        "ParseSingleSequenceExample",
+        s(missing),
+        s(["emb"]),
+        [s("weights")],
+        [s("length"), s("label")],
+        [s("chars")],
+        [s("tokens"), s("emb")],
+        [a(-1, np.int64), s([b"none"])],
+        s(""),
+        name="defaults_and_missing",
+        **common,
+    )
+    case(
+        p,
+        "ParseSingleSequenceExample",
+        s(missing),
+        s([]),
+        [s("weights")],
+        [s("length"), s("label")],
+        [s("chars")],
+        [s("tokens"), s("emb")],
+        [a(-1, np.int64), s([b"none"])],
+        s(""),
+        name="required_list",
+        **common,
+    )
+
+
 # CASES-END
 
 if __name__ == "__main__":
