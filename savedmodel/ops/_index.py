@@ -198,6 +198,7 @@ OP_FAMILY_MODULES: dict[str, str] = {
     'Imag': 'math',
     'ImageProjectiveTransformV2': 'image',
     'ImageProjectiveTransformV3': 'image',
+    'ImageSummary': 'summary',
     'InTopK': 'nn',
     'InTopKV2': 'nn',
     'InitializeTableFromTextFileV2': 'lookup',

@@ -1,4 +1,4 @@
-"""TF1 summary ops: ScalarSummary, HistogramSummary, MergeSummary, TensorSummaryV2.
+"""TF1 summary ops: ScalarSummary, HistogramSummary, ImageSummary, MergeSummary, TensorSummaryV2.
 
 Each returns a serialized `tensorflow.Summary` protocol buffer (a scalar string), encoded here
 byte for byte as TensorFlow's C++ kernels serialize it: proto3 fields in field-number order,
@@ -21,7 +21,7 @@ from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
 from savedmodel.proto import tensor_pb2
 
 # Summary.Value fields
-_TAG, _SIMPLE_VALUE, _HISTO, _TENSOR, _METADATA = 1, 2, 5, 8, 9
+_TAG, _SIMPLE_VALUE, _IMAGE, _HISTO, _TENSOR, _METADATA = 1, 2, 4, 5, 8, 9
 
 
 def _varint(n: int) -> bytes:
@@ -248,5 +248,68 @@ def _tensor_summary_v2(node: NodeSpec) -> Any:
         payload = _bytes_field(_TENSOR, proto.SerializeToString(deterministic=True))
         payload += _bytes_field(_METADATA, meta_bytes)  # always present, even when empty
         return _summary([_value(name, payload)])
+
+    return run
+
+
+def _int_field(field: int, value: int) -> bytes:
+    return b"" if value == 0 else _key(field, 0) + _varint(value)
+
+
+def _normalize_image(values: np.ndarray, bad_color: np.ndarray) -> np.ndarray:
+    """TensorFlow's NormalizeFloatImage: [hw, depth] floats to uint8, non-finite pixels in bad_color."""
+    compute = np.float64 if values.dtype == np.float64 else np.float32
+    finite = np.all(np.isfinite(values), axis=1)
+    good = values[finite].astype(np.float32)
+    low = float(good.min()) if good.size else float("inf")
+    high = float(good.max()) if good.size else float("-inf")
+    if low < 0:
+        top = max(abs(low), abs(high))
+        scale, offset = (0.0 if top < 1e-6 else np.float32(127.0) / np.float32(top)), 128.0
+    else:
+        scale, offset = (0.0 if high < 1e-6 else np.float32(255.0) / np.float32(high)), 0.0
+    scale_t, offset_t = compute(np.float32(scale)), compute(offset)
+    if values.dtype == np.float16:  # Eigen::half arithmetic: each step rounded to half
+        scaled = (values * np.float16(scale_t)).astype(np.float16) + np.float16(offset_t)
+        pixels = scaled.astype(np.float32)
+    else:
+        pixels = values.astype(compute) * scale_t + offset_t
+    out = np.zeros(values.shape, dtype=np.uint8)
+    with np.errstate(invalid="ignore"):
+        out[finite] = np.trunc(pixels[finite]).astype(np.int64).astype(np.uint8)
+    out[~finite] = bad_color[: values.shape[1]]
+    return out
+
+
+@kernel_factory("ImageSummary", family="summary")
+def _image_summary(node: NodeSpec) -> Any:
+    """a Summary with up to max_images PNG images of the batch (floats rescaled as TensorFlow does)"""
+    max_images = int(node.attrs.get("max_images", 3))
+    bad = node.attrs.get("bad_color")
+    bad_color = np.asarray(bad, dtype=np.uint8).reshape(-1) if bad is not None else np.array([255, 0, 0, 255])
+
+    def run(ctx: Any, tag: Any, tensor: Any) -> np.ndarray:
+        from savedmodel.ops.image import encode_png
+
+        tag, tensor = np.asarray(tag), np.asarray(tensor)
+        if tag.ndim != 0:
+            fail("Tags must be a scalar")
+        if tensor.ndim != 4 or tensor.shape[3] not in (1, 3, 4):
+            fail(f"Tensor must be 4-D with last dim 1, 3, or 4, not {_shape(tensor.shape)}")
+        batch, h, w, depth = tensor.shape
+        if h * w <= 0 or depth <= 0:
+            fail(f"input tensor must have non-zero dims. Found: [{batch}, {h}, {w}, {depth}].")
+        if tensor.dtype != np.uint8 and bad_color.size < depth:
+            fail(f"expected depth <= bad_color.size, got depth = {depth}, bad_color.size = {bad_color.size}")
+        base = _tag_bytes(tag.item())
+        out = []
+        for i in range(min(max_images, batch)):
+            name = base + (b"/image/" + str(i).encode() if max_images > 1 else b"/image")
+            flat = tensor[i].reshape(h * w, depth)
+            pixels = flat if tensor.dtype == np.uint8 else _normalize_image(flat, bad_color)
+            png = encode_png(pixels.reshape(h, w, depth), -1)
+            image = _int_field(1, h) + _int_field(2, w) + _int_field(3, depth) + _bytes_field(4, png)
+            out.append(_value(name, _bytes_field(_IMAGE, image)))
+        return _summary(out)
 
     return run

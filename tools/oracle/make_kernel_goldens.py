@@ -3086,6 +3086,23 @@ def sequence_example_cases() -> None:
     )
 
 
+@builder
+def image_summary_cases() -> None:
+    """ImageSummary: PNG images in a Summary, float images rescaled the way TensorFlow does."""
+    m = "summary"
+    case(m, "ImageSummary", s("img"), a(_rng.integers(0, 256, size=(2, 5, 6, 3)), np.uint8))
+    case(m, "ImageSummary", s("pos"), f32(4, 4, 3, 1, lo=0.0, hi=2.0), name="positive", max_images=2)
+    case(m, "ImageSummary", s("signed"), f32(1, 3, 5, 3), name="signed", max_images=1)
+    nan = f32(2, 3, 3, 4)
+    nan[0, 1, 1, 2] = np.nan
+    nan[1, 0, 0, 0] = np.inf
+    case(m, "ImageSummary", s("bad"), nan, name="nonfinite")
+    case(m, "ImageSummary", s("d"), f64(1, 2, 2, 1), name="f64")
+    case(m, "ImageSummary", s("h"), f16(1, 2, 3, 3), name="f16")
+    case(m, "ImageSummary", s("z"), a(np.zeros((1, 2, 2, 1)), np.float32), name="zeros")
+    case(m, "ImageSummary", s("bad_depth"), f32(1, 2, 2, 2), name="bad_depth")
+
+
 # CASES-END
 
 if __name__ == "__main__":
