@@ -188,6 +188,11 @@ def _random(dtype: tf.DType, shape: list[int], rng: np.random.Generator, counts:
     return rng.standard_normal(shape).astype(dtype.as_numpy_dtype)
 
 
+def _array(value: object) -> np.ndarray:
+    """A fetched value as an array; a scalar string stays bytes (np.asarray would drop trailing NULs)."""
+    return np.array(value, dtype=object) if isinstance(value, bytes) else np.asarray(value)
+
+
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:400]
@@ -226,9 +231,9 @@ class Recorder:
                     attempts.append((rank0, True))
                     run["inputs"] = "whole numbers in [0, 5)"
         for name, value in values.items():
-            self.inputs[f"{run_id}/{name}"] = np.asarray(value)
+            self.inputs[f"{run_id}/{name}"] = _array(value)
         for name, value in result.items():
-            self.outputs[f"{run_id}/{name}"] = np.asarray(value)
+            self.outputs[f"{run_id}/{name}"] = _array(value)
         self.meta["runs"].append(run)
 
     def _spec(self, name: str) -> dict:
