@@ -45,6 +45,7 @@ OP_FAMILY_MODULES: dict[str, str] = {
     'Atan2': 'math',
     'Atanh': 'math',
     'AudioSpectrogram': 'image',
+    'AudioSummaryV2': 'summary',
     'AvgPool': 'nn',
     'AvgPool3D': 'nn',
     'AvgPool3DGrad': 'nn',

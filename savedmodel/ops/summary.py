@@ -1,4 +1,5 @@
-"""TF1 summary ops: ScalarSummary, HistogramSummary, ImageSummary, MergeSummary, TensorSummaryV2.
+"""TF1 summary ops: ScalarSummary, HistogramSummary, ImageSummary, AudioSummaryV2, MergeSummary,
+TensorSummaryV2.
 
 Each returns a serialized `tensorflow.Summary` protocol buffer (a scalar string), encoded here
 byte for byte as TensorFlow's C++ kernels serialize it: proto3 fields in field-number order,
@@ -21,7 +22,7 @@ from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
 from savedmodel.proto import tensor_pb2
 
 # Summary.Value fields
-_TAG, _SIMPLE_VALUE, _IMAGE, _HISTO, _TENSOR, _METADATA = 1, 2, 4, 5, 8, 9
+_TAG, _SIMPLE_VALUE, _IMAGE, _HISTO, _AUDIO, _TENSOR, _METADATA = 1, 2, 4, 5, 6, 8, 9
 
 
 def _varint(n: int) -> bytes:
@@ -310,6 +311,47 @@ def _image_summary(node: NodeSpec) -> Any:
             png = encode_png(pixels.reshape(h, w, depth), -1)
             image = _int_field(1, h) + _int_field(2, w) + _int_field(3, depth) + _bytes_field(4, png)
             out.append(_value(name, _bytes_field(_IMAGE, image)))
+        return _summary(out)
+
+    return run
+
+
+@kernel_factory("AudioSummaryV2", family="summary")
+def _audio_summary_v2(node: NodeSpec) -> Any:
+    """a Summary with up to max_outputs 16-bit WAV clips of the batch"""
+    max_outputs = int(node.attrs.get("max_outputs", 3))
+
+    def run(ctx: Any, tag: Any, tensor: Any, sample_rate: Any) -> np.ndarray:
+        from savedmodel.ops.image import _encode_wav
+
+        tag, tensor, sample_rate = np.asarray(tag), np.asarray(tensor), np.asarray(sample_rate)
+        if tag.ndim != 0:
+            fail("Tag must be a scalar")
+        if sample_rate.ndim != 0:
+            fail(f"sample_rate must be rank-0, got shape {_shape(sample_rate.shape)}")
+        rate = np.float32(sample_rate)
+        if not rate > 0:
+            fail("sample_rate must be > 0")
+        if tensor.ndim not in (2, 3):
+            fail(f"Tensor must be 3-D or 2-D, got: {_shape(tensor.shape)}")
+        batch, frames = tensor.shape[0], tensor.shape[1]
+        channels = 1 if tensor.ndim == 2 else tensor.shape[2]
+        wav_rate = max(int(np.rint(rate)), 1)
+        base = _tag_bytes(tag.item())
+        out = []
+        for i in range(min(max_outputs, batch)):
+            name = base + (b"/audio/" + str(i).encode() if max_outputs > 1 else b"/audio")
+            clip = tensor[i].astype(np.float32).reshape(frames, channels)
+            wav = bytes(_encode_wav(None, clip, np.asarray(wav_rate)).item())
+            audio = (
+                _key(1, 5)
+                + struct.pack("<f", rate)
+                + _int_field(2, channels)
+                + _int_field(3, frames)
+                + _bytes_field(4, wav)
+                + _bytes_field(5, b"audio/wav")
+            )
+            out.append(_value(name, _bytes_field(_AUDIO, audio)))
         return _summary(out)
 
     return run

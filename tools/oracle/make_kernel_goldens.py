@@ -3103,6 +3103,16 @@ def image_summary_cases() -> None:
     case(m, "ImageSummary", s("bad_depth"), f32(1, 2, 2, 2), name="bad_depth")
 
 
+@builder
+def audio_summary_cases() -> None:
+    """AudioSummaryV2: WAV clips in a Summary."""
+    m = "summary"
+    case(m, "AudioSummaryV2", s("speech"), f32(4, 50, lo=-1.2, hi=1.2), a(16000.0, np.float32))
+    case(m, "AudioSummaryV2", s("stereo"), f32(2, 20, 2, lo=-1, hi=1), a(8000.4, np.float32), name="stereo",
+         max_outputs=1)
+    case(m, "AudioSummaryV2", s("bad"), f32(1, 5), a(0.0, np.float32), name="bad_rate")
+
+
 # CASES-END
 
 if __name__ == "__main__":
