@@ -774,6 +774,19 @@ for _op in ("NonMaxSuppressionV2", "NonMaxSuppressionV3", "NonMaxSuppressionV4",
     _nms_kernel(_op)
 
 
+@kernel_factory("NonMaxSuppression", family="image", dtypes=("float32",))
+def _nms_v1(node: NodeSpec) -> Any:
+    """tf.image.non_max_suppression of TF 1.0/1.1 graphs: the IoU threshold is an attr"""
+    iou = float(node.attrs.get("iou_threshold", 0.5))
+
+    def run(ctx: Any, boxes: np.ndarray, scores: np.ndarray, max_output: np.ndarray) -> np.ndarray:
+        max_out = scalar_int(max_output, "max_output_size")
+        sel, _ = non_max_suppression(upcast(boxes), upcast(scores), max_out, iou, float("-inf"), 0.0)
+        return np.array(sel, dtype=np.int32)
+
+    return run
+
+
 # --------------------------------------------------------------------------- PNG (zlib only)
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -1612,3 +1625,125 @@ kernel("DrawBoundingBoxesV2", family="image", dtypes=("float32", "float16"))(
 kernel("DrawBoundingBoxes", family="image", dtypes=("float32", "float16"))(
     lambda ctx, images, boxes: _draw_boxes(images, boxes, None)
 )
+
+
+def _next_power_of_two(value: int) -> int:
+    return 1 << max(0, (value - 1).bit_length())
+
+
+@kernel_factory("AudioSpectrogram", family="audio", dtypes=("float32",))
+def _audio_spectrogram(node: NodeSpec) -> Any:
+    """Hann-windowed FFT power (or magnitude) per channel, as tensorflow/core/kernels/spectrogram.cc"""
+    window_size = int(node.attrs["window_size"])
+    stride = int(node.attrs["stride"])
+    squared = bool(node.attrs.get("magnitude_squared", False))
+
+    def run(ctx: Any, audio: Any) -> np.ndarray:
+        audio = np.asarray(audio)
+        if audio.ndim != 2:
+            fail(f"input must be 2-dimensional{list(audio.shape)}".replace(" ", ""))
+        if window_size < 2 or stride < 1:
+            fail(
+                f"Spectrogram initialization failed for window size {window_size} and stride {stride}"
+            )
+        samples, channels = audio.shape
+        fft_length = _next_power_of_two(window_size)
+        bins = fft_length // 2 + 1
+        frames = 0 if samples < window_size else 1 + (samples - window_size) // stride
+        # periodic Hann window, in double
+        window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(window_size) / window_size)
+        out = np.zeros((channels, frames, bins), dtype=np.float32)
+        if frames == 0:
+            return out
+        starts = np.arange(frames) * stride
+        for c in range(channels):
+            signal = audio[:, c].astype(np.float64)
+            windows = signal[starts[:, None] + np.arange(window_size)[None, :]] * window
+            spectrum = np.fft.rfft(windows, n=fft_length, axis=1)
+            power = spectrum.real * spectrum.real + spectrum.imag * spectrum.imag
+            out[c] = power if squared else np.sqrt(power)
+        return out
+
+    return run
+
+
+def _freq_to_mel(freq: Any) -> Any:
+    return 1127.0 * np.log1p(np.asarray(freq, dtype=np.float64) / 700.0)
+
+
+@kernel_factory("Mfcc", family="audio", dtypes=("float32",))
+def _mfcc(node: NodeSpec) -> Any:
+    """mel-frequency cepstral coefficients of a power spectrogram, as tensorflow/core/kernels/mfcc*.cc"""
+    upper = float(node.attrs.get("upper_frequency_limit", 4000.0))
+    lower = float(node.attrs.get("lower_frequency_limit", 20.0))
+    channels_count = int(node.attrs.get("filterbank_channel_count", 40))
+    dct_count = int(node.attrs.get("dct_coefficient_count", 13))
+
+    def filterbank(input_length: int, sample_rate: int) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+        if channels_count < 1 or sample_rate <= 0 or input_length < 2 or lower < 0 or upper <= lower:
+            return None
+        mel_low, mel_high = float(_freq_to_mel(lower)), float(_freq_to_mel(upper))
+        spacing = (mel_high - mel_low) / float(channels_count + 1)
+        centers = [mel_low + spacing * (i + 1) for i in range(channels_count + 1)]
+        hz_per_bin = 0.5 * sample_rate / float(input_length - 1)
+        start = int(1.5 + lower / hz_per_bin)
+        end = int(upper / hz_per_bin)
+        mapper = np.full(input_length, -2, dtype=np.int64)
+        weights = np.zeros(input_length, dtype=np.float64)
+        channel = 0
+        for i in range(input_length):
+            if i < start or i > end:
+                continue
+            melf = float(_freq_to_mel(i * hz_per_bin))
+            while channel < channels_count and centers[channel] < melf:
+                channel += 1
+            band = channel - 1
+            mapper[i] = band
+            if band >= 0:
+                weights[i] = (centers[band + 1] - melf) / (centers[band + 1] - centers[band])
+            else:
+                weights[i] = (centers[0] - melf) / (centers[0] - mel_low)
+        return start, end, mapper, weights
+
+    def dct_matrix() -> np.ndarray | None:
+        if dct_count < 1 or channels_count < 1 or dct_count > channels_count:
+            return None
+        fnorm = np.sqrt(2.0 / channels_count)
+        arg = np.pi / channels_count
+        i = np.arange(dct_count, dtype=np.float64)[:, None]
+        j = np.arange(channels_count, dtype=np.float64)[None, :]
+        return fnorm * np.cos(i * arg * (j + 0.5))
+
+    def run(ctx: Any, spectrogram: Any, sample_rate: Any) -> np.ndarray:
+        spectrogram, sample_rate = np.asarray(spectrogram), np.asarray(sample_rate)
+        if spectrogram.ndim != 3:
+            fail(f"spectrogram must be 3-dimensional{list(spectrogram.shape)}".replace(" ", ""))
+        if sample_rate.ndim != 0:
+            fail(f"Input sample_rate should be a scalar tensor, got {list(sample_rate.shape)} instead.")
+        rate = int(sample_rate)
+        audio_channels, frames, bins = spectrogram.shape
+        bank = filterbank(bins, rate)
+        dct = dct_matrix() if bank is not None else None
+        if bank is None or dct is None:
+            fail(
+                f"Mfcc initialization failed for channel count {bins}, sample rate {rate} and "
+                f"filterbank_channel_count {channels_count}"
+            )
+        start, end, mapper, weights = bank
+        if bins <= end:
+            fail("Input too short to compute filterbank")
+        spec = spectrogram.astype(np.float64).reshape(audio_channels * frames, bins)
+        bank_out = np.zeros((audio_channels * frames, channels_count), dtype=np.float64)
+        for i in range(start, end + 1):  # every frame at once, bins added in TensorFlow's order
+            value = np.sqrt(spec[:, i])
+            weighted = value * weights[i]
+            band = int(mapper[i])
+            if band >= 0:
+                bank_out[:, band] += weighted
+            if band + 1 < channels_count:
+                bank_out[:, band + 1] += value - weighted
+        logs = np.log(np.maximum(bank_out, 1e-12))
+        out = np.einsum("kj,nj->nk", dct, logs) if logs.size else np.zeros((0, dct_count))
+        return out.astype(np.float32).reshape(audio_channels, frames, dct_count)
+
+    return run

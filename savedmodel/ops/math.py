@@ -1295,3 +1295,22 @@ for _op, _name, _arity in [
     ("Betainc", "betainc", 3),
 ]:
     _special_kernel(_op, _name, _arity)
+
+
+@kernel_factory("SparseMatMul", family="math", dtypes=("float32", "bfloat16"))
+def _sparse_matmul(node: NodeSpec) -> Any:
+    """MatMul of old graphs (tf.matmul with a_is_sparse/b_is_sparse): float32 out, sparsity a hint"""
+    ta = bool(node.attrs.get("transpose_a", False))
+    tb = bool(node.attrs.get("transpose_b", False))
+
+    def run(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = np.asarray(a), np.asarray(b)
+        if a.ndim != 2 or b.ndim != 2:
+            fail(f"In[0] and In[1] must be matrices: {shape_str(a.shape)} and {shape_str(b.shape)}")
+        a2 = (a.T if ta else a).astype(np.float32)
+        b2 = (b.T if tb else b).astype(np.float32)
+        if a2.shape[1] != b2.shape[0]:
+            fail(f"Matrix size incompatible: a: {shape_str(a.shape)}, b: {shape_str(b.shape)}")
+        return np.matmul(a2, b2).astype(np.float32)
+
+    return run

@@ -715,6 +715,32 @@ def _leaky_relu_grad(node: NodeSpec) -> Any:
     return run
 
 
+@kernel_factory("BatchNormWithGlobalNormalization", family="nn", dtypes=FLOATS)
+def _batch_norm_global(node: NodeSpec) -> Any:
+    """the pre-FusedBatchNorm batch normalization of old graphs (TF 0.x-1.x Inception and friends)"""
+    epsilon = float(node.attrs.get("variance_epsilon", 0.0))
+    scale = bool(node.attrs.get("scale_after_normalization", False))
+
+    def run(ctx: Any, x: Any, mean: Any, var: Any, beta: Any, gamma: Any) -> np.ndarray:
+        x, mean, var, beta, gamma = (np.asarray(t) for t in (x, mean, var, beta, gamma))
+        if x.ndim != 4:
+            fail(f"input must be 4-dimensional{shape_str(x.shape)}")
+        depth = x.shape[-1]
+        for label, t in (("mean", mean), ("var", var), ("beta", beta), ("gamma", gamma)):
+            if t.ndim != 1:
+                fail(f"{label} must be 1-dimensional{shape_str(t.shape)}")
+            if t.shape[0] != depth:
+                fail(f"{label} must have {depth} elements, got {t.shape[0]}")
+        compute = upcast(x).dtype
+        scaling = (1.0 / np.sqrt(var.astype(compute) + compute.type(epsilon))).astype(compute)
+        if scale:
+            scaling = scaling * gamma.astype(compute)
+        out = (x.astype(compute) - mean.astype(compute)) * scaling + beta.astype(compute)
+        return as_dtype(out, x.dtype)
+
+    return run
+
+
 @kernel_factory("BiasAddGrad", family="nn", dtypes=NUMERIC)
 def _bias_add_grad(node: NodeSpec) -> Any:
     fmt = _data_format(node)
@@ -1043,3 +1069,214 @@ def _ctc_loss(node: NodeSpec) -> Any:
         return [loss.astype(inputs.dtype), grad.astype(inputs.dtype)]
 
     return run
+
+
+@kernel_factory("CTCGreedyDecoder", family="nn", dtypes=("float32", "float64"))
+def _ctc_greedy_decoder(node: NodeSpec) -> Any:
+    """best-path CTC decoding (OCR and speech graphs): a SparseTensor of labels and -sum(max logit)"""
+    merge_repeated = bool(node.attrs.get("merge_repeated", False))
+    blank_attr = int(node.attrs.get("blank_index", -1))
+
+    def run(ctx: Any, inputs: Any, seq_len: Any) -> list[np.ndarray]:
+        inputs, seq_len = np.asarray(inputs), np.asarray(seq_len)
+        if inputs.ndim != 3:
+            fail("inputs is not a 3-Tensor")
+        if seq_len.ndim != 1:
+            fail("sequence_length is not a vector")
+        max_time, batch, classes = inputs.shape
+        if seq_len.shape[0] != batch:
+            fail(
+                "len(sequence_length) != batch_size.  "
+                f"len(sequence_length):  {seq_len.shape[0]} batch_size: {batch}"
+            )
+        blank = classes - 1 if blank_attr < 0 else blank_attr
+        indices: list[tuple[int, int]] = []
+        values: list[int] = []
+        log_prob = np.zeros((batch, 1), dtype=inputs.dtype)
+        longest = 0
+        for b in range(batch):
+            length = int(seq_len[b])
+            if length > max_time:
+                fail(f"sequence_length({b}) <= {max_time}")
+            if length <= 0:
+                continue
+            rows = inputs[:length, b, :]
+            best = np.argmax(rows, axis=1) if classes else np.zeros(length, dtype=np.int64)
+            log_prob[b, 0] = -np.sum(rows[np.arange(length), best].astype(inputs.dtype), dtype=inputs.dtype)
+            prev = -1
+            count = 0
+            for label in best.tolist():
+                if label != blank and not (merge_repeated and label == prev):
+                    indices.append((b, count))
+                    values.append(label)
+                    count += 1
+                prev = label
+            longest = max(longest, count)
+        return [
+            np.asarray(indices, dtype=np.int64).reshape(-1, 2),
+            np.asarray(values, dtype=np.int64),
+            np.asarray([batch, longest], dtype=np.int64),
+            log_prob,
+        ]
+
+    return run
+
+
+# --------------------------------------------------------------------------- fused RNN cells (tf.contrib.rnn)
+
+
+def _sigmoid32(x: np.ndarray) -> np.ndarray:
+    half = x.dtype.type(0.5)
+    return half * np.tanh(half * x) + half
+
+
+def _lstm_step(
+    x: np.ndarray,
+    cs_prev: np.ndarray,
+    h_prev: np.ndarray,
+    w: np.ndarray,
+    peep: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    b: np.ndarray,
+    forget_bias: float,
+    cell_clip: float,
+    ifco: bool,
+) -> list[np.ndarray]:
+    """One LSTMBlockCell step (tensorflow/core/kernels/rnn/lstm_ops.h), in float32."""
+    cell = cs_prev.shape[1]
+    gates = np.concatenate([x, h_prev], axis=1) @ w + b
+    if ifco:  # BlockLSTMV2: i, f, c, o
+        i, f, ci, o = (gates[:, k * cell : (k + 1) * cell] for k in range(4))
+    else:  # i, c, f, o
+        i, ci, f, o = (gates[:, k * cell : (k + 1) * cell] for k in range(4))
+    if peep is not None:
+        i = i + cs_prev * peep[0]
+        f = f + cs_prev * peep[1]
+    i = _sigmoid32(i)
+    f = _sigmoid32(f + np.float32(forget_bias))
+    ci = np.tanh(ci)
+    cs = ci * i + cs_prev * f
+    if cell_clip > 0.0:
+        cs = np.clip(cs, np.float32(-cell_clip), np.float32(cell_clip))
+    if peep is not None:
+        o = o + cs * peep[2]
+    o = _sigmoid32(o)
+    co = np.tanh(cs)
+    h = co * o
+    return [i, cs, f, o, ci, co, h]
+
+
+def _lstm_checks(
+    op: str, x: np.ndarray, cs_prev: np.ndarray, h_prev: np.ndarray, w: np.ndarray, b: np.ndarray
+) -> None:
+    batch, input_size = x.shape[-2], x.shape[-1]
+    cell = cs_prev.shape[1] if cs_prev.ndim == 2 else -1
+    if cs_prev.ndim != 2 or cs_prev.shape[0] != batch:
+        fail(f"cs_prev.dims(0) != batch_size: {cs_prev.shape[0] if cs_prev.ndim else 0} vs. {batch}")
+    if h_prev.shape != (batch, cell):
+        fail(f"h_prev.dims(0) != batch_size: {h_prev.shape[0] if h_prev.ndim else 0} vs. {batch}")
+    if w.ndim != 2 or w.shape[0] != input_size + cell:
+        fail(
+            f"w.dim_size(0) != input_size + cell_size: {w.shape[0] if w.ndim else 0} vs. {input_size + cell}"
+        )
+    if w.shape[1] != cell * 4:
+        fail(f"w.dim_size(1) != cell_size * 4: {w.shape[1]} vs. {cell * 4}")
+    if b.ndim != 1 or b.shape[0] != cell * 4:
+        fail(f"b.dim_size(0) != cell_size * 4: {b.shape[0] if b.ndim else 0} vs. {cell * 4}")
+
+
+def _as32(*arrays: Any) -> list[np.ndarray]:
+    return [np.asarray(a).astype(np.float32) for a in arrays]
+
+
+@kernel_factory("LSTMBlockCell", family="nn", dtypes=("float32", "float16"))
+def _lstm_block_cell(node: NodeSpec) -> Any:
+    """one step of tf.contrib.rnn.LSTMBlockCell: outputs i, cs, f, o, ci, co, h"""
+    forget_bias = float(node.attrs.get("forget_bias", 1.0))
+    cell_clip = float(node.attrs.get("cell_clip", 3.0))
+    peephole = bool(node.attrs.get("use_peephole", False))
+
+    def run(ctx: Any, x: Any, cs_prev: Any, h_prev: Any, w: Any, wci: Any, wcf: Any, wco: Any, b: Any) -> Any:
+        dtype = np.asarray(x).dtype
+        x, cs_prev, h_prev, w, wci, wcf, wco, b = _as32(x, cs_prev, h_prev, w, wci, wcf, wco, b)
+        if x.ndim != 2:
+            fail(f"x must be 2D, got {x.ndim}D")
+        _lstm_checks("LSTMBlockCell", x, cs_prev, h_prev, w, b)
+        peep = (wci, wcf, wco) if peephole else None
+        outs = _lstm_step(x, cs_prev, h_prev, w, peep, b, forget_bias, cell_clip, False)
+        return [o.astype(dtype) for o in outs]
+
+    return run
+
+
+def _block_lstm(node: NodeSpec, v2: bool) -> Any:
+    forget_bias = 0.0 if v2 else float(node.attrs.get("forget_bias", 1.0))
+    cell_clip = float(node.attrs.get("cell_clip", 0.0 if v2 else 3.0))
+    peephole = bool(node.attrs.get("use_peephole", False))
+
+    def run(
+        ctx: Any,
+        seq_len_max: Any,
+        x: Any,
+        cs_prev: Any,
+        h_prev: Any,
+        w: Any,
+        wci: Any,
+        wcf: Any,
+        wco: Any,
+        b: Any,
+    ) -> Any:
+        dtype = np.asarray(x).dtype
+        steps_max = int(np.asarray(seq_len_max).reshape(-1)[0]) if np.size(seq_len_max) else 0
+        x, cs_prev, h_prev, w, wci, wcf, wco, b = _as32(x, cs_prev, h_prev, w, wci, wcf, wco, b)
+        if x.ndim != 3:
+            fail(f"x must be 3D, got {x.ndim}D")
+        _lstm_checks("BlockLSTM", x, cs_prev, h_prev, w, b)
+        timelen, batch = x.shape[0], x.shape[1]
+        cell = cs_prev.shape[1]
+        outs = [np.zeros((timelen, batch, cell), dtype=np.float32) for _ in range(7)]
+        peep = (wci, wcf, wco) if peephole else None
+        cs, h = cs_prev, h_prev
+        for t in range(min(steps_max, timelen)):
+            step = _lstm_step(x[t], cs, h, w, peep, b, forget_bias, cell_clip, v2)
+            for k in range(7):
+                outs[k][t] = step[k]
+            cs, h = step[1], step[6]
+        return [o.astype(dtype) for o in outs]
+
+    return run
+
+
+kernel_factory("BlockLSTM", family="nn", dtypes=("float32", "float16"))(lambda node: _block_lstm(node, False))
+kernel_factory("BlockLSTMV2", family="nn", dtypes=("float32", "float16"))(
+    lambda node: _block_lstm(node, True)
+)
+
+
+@kernel("GRUBlockCell", family="nn", dtypes=("float32",))
+def _gru_block_cell(
+    ctx: Any, x: Any, h_prev: Any, w_ru: Any, w_c: Any, b_ru: Any, b_c: Any
+) -> list[np.ndarray]:
+    """one step of tf.contrib.rnn.GRUBlockCell: outputs r, u, c, h"""
+    x, h_prev, w_ru, w_c, b_ru, b_c = _as32(x, h_prev, w_ru, w_c, b_ru, b_c)
+    if x.ndim != 2 or h_prev.ndim != 2:
+        fail("Rank of x and h_prev must be 2")
+    batch, input_size = x.shape
+    cell = h_prev.shape[1]
+    rows = input_size + cell
+    if h_prev.shape[0] != batch:
+        fail(f"h_prev.dims(0) != batch_size: {h_prev.shape[0]} vs. {batch}")
+    if w_ru.shape != (input_size + cell, 2 * cell):
+        fail(f"w_ru.dim_size(0) != input_size + cell_size: {w_ru.shape[0] if w_ru.ndim else 0} vs. {rows}")
+    if w_c.ndim != 2 or w_c.shape[0] != input_size + cell:
+        fail(f"w_c.dim_size(0) != input_size + cell_size: {w_c.shape[0] if w_c.ndim else 0} vs. {rows}")
+    if w_c.shape[1] != cell:
+        fail(f"w_c.dim_size(1) != cell_size: {w_c.shape[1]} vs. {cell}")
+    if b_ru.shape != (2 * cell,):
+        fail(f"b_ru.dim_size(0) != cell_size * 2: {b_ru.shape[0] if b_ru.ndim else 0} vs. {2 * cell}")
+    if b_c.shape != (cell,):
+        fail(f"b_c.dim_size(0) != cell_size: {b_c.shape[0] if b_c.ndim else 0} vs. {cell}")
+    r_u = _sigmoid32(np.concatenate([x, h_prev], axis=1) @ w_ru + b_ru)
+    r, u = r_u[:, :cell], r_u[:, cell:]
+    c = np.tanh(np.concatenate([x, h_prev * r], axis=1) @ w_c + b_c)
+    h = u * (h_prev - c) + c
+    return [r, u, c, h]

@@ -426,3 +426,114 @@ def _parse_tensor(node: NodeSpec) -> Any:
         return np.array(tensor_format.to_numpy(proto))
 
     return run
+
+
+# --------------------------------------------------------------------------- tf.train.SequenceExample
+
+
+def _type_name(dtype: np.dtype) -> str:
+    return _TYPE_NAME[_KIND_BY_DTYPE[dtype]]
+
+
+@kernel_factory("ParseSingleSequenceExample", family="parsing", dtypes=STRING)
+def _parse_single_sequence_example(node: NodeSpec) -> Any:
+    """tf.io.parse_single_sequence_example (TF1 sequence models): context features and feature lists"""
+    n_ctx_sparse = int(node.attrs.get("Ncontext_sparse", 0))
+    n_ctx_dense = int(node.attrs.get("Ncontext_dense", 0))
+    n_fl_sparse = int(node.attrs.get("Nfeature_list_sparse", 0))
+    n_fl_dense = int(node.attrs.get("Nfeature_list_dense", 0))
+    ctx_sparse_types = _types(node, "context_sparse_types")
+    ctx_dense_types = _types(node, "Tcontext_dense")
+    ctx_dense_shapes = node.attrs.get("context_dense_shapes", []) or []
+    fl_sparse_types = _types(node, "feature_list_sparse_types")
+    fl_dense_types = _types(node, "feature_list_dense_types")
+    fl_dense_shapes = node.attrs.get("feature_list_dense_shapes", []) or []
+
+    def shape_of(shapes: list[Any], i: int) -> tuple[int, ...]:
+        return tuple(int(d) for d in (shapes[i] if i < len(shapes) and shapes[i] is not None else ()))
+
+    def run(ctx: Any, serialized: np.ndarray, missing_empty: np.ndarray, *rest: np.ndarray) -> list[Any]:
+        pos = 0
+        ctx_sparse_keys = _keys_of(rest[pos : pos + n_ctx_sparse])
+        pos += n_ctx_sparse
+        ctx_dense_keys = _keys_of(rest[pos : pos + n_ctx_dense])
+        pos += n_ctx_dense
+        fl_sparse_keys = _keys_of(rest[pos : pos + n_fl_sparse])
+        pos += n_fl_sparse
+        fl_dense_keys = _keys_of(rest[pos : pos + n_fl_dense])
+        pos += n_fl_dense
+        defaults = rest[pos : pos + n_ctx_dense]
+        if np.asarray(serialized).ndim != 0:
+            fail(f"Expected serialized to be a scalar, got shape: {shape_str(np.asarray(serialized).shape)}")
+        data = to_bytes(np.asarray(serialized, dtype=object).reshape(()).item())
+        try:
+            example = example_pb2.SequenceExample.FromString(data)
+        except DecodeError:
+            fail("Could not parse example input, value: '<binary>'")
+        context = example.context.feature
+        lists = example.feature_lists.feature_list
+        assumed_empty = set(_keys(missing_empty))
+
+        def context_values(key: str, dtype: np.dtype) -> np.ndarray | None:
+            return _values(context[key], key, dtype, 0) if key in context else None
+
+        sp_idx, sp_val, sp_shape = [], [], []
+        for key, dtype in zip(ctx_sparse_keys, ctx_sparse_types, strict=True):
+            vals = context_values(key, dtype)
+            vals = vals if vals is not None else np.zeros(0, dtype)
+            sp_idx.append(np.arange(len(vals), dtype=np.int64).reshape(-1, 1))
+            sp_val.append(vals if dtype.kind != "O" else object_array(list(vals)))
+            sp_shape.append(np.array([len(vals)], dtype=np.int64))
+        dense_out = []
+        for i, (key, dtype) in enumerate(zip(ctx_dense_keys, ctx_dense_types, strict=True)):
+            spec = _Dense(key, dtype, shape_of(ctx_dense_shapes, i), np.asarray(defaults[i], dtype=dtype))
+            dense_out.append(_dense_values(spec, [context_values(key, dtype)], True))
+
+        fl_idx, fl_val, fl_shape = [], [], []
+        for key, dtype in zip(fl_sparse_keys, fl_sparse_types, strict=True):
+            steps = list(lists[key].feature) if key in lists else []
+            rows = [_values(f, key, dtype, t) for t, f in enumerate(steps)]
+            rows = [r if r is not None else np.zeros(0, dtype) for r in rows]
+            fl_idx.append(
+                np.array([[t, j] for t, r in enumerate(rows) for j in range(len(r))], np.int64).reshape(-1, 2)
+            )
+            vals = np.concatenate(rows) if rows else np.zeros(0, dtype)
+            fl_val.append(vals.astype(dtype) if dtype.kind != "O" else object_array(list(vals)))
+            fl_shape.append(np.array([len(rows), max((len(r) for r in rows), default=0)], dtype=np.int64))
+        fl_dense = []
+        for i, (key, dtype) in enumerate(zip(fl_dense_keys, fl_dense_types, strict=True)):
+            shape = shape_of(fl_dense_shapes, i)
+            count = int(np.prod(shape)) if shape else 1
+            if key not in lists:
+                if key not in assumed_empty:
+                    fail(
+                        f"Name: , Feature list '{key}' is required but could not be found.  Did you mean "
+                        "to include it in feature_list_dense_missing_assumed_empty or "
+                        "feature_list_dense_defaults?"
+                    )
+                fl_dense.append(np.zeros((0,) + shape, dtype=dtype))
+                continue
+            steps = list(lists[key].feature)
+            out = np.empty((len(steps),) + shape, dtype=dtype)
+            flat = out.reshape(len(steps), count)
+            for t, feature in enumerate(steps):
+                values = _values(feature, key, dtype, t)
+                size = 0 if values is None else len(values)
+                if size != count:
+                    fail(
+                        f"Name: , Key: {key}, Index: {t}.  Number of {_type_name(dtype)} values != "
+                        f"expected.  values size: {size} but output shape: {shape_str(shape)}"
+                    )
+                flat[t] = values
+            fl_dense.append(out)
+        return [*sp_idx, *sp_val, *sp_shape, *dense_out, *fl_idx, *fl_val, *fl_shape, *fl_dense]
+
+    return run
+
+
+def _types(node: NodeSpec, attr: str) -> list[np.dtype]:
+    return [tfdtypes.as_numpy_dtype(t) for t in (node.attrs.get(attr, []) or [])]
+
+
+def _keys_of(tensors: tuple[np.ndarray, ...]) -> list[str]:
+    return [_key_text(np.asarray(k, dtype=object).reshape(-1)[0]) for k in tensors]

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from savedmodel.format.farmhash import fingerprint64
+from savedmodel.format.fingerprint import fingerprint_cat64
 from savedmodel.ops._common import (
     NUMERIC,
     as_dtype,
@@ -418,5 +420,212 @@ def _sparse_add(node: NodeSpec) -> Any:
         idx = np.array(keys, dtype=np.int64).reshape(-1, len(a_s))
         vals = np.array([merged[k] for k in keys], dtype=a_v.dtype)
         return [idx, vals, np.array(a_s, dtype=np.int64)]
+
+    return run
+
+
+# --------------------------------------------------------------------------- feature crosses
+
+
+def _cross_columns(
+    indices: list[np.ndarray], values: list[np.ndarray], shapes: list[np.ndarray], dense: list[np.ndarray]
+) -> tuple[int, list[tuple[list[np.ndarray], ...]]]:
+    """Batch size and, per column (sparse inputs first, then dense), the features of each row."""
+    if shapes:
+        batch = int(np.asarray(shapes[0]).reshape(-1)[0])
+    elif dense:
+        batch = int(np.asarray(dense[0]).shape[0])
+    else:
+        fail("Expected at least one input")
+    columns = []
+    for idx, vals, shape in zip(indices, values, shapes, strict=True):
+        idx, vals, shape = np.asarray(idx), np.asarray(vals), np.asarray(shape)
+        if idx.ndim != 2 or shape.ndim != 1 or vals.ndim != 1 or idx.shape[0] != vals.shape[0]:
+            fail("Input indices, values and shapes must describe a 2-D SparseTensor")
+        if int(shape[0]) != batch:
+            fail(f"Expected batch size {batch} got {int(shape[0])}")
+        counts = (
+            np.bincount(idx[:, 0].astype(np.int64), minlength=batch)[:batch]
+            if idx.size
+            else np.zeros(batch, int)
+        )
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if batch else np.zeros(0, int)
+        columns.append([vals[int(s) : int(s) + int(c)] for s, c in zip(starts, counts, strict=True)])
+    for d in dense:
+        d = np.asarray(d)
+        if d.ndim != 2:
+            fail(f"Dense inputs should be a matrix but received shape {list(d.shape)}")
+        if d.shape[0] != batch:
+            fail(f"Expected batch size {batch} got {d.shape[0]}")
+        columns.append([d[b] for b in range(batch)])
+    return batch, columns
+
+
+def _product(features: list[list[Any]]) -> list[tuple[Any, ...]]:
+    """Every combination, the last column varying fastest (TensorFlow's ProductIterator)."""
+    out: list[tuple[Any, ...]] = [()]
+    for column in features:
+        out = [prefix + (f,) for prefix in out for f in column]
+    return out
+
+
+def _as_text(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(int(value)).encode()
+
+
+def _cross_hash(value: Any) -> int:
+    if isinstance(value, bytes):
+        return fingerprint64(value)
+    return int(value) & 0xFFFFFFFFFFFFFFFF
+
+
+def _sparse_cross(batch: int, columns: list[Any], combine: Any, out_dtype: Any) -> list[np.ndarray]:
+    out_indices: list[tuple[int, int]] = []
+    out_values: list[Any] = []
+    longest = 0
+    for b in range(batch):
+        crosses = _product([[v.item() if hasattr(v, "item") else v for v in column[b]] for column in columns])
+        for k, cross in enumerate(crosses):
+            out_indices.append((b, k))
+            out_values.append(combine(cross))
+        longest = max(longest, len(crosses))
+    values = (
+        np.empty(len(out_values), dtype=object) if out_dtype is object else np.asarray(out_values, out_dtype)
+    )
+    if out_dtype is object:
+        values[:] = out_values
+    return [
+        np.asarray(out_indices, dtype=np.int64).reshape(-1, 2),
+        values.reshape(-1),
+        np.asarray([batch, longest], dtype=np.int64),
+    ]
+
+
+def _split_cross_inputs(node: NodeSpec, inputs: tuple[Any, ...]) -> tuple[list[Any], ...]:
+    n = int(node.attrs.get("N", 0))
+    n_dense = len(node.attrs.get("dense_types", []) or [])
+    indices, values = list(inputs[:n]), list(inputs[n : 2 * n])
+    shapes, dense = list(inputs[2 * n : 3 * n]), list(inputs[3 * n : 3 * n + n_dense])
+    return indices, values, shapes, dense, list(inputs[3 * n + n_dense :])
+
+
+@kernel_factory("SparseCross", family="sparse")
+def _sparse_cross_op(node: NodeSpec) -> Any:
+    """feature crosses (crossed_column, cross_hashed): strings joined by "_X_" or FingerprintCat64 hashes"""
+    hashed = bool(node.attrs.get("hashed_output", False))
+    buckets = int(node.attrs.get("num_buckets", 0))
+    key = int(node.attrs.get("hash_key", 0)) & 0xFFFFFFFFFFFFFFFF
+    internal_string = node.attrs.dtype_enum("internal_type", 7) == 7  # DT_STRING
+
+    def combine_hash(cross: tuple[Any, ...]) -> int:
+        h = key
+        for f in cross:
+            h = fingerprint_cat64(h, _cross_hash(f))
+        return h % buckets if buckets > 0 else h % 0x7FFFFFFFFFFFFFFF
+
+    def run(ctx: Any, *inputs: Any) -> list[np.ndarray]:
+        indices, values, shapes, dense, _ = _split_cross_inputs(node, inputs)
+        batch, columns = _cross_columns(indices, values, shapes, dense)
+        if hashed:
+            return _sparse_cross(batch, columns, combine_hash, np.int64)
+        if internal_string:
+            for what, group in (("Input values", values), ("Dense inputs", dense)):
+                for t in group:
+                    if np.asarray(t).dtype != object:
+                        fail(f"{what} should be of internal type 7 but received 9")
+        return _sparse_cross(batch, columns, lambda c: b"_X_".join(_as_text(f) for f in c), object)
+
+    return run
+
+
+@kernel_factory("SparseCrossV2", family="sparse")
+def _sparse_cross_v2(node: NodeSpec) -> Any:
+    """tf.sparse.cross: the features of each combination joined by `sep`"""
+
+    def run(ctx: Any, *inputs: Any) -> list[np.ndarray]:
+        indices, values, shapes, dense, rest = _split_cross_inputs(node, inputs)
+        sep = np.asarray(rest[0]).reshape(-1)
+        sep_bytes = _as_text(sep[0]) if sep.size else b""
+        batch, columns = _cross_columns(indices, values, shapes, dense)
+        return _sparse_cross(batch, columns, lambda c: sep_bytes.join(_as_text(f) for f in c), object)
+
+    return run
+
+
+def _levenshtein(a: list[Any], b: list[Any]) -> int:
+    if not a:
+        return len(b)
+    if not b:
+        return len(a)
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+        previous = current
+    return previous[-1]
+
+
+def _sequences(indices: np.ndarray, values: np.ndarray) -> dict[tuple[int, ...], list[Any]]:
+    groups: dict[tuple[int, ...], list[Any]] = {}
+    order = np.lexsort(indices.T[::-1]) if indices.size else np.zeros(0, dtype=np.int64)
+    for k in order.tolist():
+        groups.setdefault(tuple(indices[k, :-1].tolist()), []).append(values[k])
+    return groups
+
+
+@kernel_factory("EditDistance", family="sparse")
+def _edit_distance(node: NodeSpec) -> Any:
+    """Levenshtein distance between the sequences of two SparseTensors (OCR/speech error rates)"""
+    normalize = bool(node.attrs.get("normalize", True))
+
+    def run(
+        ctx: Any,
+        hyp_indices: Any,
+        hyp_values: Any,
+        hyp_shape: Any,
+        truth_indices: Any,
+        truth_values: Any,
+        truth_shape: Any,
+    ) -> np.ndarray:
+        hyp_indices, truth_indices = np.asarray(hyp_indices), np.asarray(truth_indices)
+        hyp_shape, truth_shape = np.asarray(hyp_shape), np.asarray(truth_shape)
+        hyp_values, truth_values = np.asarray(hyp_values).reshape(-1), np.asarray(truth_values).reshape(-1)
+        if hyp_shape.ndim != 1 or truth_shape.ndim != 1 or hyp_shape.shape != truth_shape.shape:
+            fail(
+                "hypothesis_shape and truth_shape should have the same number of elements: "
+                f"{hyp_shape.size} vs. {truth_shape.size}"
+            )
+        rank = hyp_shape.shape[0]
+        if rank < 1:
+            fail("Input SparseTensors must have rank at least 1, but truth_shape rank is: 0")
+        for what, idx, vals in (
+            ("hypothesis", hyp_indices, hyp_values),
+            ("truth", truth_indices, truth_values),
+        ):
+            if idx.ndim != 2 or idx.shape[1] != rank or idx.shape[0] != vals.shape[0]:
+                fail(f"{what}_indices should be a matrix with {rank} columns and one row per value")
+        out_shape = tuple(int(max(h, t)) for h, t in zip(hyp_shape[:-1], truth_shape[:-1], strict=True))
+        out = np.zeros(out_shape, dtype=np.float32)
+        hyp = _sequences(hyp_indices, hyp_values.tolist())
+        truth = _sequences(truth_indices, truth_values.tolist())
+        for group in sorted(set(hyp) | set(truth)):
+            if any(g < 0 or g >= d for g, d in zip(group, out_shape, strict=True)):
+                fail(
+                    f"Got an inner product index {list(group)} outside of the output shape {list(out_shape)}"
+                )
+            h, t = hyp.get(group), truth.get(group)
+            if h is not None and t is not None:
+                value = np.float32(_levenshtein(t, h))
+                if normalize:
+                    value = np.float32(value / np.float32(len(t)))
+            elif h is not None:
+                value = np.float32(len(h))
+                if normalize and value != 0:
+                    value = np.float32(np.inf)
+            else:
+                value = np.float32(1.0 if normalize else len(t))
+            out[group] = value
+        return out
 
     return run

@@ -184,8 +184,61 @@ def _flatten_inputs(op: str, inputs: list[Any]) -> tuple[list[str], list[np.ndar
     return names, flat, groups
 
 
+def _attr_value(value: Any) -> Any:
+    attr = tf.compat.v1.AttrValue()
+    if isinstance(value, bool):
+        attr.b = value
+    elif isinstance(value, int):
+        attr.i = value
+    elif isinstance(value, float):
+        attr.f = value
+    else:
+        attr.s = str(value).encode()
+    return attr
+
+
+def _run_old_graph(c: Case, flat: list[np.ndarray], producer: int) -> dict[str, Any]:
+    """An op TensorFlow only runs in old graphs (removed at a GraphDef version): a GraphDef with
+    that producer version, placeholders of unknown dimensions, the op, run in a TF1 session."""
+    op_def = op_def_registry.get(c.op)
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.versions.producer = producer
+    for i, x in enumerate(flat):
+        ph = graph_def.node.add(name=f"in{i}", op="Placeholder")
+        ph.attr["dtype"].type = _tf_dtype(x).as_datatype_enum
+        ph.attr["shape"].shape.CopyFrom(tf.TensorShape([None] * x.ndim).as_proto())
+    node = graph_def.node.add(name="op", op=c.op, input=[f"in{i}" for i in range(len(flat))])
+    for arg, x in zip(op_def.input_arg, flat, strict=True):
+        if arg.type_attr:
+            node.attr[arg.type_attr].type = _tf_dtype(x).as_datatype_enum
+    for key, value in c.attrs.items():
+        node.attr[key].CopyFrom(_attr_value(value))
+    entry: dict[str, Any] = {
+        "family": c.family,
+        "op": c.op,
+        "name": c.name,
+        "node_def": base64.b64encode(node.SerializeToString(deterministic=True)).decode(),
+        "inputs": flat,
+        "check": c.check,
+        "note": c.note or f"removed after GraphDef version {producer}: run in a producer-{producer} graph",
+    }
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+        try:
+            tf.compat.v1.import_graph_def(graph_def, name="")
+            fetches = [graph.get_tensor_by_name(f"op:{k}") for k in range(len(op_def.output_arg))]
+            feeds = {graph.get_tensor_by_name(f"in{i}:0"): x for i, x in enumerate(flat)}
+            entry["outputs"] = list(sess.run(fetches, feeds))
+        except (tf.errors.OpError, ValueError) as exc:
+            entry["error"] = type(exc).__name__
+            entry["error_message"] = _error_line(str(exc))
+    return entry
+
+
 def run_case(c: Case) -> dict[str, Any]:
     names, flat, groups = _flatten_inputs(c.op, c.inputs)
+    producer = c.attrs.pop("graph_producer", None)  # ops removed at a GraphDef version
+    if producer is not None:
+        return _run_old_graph(c, flat, producer)
     quant = c.attrs.pop("quant_in", None)  # feed input 0 as this quantized dtype (stored as its base type)
     dtype_of = [(quant if (quant is not None and i == 0) else _tf_dtype(x)) for i, x in enumerate(flat)]
     fed = [i for i in range(len(flat)) if i not in c.consts]  # "static" in consts: static shapes
@@ -280,7 +333,8 @@ class Store:
         self.arrays: dict[str, dict[str, np.ndarray]] = {}
 
     def ref(self, family: str, key: str, arr: np.ndarray) -> dict[str, Any]:
-        arr = np.asarray(arr)
+        # a scalar string as bytes: np.asarray would make it "S" and drop trailing NUL bytes
+        arr = np.array(arr, dtype=object) if isinstance(arr, bytes) else np.asarray(arr)
         if arr.dtype.names:  # TensorFlow's quantized types: a one-field struct around the base int
             arr = arr.view(arr.dtype[0])
         if arr.dtype.kind == "S":
@@ -2357,6 +2411,7 @@ def last_cases() -> None:
     case(au, "DecodeWav", s(wav))
     case(au, "DecodeWav", s(wav), name="desired", desired_channels=1, desired_samples=60)
     case(au, "DecodeWav", s(b"RIFX????"), name="bad")
+
     case(au, "EncodeWav", f32(30, 1, lo=-1.5, hi=1.5), a(8000, np.int32))
     case("random", "Timestamp", check="shape")
 
@@ -2878,10 +2933,266 @@ def ctc_cases() -> None:
 
 
 @builder
+def summary_cases() -> None:
+    m = "summary"
+    case(m, "ScalarSummary", s(["loss", "acc"]), a([0.25, -3.5], np.float32))
+    case(m, "ScalarSummary", s("zero"), a(0.0, np.float32), name="zero")
+    case(m, "ScalarSummary", s([["a", "b"]]), a([[1, 7]], np.int64), name="int64")
+    case(m, "ScalarSummary", s(["a", "b"]), a([1.0], np.float64), name="bad_shape")
+    case(m, "HistogramSummary", s("weights"), f32(3, 4))
+    case(m, "HistogramSummary", s("ints"), a([0, 0, 3, -7, 1000000], np.int32), name="ints")
+    case(m, "HistogramSummary", s("small"), a([1e-13, -1e-13, 0.0, 2e-12, 5.0e19], np.float64), name="tiny")
+    case(m, "HistogramSummary", s("empty"), a(np.zeros((0, 3)), np.float32), name="empty")
+    case(m, "HistogramSummary", s("nan"), a([1.0, np.nan], np.float32), name="nan")
+    one = tf.raw_ops.ScalarSummary(tags=["x", "y"], values=[1.0, 2.0]).numpy()
+    two = tf.raw_ops.HistogramSummary(tag="h", values=[0.5, -1.0, 3.0]).numpy()
+    dup = tf.raw_ops.ScalarSummary(tags=["y"], values=[3.0]).numpy()
+    case(m, "MergeSummary", [s(one), s(two)])
+    case(m, "MergeSummary", [s([one, two])], name="vector")
+    case(m, "MergeSummary", [s(one), s(dup)], name="duplicate")
+    case(m, "MergeSummary", [s(b"\xff\xff")], name="garbage")
+    meta = b"\n\x08\n\x06scalar"
+    case(m, "TensorSummaryV2", s("t"), f32(2, 3), s(meta))
+    case(m, "TensorSummaryV2", s("words"), s(["a", "bc"]), s(b""), name="strings")
+    case(m, "TensorSummaryV2", s("one"), a(7, np.int64), s(meta), name="scalar")
+
+
+@builder
+def old_graph_cases() -> None:
+    n = "nn"
+    x, mean, var = f32(2, 3, 3, 4), f32(4), pos32(4)
+    beta, gamma = f32(4), f32(4)
+    old = {"graph_producer": 8}
+    case(n, "BatchNormWithGlobalNormalization", x, mean, var, beta, gamma,
+         variance_epsilon=0.001, scale_after_normalization=True, **old)
+    case(n, "BatchNormWithGlobalNormalization", x, mean, var, beta, gamma, name="unscaled",
+         variance_epsilon=1e-5, scale_after_normalization=False, **old)
+    case(n, "BatchNormWithGlobalNormalization", f64(1, 2, 2, 3), f64(3), a([0.5, 1, 2], np.float64),
+         f64(3), f64(3), name="f64", variance_epsilon=0.01, scale_after_normalization=True, **old)
+    case(n, "BatchNormWithGlobalNormalization", f32(2, 4), f32(4), pos32(4), f32(4), f32(4), name="rank2",
+         variance_epsilon=0.001, scale_after_normalization=True, **old)
+    mm = "math"
+    case(mm, "SparseMatMul", f32(3, 4), f32(4, 2))
+    case(mm, "SparseMatMul", f32(4, 3), f32(2, 4), name="transposed", transpose_a=True, transpose_b=True,
+         a_is_sparse=True)
+    case(mm, "SparseMatMul", f32(3, 4), f32(3, 2), name="bad")
+    logits = f32(6, 3, 5)
+    logits[1:3, 0, :] = logits[0, 0, :]  # repeats to merge
+    case(n, "CTCGreedyDecoder", logits, a([6, 4, 0], np.int32), merge_repeated=True)
+    case(n, "CTCGreedyDecoder", logits, a([6, 6, 2], np.int32), name="unmerged", merge_repeated=False)
+    case(n, "CTCGreedyDecoder", logits, a([6, 3, 5], np.int32), name="blank0", merge_repeated=True,
+         blank_index=0)
+    case(n, "CTCGreedyDecoder", f64(4, 2, 3), a([4, 1], np.int32), name="f64", merge_repeated=True)
+    case(n, "CTCGreedyDecoder", logits, a([7, 1, 1], np.int32), name="too_long", merge_repeated=True)
+
+
+@builder
+def speech_cases() -> None:
+    """AudioSpectrogram and Mfcc: the front end of TensorFlow's speech-command graphs."""
+    au = "audio"
+    audio = f32(1000, 2, lo=-1.0, hi=1.0)
+    case(au, "AudioSpectrogram", audio, window_size=256, stride=128, magnitude_squared=True)
+    case(au, "AudioSpectrogram", audio, name="magnitude", window_size=200, stride=75)
+    case(au, "AudioSpectrogram", audio[:100], name="short", window_size=256, stride=128)
+    spec = tf.raw_ops.AudioSpectrogram(
+        input=f32(4000, 1, lo=-1.0, hi=1.0), window_size=480, stride=160, magnitude_squared=True
+    ).numpy()
+    case(au, "Mfcc", spec, a(16000, np.int32))
+    case(au, "Mfcc", spec, a(8000, np.int32), name="custom", upper_frequency_limit=3000.0,
+         lower_frequency_limit=100.0, filterbank_channel_count=20, dct_coefficient_count=10)
+    case(au, "Mfcc", spec, a(16000, np.int32), name="too_many_dct", dct_coefficient_count=50)
+    case(au, "Mfcc", spec[:, :, :10], a(16000, np.int32), name="too_short")
+
+
+@builder
+def fused_rnn_cases() -> None:
+    """tf.contrib.rnn's fused cells (LSTMBlockCell, LSTMBlockFusedCell, GRUBlockCell)."""
+    n = "nn"
+    batch, inp, cell = 2, 3, 4
+    x, cs, h = f32(batch, inp), f32(batch, cell), f32(batch, cell)
+    w, b = f32(inp + cell, 4 * cell, lo=-1, hi=1), f32(4 * cell, lo=-1, hi=1)
+    wci, wcf, wco = f32(cell), f32(cell), f32(cell)
+    case(n, "LSTMBlockCell", x, cs, h, w, wci, wcf, wco, b, forget_bias=1.0, cell_clip=3.0)
+    case(n, "LSTMBlockCell", x, cs * 3, h, w, wci, wcf, wco, b, name="peephole_clip", forget_bias=0.5,
+         cell_clip=1.5, use_peephole=True)
+    case(n, "LSTMBlockCell", x, cs, h, w, wci, wcf, wco, b, name="no_clip", cell_clip=-1.0)
+    case(n, "LSTMBlockCell", x, cs, h, w[:5], wci, wcf, wco, b, name="bad_w")
+    xs = f32(5, batch, inp)
+    case(n, "BlockLSTM", a(5, np.int64), xs, cs, h, w, wci, wcf, wco, b, forget_bias=1.0, cell_clip=3.0)
+    case(n, "BlockLSTM", a(3, np.int64), xs, cs, h, w, wci, wcf, wco, b, name="short_peephole",
+         forget_bias=0.0, cell_clip=0.5, use_peephole=True, unchecked=[0, 2, 3, 4, 5],
+         note="past seq_len_max TF zeroes cs and h and leaves i, f, o, ci, co uninitialized")
+    case(n, "BlockLSTMV2", a(5, np.int64), xs, cs, h, w, wci, wcf, wco, b, cell_clip=0.0)
+    case(n, "BlockLSTMV2", a(5, np.int64), xs, cs, h, w, wci, wcf, wco, b, name="peephole", cell_clip=2.0,
+         use_peephole=True)
+    w_ru, w_c = f32(inp + cell, 2 * cell, lo=-1, hi=1), f32(inp + cell, cell, lo=-1, hi=1)
+    b_ru, b_c = f32(2 * cell, lo=-1, hi=1), f32(cell, lo=-1, hi=1)
+    case(n, "GRUBlockCell", x, h, w_ru, w_c, b_ru, b_c)
+    case(n, "GRUBlockCell", x, h, w_ru, w_c[:, :3], b_ru, b_c, name="bad_wc")
+
+
+@builder
+def sparse_cross_cases() -> None:
+    """SparseCross (crossed_column, tf.sparse.cross_hashed) and SparseCrossV2 (tf.sparse.cross)."""
+    sp = "sparse"
+    idx1 = a([[0, 0], [0, 1], [2, 0]], np.int64)
+    words = s(["a", "bc", "d"])
+    idx2 = a([[0, 0], [1, 0], [2, 0], [2, 1]], np.int64)
+    ints = a([7, -3, 11, 0], np.int64)
+    shape = a([3, 2], np.int64)
+    dense = s([["x"], ["y"], ["z"]])
+    common = {"num_buckets": 0, "hash_key": 0, "out_type": tf.string, "internal_type": tf.string}
+    more = s(["u", "v", "w", "t"])
+    case(sp, "SparseCross", [idx1, idx2], [words, more], [shape, shape], [dense], hashed_output=False,
+         **common)
+    dense_ints = a([[1, 2], [3, 4], [5, 6]], np.int64)
+    case(sp, "SparseCross", [idx1], [words], [shape], [dense_ints], name="dense_int", hashed_output=False,
+         **common)
+    hashed = {"out_type": tf.int64, "internal_type": tf.int64}
+    case(sp, "SparseCross", [idx1, idx2], [words, ints], [shape, shape], [dense], name="hashed",
+         hashed_output=True, num_buckets=1000, hash_key=0xDECAFCAFFE, **hashed)
+    case(sp, "SparseCross", [idx1, idx2], [words, ints], [shape, shape], [], name="hashed_unbucketed",
+         hashed_output=True, num_buckets=0, hash_key=5, **hashed)
+    case(sp, "SparseCrossV2", [idx1, idx2], [words, ints], [shape, shape], [dense], s("|"))
+    case(sp, "SparseCrossV2", [], [], [], [dense, a([[1], [2], [3]], np.int64)], s("_X_"), name="dense_only")
+
+
+@builder
+def old_graph_cases_2() -> None:
+    """NonMaxSuppression (V1, TF 1.0/1.1 detection graphs) and EditDistance (OCR/speech error rates)."""
+    boxes = a(
+        [[0, 0, 1, 1], [0, 0.1, 1, 1.1], [0, -0.1, 1, 0.9], [0, 10, 1, 11], [0, 10.1, 1, 11.1]], np.float32
+    )
+    scores = a([0.9, 0.75, 0.6, 0.95, 0.5], np.float32)
+    case("image", "NonMaxSuppression", boxes, scores, a(3, np.int32), iou_threshold=0.5)
+    case("image", "NonMaxSuppression", boxes, scores, a(10, np.int32), name="loose", iou_threshold=0.95)
+    sp = "sparse"
+    hyp_idx = a([[0, 0, 0], [0, 0, 1], [0, 0, 2], [1, 0, 0], [1, 1, 0], [1, 1, 1]], np.int64)
+    hyp_val = a([1, 2, 3, 4, 5, 6], np.int64)
+    truth_idx = a([[0, 0, 0], [0, 0, 1], [1, 0, 0], [1, 0, 1], [1, 0, 2], [0, 1, 0]], np.int64)
+    truth_val = a([1, 3, 4, 9, 4, 7], np.int64)
+    shape = a([2, 2, 3], np.int64)
+    case(sp, "EditDistance", hyp_idx, hyp_val, shape, truth_idx, truth_val, shape, normalize=True)
+    case(sp, "EditDistance", hyp_idx, hyp_val, shape, truth_idx, truth_val, a([2, 3, 3], np.int64),
+         name="unnormalized", normalize=False)
+    case(sp, "EditDistance", a([[0, 0], [0, 1]], np.int64), s(["ab", "c"]), a([1, 2], np.int64),
+         a([[0, 0]], np.int64), s(["ab"]), a([1, 2], np.int64), name="strings", normalize=True)
+
+
+def _sequence_example(context: dict[str, Any], lists: dict[str, list[list[Any]]]) -> bytes:
+    def feature(value: list[Any]) -> Any:
+        if value and isinstance(value[0], float):
+            return tf.train.Feature(float_list=tf.train.FloatList(value=value))
+        if value and isinstance(value[0], bytes):
+            return tf.train.Feature(bytes_list=tf.train.BytesList(value=value))
+        if value and isinstance(value[0], int):
+            return tf.train.Feature(int64_list=tf.train.Int64List(value=value))
+        return tf.train.Feature()
+
+    example = tf.train.SequenceExample(
+        context=tf.train.Features(feature={k: feature(v) for k, v in context.items()}),
+        feature_lists=tf.train.FeatureLists(
+            feature_list={k: tf.train.FeatureList(feature=[feature(f) for f in v]) for k, v in lists.items()}
+        ),
+    )
+    return example.SerializeToString(deterministic=True)
+
+
+@builder
+def sequence_example_cases() -> None:
+    """ParseSingleSequenceExample: the TF1 parser of SequenceExamples (text and sequence models)."""
+    p = "parsing"
+    seq = _sequence_example(
+        {"length": [3], "label": [b"pos"], "weights": [0.5, 1.5]},
+        {
+            "tokens": [[4], [7], [9]],
+            "chars": [[b"a", b"b"], [], [b"c"]],
+            "emb": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]],
+        },
+    )
+    common = {
+        "context_sparse_types": [tf.float32],
+        "context_dense_shapes": [[], [1]],
+        "feature_list_sparse_types": [tf.string],
+        "feature_list_dense_types": [tf.int64, tf.float32],
+        "feature_list_dense_shapes": [[1], [2]],
+    }
+    case(
+        p,
+        "ParseSingleSequenceExample",
+        s(seq),
+        s([]),
+        [s("weights")],
+        [s("length"), s("label")],
+        [s("chars")],
+        [s("tokens"), s("emb")],
+        [a(0, np.int64), s([b"none"])],
+        s(""),
+        **common,
+    )
+    missing = _sequence_example({"label": [b"neg"]}, {"tokens": [[1]]})
+    case(
+        p,
+        "ParseSingleSequenceExample",
+        s(missing),
+        s(["emb"]),
+        [s("weights")],
+        [s("length"), s("label")],
+        [s("chars")],
+        [s("tokens"), s("emb")],
+        [a(-1, np.int64), s([b"none"])],
+        s(""),
+        name="defaults_and_missing",
+        **common,
+    )
+    case(
+        p,
+        "ParseSingleSequenceExample",
+        s(missing),
+        s([]),
+        [s("weights")],
+        [s("length"), s("label")],
+        [s("chars")],
+        [s("tokens"), s("emb")],
+        [a(-1, np.int64), s([b"none"])],
+        s(""),
+        name="required_list",
+        **common,
+    )
+
+
+@builder
 def accumulate_cases() -> None:
     m = "math"
     case(m, "AccumulateNV2", [f32(2, 3), f32(2, 3), f32(2, 3)], name="f32", shape=[2, 3])
     case(m, "AccumulateNV2", [i32(4), i32(4)], name="i32", shape=[4])
+
+
+@builder
+def image_summary_cases() -> None:
+    """ImageSummary: PNG images in a Summary, float images rescaled the way TensorFlow does."""
+    m = "summary"
+    case(m, "ImageSummary", s("img"), a(_rng.integers(0, 256, size=(2, 5, 6, 3)), np.uint8))
+    case(m, "ImageSummary", s("pos"), f32(4, 4, 3, 1, lo=0.0, hi=2.0), name="positive", max_images=2)
+    case(m, "ImageSummary", s("signed"), f32(1, 3, 5, 3), name="signed", max_images=1)
+    nan = f32(2, 3, 3, 4)
+    nan[0, 1, 1, 2] = np.nan
+    nan[1, 0, 0, 0] = np.inf
+    case(m, "ImageSummary", s("bad"), nan, name="nonfinite")
+    case(m, "ImageSummary", s("d"), f64(1, 2, 2, 1), name="f64")
+    case(m, "ImageSummary", s("h"), f16(1, 2, 3, 3), name="f16")
+    case(m, "ImageSummary", s("z"), a(np.zeros((1, 2, 2, 1)), np.float32), name="zeros")
+    case(m, "ImageSummary", s("bad_depth"), f32(1, 2, 2, 2), name="bad_depth")
+
+
+@builder
+def audio_summary_cases() -> None:
+    """AudioSummaryV2: WAV clips in a Summary."""
+    m = "summary"
+    case(m, "AudioSummaryV2", s("speech"), f32(4, 50, lo=-1.2, hi=1.2), a(16000.0, np.float32))
+    case(m, "AudioSummaryV2", s("stereo"), f32(2, 20, 2, lo=-1, hi=1), a(8000.4, np.float32), name="stereo",
+         max_outputs=1)
+    case(m, "AudioSummaryV2", s("bad"), f32(1, 5), a(0.0, np.float32), name="bad_rate")
 
 
 # CASES-END

@@ -155,7 +155,12 @@ def _examples(sess: tf1.Session, op: tf.Operation, batch: int, rng: np.random.Ge
 
 
 def _value(
-    sess: tf1.Session, tensor: tf.Tensor, rng: np.random.Generator, spec: dict, rank0: bool
+    sess: tf1.Session,
+    tensor: tf.Tensor,
+    rng: np.random.Generator,
+    spec: dict,
+    rank0: bool,
+    counts: bool = False,
 ) -> np.ndarray:
     dtype = tensor.dtype.base_dtype
     if "value" in spec:
@@ -163,7 +168,7 @@ def _value(
     if "shape" in spec:
         return _random(dtype, list(spec["shape"]), rng)
     if tensor.shape.rank is None and dtype != tf.string:
-        return _random(dtype, [] if rank0 else [3], rng)
+        return _random(dtype, [] if rank0 else [3], rng, counts)
     if dtype == tf.string:
         parse = _parse_consumer(tensor) or _parse_in_library(sess.graph)
         if parse is not None:
@@ -172,15 +177,20 @@ def _value(
         shape = _dims(tensor.shape, [2])
         words = np.array([b"alpha", b"beta", b"gamma", b"delta", b"epsilon"], dtype=object)
         return words[rng.integers(0, 5, int(np.prod(shape)))].reshape(shape)
-    return _random(dtype, _dims(tensor.shape, [3]), rng)
+    return _random(dtype, _dims(tensor.shape, [3]), rng, counts)
 
 
-def _random(dtype: tf.DType, shape: list[int], rng: np.random.Generator) -> np.ndarray:
+def _random(dtype: tf.DType, shape: list[int], rng: np.random.Generator, counts: bool = False) -> np.ndarray:
     if dtype.is_bool:
         return rng.integers(0, 2, shape).astype(bool)
-    if dtype.is_integer:
+    if dtype.is_integer or counts:  # counts: small whole numbers, e.g. token ids in a float input
         return rng.integers(0, 5, shape).astype(dtype.as_numpy_dtype)
     return rng.standard_normal(shape).astype(dtype.as_numpy_dtype)
+
+
+def _array(value: object) -> np.ndarray:
+    """A fetched value as an array; a scalar string stays bytes (np.asarray would drop trailing NULs)."""
+    return np.array(value, dtype=object) if isinstance(value, bytes) else np.asarray(value)
 
 
 def _short(exc: BaseException) -> str:
@@ -203,9 +213,12 @@ class Recorder:
         values: dict[str, np.ndarray] = {}
         result: dict[str, np.ndarray] = {}
         unknown_rank = any(t.shape.rank is None for t in feeds.values())
-        for rank0 in (True, False) if unknown_rank else (True,):
+        attempts = [(rank0, False) for rank0 in ((True, False) if unknown_rank else (True,))]
+        for rank0, counts in attempts:
             try:
-                values = {n: _value(sess, t, rng, self._spec(n), rank0) for n, t in sorted(feeds.items())}
+                values = {
+                    n: _value(sess, t, rng, self._spec(n), rank0, counts) for n, t in sorted(feeds.items())
+                }
                 result = sess.run(fetches, {feeds[n]: v for n, v in values.items()})
                 run["status"] = "ok"
                 run.pop("error", None)
@@ -214,10 +227,13 @@ class Recorder:
                 run["status"] = "tf_error"
                 run["error"] = f"{type(exc).__name__}: {_short(exc)}"
                 values, result = {}, {}
+                if not counts and "is not in [0, " in str(exc):  # a float input used as indices
+                    attempts.append((rank0, True))
+                    run["inputs"] = "whole numbers in [0, 5)"
         for name, value in values.items():
-            self.inputs[f"{run_id}/{name}"] = np.asarray(value)
+            self.inputs[f"{run_id}/{name}"] = _array(value)
         for name, value in result.items():
-            self.outputs[f"{run_id}/{name}"] = np.asarray(value)
+            self.outputs[f"{run_id}/{name}"] = _array(value)
         self.meta["runs"].append(run)
 
     def _spec(self, name: str) -> dict:
@@ -241,7 +257,11 @@ def saved_model_case(directory: Path) -> Recorder:
     from tensorflow.python.saved_model import loader_impl
 
     rec = Recorder(directory, "saved_model")
-    saved = loader_impl.parse_saved_model(str(directory))
+    try:
+        saved = loader_impl.parse_saved_model(str(directory))
+    except Exception as exc:  # e.g. a binary file named saved_model.pbtxt: TensorFlow cannot read it
+        rec.error({"tags": [], "signature": None}, f"parse: {type(exc).__name__}: {_short(exc)}")
+        return rec
     rec.meta["meta_graphs"] = []
     for index, meta_graph in enumerate(saved.meta_graphs):
         tags = list(meta_graph.meta_info_def.tags)

@@ -107,11 +107,11 @@ class Replayer:
         if self.case.meta["kind"] == "saved_model":
             model = self._model(tuple(run.meta["tags"]))
             result = model.signatures[run.meta["signature"]](**run.inputs)
-            return {k: np.asarray(v) for k, v in result.items()}
+            return {k: _array(v) for k, v in result.items()}
         session = self._session or self._open_session(run)
         fetches = run.meta["fetches"]
         values = session.run(fetches, feed_dict=dict(run.inputs))
-        return {name: np.asarray(v) for name, v in zip(fetches, values, strict=True)}
+        return {name: _array(v) for name, v in zip(fetches, values, strict=True)}
 
     def _model(self, tags: tuple[str, ...]) -> Any:
         import savedmodel
@@ -138,6 +138,11 @@ class Replayer:
             session.run(run.meta["init"])
         self._session = session
         return session
+
+
+def _array(value: Any) -> np.ndarray:
+    """A fetched value as an array; a scalar string stays bytes (np.asarray would drop trailing NULs)."""
+    return np.array(value, dtype=object) if isinstance(value, bytes) else np.asarray(value)
 
 
 def read_graph_def(path: Path) -> Any:
