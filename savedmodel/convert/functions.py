@@ -29,6 +29,12 @@ from savedmodel.proto import attr_value_pb2, function_pb2, node_def_pb2, tensor_
 DT_RESOURCE = types_pb2.DT_RESOURCE
 DT_STRING = types_pb2.DT_STRING
 _DROPPED_ATTRS = ("_class",)
+# Updates of a reference variable and their resource-variable ops.
+RESOURCE_UPDATES = {
+    "Assign": "AssignVariableOp",
+    "AssignAdd": "AssignAddVariableOp",
+    "AssignSub": "AssignSubVariableOp",
+}
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,17 @@ class _Body:
         order = self.index.closure(fetch_nodes, feeds, stops)
         self.body = set(order)
         self.names = _Names(self.body)
+        # Assign/AssignAdd/AssignSub of a reference variable: a resource update, then a read
+        # under the node's name (its `value` output stands for the updated reference).
+        self.updates = {
+            name: self.b.variables[self._data_inputs(name)[0]]
+            for name in order
+            if self.index.nodes[name].op in RESOURCE_UPDATES
+            and self.b.frozen is None
+            and self._data_inputs(name)[:1]
+            and self._data_inputs(name)[0] in self.b.variables
+            and self.b.variables[self._data_inputs(name)[0]].is_ref
+        }
         self.arg_names = {i.key: self.names.unique(sanitize(i.key)) for i in self.inputs}
         for kind, source in self.capture_order:
             self._capture(kind, source)
@@ -177,7 +194,30 @@ class _Body:
         captures = [self.captures[k] for k in self.capture_order]
         return BuiltFunction(self.fdef, self.inputs, self.outputs, captures)
 
+    def _data_inputs(self, name: str) -> list[str]:
+        return [parse_input(t).node for t in self.index.nodes[name].input if not t.startswith("^")]
+
+    def _controls(self, node: node_def_pb2.NodeDef) -> list[str]:
+        found = {parse_input(t).node for t in node.input if t.startswith("^")}
+        return sorted("^" + n for n in found if n in self.body)
+
+    def _update(self, node: node_def_pb2.NodeDef, variable: Variable) -> None:
+        handle = self._capture("variable", variable.node).arg
+        value_text = [t for t in node.input if not t.startswith("^")][1]
+        value = self._resolve(_tensor(value_text), node, 1)
+        op = RESOURCE_UPDATES[node.op]
+        controls = self._controls(node)
+        update = self.fdef.node_def.add(name=self.names.unique(f"{node.name}/{op}"), op=op)
+        update.input.extend([handle, value, *controls])
+        update.attr["dtype"].type = variable.dtype
+        read = self.fdef.node_def.add(name=node.name, op="ReadVariableOp", input=[handle, "^" + update.name])
+        read.attr["dtype"].type = variable.dtype
+        self.fdef.signature.is_stateful = True
+
     def _copy_node(self, node: node_def_pb2.NodeDef) -> None:
+        if node.name in self.updates:
+            self._update(node, self.updates[node.name])
+            return
         if node.op in PLACEHOLDER_OPS:
             self.b.report.block(f"{self.where} needs placeholder {node.name!r}, which it does not feed")
             return
@@ -223,6 +263,8 @@ class _Body:
         if node not in self.body:
             self.b.report.block(f"{self.where}: tensor {tensor!r} is not computed in the graph")
             return tensor
+        if node in self.updates:
+            return f"{node}:value:0"
         return self.index.function_ref(node, index)
 
     def _variable(self, variable: Variable, consumer: node_def_pb2.NodeDef | None, position: int) -> str:

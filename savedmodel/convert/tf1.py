@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,10 @@ from savedmodel.convert.objects import ObjectGraph, Spec, saved_concrete
 from savedmodel.convert.report import ConversionError, Report
 from savedmodel.errors import NotFoundError, SavedModelError
 from savedmodel.format import checkpoint as ckpt
+from savedmodel.format import dtypes, writer
 from savedmodel.format import saved_model as sm
 from savedmodel.format import tensor as tensor_format
-from savedmodel.format import writer
+from savedmodel.graph.endpoints import PLACEHOLDERS, placeholder_shape
 from savedmodel.graph.names import parse_input
 from savedmodel.graph.outputs import tf_op_defs
 from savedmodel.proto import (
@@ -167,7 +169,7 @@ class Converter:
     def __init__(
         self,
         source: PathLike,
-        tag_set: str | None = None,
+        tag_set: str | Sequence[str] | None = None,
         signature_keys: list[str] | None = None,
         freeze: bool = False,
     ) -> None:
@@ -288,31 +290,48 @@ class Converter:
         sig = self.meta.signature_def[key]
         self.report.signatures[key] = sig.method_name
         inputs, outputs = [], []
-        for name in sorted(sig.inputs):
-            info = sig.inputs[name]
-            if info.WhichOneof("encoding") != "name":
-                self.report.block(
-                    f"signature {key!r}: input {name!r} is a composite tensor ({info.WhichOneof('encoding')})"
-                )
-                continue
-            inputs.append(TensorArg(name, info.name, int(info.dtype), info.tensor_shape))
-        for name in sorted(sig.outputs):
-            info = sig.outputs[name]
-            if info.WhichOneof("encoding") != "name":
-                self.report.block(
-                    f"signature {key!r}: output {name!r} is a composite tensor "
-                    f"({info.WhichOneof('encoding')})"
-                )
-                continue
-            node, index = parse_input(info.name).node, parse_input(info.name).index
-            dtype = int(info.dtype) or self.index.output_dtype(node, index) or 0
-            outputs.append(TensorArg(name, info.name, dtype % 100, info.tensor_shape))
+        for role, infos, target in (("input", sig.inputs, inputs), ("output", sig.outputs, outputs)):
+            for name in sorted(infos):
+                info = infos[name]
+                if info.WhichOneof("encoding") != "name":
+                    self.report.block(
+                        f"signature {key!r}: {role} {name!r} is a composite tensor "
+                        f"({info.WhichOneof('encoding')})"
+                    )
+                    continue
+                dtype, shape = self._tensor_type(key, name, info)
+                target.append(TensorArg(name, info.name, dtype, shape))
         name = self._name(f"signature_wrapper_{sanitize(key)}")
         built = builder.build(name, f"signature {key!r}", inputs, outputs)
         for capture in built.captures:
             if self.freeze and capture.kind == "variable":
                 self.report.block(f"signature {key!r} uses variable {capture.source!r} as a resource")
         return built
+
+    def _tensor_type(
+        self, key: str, name: str, info: meta_graph_pb2.TensorInfo
+    ) -> tuple[int, tensor_shape_pb2.TensorShapeProto]:
+        """The dtype and shape of a signature tensor: the graph's own where the TensorInfo
+        disagrees (old exports recorded a string placeholder as DT_FLOAT), a Placeholder's
+        declared shape read as TF reads it for the graph's producer."""
+        ref = parse_input(info.name)
+        actual = self.index.output_dtype(ref.node, ref.index)
+        dtype = dtypes.base_dtype(int(info.dtype)) if info.dtype else actual or 0
+        if actual is not None and actual != dtype:
+            self.report.warn(
+                f"signature {key!r}: {name!r} is recorded as {dtypes.dtype_name(dtype)} but the graph "
+                f"makes it {dtypes.dtype_name(actual)}; written as {dtypes.dtype_name(actual)}"
+            )
+            dtype = actual
+        node = self.index.nodes.get(ref.node)
+        if node is not None and node.op in PLACEHOLDERS and "shape" in node.attr:
+            dims = placeholder_shape(node.attr["shape"].shape, self.meta.graph_def.versions.producer)
+            shape = tensor_format.shape_to_proto(dims)
+        elif info.HasField("tensor_shape"):
+            shape = info.tensor_shape
+        else:
+            shape = tensor_shape_pb2.TensorShapeProto(unknown_rank=True)
+        return dtype, shape
 
     def _table_functions(self, table: str) -> tuple[BuiltFunction, BuiltFunction | None]:
         """`_create_resource` and `_initialize` of a table."""
@@ -425,7 +444,13 @@ class _Assembler:
         self._finish_meta(init)
         proto = saved_model_pb2.SavedModel(saved_model_schema_version=1)
         proto.meta_graphs.add().CopyFrom(self.meta)
-        assets = {a.filename: conv.source / sm.ASSETS_DIR / a.filename for a in conv.assets}
+        assets = {}
+        for asset in conv.assets:
+            path = conv.source / sm.ASSETS_DIR / asset.filename
+            if path.is_file():
+                assets[asset.filename] = path
+            else:
+                conv.report.warn(f"asset file {asset.filename!r} is missing from the source; not copied")
         return _Output(proto, tensors, object_graph, assets)
 
     def _track_variables(self) -> None:
@@ -701,7 +726,7 @@ def _shape(proto: tensor_shape_pb2.TensorShapeProto | None) -> tensor_shape_pb2.
 
 def plan(
     source: PathLike,
-    tag_set: str | None = None,
+    tag_set: str | Sequence[str] | None = None,
     signature_keys: list[str] | None = None,
     freeze: bool = False,
 ) -> Report:
@@ -726,7 +751,7 @@ def _warn_kernels(converter: Converter) -> None:
 def tf1_to_tf2(
     source: PathLike,
     output: PathLike,
-    tag_set: str | None = None,
+    tag_set: str | Sequence[str] | None = None,
     signature_keys: list[str] | None = None,
     freeze: bool = False,
     overwrite: bool = False,
