@@ -219,6 +219,17 @@ def tf_results(tmp_path_factory: pytest.TempPathFactory, converted: dict[str, Pa
         runs = [r for r in case.runs if r.tf_ran]
         cases = {r.meta["signature"]: {"inputs": {k: encode(v) for k, v in r.inputs.items()}} for r in runs}
         jobs[name] = {"path": str(root / name), "cases": cases}
+    # a converted model whose signatures were then edited (renamed, method name changed)
+    from savedmodel.convert.signatures import edit_signatures
+
+    edit_signatures(
+        converted["examples"],
+        root / "edited",
+        rename={"predict": "logits"},
+        method_names={"regress": "predict"},
+    )
+    cases = {k: GOLDENS["examples"][v] for k, v in (("logits", "predict"), ("regress", "regress"))}
+    jobs["edited"] = {"path": str(root / "edited"), "cases": cases}
     (root / "jobs.json").write_text(json.dumps(jobs))
     proc = subprocess.run(
         [str(ORACLE_PYTHON), str(TF_CHECK), str(root / "jobs.json")],
@@ -264,3 +275,14 @@ def test_tensorflow_loads_converted_realworld(tf_results: dict, name: str) -> No
     runs = [r for r in case.runs if r.tf_ran]
     expected = {r.meta["signature"]: {k: np.asarray(v) for k, v in r.expected.items()} for r in runs}
     _check_both_loaders(tf_results[name], expected)
+
+
+@pytest.mark.oracle
+def test_tensorflow_loads_edited_signatures(tf_results: dict) -> None:
+    got = tf_results["edited"]
+    expected = {
+        "logits": {"logits": array(GOLDENS["examples"]["predict"]["outputs"]["logits"])},
+        "regress": {"outputs": array(GOLDENS["examples"]["regress"]["outputs"]["outputs"])},
+    }
+    _check_both_loaders(got, expected)
+    assert got["methods"] == {"logits": "tensorflow/serving/predict", "regress": "tensorflow/serving/predict"}
