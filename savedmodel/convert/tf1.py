@@ -163,6 +163,28 @@ def checkpoint_names(index: GraphIndex) -> tuple[dict[str, str], set[str]]:
     return keys, sliced
 
 
+def read_checkpoint(source: Path) -> dict[str, Any]:
+    """Key -> a function reading that tensor, from the model's variables: a TensorBundle
+    (variables/variables, a session bundle's `export`) or a V1 checkpoint (older session
+    bundles' `export-?????-of-?????`)."""
+    from savedmodel.format import checkpoint_v1, session_bundle
+    from savedmodel.format.bundle import BundleReader
+    from savedmodel.inspect import variables_prefix
+
+    if session_bundle.is_session_bundle(source):
+        pattern = session_bundle.variables_filename(source)
+        if checkpoint_v1.is_v1_checkpoint(pattern):
+            v1 = checkpoint_v1.V1CheckpointReader(pattern)
+            return {key: (lambda k=key: v1.read(k)) for key in v1.keys()}
+    prefix = variables_prefix(source)
+    if prefix is None:
+        return {}
+    reader = BundleReader(prefix)
+    values = {key: np.asarray(reader.read(key)) for key in reader.keys()}
+    reader.close()
+    return {key: (lambda v=value: v) for key, value in values.items()}
+
+
 class Converter:
     """Plans and builds the conversion of one MetaGraphDef (see the module docstring)."""
 
@@ -216,27 +238,20 @@ class Converter:
         return out
 
     def _read_values(self) -> dict[str, np.ndarray]:
-        from savedmodel.inspect import open_bundle
-
         self.checkpoint_keys, self.sliced = checkpoint_names(self.index)
         if not self.variables:
             return {}
         try:
-            reader = open_bundle(self.source)
+            tensors = read_checkpoint(self.source)
         except SavedModelError as exc:
             self.report.warn(f"no variables checkpoint could be read ({exc})")
             return {}
-        if reader is None:
-            return {}
-        try:
-            out = {}
-            for name in self.variables:
-                key = self.checkpoint_keys.get(name, name)
-                if name not in self.sliced and reader.has_tensor(key):
-                    out[name] = np.asarray(reader.read(key))
-            return out
-        finally:
-            reader.close()
+        out = {}
+        for name in self.variables:
+            key = self.checkpoint_keys.get(name, name)
+            if name not in self.sliced and key in tensors:
+                out[name] = np.asarray(tensors[key]())
+        return out
 
     def _trainable(self) -> set[str]:
         from savedmodel.proto import variable_pb2

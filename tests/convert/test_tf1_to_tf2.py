@@ -286,3 +286,14 @@ def test_tensorflow_loads_edited_signatures(tf_results: dict) -> None:
     }
     _check_both_loaders(got, expected)
     assert got["methods"] == {"logits": "tensorflow/serving/predict", "regress": "tensorflow/serving/predict"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["tfserving__half_plus_two__2016_27a9c35", "tfserving__half_plus_two_2_versions__2017_be208d5"],
+)
+def test_session_bundles_convert(tmp_path: Path, name: str) -> None:
+    """TF Serving session bundles (export.meta + a V1 or V2 checkpoint) convert too."""
+    tf1_to_tf2(FIXTURES / "realworld" / name, tmp_path / "out")
+    result = savedmodel.load(tmp_path / "out").signatures["serving_default"](x=np.float32([1.0, 4.0]))
+    np.testing.assert_allclose(result["y"], [2.5, 4.0])
