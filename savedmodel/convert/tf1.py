@@ -747,20 +747,29 @@ def plan(
 ) -> Report:
     """What converting `source` would do (nothing is written)."""
     converter = Converter(source, tag_set, signature_keys, freeze)
-    converter.build()
-    _warn_kernels(converter)
+    built = converter.build()
+    if built is not None:
+        _check_ops(converter.report, built.proto)
     return converter.report
 
 
-def _warn_kernels(converter: Converter) -> None:
+def _check_ops(report: Report, proto: saved_model_pb2.SavedModel) -> None:
+    """Warn about ops of the converted functions TensorFlow does not define (custom ops) and
+    ops savedmodel has no kernel for."""
     from savedmodel.ops.registry import lookup
 
-    ops = {n.op for n in converter.index.graph_def.node}
-    missing = sorted(op for op in ops if lookup(op) is None and op not in converter.index.functions)
-    if missing:
-        converter.report.warn(
-            "savedmodel has no kernel for " + ", ".join(missing) + " (TensorFlow runs the converted model)"
+    meta = proto.meta_graphs[0]
+    library = {f.signature.name for f in meta.graph_def.library.function}
+    ops = {n.op for f in meta.graph_def.library.function for n in f.node_def} - library
+    known = tf_op_defs()
+    custom = sorted(op for op in ops if op not in known)
+    if custom:
+        report.warn(
+            "not TensorFlow 2.21 ops (custom ops; load their library before the model): " + ", ".join(custom)
         )
+    missing = sorted(op for op in ops if lookup(op) is None and op not in custom)
+    if missing:
+        report.warn("savedmodel has no kernel for " + ", ".join(missing) + " (TensorFlow runs them)")
 
 
 def tf1_to_tf2(
@@ -784,6 +793,7 @@ def tf1_to_tf2(
         raise ConversionError(report)
     if freeze:
         report.changes.append("variables folded into constants (--freeze)")
+    _check_ops(report, built.proto)
     _write(built, source, output, overwrite)
     report.written = True
     return report

@@ -193,3 +193,10 @@ def test_export_weights_tf2_names_and_bfloat16(tmp_path: Path) -> None:
     assert weights["vocab"].tolist() == [b"a", b"bc"]
     with np.load(tmp_path / "b.npz", allow_pickle=False) as raw:  # plain NumPy reads it too
         assert raw["emb"].dtype == np.uint16
+
+
+def test_dry_run_warns_about_custom_ops(capsys: pytest.CaptureFixture[str]) -> None:
+    trt = FIXTURES / "realworld" / "tfserving__saved_model_half_plus_two_gpu_trt__2019_c7b3d94"
+    assert main(["convert", "--dir", str(trt), "--dry-run", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and any("custom ops" in w and "TRTEngineOp" in w for w in report["warnings"])
