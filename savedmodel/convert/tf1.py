@@ -46,7 +46,7 @@ from savedmodel.convert.graphs import (
 )
 from savedmodel.convert.objects import ObjectGraph, Spec, saved_concrete
 from savedmodel.convert.report import ConversionError, Report
-from savedmodel.errors import NotFoundError, SavedModelError
+from savedmodel.errors import FormatError, NotFoundError, SavedModelError
 from savedmodel.format import checkpoint as ckpt
 from savedmodel.format import dtypes, writer
 from savedmodel.format import saved_model as sm
@@ -131,11 +131,12 @@ def _const_strings(index: GraphIndex, name: str) -> list[str] | None:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
 
-def checkpoint_names(index: GraphIndex) -> tuple[dict[str, str], set[str]]:
+def checkpoint_names(index: GraphIndex) -> tuple[dict[str, str], dict[str, str]]:
     """Variable node -> its key in the TF1 checkpoint (from the saver's save ops; else the
-    node's own name), and the variables saved as slices of a partitioned variable."""
+    node's own name), and, for the partitions of a partitioned variable, their slice
+    ('10 4 0,5:-': the full shape, then the partition's extents)."""
     keys: dict[str, str] = {}
-    sliced: set[str] = set()
+    sliced: dict[str, str] = {}
     for node in index.graph_def.node:
         if node.op not in ("SaveV2", "SaveSlices", "Save"):
             continue
@@ -151,16 +152,22 @@ def checkpoint_names(index: GraphIndex) -> tuple[dict[str, str], set[str]]:
                 continue
             keys.setdefault(variable, names[i])
             if slices and i < len(slices) and slices[i]:
-                sliced.add(variable)
+                sliced[variable] = slices[i]
     for name, node in index.nodes.items():
         if node.op in VARIABLE_OPS:
-            keys.setdefault(
-                name,
-                node.attr["shared_name"].s.decode()
-                if node.op == "VarHandleOp" and node.attr["shared_name"].s
-                else name,
-            )
+            shared = node.attr["shared_name"].s.decode() if node.op == "VarHandleOp" else ""
+            keys.setdefault(name, shared or name)
     return keys, sliced
+
+
+def _partition(full: np.ndarray, spec: str) -> np.ndarray:
+    from savedmodel.format.bundle import parse_shape_and_slice
+
+    shape, extents = parse_shape_and_slice(spec)
+    if list(full.shape) != shape:
+        raise FormatError(f"partition {spec!r} of a tensor of shape {list(full.shape)}")
+    index = tuple(slice(start, None if length is None else start + length) for start, length in extents)
+    return np.array(full[index])
 
 
 def read_checkpoint(source: Path) -> dict[str, Any]:
@@ -249,8 +256,22 @@ class Converter:
         out = {}
         for name in self.variables:
             key = self.checkpoint_keys.get(name, name)
-            if name not in self.sliced and key in tensors:
-                out[name] = np.asarray(tensors[key]())
+            if key not in tensors:
+                continue
+            value = np.asarray(tensors[key]())
+            out[name] = _partition(value, self.sliced[name]) if name in self.sliced else value
+        partitioned = sorted({self.checkpoint_keys[n] for n in self.sliced if n in out})
+        if partitioned:
+            self.report.changes.append(
+                "partitioned variables kept as their partitions: " + ", ".join(partitioned)
+            )
+        left_out = sorted(n for n in self.variables if n not in out)
+        if left_out:
+            self.report.warn(
+                f"{len(left_out)} variables are not in the checkpoint and are left out unless used: "
+                + ", ".join(left_out[:5])
+                + (" ..." if len(left_out) > 5 else "")
+            )
         return out
 
     def _trainable(self) -> set[str]:
@@ -295,8 +316,7 @@ class Converter:
             used_vars |= {c.source for f in fns if f is not None for c in f.captures if c.kind == "variable"}
         missing = sorted(v for v in used_vars if v not in self.values)
         for name in missing:
-            why = "a slice of a partitioned variable" if name in self.sliced else "not in the checkpoint"
-            self.report.block(f"variable {name!r} is used but {why}")
+            self.report.block(f"variable {name!r} is used but not in the checkpoint")
         if not self.report.ok:
             return None
         return _Assembler(self, signatures, tables).assemble()
@@ -501,7 +521,7 @@ class _Assembler:
         if names:
             refs = sum(conv.variables[n].is_ref for n in names)
             conv.report.changes.append(
-                f"{len(names)} variables tracked as resource variables under TF2 checkpoint keys"
+                f"{_count(len(names), 'variable')} tracked as resource variables under TF2 checkpoint keys"
                 + (f" ({refs} were reference variables)" if refs else "")
             )
 
@@ -540,7 +560,7 @@ class _Assembler:
                 copy.tensor_info.name = f"{const.name}:0"
                 copy.tensor_info.dtype = DT_STRING
                 copy.tensor_info.tensor_shape.SetInParent()
-            conv.report.changes.append(f"{len(conv.assets)} asset files tracked (asset_paths)")
+            conv.report.changes.append(f"{_count(len(conv.assets), 'asset file')} tracked (asset_paths)")
         if not self.tables:
             return
         listed = self.objects.add(0, "tables", "list")
@@ -562,7 +582,7 @@ class _Assembler:
                 )
                 self._concrete(init, {}, None)
         conv.report.changes.append(
-            f"{len(self.tables)} tables tracked as resources (_create_resource, _initialize)"
+            f"{_count(len(self.tables), 'table')} tracked as resources (_create_resource, _initialize)"
         )
 
     def _concrete(self, built: BuiltFunction, inputs: dict[str, Spec], output: Any) -> None:
@@ -623,7 +643,8 @@ class _Assembler:
             if source.method_name != PREDICT:
                 self.conv.report.changes.append(f"signature {key!r} keeps method name {source.method_name!r}")
         self.conv.report.changes.append(
-            f"{len(self.signatures)} signatures became concrete functions called with StatefulPartitionedCall"
+            f"{_count(len(self.signatures), 'signature')} became concrete functions "
+            "called by StatefulPartitionedCall"
         )
 
     def _init_op(self) -> str:
@@ -730,6 +751,10 @@ class _SaverVariable:
     name: str
     dtype: Any
     shape: Any
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _shape(proto: tensor_shape_pb2.TensorShapeProto | None) -> tensor_shape_pb2.TensorShapeProto:

@@ -13,6 +13,9 @@ Models:
   while_loop      a v1 while loop (Enter/Merge/Switch/Exit) over a variable
   table_asset     a string -> id hash table initialised from an asset file (legacy_init_op), plus
                   an int64 -> string table from constants
+  partitioned     an embedding variable in 3 partitions (slices of one checkpoint tensor)
+
+`make_convert_fixtures.py NAME...` rewrites only those models (and their goldens).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import base64
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -179,7 +183,24 @@ def table_asset(path: Path) -> dict:
     }
 
 
-MODELS = {f.__name__: f for f in (builder_ref, simple_save, examples, while_loop, table_asset)}
+def partitioned(path: Path) -> dict:
+    with tf.Graph().as_default(), tf1.Session() as sess:
+        ids = tf1.placeholder(tf.int64, [None], name="ids")
+        emb = tf1.get_variable(
+            "emb",
+            shape=[10, 4],
+            initializer=tf1.random_normal_initializer(seed=3),
+            partitioner=tf1.fixed_size_partitioner(3),
+            use_resource=False,
+        )
+        vectors = tf.identity(tf.nn.embedding_lookup(emb, ids), name="vectors")
+        sess.run(tf1.global_variables_initializer())
+        sig = tf1.saved_model.predict_signature_def({"ids": ids}, {"vectors": vectors})
+        _builder(path, sess, {"serving_default": sig})
+    return {"serving_default": {"ids": np.array([0, 3, 4, 9, 7], np.int64)}}
+
+
+MODELS = {f.__name__: f for f in (builder_ref, simple_save, examples, while_loop, table_asset, partitioned)}
 
 
 def tf1_outputs(path: Path, feeds: dict) -> dict:
@@ -197,9 +218,13 @@ def tf1_outputs(path: Path, feeds: dict) -> dict:
     return out
 
 
-def main() -> None:
-    goldens = {}
+def main(names: list[str]) -> None:
+    """Write the models named (all when none), keeping the other goldens."""
+    golden_path = OUT / "goldens.json"
+    goldens = json.loads(golden_path.read_text()) if names and golden_path.exists() else {}
     for name, make in MODELS.items():
+        if names and name not in names:
+            continue
         path = OUT / name
         shutil.rmtree(path, ignore_errors=True)
         feeds = make(path)
@@ -210,8 +235,8 @@ def main() -> None:
         for key, outputs in tf1_outputs(path, feeds).items():
             goldens[name][key]["outputs"] = outputs
         print("wrote", path)
-    (OUT / "goldens.json").write_text(json.dumps(goldens, indent=1, sort_keys=True) + "\n")
+    golden_path.write_text(json.dumps(goldens, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
