@@ -30,6 +30,12 @@ REALWORLD = [
     "tfserving__saved_model_half_plus_three__2017_6058fd6",  # TensorInfo dtype wrong, producer 21
 ]
 TF_CHECK = Path(__file__).with_name("tf_check.py")
+# The TF1 models of TensorFlow's "Migrate the SavedModel workflow" guide: add_two(5.)
+SEED_MODELS = {
+    "saved-model-builder": np.float32(5.0),
+    "simple-save": np.float32(5.0),
+    "estimator-model": np.float32([5.0]),
+}
 
 
 def array(entry: dict) -> np.ndarray:
@@ -219,6 +225,12 @@ def tf_results(tmp_path_factory: pytest.TempPathFactory, converted: dict[str, Pa
         runs = [r for r in case.runs if r.tf_ran]
         cases = {r.meta["signature"]: {"inputs": {k: encode(v) for k, v in r.inputs.items()}} for r in runs}
         jobs[name] = {"path": str(root / name), "cases": cases}
+    for name, value in SEED_MODELS.items():
+        tf1_to_tf2(FIXTURES / "seed" / name, root / name)
+        jobs[name] = {
+            "path": str(root / name),
+            "cases": {"serving_default": {"inputs": {"input": encode(value)}}},
+        }
     # a converted model whose signatures were then edited (renamed, method name changed)
     from savedmodel.convert.signatures import edit_signatures
 
@@ -297,3 +309,17 @@ def test_session_bundles_convert(tmp_path: Path, name: str) -> None:
     tf1_to_tf2(FIXTURES / "realworld" / name, tmp_path / "out")
     result = savedmodel.load(tmp_path / "out").signatures["serving_default"](x=np.float32([1.0, 4.0]))
     np.testing.assert_allclose(result["y"], [2.5, 4.0])
+
+
+@pytest.mark.parametrize("name", sorted(SEED_MODELS))
+def test_migration_guide_models(tmp_path: Path, name: str) -> None:
+    tf1_to_tf2(FIXTURES / "seed" / name, tmp_path / name)
+    result = savedmodel.load(tmp_path / name).signatures["serving_default"](input=SEED_MODELS[name])
+    assert_close(result["output"], SEED_MODELS[name] + 2, name)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("name", sorted(SEED_MODELS))
+def test_tensorflow_loads_converted_guide_models(tf_results: dict, name: str) -> None:
+    """`tf.saved_model.load(converted)` as the guide's load_tf2 calls it: add_two(5.) == 7."""
+    _check_both_loaders(tf_results[name], {"serving_default": {"output": SEED_MODELS[name] + 2}})
