@@ -689,20 +689,30 @@ class _Assembler:
             dtype=attr_value_pb2.AttrValue(type=DT_STRING),
             value=attr_value_pb2.AttrValue(tensor=tensor_format.from_numpy(data, DT_STRING)),
         )
-        save_fn = _traced_save(names, variables)
-        restore_fn = _traced_restore(names, variables)
-        for fn in (save_fn, restore_fn):
+        # Named by this conversion's own counter, so converting twice writes the same bytes.
+        fn_names = {}
+        for label, fn in (
+            ("_traced_save", _traced_save(names, variables)),
+            ("_traced_restore", _traced_restore(names, variables)),
+        ):
+            fn_names[label] = self.conv._name(label)
             for fdef in fn.library().values():
-                self.graph.library.function.add().CopyFrom(fdef)
+                copy = self.graph.library.function.add()
+                copy.CopyFrom(fdef)
+                if fdef.signature.name == fn.name:
+                    copy.signature.name = fn_names[label]
         resource_types = [DT_RESOURCE] * len(handles)
         save = self._call(
-            save_fn.name,
+            fn_names["_traced_save"],
             [f"{filename.name}:0", *handles, f"{const.name}:0"],
             [DT_STRING, *resource_types, DT_STRING],
             [DT_STRING],
         )
         restore = self._call(
-            restore_fn.name, [f"{filename.name}:0", *handles], [DT_STRING, *resource_types], [DT_STRING]
+            fn_names["_traced_restore"],
+            [f"{filename.name}:0", *handles],
+            [DT_STRING, *resource_types],
+            [DT_STRING],
         )
         self.meta.saver_def.CopyFrom(
             saver_pb2.SaverDef(

@@ -323,3 +323,14 @@ def test_migration_guide_models(tmp_path: Path, name: str) -> None:
 def test_tensorflow_loads_converted_guide_models(tf_results: dict, name: str) -> None:
     """`tf.saved_model.load(converted)` as the guide's load_tf2 calls it: add_two(5.) == 7."""
     _check_both_loaders(tf_results[name], {"serving_default": {"output": SEED_MODELS[name] + 2}})
+
+
+def test_conversion_is_deterministic(tmp_path: Path) -> None:
+    """Everything but fingerprint.pb's random uuid is the same from one conversion to the next."""
+    for name in ("a", "b"):
+        tf1_to_tf2(CONVERT / "table_asset", tmp_path / name)
+    files = [p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()]
+    assert len(files) >= 5
+    for rel in files:
+        if rel.name != "fingerprint.pb":
+            assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
