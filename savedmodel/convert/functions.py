@@ -173,6 +173,7 @@ class _Body:
         order = self.index.closure(fetch_nodes, feeds, stops)
         self.body = set(order)
         self.names = _Names(self.body)
+        self.frozen_reads = {n: v for n in order if (v := self._frozen_read(n)) is not None}
         # Assign/AssignAdd/AssignSub of a reference variable: a resource update, then a read
         # under the node's name (its `value` output stands for the updated reference).
         self.updates = {
@@ -193,6 +194,13 @@ class _Body:
         self._signature()
         captures = [self.captures[k] for k in self.capture_order]
         return BuiltFunction(self.fdef, self.inputs, self.outputs, captures)
+
+    def _frozen_read(self, name: str) -> Variable | None:
+        """With frozen values, the resource variable a ReadVariableOp node reads."""
+        if self.b.frozen is None or self.index.nodes[name].op != "ReadVariableOp":
+            return None
+        inputs = self._data_inputs(name)
+        return self.b.variables.get(inputs[0]) if inputs else None
 
     def _data_inputs(self, name: str) -> list[str]:
         return [parse_input(t).node for t in self.index.nodes[name].input if not t.startswith("^")]
@@ -217,6 +225,12 @@ class _Body:
     def _copy_node(self, node: node_def_pb2.NodeDef) -> None:
         if node.name in self.updates:
             self._update(node, self.updates[node.name])
+            return
+        if node.name in self.frozen_reads:  # the frozen value, under the read's name
+            variable = self.frozen_reads[node.name]
+            out = self.fdef.node_def.add(name=node.name, op="Identity")
+            out.input.extend([self._value(variable), *self._controls(node)])
+            out.attr["T"].type = variable.dtype
             return
         if node.op in PLACEHOLDER_OPS:
             self.b.report.block(f"{self.where} needs placeholder {node.name!r}, which it does not feed")
@@ -265,6 +279,8 @@ class _Body:
             return tensor
         if node in self.updates:
             return f"{node}:value:0"
+        if node in self.frozen_reads:
+            return f"{node}:output:0"
         return self.index.function_ref(node, index)
 
     def _variable(self, variable: Variable, consumer: node_def_pb2.NodeDef | None, position: int) -> str:

@@ -643,7 +643,7 @@ class _Assembler:
             if source.method_name != PREDICT:
                 self.conv.report.changes.append(f"signature {key!r} keeps method name {source.method_name!r}")
         self.conv.report.changes.append(
-            f"{_count(len(self.signatures), 'signature')} became concrete functions "
+            f"{_count(len(self.signatures), 'signature')} -> concrete functions "
             "called by StatefulPartitionedCall"
         )
 

@@ -136,20 +136,21 @@ def test_tables_and_assets_tracked(converted: dict[str, Path]) -> None:
     assert kinds.count("resource") == 2 and kinds.count("asset") == 1
 
 
-def test_freeze_folds_variables(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", MODELS)
+def test_freeze_folds_variables(tmp_path: Path, name: str) -> None:
     out = tmp_path / "frozen"
-    report = tf1_to_tf2(CONVERT / "while_loop", out, freeze=True)
+    report = tf1_to_tf2(CONVERT / name, out, freeze=True)
     assert any("constants" in c for c in report.changes)
     meta = _meta(out)
     assert "VarHandleOp" not in {n.op for n in meta.graph_def.node}
     assert set(bundle.BundleReader(out / "variables" / "variables").keys()) == {
         "_CHECKPOINTABLE_OBJECT_GRAPH"
     }
-    case = GOLDENS["while_loop"]["serving_default"]
-    result = savedmodel.load(out).signatures["serving_default"](
-        **{k: array(v) for k, v in case["inputs"].items()}
-    )
-    assert_close(result["result"], array(case["outputs"]["result"]), "frozen")
+    model = savedmodel.load(out)
+    for key, case in GOLDENS[name].items():
+        result = model.signatures[key](**{k: array(v) for k, v in case["inputs"].items()})
+        for output, expected in case["outputs"].items():
+            assert_close(result[output], array(expected), f"frozen {name}/{key}/{output}")
 
 
 def test_signature_subset(tmp_path: Path) -> None:
@@ -225,6 +226,8 @@ def tf_results(tmp_path_factory: pytest.TempPathFactory, converted: dict[str, Pa
         runs = [r for r in case.runs if r.tf_ran]
         cases = {r.meta["signature"]: {"inputs": {k: encode(v) for k, v in r.inputs.items()}} for r in runs}
         jobs[name] = {"path": str(root / name), "cases": cases}
+    tf1_to_tf2(CONVERT / "table_asset", root / "frozen", freeze=True)
+    jobs["frozen"] = {"path": str(root / "frozen"), "cases": GOLDENS["table_asset"]}
     for name, value in SEED_MODELS.items():
         tf1_to_tf2(FIXTURES / "seed" / name, root / name)
         jobs[name] = {
@@ -334,3 +337,10 @@ def test_conversion_is_deterministic(tmp_path: Path) -> None:
     for rel in files:
         if rel.name != "fingerprint.pb":
             assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+@pytest.mark.oracle
+def test_tensorflow_loads_frozen(tf_results: dict) -> None:
+    expected = {k: {o: array(v) for o, v in c["outputs"].items()} for k, c in GOLDENS["table_asset"].items()}
+    _check_both_loaders(tf_results["frozen"], expected)
+    assert tf_results["frozen"]["variables"] == []
