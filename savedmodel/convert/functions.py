@@ -286,7 +286,8 @@ class _Body:
     def _variable(self, variable: Variable, consumer: node_def_pb2.NodeDef | None, position: int) -> str:
         consumer_op = consumer.op if consumer is not None else ""
         if variable.is_ref:
-            if consumer is not None and self.index.input_is_ref(consumer, position):
+            changes = consumer is not None and consumer.op not in DEREF_OPS
+            if changes and self.index.input_is_ref(consumer, position):
                 self.b.report.block(
                     f"{self.where}: {consumer.name!r} ({consumer_op}) changes the reference variable "
                     f"{variable.node!r} (training ops do not convert; export the inference graph)"

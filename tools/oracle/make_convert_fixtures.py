@@ -14,6 +14,7 @@ Models:
   table_asset     a string -> id hash table initialised from an asset file (legacy_init_op), plus
                   an int64 -> string table from constants
   partitioned     an embedding variable in 3 partitions (slices of one checkpoint tensor)
+  ref_cond        a v1 cond (Switch/Merge) over a reference variable
 
 `make_convert_fixtures.py NAME...` rewrites only those models (and their goldens).
 """
@@ -200,7 +201,24 @@ def partitioned(path: Path) -> dict:
     return {"serving_default": {"ids": np.array([0, 3, 4, 9, 7], np.int64)}}
 
 
-MODELS = {f.__name__: f for f in (builder_ref, simple_save, examples, while_loop, table_asset, partitioned)}
+def ref_cond(path: Path) -> dict:
+    with tf.Graph().as_default(), tf1.Session() as sess:
+        x = tf1.placeholder(tf.float32, [None], name="x")
+        flag = tf1.placeholder(tf.bool, [], name="flag")
+        w = tf1.Variable([2.0, 3.0], name="w", use_resource=False)
+        # a v1 cond (Switch/Merge) over a reference variable
+        picked = tf1.cond(flag, lambda: tf.identity(w), lambda: w * 10.0)
+        y = tf.add(x, picked, name="y")
+        sess.run(tf1.global_variables_initializer())
+        sig = tf1.saved_model.predict_signature_def({"x": x, "flag": flag}, {"y": y})
+        _builder(path, sess, {"serving_default": sig})
+    return {"serving_default": {"x": np.array([1.0, 1.0], np.float32), "flag": np.array(False)}}
+
+
+MODELS = {
+    f.__name__: f
+    for f in (builder_ref, simple_save, examples, while_loop, table_asset, partitioned, ref_cond)
+}
 
 
 def tf1_outputs(path: Path, feeds: dict) -> dict:
