@@ -490,9 +490,8 @@ class _Assembler:
 
     def _track_variables(self) -> None:
         conv = self.conv
-        if conv.freeze:
-            return
-        names = sorted(v for v in conv.variables if v in conv.values)
+        # frozen: no variables, but `loaded.variables` still answers (an empty list)
+        names = [] if conv.freeze else sorted(v for v in conv.variables if v in conv.values)
         trainable = conv._trainable()
         ids = {}
         flat = any(self._conflicts(n, names) for n in names)
