@@ -308,6 +308,9 @@ class _Body:
         if existing is not None:
             return existing
         name = self.names.unique(variable.node)
+        if self.b.frozen is not None and variable.node not in self.b.frozen:
+            self.b.report.block(f"{self.where}: variable {variable.node!r} is used but not in the checkpoint")
+            return f"{name}:output:0"
         if self.b.frozen is not None:
             node = self.fdef.node_def.add(name=name, op="Const")
             node.attr["dtype"].type = variable.dtype

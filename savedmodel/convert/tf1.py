@@ -170,10 +170,10 @@ def _partition(full: np.ndarray, spec: str) -> np.ndarray:
     return np.array(full[index])
 
 
-def read_checkpoint(source: Path) -> dict[str, Any]:
+def read_checkpoint(source: Path) -> tuple[dict[str, Any], Any]:
     """Key -> a function reading that tensor, from the model's variables: a TensorBundle
     (variables/variables, a session bundle's `export`) or a V1 checkpoint (older session
-    bundles' `export-?????-of-?????`)."""
+    bundles' `export-?????-of-?????`); and a function closing the reader."""
     from savedmodel.format import checkpoint_v1, session_bundle
     from savedmodel.format.bundle import BundleReader
     from savedmodel.inspect import variables_prefix
@@ -182,14 +182,12 @@ def read_checkpoint(source: Path) -> dict[str, Any]:
         pattern = session_bundle.variables_filename(source)
         if checkpoint_v1.is_v1_checkpoint(pattern):
             v1 = checkpoint_v1.V1CheckpointReader(pattern)
-            return {key: (lambda k=key: v1.read(k)) for key in v1.keys()}
+            return {key: (lambda k=key: v1.read(k)) for key in v1.keys()}, lambda: None
     prefix = variables_prefix(source)
     if prefix is None:
-        return {}
+        return {}, lambda: None
     reader = BundleReader(prefix)
-    values = {key: np.asarray(reader.read(key)) for key in reader.keys()}
-    reader.close()
-    return {key: (lambda v=value: v) for key, value in values.items()}
+    return {key: (lambda k=key: reader.read(k)) for key in reader.keys()}, reader.close
 
 
 class Converter:
@@ -249,17 +247,20 @@ class Converter:
         if not self.variables:
             return {}
         try:
-            tensors = read_checkpoint(self.source)
+            tensors, close = read_checkpoint(self.source)
         except SavedModelError as exc:
             self.report.warn(f"no variables checkpoint could be read ({exc})")
             return {}
         out = {}
-        for name in self.variables:
-            key = self.checkpoint_keys.get(name, name)
-            if key not in tensors:
-                continue
-            value = np.asarray(tensors[key]())
-            out[name] = _partition(value, self.sliced[name]) if name in self.sliced else value
+        try:
+            for name in self.variables:
+                key = self.checkpoint_keys.get(name, name)
+                if key not in tensors:
+                    continue
+                value = np.asarray(tensors[key]())
+                out[name] = _partition(value, self.sliced[name]) if name in self.sliced else value
+        finally:
+            close()
         partitioned = sorted({self.checkpoint_keys[n] for n in self.sliced if n in out})
         if partitioned:
             self.report.changes.append(
