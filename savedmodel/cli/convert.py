@@ -131,8 +131,13 @@ def _add_export_weights(subparsers: Any) -> None:
         "bits, with the true dtype recorded; savedmodel.convert.weights.load_npz restores them).",
     )
     parser.add_argument("--dir", required=True, help="SavedModel directory or checkpoint prefix")
-    parser.add_argument("--output", required=True, help="the .npz file to write")
-    parser.add_argument("--format", default="npz", choices=["npz"], help="output format (npz)")
+    parser.add_argument("--output", required=True, help="the .npz (or .safetensors) file to write")
+    parser.add_argument(
+        "--format",
+        default="npz",
+        choices=["npz", "safetensors"],
+        help="npz (default), or safetensors (needs the safetensors package: savedmodel[safetensors])",
+    )
     parser.add_argument(
         "--names",
         default="tf",
@@ -147,7 +152,9 @@ def _add_export_weights(subparsers: Any) -> None:
 def run_export_weights(args: argparse.Namespace) -> int:
     from savedmodel.convert.weights import export_weights
 
-    written = export_weights(args.dir, args.output, names=args.names, overwrite=args.overwrite)
+    written = export_weights(
+        args.dir, args.output, names=args.names, overwrite=args.overwrite, fmt=args.format
+    )
     if args.json:
         json.dump({"output": args.output, "variables": written}, sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -10,6 +10,10 @@ keeps the raw checkpoint keys.
 bits (uint8/uint16) and every entry's true dtype is recorded in `__dtypes__` (a JSON
 string); `load_npz` gives the arrays back with their dtypes. Strings are stored as
 NumPy bytes arrays.
+
+`fmt="safetensors"` writes a .safetensors file instead, through the `safetensors` package
+(the optional extra `savedmodel[safetensors]`): bfloat16 and float8 are native there; it has
+no string dtype, so string variables are refused.
 """
 
 from __future__ import annotations
@@ -22,12 +26,31 @@ from typing import Any
 
 import numpy as np
 
-from savedmodel.errors import FormatError
+from savedmodel.errors import FormatError, InvalidInputError
 from savedmodel.format import checkpoint as ckpt
 from savedmodel.format import dtypes
 from savedmodel.format.atomic import atomic_write_bytes
 
 DTYPES_KEY = "__dtypes__"
+FORMATS = ("npz", "safetensors")
+# TensorFlow dtype name -> safetensors dtype
+SAFETENSORS_DTYPES = {
+    "bool": "BOOL",
+    "uint8": "U8",
+    "int8": "I8",
+    "int16": "I16",
+    "uint16": "U16",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "int32": "I32",
+    "uint32": "U32",
+    "float32": "F32",
+    "float64": "F64",
+    "int64": "I64",
+    "uint64": "U64",
+    "float8_e4m3fn": "F8_E4M3",
+    "float8_e5m2": "F8_E5M2",
+}
 _VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 PathLike = str | os.PathLike[str]
 
@@ -87,34 +110,72 @@ def _storable(value: np.ndarray) -> np.ndarray:
     return value
 
 
-def export_weights(
-    source: PathLike, output: PathLike, names: str = "tf", overwrite: bool = False
-) -> list[dict[str, Any]]:
-    """Write every variable of `source` (SavedModel directory or checkpoint prefix) to the
-    .npz file `output` (atomically). Returns [{"name", "key", "dtype", "shape"}]."""
+def read_weights(source: PathLike, names: str = "tf") -> list[tuple[str, str, str, np.ndarray]]:
+    """(name, checkpoint key, TF dtype name, value) of every variable of `source` (a
+    SavedModel directory or checkpoint prefix), sorted by key."""
     from savedmodel.inspect import variables_prefix
 
     prefix = variables_prefix(source)
-    arrays: dict[str, np.ndarray] = {}
-    recorded: dict[str, str] = {}
-    written: list[dict[str, Any]] = []
-    if prefix is not None:
-        with ckpt.CheckpointReader(prefix) as reader:
-            mapping = variable_names(source, reader) if names == "tf" else None
-            for key in sorted(k for k in reader.bundle.keys() if k != ckpt.OBJECT_GRAPH_KEY):
-                value = np.asarray(reader.get_tensor(key))
-                name = mapping[key] if mapping is not None else key
-                dtype = dtypes.dtype_name(reader.bundle.dtype(key))
-                arrays[name] = _storable(value)
-                recorded[name] = dtype
-                written.append({"name": name, "key": key, "dtype": dtype, "shape": list(value.shape)})
+    if prefix is None:
+        return []
+    out = []
+    with ckpt.CheckpointReader(prefix) as reader:
+        mapping = variable_names(source, reader) if names == "tf" else None
+        for key in sorted(k for k in reader.bundle.keys() if k != ckpt.OBJECT_GRAPH_KEY):
+            value = np.asarray(reader.get_tensor(key))
+            name = mapping[key] if mapping is not None else key
+            out.append((name, key, dtypes.dtype_name(reader.bundle.dtype(key)), value))
+    return out
+
+
+def export_weights(
+    source: PathLike, output: PathLike, names: str = "tf", overwrite: bool = False, fmt: str = "npz"
+) -> list[dict[str, Any]]:
+    """Write every variable of `source` (SavedModel directory or checkpoint prefix) to
+    `output` (atomically) as .npz or .safetensors (`fmt`). Returns [{"name", "key", "dtype", "shape"}]."""
+    if fmt not in FORMATS:
+        raise InvalidInputError(f"unknown weights format {fmt!r} (choose from {', '.join(FORMATS)})")
+    weights = read_weights(source, names)
+    data = _safetensors_bytes(weights) if fmt == "safetensors" else _npz_bytes(weights)
+    atomic_write_bytes(output, data, overwrite=overwrite)
+    return [{"name": n, "key": k, "dtype": d, "shape": list(v.shape)} for n, k, d, v in weights]
+
+
+def _npz_bytes(weights: list[tuple[str, str, str, np.ndarray]]) -> bytes:
+    arrays = {name: _storable(value) for name, _, _, value in weights}
     if DTYPES_KEY in arrays:
         raise FormatError(f"a variable is named {DTYPES_KEY!r}, which the .npz format here reserves")
-    arrays[DTYPES_KEY] = np.array(json.dumps(recorded, sort_keys=True))
+    arrays[DTYPES_KEY] = np.array(json.dumps({name: dtype for name, _, dtype, _ in weights}, sort_keys=True))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    atomic_write_bytes(output, buffer.getvalue(), overwrite=overwrite)
-    return written
+    return buffer.getvalue()
+
+
+def _safetensors_bytes(weights: list[tuple[str, str, str, np.ndarray]]) -> bytes:
+    try:
+        import safetensors
+    except ImportError:
+        raise InvalidInputError(
+            "--format safetensors needs the safetensors package: pip install 'savedmodel[safetensors]'"
+        ) from None
+    unsupported = [f"{name} ({dtype})" for name, _, dtype, _ in weights if dtype not in SAFETENSORS_DTYPES]
+    if unsupported:
+        raise InvalidInputError(
+            "safetensors has no dtype for " + ", ".join(unsupported[:5]) + "; use --format npz"
+        )
+    arrays = {name: (dtype, np.ascontiguousarray(value)) for name, _, dtype, value in weights}
+    spec = getattr(safetensors, "TensorSpec", None)
+    if spec is not None:  # safetensors >= 0.7: NumPy dtype names, pointers into live arrays
+        tensors = {
+            name: spec(dtype=dtype, shape=list(a.shape), data_ptr=a.ctypes.data, data_len=a.nbytes)
+            for name, (dtype, a) in arrays.items()
+        }
+        return bytes(safetensors.serialize(tensors, {"format": "np"}))
+    tensors = {  # older releases: the file format's dtype codes and the bytes
+        name: {"dtype": SAFETENSORS_DTYPES[dtype], "shape": list(a.shape), "data": a.tobytes()}
+        for name, (dtype, a) in arrays.items()
+    }
+    return bytes(safetensors.serialize(tensors, {"format": "np"}))
 
 
 def load_npz(path: PathLike) -> dict[str, np.ndarray]:

@@ -200,3 +200,56 @@ def test_dry_run_warns_about_custom_ops(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["convert", "--dir", str(trt), "--dry-run", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] and any("custom ops" in w and "TRTEngineOp" in w for w in report["warnings"])
+
+
+def _has_safetensors() -> bool:
+    try:
+        import safetensors  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_has_safetensors(), reason="the safetensors package is installed")
+def test_safetensors_needs_its_package(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["export-weights", "--dir", str(CONVERT / "simple_save"), "--output", str(tmp_path / "w.st")]
+    assert main([*args, "--format", "safetensors"]) == 1
+    assert "pip install 'savedmodel[safetensors]'" in capsys.readouterr().err
+    assert not (tmp_path / "w.st").exists()
+
+
+@pytest.mark.skipif(not _has_safetensors(), reason="the safetensors package is not installed")
+def test_export_weights_safetensors(tmp_path: Path) -> None:
+    prefix = tmp_path / "ckpt" / "model.ckpt"
+    prefix.parent.mkdir()
+    emb = np.arange(6, dtype=np.float32).reshape(2, 3).astype(ml_dtypes.bfloat16)
+    ckpt.write_checkpoint(prefix, {"dense/emb": emb, "step": np.int64(7)})
+    out = tmp_path / "w.safetensors"
+    assert (
+        main(["export-weights", "--dir", str(prefix), "--output", str(out), "--format", "safetensors"]) == 0
+    )
+    data = out.read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    body = data[8 + size :]
+    assert header["dense/emb"]["dtype"] == "BF16" and header["dense/emb"]["shape"] == [2, 3]
+    start, end = header["dense/emb"]["data_offsets"]
+    assert body[start:end] == emb.tobytes()
+    assert header["step"]["dtype"] == "I64"
+    vocab = tmp_path / "ckpt2" / "model.ckpt"
+    vocab.parent.mkdir()
+    ckpt.write_checkpoint(vocab, {"vocab": np.array([b"a"], dtype=object)})
+    assert (
+        main(
+            [
+                "export-weights",
+                "--dir",
+                str(vocab),
+                "--output",
+                str(tmp_path / "v"),
+                "--format",
+                "safetensors",
+            ]
+        )
+        == 1
+    )
