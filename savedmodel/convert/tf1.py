@@ -835,7 +835,7 @@ def tf1_to_tf2(
 
 
 def _write(built: _Output, source: PathLike, output: PathLike, overwrite: bool) -> None:
-    from savedmodel.api.tf.saving import _fingerprint
+    from savedmodel.format import fingerprint
 
     if Path(output).resolve() == Path(source).resolve():
         from savedmodel.errors import PolicyError
@@ -857,6 +857,10 @@ def _write(built: _Output, source: PathLike, output: PathLike, overwrite: bool) 
         assets=built.assets,
         extra_assets=extra,
         always_create_variables_dir=True,
-        fingerprint=_fingerprint,
+        fingerprint=lambda directory: (
+            fingerprint.compute_fingerprint(directory, saved_model=built.proto)
+            .to_proto()
+            .SerializeToString(deterministic=True)
+        ),
     )
     writer.write_saved_model_dir(output, contents, overwrite=overwrite)
