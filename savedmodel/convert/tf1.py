@@ -266,6 +266,12 @@ class Converter:
             self.report.changes.append(
                 "partitioned variables kept as their partitions: " + ", ".join(partitioned)
             )
+        initial = self._initial_values([n for n in self.variables if n not in out])
+        out.update(initial)
+        if initial:
+            self.report.changes.append(
+                "variables not in the checkpoint take their initial values: " + ", ".join(sorted(initial))
+            )
         left_out = sorted(n for n in self.variables if n not in out)
         if left_out:
             self.report.warn(
@@ -273,6 +279,33 @@ class Converter:
                 + ", ".join(left_out[:5])
                 + (" ..." if len(left_out) > 5 else "")
             )
+        return out
+
+    def _initial_values(self, names: list[str]) -> dict[str, np.ndarray]:
+        """Values of variables the checkpoint lacks (local variables, which the init op sets)
+        from their VariableDef's initial value, computed with savedmodel's runtime."""
+        from savedmodel.proto import variable_pb2
+        from savedmodel.runtime.session import Session
+
+        wanted = set(names)
+        initial: dict[str, str] = {}
+        for key in ("local_variables", "variables"):
+            collection = self.meta.collection_def.get(key)
+            for raw in collection.bytes_list.value if collection is not None else []:
+                var = variable_pb2.VariableDef.FromString(raw)
+                node = parse_input(var.variable_name).node
+                if node in wanted and var.initial_value_name:
+                    initial.setdefault(node, var.initial_value_name)
+        if not initial:
+            return {}
+        out = {}
+        try:
+            session = Session(self.meta.graph_def, op_list=self.meta.meta_info_def.stripped_op_list)
+            for node, tensor in sorted(initial.items()):
+                out[node] = np.asarray(session.run(tensor))
+        except SavedModelError as exc:
+            self.report.warn(f"initial values of variables not in the checkpoint not computed ({exc})")
+            return {}
         return out
 
     def _trainable(self) -> set[str]:

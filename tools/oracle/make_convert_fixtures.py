@@ -15,6 +15,7 @@ Models:
                   an int64 -> string table from constants
   partitioned     an embedding variable in 3 partitions (slices of one checkpoint tensor)
   ref_cond        a v1 cond (Switch/Merge) over a reference variable
+  local_var       a local variable (not checkpointed; the main_op initialises it)
 
 `make_convert_fixtures.py NAME...` rewrites only those models (and their goldens).
 """
@@ -215,9 +216,21 @@ def ref_cond(path: Path) -> dict:
     return {"serving_default": {"x": np.array([1.0, 1.0], np.float32), "flag": np.array(False)}}
 
 
+def local_var(path: Path) -> dict:
+    with tf.Graph().as_default(), tf1.Session() as sess:
+        x = tf1.placeholder(tf.float32, [None, 2], name="x")
+        bias = tf1.get_local_variable("bias", initializer=tf.constant([[0.5, -1.5]]))
+        scale = tf1.get_variable("scale", initializer=2.0, use_resource=False)
+        y = tf.add(x * scale, bias, name="y")
+        sess.run([tf1.global_variables_initializer(), tf1.local_variables_initializer()])
+        sig = tf1.saved_model.predict_signature_def({"x": x}, {"y": y})
+        _builder(path, sess, {"serving_default": sig}, main_op=tf1.local_variables_initializer())
+    return {"serving_default": {"x": np.array([[1.0, 2.0]], np.float32)}}
+
+
 MODELS = {
     f.__name__: f
-    for f in (builder_ref, simple_save, examples, while_loop, table_asset, partitioned, ref_cond)
+    for f in (builder_ref, simple_save, examples, while_loop, table_asset, partitioned, ref_cond, local_var)
 }
 
 
