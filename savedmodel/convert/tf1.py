@@ -51,7 +51,7 @@ from savedmodel.format import checkpoint as ckpt
 from savedmodel.format import dtypes, writer
 from savedmodel.format import saved_model as sm
 from savedmodel.format import tensor as tensor_format
-from savedmodel.graph.endpoints import PLACEHOLDERS, placeholder_shape
+from savedmodel.graph.endpoints import PLACEHOLDERS, node_output_shapes
 from savedmodel.graph.names import parse_input
 from savedmodel.graph.outputs import tf_op_defs
 from savedmodel.proto import (
@@ -394,7 +394,7 @@ class Converter:
             dtype = actual
         node = self.index.nodes.get(ref.node)
         if node is not None and node.op in PLACEHOLDERS and "shape" in node.attr:
-            dims = placeholder_shape(node.attr["shape"].shape, self.meta.graph_def.versions.producer)
+            dims = node_output_shapes(node, 1, self.meta.graph_def.versions.producer)[0]
             shape = tensor_format.shape_to_proto(dims)
         elif info.HasField("tensor_shape"):
             shape = info.tensor_shape
