@@ -27,14 +27,14 @@ deliberately differs or adds to it:
     alone instead of being split.
 """
 
-SERVE_EXTRA_HINT = 'the HTTP server needs Starlette and uvicorn: pip install "savedmodel[serve]"'
+SERVE_EXTRA_HINT = 'the model server needs Starlette, uvicorn and grpcio: pip install "savedmodel[serve]"'
 
 
-def serve_dependencies_missing() -> str | None:
-    """The name of the first missing HTTP dependency, or None when all are installed."""
+def serve_dependencies_missing(grpc: bool = False) -> str | None:
+    """The name of the first missing server dependency (grpc too when asked), or None."""
     import importlib.util
 
-    for module in ("starlette", "uvicorn"):
+    for module in ("starlette", "uvicorn", *(("grpc",) if grpc else ())):
         try:
             if importlib.util.find_spec(module) is None:
                 return module
