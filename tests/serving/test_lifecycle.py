@@ -143,8 +143,8 @@ def test_batching_merges_concurrent_requests(tmp_path: Path):
 def test_serve_without_http_dependencies_prints_hint(monkeypatch, capsys):
     from savedmodel.cli import serve
 
-    monkeypatch.setattr(serve, "serve_dependencies_missing", lambda: "uvicorn")
-    assert serve.run(argparse.Namespace()) == 1
+    monkeypatch.setattr(serve, "serve_dependencies_missing", lambda grpc=False: "uvicorn")
+    assert serve.run(argparse.Namespace(version=False, port=0, grpc_socket_path="")) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and 'pip install "savedmodel[serve]"' in err
 
