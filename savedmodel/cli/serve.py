@@ -250,7 +250,7 @@ def build_options(args: argparse.Namespace):  # noqa: ANN201 - ServerOptions (im
         raise InvalidInputError(f"--port and --rest_api_port are both {rest_port}; they must differ")
     channel_arguments = []
     if args.grpc_channel_arguments:
-        from savedmodel.serving.grpc_service import parse_channel_arguments
+        from savedmodel.serving.config import parse_channel_arguments
 
         try:
             channel_arguments = parse_channel_arguments(args.grpc_channel_arguments)

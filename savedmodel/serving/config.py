@@ -451,3 +451,25 @@ def parse_batching_parameters(text: str, source: str = "<batching parameters>") 
 def read_batching_parameters_file(path: str | Path) -> BatchingParameters:
     text = _read_config_text(path, "BatchingParameters")
     return _parsed("BatchingParameters", parse_batching_parameters, text, str(path))
+
+
+# -- --grpc_channel_arguments ---------------------------------------------------
+
+
+def parse_channel_arguments(text: str) -> list[tuple[str, int | str]]:
+    """--grpc_channel_arguments: comma-separated key=value pairs; integer values become ints
+    (TF Serving's parseGrpcChannelArgs)."""
+    options: list[tuple[str, int | str]] = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--grpc_channel_arguments: {item!r} is not key=value")
+        value = value.strip()
+        try:
+            options.append((key.strip(), int(value)))
+        except ValueError:
+            options.append((key.strip(), value))
+    return options

@@ -144,25 +144,6 @@ def _serialize(message: Any) -> bytes:
     return message.SerializeToString()
 
 
-def parse_channel_arguments(text: str) -> list[tuple[str, Any]]:
-    """--grpc_channel_arguments: comma-separated key=value pairs; integer values become ints
-    (TF Serving's parseGrpcChannelArgs)."""
-    options: list[tuple[str, Any]] = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--grpc_channel_arguments: {item!r} is not key=value")
-        value = value.strip()
-        try:
-            options.append((key.strip(), int(value)))
-        except ValueError:
-            options.append((key.strip(), value))
-    return options
-
-
 def build_server(
     services: GrpcServices, channel_arguments: list[tuple[str, Any]] | None = None
 ) -> aio.Server:
