@@ -295,3 +295,48 @@ def test_reload_config_request(tmp_path: Path):
                 lambda: services.ModelServiceStub(channel).HandleReloadConfigRequest(bad, TIMEOUT)
             )
             assert code == grpc.StatusCode.INVALID_ARGUMENT and "needs a base_path" in details
+
+
+@pytest.mark.oracle
+def test_official_tensorflow_serving_api_client(tmp_path: Path, oracle_python: Path):
+    """tensorflow-serving-api's generated stubs, TensorFlow's make_tensor_proto and Any.Unpack against
+    this server, in the oracle venv (skipped unless it can import tensorflow_serving)."""
+    import os
+    import subprocess
+
+    python = oracle_python
+    probe = subprocess.run(
+        [str(python), "-c", "import tensorflow_serving"], capture_output=True, env=dict(os.environ)
+    )
+    if probe.returncode != 0:
+        pytest.skip("tensorflow_serving is not importable in the oracle venv")
+    copy_half_plus_two(tmp_path / "default")
+    copy_half_plus_two(tmp_path / "reload", version=7)
+    with running_server([model_config("default", tmp_path / "default")], port=None, grpc_port=0) as (
+        server,
+        _,
+    ):
+        result = subprocess.run(
+            [
+                str(python),
+                str(Path(__file__).with_name("tfserving_api_client.py")),
+                server.grpc_target,
+                str(tmp_path / "reload"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=dict(os.environ),
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert "Predict [2.5, 3.0, 4.5] [2.5, 3.0, 4.5] 123 serving_default" in lines
+    assert {
+        "Classify 3.0",
+        "Regress 3.0",
+        "MultiInference 3.0 3.0",
+        "GetModelStatus 123 30 0",
+        "Reload 0",
+    } <= set(lines)
+    assert any(line.startswith("GetModelMetadata [") and "'serving_default'" in line for line in lines)
+    assert "error StatusCode.NOT_FOUND Servable not found for request: Latest(nope)" in lines
