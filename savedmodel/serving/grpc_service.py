@@ -145,10 +145,20 @@ def _serialize(message: Any) -> bytes:
 
 
 def build_server(
-    services: GrpcServices, channel_arguments: list[tuple[str, Any]] | None = None
+    services: GrpcServices,
+    channel_arguments: list[tuple[str, Any]] | None = None,
+    max_receive_bytes: int = -1,
 ) -> aio.Server:
-    # SO_REUSEPORT off: a port another process listens on must fail to bind, not be shared.
-    options = [("grpc.so_reuseport", 0), *(channel_arguments or [])]
+    """SO_REUSEPORT is off (a port another process listens on must fail to bind, not be shared).
+    Responses have no size limit (TF Serving: INT_MAX); requests are limited to
+    `max_receive_bytes` (the REST body limit) instead of gRPC's 4 MiB default.
+    --grpc_channel_arguments come last and override these."""
+    options = [
+        ("grpc.so_reuseport", 0),
+        ("grpc.max_send_message_length", -1),
+        ("grpc.max_receive_message_length", max_receive_bytes),
+        *(channel_arguments or []),
+    ]
     server = aio.server(options=options)
     server.add_generic_rpc_handlers(tuple(services.handlers()))
     return server

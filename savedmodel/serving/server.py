@@ -243,7 +243,11 @@ class ModelServer:
             return
         from savedmodel.serving.grpc_service import GrpcServices, build_server
 
-        server = build_server(GrpcServices(self.serving, self.apply_configs), options.grpc_channel_arguments)
+        server = build_server(
+            GrpcServices(self.serving, self.apply_configs),
+            options.grpc_channel_arguments,
+            max_receive_bytes=min(options.max_body_bytes, 2**31 - 1),
+        )
         if options.grpc_port is not None:
             host = options.grpc_host or options.host
             address = f"[{host}]:{options.grpc_port}" if ":" in host else f"{host}:{options.grpc_port}"

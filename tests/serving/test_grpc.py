@@ -340,3 +340,25 @@ def test_official_tensorflow_serving_api_client(tmp_path: Path, oracle_python: P
     } <= set(lines)
     assert any(line.startswith("GetModelMetadata [") and "'serving_default'" in line for line in lines)
     assert "error StatusCode.NOT_FOUND Servable not found for request: Latest(nope)" in lines
+
+
+def test_messages_over_grpcs_4_mib_default(grpc_server):
+    server, _, _, _ = grpc_server
+    values = np.arange(1_500_000, dtype=np.float32)  # 6 MB each way
+    # The server takes them; a client receiving one must raise its own limit (as with TF Serving).
+    options = [("grpc.max_receive_message_length", 64 << 20)]
+    with grpc.insecure_channel(server.grpc_target, options=options) as channel:
+        result = prediction_stub(channel).Predict(predict_request(values), TIMEOUT)
+    np.testing.assert_allclose(tensor_format.to_numpy(result.outputs["y"]), values * 0.5 + 2)
+
+
+def test_request_over_the_body_limit_is_refused(tmp_path: Path):
+    copy_half_plus_two(tmp_path / "m")
+    with running_server([model_config("default", tmp_path / "m")], grpc_port=0, max_body_bytes=1 << 20) as (
+        server,
+        _,
+    ):
+        with grpc.insecure_channel(server.grpc_target) as channel:
+            request = predict_request(np.zeros(300_000, np.float32))
+            code, _ = _code(lambda: prediction_stub(channel).Predict(request, TIMEOUT))
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
