@@ -253,12 +253,13 @@ class ModelServer:
         if options.grpc_port is not None:
             host = options.grpc_host or options.host
             address = f"[{host}]:{options.grpc_port}" if ":" in host else f"{host}:{options.grpc_port}"
+            unavailable = f"cannot listen on {address} for gRPC: address in use or not available"
             try:
                 port = server.add_insecure_port(address)
-            except RuntimeError as exc:
-                raise PortInUseError(f"cannot listen on {address} for gRPC: {exc}") from None
+            except RuntimeError:  # grpc logs the reason itself, just before
+                raise PortInUseError(unavailable) from None
             if port == 0:
-                raise PortInUseError(f"cannot listen on {address} for gRPC: address in use or not available")
+                raise PortInUseError(unavailable)
             self.grpc_port = port
         if options.grpc_socket_path:
             path = options.grpc_socket_path
