@@ -178,6 +178,7 @@ def add_server_flags(parser: argparse.ArgumentParser, tf_defaults: bool) -> None
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve",
+        allow_abbrev=False,
         help="serve SavedModels over TF Serving's REST and gRPC APIs",
         description="Serve SavedModels over TensorFlow Serving's REST API (and gRPC with --port or "
         "--grpc_socket_path): predict, classify, regress, multi-inference, model status and metadata. "
@@ -315,6 +316,7 @@ def tensorflow_model_server(argv: list[str] | None = None) -> int:
     """The `tensorflow_model_server` console script."""
     parser = argparse.ArgumentParser(
         prog="tensorflow_model_server",
+        allow_abbrev=False,
         description="TensorFlow Serving's model server, without TensorFlow (savedmodel).",
     )
     add_server_flags(parser, tf_defaults=True)

@@ -59,7 +59,7 @@ MONITORING_CONFIG = """prometheus_config: {
 
 
 def tf_args(*flags: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(allow_abbrev=False)
     add_server_flags(parser, tf_defaults=True)
     return parser.parse_args(list(flags))
 
@@ -77,6 +77,14 @@ def test_tf_serving_defaults_and_flag_forms():
     assert (args.port, args.rest_api_port) == (9000, 9001)
     args = tf_args("--tensorflow_intra_op_parallelism=4", "--flush_filesystem_caches", "--grpc_max_threads=2")
     assert args.tensorflow_intra_op_parallelism == 4 and args.flush_filesystem_caches is True
+
+
+def test_flags_are_not_abbreviated(capsys):
+    from savedmodel.cli.serve import tensorflow_model_server
+
+    with pytest.raises(SystemExit) as info:
+        tensorflow_model_server(["--model_config=x.txt"])
+    assert info.value.code == 2 and "unrecognized arguments: --model_config=x.txt" in capsys.readouterr().err
 
 
 def test_build_options_reads_batching_and_monitoring_files(tmp_path: Path):
