@@ -103,6 +103,9 @@ class GrpcServices:
             code = "OK"
             try:
                 return await handler(request)
+            except asyncio.CancelledError:  # the client went away or its deadline passed
+                code = "CANCELLED"
+                raise
             except Exception as exc:  # noqa: BLE001 - every failure becomes a status
                 error = error_from_exception(exc)
                 code = error.code

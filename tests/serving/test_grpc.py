@@ -362,3 +362,36 @@ def test_request_over_the_body_limit_is_refused(tmp_path: Path):
             request = predict_request(np.zeros(300_000, np.float32))
             code, _ = _code(lambda: prediction_stub(channel).Predict(request, TIMEOUT))
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_grpc_predict_requests_are_batched(tmp_path: Path):
+    import threading
+
+    from .serving_helpers import fake_loader
+
+    copy_version(HALF_PLUS_N / "1", tmp_path / "m", 1)
+    calls: list[int] = []
+
+    def record(inputs: dict) -> float:
+        if "x" in inputs:
+            calls.append(len(inputs["x"]))
+        return 0.0
+
+    options = {"enable_batching": True, "max_batch_size": 8, "batch_timeout_micros": 200_000}
+    with running_server(
+        [model_config("m", tmp_path / "m")], loader=fake_loader(delay=record), grpc_port=0, **options
+    ) as (server, _):
+        results: dict[int, list[float]] = {}
+
+        def one(i: int) -> None:
+            with grpc.insecure_channel(server.grpc_target) as channel:
+                request = predict_request([float(i), i + 0.5], name="m")
+                results[i] = list(prediction_stub(channel).Predict(request, TIMEOUT).outputs["y"].float_val)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+    assert results == {i: [0.5 * i + 2, 0.5 * (i + 0.5) + 2] for i in range(8)}
+    assert sum(calls) == 16 and len(calls) < 8 and max(calls) <= 8  # some requests ran together
