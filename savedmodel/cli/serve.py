@@ -44,7 +44,6 @@ IGNORED_FLAGS: dict[str, str] = {
     "num_tflite_interpreters_per_pool": "int",
     "enable_profiler": "bool",
     "xla_cpu_compilation_enabled": "bool",
-    "enable_signature_method_name_check": "bool",
     "remove_unused_fields_from_bundle_metagraph": "bool",
     "thread_pool_factory_config_file": "str",
     "mixed_precision": "str",
@@ -146,6 +145,11 @@ def add_server_flags(parser: argparse.ArgumentParser, tf_defaults: bool) -> None
     )
     parser.add_argument(
         "--grpc_channel_arguments", default="", help="gRPC server arguments: key=value,key=value"
+    )
+    _flag_bool(
+        parser,
+        "enable_signature_method_name_check",
+        "check SignatureDef method_name for classify/regress/predict (off: TF2 models mark all 'predict')",
     )
     parser.add_argument(
         "--saved_model_tags",
@@ -283,6 +287,7 @@ def build_options(args: argparse.Namespace):  # noqa: ANN201 - ServerOptions (im
         enable_model_warmup=bool(args.enable_model_warmup),
         warmup_iterations=max(1, args.num_request_iterations_for_warmup),
         saved_model_tags=tags,
+        enable_signature_method_name_check=bool(args.enable_signature_method_name_check),
     )
 
 

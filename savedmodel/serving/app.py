@@ -35,7 +35,7 @@ from starlette.routing import Route
 from savedmodel.serving import json_tensor
 from savedmodel.serving.batching import Batcher
 from savedmodel.serving.errors import ServingError, failed_precondition, invalid_argument
-from savedmodel.serving.inference import check_examples_signature
+from savedmodel.serving.inference import check_examples_signature, check_predict_signature
 from savedmodel.serving.manager import ModelManager
 from savedmodel.serving.metrics import Metrics
 from savedmodel.serving.model import DEFAULT_SIGNATURE, Servable
@@ -74,8 +74,10 @@ class ServingApp:
         num_threads: int = 4,
         batching: dict[str, int] | None = None,
         timeout_seconds: float | None = None,
+        check_method_name: bool = False,
     ) -> None:
         self.manager = manager
+        self.check_method_name = check_method_name
         self.timeout_seconds = timeout_seconds if timeout_seconds and timeout_seconds > 0 else None
         self.metrics = metrics or Metrics()
         self.max_body_bytes = max_body_bytes
@@ -195,6 +197,7 @@ class ServingApp:
         key = signature_name or DEFAULT_SIGNATURE
         if key not in servable.signature_defs:
             raise invalid_argument(f'Serving signature name: "{key}" not found in signature def')
+        check_predict_signature(servable.signature_defs[key], self.check_method_name)
         inputs, fmt = json_tensor.predict_request_tensors(doc, servable.input_dtypes(key), signature_name)
         outputs = await self.run(servable, key, inputs, batchable=True)
         wanted = servable.signature_defs[key].outputs
@@ -213,7 +216,7 @@ class ServingApp:
         if key not in servable.signature_defs:
             raise invalid_argument(f"No signature was found with the name: {key}")
         signature = servable.signature_defs[key]
-        check_examples_signature(signature, verb)
+        check_examples_signature(signature, verb, self.check_method_name)
         tensor = np.empty(len(examples), dtype=object)
         tensor[:] = examples
         outputs = await self.run(servable, key, {"inputs": tensor})
@@ -329,6 +332,7 @@ class AccessLog:
 
 def build_app(serving: ServingApp, metrics_path: str | None = METRICS_PATH) -> Any:
     """The ASGI app; `metrics_path` None turns the Prometheus endpoint off."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette):  # noqa: ANN202
         try:

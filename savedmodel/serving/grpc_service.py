@@ -53,21 +53,22 @@ class GrpcServices:
         self.serving = serving
         self.manager = serving.manager
         self._reload = reload
+        self._check = serving.check_method_name
 
     async def _run(self, servable: Any, key: str, inputs: Any, batchable: bool) -> Any:
         return await self.serving.run(servable, key, inputs, batchable=batchable)
 
     async def predict(self, request: apis.PredictRequest) -> apis.PredictResponse:
-        return await inference.predict(request, self.manager.servable, self._run)
+        return await inference.predict(request, self.manager.servable, self._run, self._check)
 
     async def classify(self, request: apis.ClassificationRequest) -> apis.ClassificationResponse:
-        return await inference.classify(request, self.manager.servable, self._run)
+        return await inference.classify(request, self.manager.servable, self._run, self._check)
 
     async def regress(self, request: apis.RegressionRequest) -> apis.RegressionResponse:
-        return await inference.regress(request, self.manager.servable, self._run)
+        return await inference.regress(request, self.manager.servable, self._run, self._check)
 
     async def multi_inference(self, request: apis.MultiInferenceRequest) -> apis.MultiInferenceResponse:
-        return await inference.multi_inference(request, self.manager.servable, self._run)
+        return await inference.multi_inference(request, self.manager.servable, self._run, self._check)
 
     async def get_model_metadata(
         self, request: apis.GetModelMetadataRequest

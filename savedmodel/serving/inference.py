@@ -24,7 +24,13 @@ from savedmodel.proto import serving_apis_pb2 as apis
 from savedmodel.proto import tensor_pb2
 from savedmodel.serving import json_tensor
 from savedmodel.serving.errors import ServingError, failed_precondition, invalid_argument, unimplemented
-from savedmodel.serving.model import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD, Servable
+from savedmodel.serving.model import (
+    CLASSIFY_METHOD,
+    DEFAULT_SIGNATURE,
+    PREDICT_METHOD,
+    REGRESS_METHOD,
+    Servable,
+)
 
 SIGNATURE_DEF_MAP_TYPE_URL = "type.googleapis.com/tensorflow.serving.SignatureDefMap"
 SIGNATURE_DEF_FIELD = "signature_def"
@@ -124,13 +130,27 @@ def _output_aliases(signature: Any, request: apis.PredictRequest) -> list[str]:
     return list(request.output_filter) or sorted(signature.outputs)
 
 
-async def predict(request: apis.PredictRequest, resolve: Resolve, run: Run) -> apis.PredictResponse:
+def check_predict_signature(signature: Any, check_method_name: bool = False) -> None:
+    """TF Serving's VerifySignature (only with --enable_signature_method_name_check)."""
+    methods = (PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD)
+    if check_method_name and signature.method_name not in methods:
+        raise ServingError(
+            "INTERNAL",
+            f"Expected prediction signature method_name to be one of {{{', '.join(methods)}}}. "
+            f"Was: {signature.method_name}",
+        )
+
+
+async def predict(
+    request: apis.PredictRequest, resolve: Resolve, run: Run, check_method_name: bool = False
+) -> apis.PredictResponse:
     _require_model_spec(request)
     version, servable = _resolve_spec(resolve, request.model_spec)
     key = request.model_spec.signature_name or DEFAULT_SIGNATURE
     signature = servable.signature_defs.get(key)
     if signature is None:
         raise failed_precondition(f'Serving signature key "{key}" not found.')
+    check_predict_signature(signature, check_method_name)
     inputs = _predict_inputs(signature, request)
     aliases = _output_aliases(signature, request)
     outputs = await run(servable, key, inputs, True)
@@ -165,11 +185,13 @@ def serialized_examples(model_input: apis.Input) -> np.ndarray:
     return tensor
 
 
-def check_examples_signature(signature: Any, verb: str) -> None:
-    """TF Serving's PreProcessClassification / PreProcessRegression checks."""
+def check_examples_signature(signature: Any, verb: str, check_method_name: bool = False) -> None:
+    """TF Serving's PreProcessClassification / PreProcessRegression checks. The method_name is
+    checked only with --enable_signature_method_name_check (off by default, as in TF Serving:
+    TF2 exports mark every signature tensorflow/serving/predict)."""
     kind = "classification" if verb == "classify" else "regression"
     method = CLASSIFY_METHOD if verb == "classify" else REGRESS_METHOD
-    if signature.method_name != method:
+    if check_method_name and signature.method_name != method:
         raise invalid_argument(
             f"Expected {kind} signature method_name to be {method}. Was: {signature.method_name}"
         )
@@ -193,12 +215,12 @@ def check_examples_signature(signature: Any, verb: str) -> None:
             raise failed_precondition(f"No regression outputs found in SignatureDef: {signature}")
 
 
-def _examples_signature(servable: Servable, signature_name: str, verb: str) -> str:
+def _examples_signature(servable: Servable, signature_name: str, verb: str, check_method_name: bool) -> str:
     key = signature_name or DEFAULT_SIGNATURE
     signature = servable.signature_defs.get(key)
     if signature is None:
         raise invalid_argument(f"No signature was found with the name: {key}")
-    check_examples_signature(signature, verb)
+    check_examples_signature(signature, verb, check_method_name)
     return key
 
 
@@ -219,11 +241,11 @@ def regression_result(outputs: Mapping[str, np.ndarray], count: int) -> apis.Reg
 
 
 async def _run_examples(
-    request: Any, resolve: Resolve, run: Run, verb: str
+    request: Any, resolve: Resolve, run: Run, verb: str, check_method_name: bool
 ) -> tuple[apis.ModelSpec, dict[str, np.ndarray], int]:
     _require_model_spec(request)
     version, servable = _resolve_spec(resolve, request.model_spec)
-    key = _examples_signature(servable, request.model_spec.signature_name, verb)
+    key = _examples_signature(servable, request.model_spec.signature_name, verb, check_method_name)
     examples = serialized_examples(request.input)
     outputs = await run(servable, key, {"inputs": examples}, False)
     spec = make_model_spec(request.model_spec.name, request.model_spec.signature_name, version)
@@ -231,14 +253,16 @@ async def _run_examples(
 
 
 async def classify(
-    request: apis.ClassificationRequest, resolve: Resolve, run: Run
+    request: apis.ClassificationRequest, resolve: Resolve, run: Run, check_method_name: bool = False
 ) -> apis.ClassificationResponse:
-    spec, outputs, count = await _run_examples(request, resolve, run, "classify")
+    spec, outputs, count = await _run_examples(request, resolve, run, "classify", check_method_name)
     return apis.ClassificationResponse(model_spec=spec, result=classification_result(outputs, count))
 
 
-async def regress(request: apis.RegressionRequest, resolve: Resolve, run: Run) -> apis.RegressionResponse:
-    spec, outputs, count = await _run_examples(request, resolve, run, "regress")
+async def regress(
+    request: apis.RegressionRequest, resolve: Resolve, run: Run, check_method_name: bool = False
+) -> apis.RegressionResponse:
+    spec, outputs, count = await _run_examples(request, resolve, run, "regress", check_method_name)
     return apis.RegressionResponse(model_spec=spec, result=regression_result(outputs, count))
 
 
@@ -266,7 +290,7 @@ def _check_tasks(request: apis.MultiInferenceRequest) -> str:
 
 
 async def multi_inference(
-    request: apis.MultiInferenceRequest, resolve: Resolve, run: Run
+    request: apis.MultiInferenceRequest, resolve: Resolve, run: Run, check_method_name: bool = False
 ) -> apis.MultiInferenceResponse:
     _check_tasks(request)
     first = request.tasks[0].model_spec
@@ -278,7 +302,7 @@ async def multi_inference(
         if key not in servable.signature_defs:
             raise invalid_argument(f"Requested signature not found in model graph: {key}")
         verb = "classify" if task.method_name == CLASSIFY_METHOD else "regress"
-        check_examples_signature(servable.signature_defs[key], verb)
+        check_examples_signature(servable.signature_defs[key], verb, check_method_name)
         outputs = await run(servable, key, {"inputs": examples}, False)
         result = response.results.add()
         result.model_spec.CopyFrom(

@@ -59,6 +59,7 @@ class ServerOptions:
     enable_model_warmup: bool = False
     warmup_iterations: int = 1
     saved_model_tags: tuple[str, ...] = ("serve",)
+    enable_signature_method_name_check: bool = False
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -89,7 +90,9 @@ def _warming_loader(base: Loader, options: ServerOptions) -> Loader:
     def load(path: Path) -> Servable:
         servable = base(path)
         try:
-            run_warmup(servable, Path(path), options.warmup_iterations)
+            run_warmup(
+                servable, Path(path), options.warmup_iterations, options.enable_signature_method_name_check
+            )
         except BaseException:
             servable.close()
             raise
@@ -137,6 +140,7 @@ class ModelServer:
             num_threads=options.num_threads,
             batching=batching,
             timeout_seconds=options.timeout_in_ms / 1000 if options.timeout_in_ms > 0 else None,
+            check_method_name=options.enable_signature_method_name_check,
         )
         monitoring = options.monitoring
         metrics_path = None

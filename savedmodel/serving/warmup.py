@@ -78,21 +78,23 @@ def _direct_runner(servable: Servable):  # noqa: ANN202 - an async runner over o
     return run
 
 
-async def _replay_one(log_record: apis.PredictionLog, resolve, run) -> None:  # noqa: ANN001
+async def _replay_one(log_record: apis.PredictionLog, resolve, run, check: bool) -> None:  # noqa: ANN001
     kind = log_record.WhichOneof("log_type")
     if kind == "predict_log":
-        await inference.predict(log_record.predict_log.request, resolve, run)
+        await inference.predict(log_record.predict_log.request, resolve, run, check)
     elif kind == "classify_log":
-        await inference.classify(log_record.classify_log.request, resolve, run)
+        await inference.classify(log_record.classify_log.request, resolve, run, check)
     elif kind == "regress_log":
-        await inference.regress(log_record.regress_log.request, resolve, run)
+        await inference.regress(log_record.regress_log.request, resolve, run, check)
     elif kind == "multi_inference_log":
-        await inference.multi_inference(log_record.multi_inference_log.request, resolve, run)
+        await inference.multi_inference(log_record.multi_inference_log.request, resolve, run, check)
     else:
         raise unimplemented(f"Unsupported log_type for warmup: {kind or 'LOG_TYPE_NOT_SET'}")
 
 
-def run_warmup(servable: Servable, version_dir: Path, iterations: int = 1) -> int:
+def run_warmup(
+    servable: Servable, version_dir: Path, iterations: int = 1, check_method_name: bool = False
+) -> int:
     """Replay the version's warmup requests; returns how many records were read."""
     path = Path(version_dir) / WARMUP_FILE
     if not path.is_file():
@@ -123,7 +125,7 @@ def run_warmup(servable: Servable, version_dir: Path, iterations: int = 1) -> in
         except Exception:  # noqa: BLE001 - protobuf's DecodeError
             raise invalid_argument(f"Failed to parse warmup record from {path}") from None
         for _ in range(max(iterations, 1)):
-            asyncio.run(_replay_one(message, resolve, run))
+            asyncio.run(_replay_one(message, resolve, run, check_method_name))
     log.info(
         "Finished reading warmup data for model at %s. Number of warmup records read: %d. "
         "Elapsed time (microseconds): %d.",

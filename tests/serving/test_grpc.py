@@ -9,6 +9,7 @@ classification_service_test.cc and get_model_metadata_impl_test.cc.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from savedmodel.serving.config import VersionPolicy  # noqa: E402
 from savedmodel.serving.inference import SIGNATURE_DEF_MAP_TYPE_URL  # noqa: E402
 
 from .serving_helpers import (  # noqa: E402
+    FIXTURES,
     HALF_PLUS_N,
     HALF_PLUS_TWO_VERSION,
     copy_half_plus_two,
@@ -188,7 +190,44 @@ def test_classify_errors(grpc_server):
     _example_input(request.input, [1.0])
     status, details = _code(lambda: prediction_stub(channel).Classify(request, TIMEOUT))
     assert status == grpc.StatusCode.INVALID_ARGUMENT
-    assert "Expected classification signature method_name to be tensorflow/serving/classify" in details
+    assert "No classification inputs found in SignatureDef" in details
+
+
+def test_tf2_model_classify_and_regress_without_method_name_check(tmp_path: Path):
+    """TF2 exports mark every signature tensorflow/serving/predict; TF Serving classifies and
+    regresses with them anyway (testClassifyTf2, testRegressTf2, testMultiInferenceTf2), unless
+    --enable_signature_method_name_check."""
+    source = FIXTURES / "realworld" / "tfserving__saved_model_half_plus_two_tf2_cpu__2023_45bc291"
+    shutil.copytree(source, tmp_path / "tf2" / "1", ignore=shutil.ignore_patterns("*.json", "*.npz"))
+    for check in (False, True):
+        with running_server(
+            [model_config("tf2", tmp_path / "tf2")],
+            port=None,
+            grpc_port=0,
+            enable_signature_method_name_check=check,
+        ) as (server, _):
+            with grpc.insecure_channel(server.grpc_target) as channel:
+                request = apis.RegressionRequest()
+                request.model_spec.name = "tf2"
+                request.model_spec.signature_name = "regress_x_to_y"
+                _example_input(request.input, [2.0])
+                if not check:
+                    result = prediction_stub(channel).Regress(request, TIMEOUT)
+                    assert [r.value for r in result.result.regressions] == [3.0]
+                    classify = apis.ClassificationRequest()
+                    classify.model_spec.name = "tf2"
+                    classify.model_spec.signature_name = "classify_x_to_y"
+                    _example_input(classify.input, [2.0])
+                    result = prediction_stub(channel).Classify(classify, TIMEOUT)
+                    assert result.result.classifications[0].classes[0].score == 3.0
+                else:
+                    regress = prediction_stub(channel).Regress
+                    status, details = _code(lambda r=request, call=regress: call(r, TIMEOUT))
+                    assert status == grpc.StatusCode.INVALID_ARGUMENT
+                    assert details == (
+                        "Expected regression signature method_name to be tensorflow/serving/regress. "
+                        "Was: tensorflow/serving/predict"
+                    )
 
 
 def test_multi_inference(grpc_server):
