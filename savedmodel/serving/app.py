@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 import urllib.parse
@@ -34,9 +35,10 @@ from starlette.routing import Route
 from savedmodel.serving import json_tensor
 from savedmodel.serving.batching import Batcher
 from savedmodel.serving.errors import ServingError, failed_precondition, invalid_argument
+from savedmodel.serving.inference import check_examples_signature, check_predict_signature
 from savedmodel.serving.manager import ModelManager
 from savedmodel.serving.metrics import Metrics
-from savedmodel.serving.model import CLASSIFY_METHOD, DEFAULT_SIGNATURE, REGRESS_METHOD, Servable
+from savedmodel.serving.model import DEFAULT_SIGNATURE, Servable
 
 PREDICT_PATH = re.compile(
     r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)",
@@ -51,6 +53,7 @@ HEALTH_PATH = "/healthz"
 DEFAULT_MAX_BODY_BYTES = 64 << 20
 JSON_TYPE = "application/json"
 INT64_MAX = 2**63 - 1
+access_log = logging.getLogger("savedmodel.serving.access")
 
 
 class BodyTooLarge(ServingError):
@@ -71,8 +74,10 @@ class ServingApp:
         num_threads: int = 4,
         batching: dict[str, int] | None = None,
         timeout_seconds: float | None = None,
+        check_method_name: bool = False,
     ) -> None:
         self.manager = manager
+        self.check_method_name = check_method_name
         self.timeout_seconds = timeout_seconds if timeout_seconds and timeout_seconds > 0 else None
         self.metrics = metrics or Metrics()
         self.max_body_bytes = max_body_bytes
@@ -192,6 +197,7 @@ class ServingApp:
         key = signature_name or DEFAULT_SIGNATURE
         if key not in servable.signature_defs:
             raise invalid_argument(f'Serving signature name: "{key}" not found in signature def')
+        check_predict_signature(servable.signature_defs[key], self.check_method_name)
         inputs, fmt = json_tensor.predict_request_tensors(doc, servable.input_dtypes(key), signature_name)
         outputs = await self.run(servable, key, inputs, batchable=True)
         wanted = servable.signature_defs[key].outputs
@@ -210,7 +216,7 @@ class ServingApp:
         if key not in servable.signature_defs:
             raise invalid_argument(f"No signature was found with the name: {key}")
         signature = servable.signature_defs[key]
-        _check_examples_signature(signature, verb)
+        check_examples_signature(signature, verb, self.check_method_name)
         tensor = np.empty(len(examples), dtype=object)
         tensor[:] = examples
         outputs = await self.run(servable, key, {"inputs": tensor})
@@ -278,34 +284,6 @@ class ServingApp:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _check_examples_signature(signature: Any, verb: str) -> None:
-    """TF Serving's PreProcessClassification / PreProcessRegression checks."""
-    kind = "classification" if verb == "classify" else "regression"
-    method = CLASSIFY_METHOD if verb == "classify" else REGRESS_METHOD
-    if signature.method_name != method:
-        raise invalid_argument(
-            f"Expected {kind} signature method_name to be {method}. Was: {signature.method_name}"
-        )
-    if len(signature.inputs) != 1:
-        raise invalid_argument("Expected one input Tensor.")
-    if "inputs" not in signature.inputs:
-        raise invalid_argument(f"No {kind} inputs found in SignatureDef: {signature}")
-    outputs = signature.outputs
-    if verb == "classify":
-        if len(outputs) not in (1, 2):
-            raise invalid_argument(f"Expected one or two output Tensors, found {len(outputs)}")
-        if "classes" not in outputs and "scores" not in outputs:
-            raise invalid_argument(
-                'Expected classification signature outputs to contain at least one of "classes" or '
-                f'"scores". Signature was: {signature}'
-            )
-    else:
-        if len(outputs) != 1:
-            raise invalid_argument("Expected one output Tensor.")
-        if "outputs" not in outputs:
-            raise failed_precondition(f"No regression outputs found in SignatureDef: {signature}")
-
-
 def _signature_def_json(signature: Any) -> dict[str, Any]:
     """A SignatureDef as TF Serving's proto JSON printer renders it (field names kept,
     fields without presence printed, int64 as strings, enums by name)."""
@@ -318,7 +296,43 @@ def _signature_def_json(signature: Any) -> dict[str, Any]:
     return rendered
 
 
-def build_app(serving: ServingApp) -> Starlette:
+class AccessLog:
+    """ASGI middleware: one log line per HTTP request (client, method, path, status, milliseconds)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            client = scope.get("client")
+            path = scope.get("raw_path", b"").decode("latin-1") or scope.get("path", "")
+            access_log.info(
+                '%s "%s %s" %d %.2f ms',
+                f"{client[0]}:{client[1]}" if client else "-",
+                scope.get("method", ""),
+                path,
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def build_app(serving: ServingApp, metrics_path: str | None = METRICS_PATH) -> Any:
+    """The ASGI app; `metrics_path` None turns the Prometheus endpoint off."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette):  # noqa: ANN202
         try:
@@ -327,8 +341,8 @@ def build_app(serving: ServingApp) -> Starlette:
             serving.close()
 
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
-    routes = [
-        Route(METRICS_PATH, serving.handle_metrics, methods=["GET"]),
+    routes = [Route(metrics_path, serving.handle_metrics, methods=["GET"])] if metrics_path else []
+    routes += [
         Route(HEALTH_PATH, serving.handle_health, methods=["GET"]),
         Route("/v1/{rest:path}", serving.handle_v1, methods=methods),
         Route("/V1/{rest:path}", serving.handle_v1, methods=methods),
@@ -337,4 +351,4 @@ def build_app(serving: ServingApp) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.serving = serving
-    return app
+    return AccessLog(app)

@@ -14,7 +14,11 @@ Supported (everything else is an error naming the field):
 
 The parser is a small tokenizer + recursive reader of protobuf text format
 (fields `name: value` or `name { ... }`, `#` comments, `[a, b]` lists); it never
-evaluates anything.
+evaluates anything. The same reader parses the other text-format files of
+tensorflow_model_server: MonitoringConfig (--monitoring_config_file) and
+BatchingParameters (--batching_parameters_file). A file that does not parse
+raises ConfigFileError, whose message starts as TF Serving's does:
+"Error parsing text-format tensorflow.serving.<Message>: ...".
 """
 
 from __future__ import annotations
@@ -233,7 +237,15 @@ def parse_model_config(
         where = f"{source}: config #{index + 1}"
         _check_known(
             entry,
-            {"name", "base_path", "model_platform", "model_version_policy", "version_labels", "model_type"},
+            {
+                "name",
+                "base_path",
+                "model_platform",
+                "model_version_policy",
+                "version_labels",
+                "model_type",
+                "logging_config",
+            },
             where,
         )
         name = _only(entry, "name", where)
@@ -268,10 +280,196 @@ def parse_model_config(
     return models
 
 
-def read_model_config_file(path: str | Path) -> list[ModelConfig]:
+class ConfigFileError(InvalidInputError):
+    """A text-format configuration file could not be read or parsed."""
+
+
+def _read_config_text(path: str | Path, message: str) -> str:
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"cannot read model config file {file}: {exc}") from None
-    return parse_model_config(text, str(file))
+        raise ConfigFileError(f"Error parsing text-format tensorflow.serving.{message}: {exc}") from None
+
+
+def _parsed(message: str, parse, text: str, source: str):  # noqa: ANN001, ANN202
+    try:
+        return parse(text, source)
+    except ConfigFileError:
+        raise
+    except InvalidInputError as exc:
+        raise ConfigFileError(f"Error parsing text-format tensorflow.serving.{message}: {exc}") from None
+
+
+def read_model_config_file(path: str | Path) -> list[ModelConfig]:
+    text = _read_config_text(path, "ModelServerConfig")
+    return _parsed("ModelServerConfig", parse_model_config, text, str(path))
+
+
+def model_configs_from_proto(config: object, source: str = "ReloadConfigRequest") -> list[ModelConfig]:
+    """The models of a ModelServerConfig message (ModelService.HandleReloadConfigRequest)."""
+    from google.protobuf import text_format
+
+    if not config.HasField("model_config_list"):  # type: ignore[attr-defined]
+        raise InvalidInputError(f"{source}: only model_config_list is supported (no custom_model_config)")
+    return parse_model_config(text_format.MessageToString(config), source)  # type: ignore[arg-type]
+
+
+# -- MonitoringConfig --------------------------------------------------------
+
+DEFAULT_PROMETHEUS_PATH = "/monitoring/prometheus/metrics"
+
+
+@dataclass
+class MonitoringConfig:
+    """TF Serving's MonitoringConfig: whether and where Prometheus metrics are exported."""
+
+    prometheus_enabled: bool = False
+    prometheus_path: str = DEFAULT_PROMETHEUS_PATH
+
+
+def _as_bool(value: object, what: str) -> bool:
+    if value in (True, "true", "True", "t", 1):
+        return True
+    if value in (False, "false", "False", "f", 0):
+        return False
+    raise InvalidInputError(f"{what} must be true or false, got {value!r}")
+
+
+def parse_monitoring_config(text: str, source: str = "<monitoring config>") -> MonitoringConfig:
+    root = parse_text_proto(text, source)
+    _check_known(root, {"prometheus_config"}, source)
+    prometheus = _only(root, "prometheus_config", source, {})
+    where = f"{source}: prometheus_config"
+    if not isinstance(prometheus, dict):
+        raise InvalidInputError(f"{where} must be a message")
+    _check_known(prometheus, {"enable", "path"}, where)
+    enabled = _as_bool(_only(prometheus, "enable", where, False), f"{where}.enable")
+    path = _only(prometheus, "path", where, "") or DEFAULT_PROMETHEUS_PATH
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise InvalidInputError(f"{where}.path must start with '/', got {path!r}")
+    return MonitoringConfig(enabled, path)
+
+
+def read_monitoring_config_file(path: str | Path) -> MonitoringConfig:
+    text = _read_config_text(path, "MonitoringConfig")
+    return _parsed("MonitoringConfig", parse_monitoring_config, text, str(path))
+
+
+# -- BatchingParameters ------------------------------------------------------
+
+_WRAPPED_INT_FIELDS = (
+    "max_batch_size",
+    "batch_timeout_micros",
+    "max_enqueued_batches",
+    "num_batch_threads",
+    "max_execution_batch_size",
+)
+
+
+@dataclass
+class BatchingParameters:
+    """TF Serving's BatchingParameters; None means "not set" (the server's default applies).
+
+    Used: max_batch_size, batch_timeout_micros. Accepted and reported as unused: the rest
+    (savedmodel's batcher has one queue per model version and signature, no thread pool of
+    its own, no padding and no splitting)."""
+
+    max_batch_size: int | None = None
+    batch_timeout_micros: int | None = None
+    max_enqueued_batches: int | None = None
+    num_batch_threads: int | None = None
+    max_execution_batch_size: int | None = None
+    thread_pool_name: str | None = None
+    enable_large_batch_splitting: bool | None = None
+    allowed_batch_sizes: tuple[int, ...] = ()
+    pad_variable_length_inputs: bool = False
+
+    def unused_fields(self) -> list[str]:
+        unused = [
+            name
+            for name in (
+                "max_enqueued_batches",
+                "num_batch_threads",
+                "max_execution_batch_size",
+                "thread_pool_name",
+                "enable_large_batch_splitting",
+            )
+            if getattr(self, name) is not None
+        ]
+        if self.allowed_batch_sizes:
+            unused.append("allowed_batch_sizes")
+        if self.pad_variable_length_inputs:
+            unused.append("pad_variable_length_inputs")
+        return unused
+
+
+def _wrapped(fields: dict[str, list], name: str, where: str) -> object:
+    """A google.protobuf wrapper field: `name { value: X }` (None when absent)."""
+    wrapper = _only(fields, name, where)
+    if wrapper is None:
+        return None
+    if not isinstance(wrapper, dict):
+        raise InvalidInputError(f"{where}: {name} is a wrapper message: write {name} {{ value: ... }}")
+    _check_known(wrapper, {"value"}, f"{where}.{name}")
+    return _only(wrapper, "value", f"{where}.{name}")
+
+
+def parse_batching_parameters(text: str, source: str = "<batching parameters>") -> BatchingParameters:
+    root = parse_text_proto(text, source)
+    known = {
+        *_WRAPPED_INT_FIELDS,
+        "thread_pool_name",
+        "enable_large_batch_splitting",
+        "allowed_batch_sizes",
+        "pad_variable_length_inputs",
+    }
+    _check_known(root, known, source)
+    params = BatchingParameters()
+    for name in _WRAPPED_INT_FIELDS:
+        value = _wrapped(root, name, source)
+        if value is not None:
+            number = _as_int(value, f"{source}: {name}")
+            if number < 0 or (name == "max_batch_size" and number < 1):
+                raise InvalidInputError(f"{source}: {name} must be positive, got {number}")
+            setattr(params, name, number)
+    pool = _wrapped(root, "thread_pool_name", source)
+    if pool is not None:
+        params.thread_pool_name = str(pool)
+    splitting = _wrapped(root, "enable_large_batch_splitting", source)
+    if splitting is not None:
+        params.enable_large_batch_splitting = _as_bool(splitting, f"{source}: enable_large_batch_splitting")
+    params.allowed_batch_sizes = tuple(
+        _as_int(v, f"{source}: allowed_batch_sizes") for v in root.get("allowed_batch_sizes", [])
+    )
+    params.pad_variable_length_inputs = _as_bool(
+        _only(root, "pad_variable_length_inputs", source, False), f"{source}: pad_variable_length_inputs"
+    )
+    return params
+
+
+def read_batching_parameters_file(path: str | Path) -> BatchingParameters:
+    text = _read_config_text(path, "BatchingParameters")
+    return _parsed("BatchingParameters", parse_batching_parameters, text, str(path))
+
+
+# -- --grpc_channel_arguments ---------------------------------------------------
+
+
+def parse_channel_arguments(text: str) -> list[tuple[str, int | str]]:
+    """--grpc_channel_arguments: comma-separated key=value pairs; integer values become ints
+    (TF Serving's parseGrpcChannelArgs)."""
+    options: list[tuple[str, int | str]] = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--grpc_channel_arguments: {item!r} is not key=value")
+        value = value.strip()
+        try:
+            options.append((key.strip(), int(value)))
+        except ValueError:
+            options.append((key.strip(), value))
+    return options

@@ -17,6 +17,7 @@ import binascii
 import enum
 import json
 import math
+import re
 import struct
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +33,32 @@ B64_KEY = "b64"
 BYTES_SUFFIX = "_bytes"
 MAX_DEBUG_STRING = 256
 MAX_RANK = 254  # TensorFlow's TensorShape limit
+
+
+def _numpy_max_dims() -> int:
+    for dims in (64, 32):  # NumPy 2, NumPy 1
+        try:
+            np.empty((1,) * dims, dtype=np.uint8)
+            return dims
+        except ValueError:
+            continue
+    return 32
+
+
+NUMPY_MAX_DIMS = _numpy_max_dims()
+
+
+def check_rank(rank: int) -> None:
+    """TensorFlow's limit (254 dimensions), then NumPy's (64): both are a 400, not a crash."""
+    if rank > MAX_RANK:
+        raise invalid_argument(
+            f"JSON value nests {rank} lists deep; a tensor has at most {MAX_RANK} dimensions"
+        )
+    if rank > NUMPY_MAX_DIMS:
+        raise invalid_argument(
+            f"a tensor of {rank} dimensions is not supported: savedmodel's tensors (NumPy arrays) "
+            f"have at most {NUMPY_MAX_DIMS}"
+        )
 
 
 class RequestFormat(enum.Enum):
@@ -85,22 +112,131 @@ def _first_member_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_first_member_wins)
+_WHITESPACE = " \t\n\r"
+_NUMBER = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_CONSTANTS = {"true": True, "false": False, "null": None, "NaN": math.nan, "Infinity": math.inf}
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _WHITESPACE:
+        pos += 1
+    return pos
+
+
+def _decode_error(message: str, pos: int) -> ServingError:
+    return invalid_argument(f"JSON Parse error: {message} at offset: {pos}")
+
+
+def _scalar_at(text: str, pos: int) -> tuple[Any, int]:
+    """One string, number or literal starting at `pos` (json's own scanners, no nesting)."""
+    char = text[pos] if pos < len(text) else ""
+    if char == '"':
+        try:
+            return json.decoder.scanstring(text, pos + 1)
+        except json.JSONDecodeError as exc:
+            raise _decode_error(exc.msg, exc.pos) from None
+    for literal, value in _CONSTANTS.items():
+        if text.startswith(literal, pos):
+            return value, pos + len(literal)
+    if text.startswith("-Infinity", pos):
+        return -math.inf, pos + 9
+    match = _NUMBER.match(text, pos)
+    if match is None:
+        raise _decode_error("Expecting value", pos)
+    integer, fraction, exponent = match.groups()
+    if fraction or exponent:
+        return float(integer + (fraction or "") + (exponent or "")), match.end()
+    return int(integer), match.end()
+
+
+def parse_json_iteratively(text: str, pos: int = 0) -> tuple[Any, int]:
+    """One JSON value starting at `pos`, parsed with an explicit stack (any nesting depth, bounded
+    only by the text's length); returns (value, end). Same values as the json module with
+    first-member-wins objects; used when the json module's recursion limit is reached."""
+    stack: list[tuple[list | dict, str | None]] = []  # container, pending object key
+    while True:
+        pos = _skip(text, pos)
+        char = text[pos] if pos < len(text) else ""
+        if char in "[{":
+            container: list | dict = [] if char == "[" else {}
+            pos = _skip(text, pos + 1)
+            closing = "]" if char == "[" else "}"
+            if text.startswith(closing, pos):
+                value, pos = container, pos + 1
+            else:
+                key = None
+                if closing == "}":
+                    key, pos = _object_key(text, pos)
+                stack.append((container, key))
+                continue
+        else:
+            value, pos = _scalar_at(text, pos)
+        # attach `value` to its parent, closing every container that ends here
+        while True:
+            if not stack:
+                return value, pos
+            parent, key = stack[-1]
+            if isinstance(parent, list):
+                parent.append(value)
+            else:
+                parent.setdefault(key, value)
+            pos = _skip(text, pos)
+            char = text[pos] if pos < len(text) else ""
+            if char == ",":
+                pos += 1
+                if isinstance(parent, dict):
+                    key, pos = _object_key(text, _skip(text, pos))
+                    stack[-1] = (parent, key)
+                break
+            if char == ("]" if isinstance(parent, list) else "}"):
+                stack.pop()
+                value, pos = parent, pos + 1
+                continue
+            expected = "',' or ']'" if isinstance(parent, list) else "',' or '}'"
+            raise _decode_error(f"Expecting {expected} delimiter", pos)
+
+
+def _object_key(text: str, pos: int) -> tuple[str, int]:
+    if not text.startswith('"', pos):
+        raise _decode_error("Expecting property name enclosed in double quotes", pos)
+    key, pos = _scalar_at(text, pos)
+    pos = _skip(text, pos)
+    if not text.startswith(":", pos):
+        raise _decode_error("Expecting ':' delimiter", pos)
+    return key, pos + 1
+
+
+def _parse_first_document(text: str) -> Any:
+    start = _skip(text, 0)
+    try:
+        return _DECODER.raw_decode(text, start)[0]
+    except json.JSONDecodeError as exc:
+        raise _decode_error(exc.msg, exc.pos) from None
+    except RecursionError:
+        return parse_json_iteratively(text, start)[0]
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    """Parse a request body; it must be one JSON object (NaN/Infinity literals allowed)."""
+    """Parse a request body; it must start with one JSON object (NaN/Infinity literals allowed).
+
+    As TF Serving's rapidjson (kParseIterativeFlag | kParseStopWhenDoneFlag): nesting depth is
+    not limited (only the body size is), and whatever follows the first complete document is
+    ignored, bytes that are not UTF-8 included."""
     if not body or not body.strip():
         raise invalid_argument("JSON Parse error: The document is empty")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise invalid_argument(
-            f"JSON Parse error: Invalid encoding in string. at offset: {exc.start}"
-        ) from None
-    try:
-        doc = json.loads(text, object_pairs_hook=_first_member_wins)
-    except json.JSONDecodeError as exc:
-        raise invalid_argument(f"JSON Parse error: {exc.msg} at offset: {exc.pos}") from None
-    except RecursionError:
-        raise invalid_argument("JSON Parse error: The document is nested too deeply") from None
+        text = body[: exc.start].decode("utf-8")
+        try:
+            doc = _parse_first_document(text)
+        except ServingError:
+            raise invalid_argument(
+                f"JSON Parse error: Invalid encoding in string. at offset: {exc.start}"
+            ) from None
+    else:
+        doc = _parse_first_document(text)
     if not isinstance(doc, dict):
         raise invalid_argument(f"JSON Value: {debug_string(doc)} Is not object")
     return doc
@@ -253,10 +389,7 @@ def json_to_tensor(value: Any, dtype: int) -> tuple[np.ndarray, int]:
                 f"Conversion of JSON Value: {debug_string(leaf)} to type: {dtype_string(dtype)}"
             )
     shape = dense_shape(value)
-    if len(shape) > MAX_RANK:
-        raise invalid_argument(
-            f"JSON value nests {len(shape)} lists deep; a tensor has at most {MAX_RANK} dimensions"
-        )
+    check_rank(len(shape))
     values: list[Any] = []
     _fill(value, 0, shape, dtype, values)
     return _to_array(values, shape, dtype), len(values)
@@ -328,6 +461,8 @@ def _instances_to_tensors(instances: list[Any], input_dtypes: Mapping[str, int])
                     exc.code,
                     f"Failed to process element: {index} of 'instances' list. Error: {_status_string(exc)}",
                 ) from None
+    for name in per_input:
+        check_rank(len(shapes[name]) + 1)
     return {name: _stack(arrays, shapes[name], input_dtypes[name]) for name, arrays in per_input.items()}
 
 

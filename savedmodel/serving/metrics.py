@@ -78,12 +78,14 @@ class Metrics:
                 series[key] = _Histogram(buckets)
             series[key].observe(value)
 
-    def record_request(self, model_name: str, api: str, status: str, latency_us: float | None) -> None:
-        self.inc(REQUEST_COUNT, {"entrypoint": "REST", "model_name": model_name, "status": status})
+    def record_request(
+        self, model_name: str, api: str, status: str, latency_us: float | None, entrypoint: str = "REST"
+    ) -> None:
+        self.inc(REQUEST_COUNT, {"entrypoint": entrypoint, "model_name": model_name, "status": status})
         if latency_us is not None and status == "OK":
             self.observe(
                 REQUEST_LATENCY,
-                {"API": api, "entrypoint": "REST", "model_name": model_name},
+                {"API": api, "entrypoint": entrypoint, "model_name": model_name},
                 latency_us,
                 LATENCY_BUCKETS,
             )

@@ -8,6 +8,7 @@ Servables backed by plain Python functions.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import threading
 from collections.abc import Callable, Mapping
@@ -97,6 +98,25 @@ class Servable:
             self._close()
 
 
+def accept_any_feed_shape(signatures: Mapping[str, Any]) -> None:
+    """Let each signature take inputs of any shape (dtypes are still checked).
+
+    TF Serving feeds a session, which does not check a feed against the shape recorded in
+    the SignatureDef: its REST handler test sends [[1,2],[3,4]] to `x: [-1,1]` of
+    half_plus_two and gets [[2.5,3],[3.5,4]]. Kernels still reject shapes they cannot use."""
+    for function in signatures.values():
+        specs = getattr(function, "input_specs", None)
+        if not isinstance(specs, dict):
+            continue
+        relaxed = {
+            key: dataclasses.replace(spec, shape=None) if dataclasses.is_dataclass(spec) else spec
+            for key, spec in specs.items()
+        }
+        function.input_specs = relaxed
+        if isinstance(getattr(function, "inputs", None), list):
+            function.inputs = list(relaxed.values())
+
+
 def read_signature_defs(
     path: Path, tags: tuple[str, ...] = SERVE_TAGS
 ) -> dict[str, meta_graph_pb2.SignatureDef]:
@@ -105,12 +125,13 @@ def read_signature_defs(
 
 
 def load_servable(
-    path: Path, allow_file_access: bool = False, tags: tuple[str, ...] = SERVE_TAGS
+    path: Path, allow_file_access: bool = False, tags: tuple[str, ...] | list[str] = SERVE_TAGS
 ) -> Servable:
     """Load a SavedModel version with savedmodel's runtime (raises SavedModelError on failure)."""
     from savedmodel import policy as policy_module
 
     saved_model = read_saved_model(path)
+    tags = tuple(tags)
     meta_graph = find_meta_graph(saved_model, list(tags), source=str(path))
     model_policy = policy_module.Policy(allow_file_access=allow_file_access)
     # savedmodel.load applies the policy: ops it refuses fail the load, or only the signatures
@@ -132,6 +153,7 @@ def load_servable(
         kwargs["allow_file_access"] = allow_file_access
     loaded = load(str(path), **kwargs)
     signatures = loaded.signatures
+    accept_any_feed_shape(signatures)
 
     def run(key: str, inputs: Mapping[str, np.ndarray]) -> Mapping[str, Any]:
         try:

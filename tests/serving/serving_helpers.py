@@ -17,11 +17,10 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from savedmodel.errors import InvalidInputError  # noqa: E402
 from savedmodel.proto import example_pb2  # noqa: E402
 from savedmodel.serving.config import ModelConfig, VersionPolicy  # noqa: E402
 from savedmodel.serving.model import Servable, read_signature_defs  # noqa: E402
-from savedmodel.serving.server import ModelServer, ServerOptions, free_port  # noqa: E402
+from savedmodel.serving.server import ModelServer, ServerOptions  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SERVING = FIXTURES / "serving"
@@ -30,6 +29,9 @@ EXAMPLES_N = SERVING / "examples_n"
 SEED = FIXTURES / "seed"
 GOLDENS = json.loads((SERVING / "goldens.json").read_text())
 N_BY_VERSION = {1: 2.0, 2: 3.0}
+# TF Serving's testdata/saved_model_half_plus_two_cpu/00000123: y = 0.5 x + 2, tf.Example signatures.
+HALF_PLUS_TWO = FIXTURES / "realworld" / "tfserving__saved_model_half_plus_two_cpu__2018_6fc2949"
+HALF_PLUS_TWO_VERSION = 123
 
 
 def _feature_value(example: example_pb2.Example, name: str) -> float:
@@ -85,14 +87,7 @@ def fake_loader(delay: Callable[[dict], float] | None = None):
         runner = half_plus_n_runner(n, delay)
 
         def run(key: str, inputs: dict) -> dict:
-            # Like savedmodel's runtime: inputs must fit the signature's shapes.
-            for name, info in signature_defs[key].inputs.items():
-                want = [d.size for d in info.tensor_shape.dim]
-                got = list(np.shape(inputs[name]))
-                if not info.tensor_shape.unknown_rank and (
-                    len(want) != len(got) or any(w not in (-1, g) for w, g in zip(want, got, strict=True))
-                ):
-                    raise InvalidInputError(f"input {name!r}: shape {got} is not compatible with {want}")
+            # Like the server's runtime (and TF Serving's sessions): any feed shape is accepted.
             return runner(key, inputs)
 
         return Servable(Path(path), signature_defs, run)
@@ -110,17 +105,32 @@ def copy_version(source: Path, base: Path, version: int) -> Path:
     return target
 
 
+def copy_half_plus_two(base: Path, version: int = HALF_PLUS_TWO_VERSION) -> Path:
+    """TF Serving's half_plus_two as base/<version> (its SavedModel files only)."""
+    target = base / str(version)
+    target.mkdir(parents=True)
+    shutil.copy(HALF_PLUS_TWO / "saved_model.pb", target)
+    shutil.copytree(HALF_PLUS_TWO / "variables", target / "variables")
+    return target
+
+
 @contextmanager
 def running_server(
     configs: list[ModelConfig], loader=None, **options
 ) -> Iterator[tuple[ModelServer, httpx.Client]]:
+    """A server on loopback, REST on a free port (port=None: no REST; the client is then None;
+    grpc_port=0: gRPC on a free port too)."""
     options.setdefault("poll_wait_seconds", 0)
-    opts = ServerOptions(host="127.0.0.1", port=free_port(), **options)
+    options.setdefault("port", 0)
+    opts = ServerOptions(host="127.0.0.1", **options)
     server = ModelServer(configs, opts, loader=loader)
     server.start()
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            yield server, client
+        if opts.port is None:
+            yield server, None
+        else:
+            with httpx.Client(base_url=server.url, timeout=30) as client:
+                yield server, client
     finally:
         server.stop()
 

@@ -72,7 +72,15 @@ def test_hot_reload_of_a_newly_copied_version(tmp_path: Path, kind: str):
 def test_requests_in_flight_finish_on_the_unloaded_version(tmp_path: Path):
     base = tmp_path / "m"
     copy_version(HALF_PLUS_N / "1", base, 1)
-    slow = fake_loader(delay=lambda inputs: 0.8 if "x" in inputs and float(inputs["x"][0]) == 99.0 else 0.0)
+    running = threading.Event()
+
+    def delay(inputs: dict) -> float:
+        if "x" in inputs and float(inputs["x"][0]) == 99.0 and not running.is_set():
+            running.set()
+            return 0.8
+        return 0.0
+
+    slow = fake_loader(delay=delay)
     with running_server([model_config("m", base)], loader=slow, poll_wait_seconds=0.05) as (server, client):
         result: dict = {}
 
@@ -82,7 +90,7 @@ def test_requests_in_flight_finish_on_the_unloaded_version(tmp_path: Path):
 
         thread = threading.Thread(target=slow_request)
         thread.start()
-        time.sleep(0.2)  # the request is now running on version 1
+        assert running.wait(10)  # the request is now running on version 1
         copy_version(HALF_PLUS_N / "2", base, 2)
         assert wait_for(lambda: statuses(client, "m")[0] == ("2", "AVAILABLE"))
         thread.join(timeout=10)
@@ -143,8 +151,8 @@ def test_batching_merges_concurrent_requests(tmp_path: Path):
 def test_serve_without_http_dependencies_prints_hint(monkeypatch, capsys):
     from savedmodel.cli import serve
 
-    monkeypatch.setattr(serve, "serve_dependencies_missing", lambda: "uvicorn")
-    assert serve.run(argparse.Namespace()) == 1
+    monkeypatch.setattr(serve, "serve_dependencies_missing", lambda grpc=False: "uvicorn")
+    assert serve.run(argparse.Namespace(version=False, port=0, grpc_socket_path="")) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and 'pip install "savedmodel[serve]"' in err
 
