@@ -253,13 +253,62 @@ class _Body:
                 if ref.node in self.body:
                     controls.append("^" + ref.node)
                 continue
-            resolved = self._resolve(f"{ref.node}:{ref.index}", node, position)
+            resolved = self._aliased_read(node, ref.node) or self._resolve(
+                f"{ref.node}:{ref.index}", node, position
+            )
             out.input.append(resolved)
             position += 1
         out.input.extend(sorted(set(controls)))
         op_def = self.index.op_def(node.op)
         if op_def is not None and op_def.is_stateful:
             self.fdef.signature.is_stateful = True
+
+    # ---- TF1 reads of a reference variable alias its buffer
+    def _aliased_read(self, consumer: node_def_pb2.NodeDef, source: str) -> str | None:
+        """In TF1 a reference variable's value read through Identity (`w/read`) shares the
+        variable's buffer, so a consumer that runs after an in-place update (Assign...) sees
+        the new value. Such a consumer gets its own read, ordered after those updates."""
+        if not self.updates or consumer.name in self.updates:
+            return None
+        variable = self._identity_source(source)
+        if variable is None:
+            return None
+        before = sorted(
+            u for u, v in self.updates.items() if v.node == variable and u in self._ancestors(consumer.name)
+        )
+        if not before:
+            return None
+        handle = self._capture("variable", variable).arg
+        read = self.fdef.node_def.add(
+            name=self.names.unique(f"{consumer.name}/read_{variable}"), op="ReadVariableOp"
+        )
+        read.input.extend([handle, *("^" + u for u in before)])
+        read.attr["dtype"].type = self.b.variables[variable].dtype
+        return f"{read.name}:value:0"
+
+    def _identity_source(self, name: str) -> str | None:
+        """The reference variable `name` is (or is an Identity chain of), else None."""
+        for _ in range(16):
+            variable = self.b.variables.get(name)
+            if variable is not None:
+                return name if variable.is_ref else None
+            node = self.index.nodes.get(name)
+            if node is None or node.op not in ("Identity", "RefIdentity") or not node.input:
+                return None
+            name = parse_input(node.input[0]).node
+        return None
+
+    def _ancestors(self, name: str) -> set[str]:
+        """Body nodes `name` depends on, by data or control edges."""
+        found: set[str] = set()
+        stack = [name]
+        while stack:
+            for text in self.index.nodes[stack.pop()].input:
+                source = parse_input(text).node
+                if source in self.body and source not in found:
+                    found.add(source)
+                    stack.append(source)
+        return found
 
     # ---- inputs
     def _resolve(self, tensor: str, consumer: node_def_pb2.NodeDef | None, position: int) -> str:

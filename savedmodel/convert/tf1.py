@@ -70,6 +70,8 @@ ASSETS_COLLECTION = "saved_model_assets"
 PREDICT = "tensorflow/serving/predict"
 _CONFIG_PROTO = b"\n\007\n\003CPU\020\001\n\007\n\003GPU\020\0002\002J\0008\001\202\001\000\222\001\002J\000"
 PathLike = str | os.PathLike[str]
+# What the converted model's root holds besides the variables' scopes.
+_ROOT_CHILDREN = ("variables", "signatures", "tables", "asset_paths")
 
 
 @dataclass
@@ -529,10 +531,11 @@ class _Assembler:
         trainable = conv._trainable()
         ids = {}
         flat = any(self._conflicts(n, names) for n in names)
+        taken = set(_ROOT_CHILDREN)
         for name in names:
             var = conv.variables[name]
             data = (name, var.dtype, conv.values[name].shape, name in trainable or not trainable)
-            path = [name.replace("/", "_")] if flat else name.split("/")
+            path = [self._flat_name(name, taken)] if flat else name.split("/")
             parent = 0
             for part in path[:-1]:
                 found = self.objects.child(parent, part)
@@ -560,13 +563,20 @@ class _Assembler:
 
     @staticmethod
     def _conflicts(name: str, names: list[str]) -> bool:
+        """Whether scope paths cannot name the variables (a variable that is also a scope, or
+        a top-level name the root uses for something else)."""
         top = name.split("/")[0]
-        return any(other.startswith(name + "/") for other in names) or top in (
-            "variables",
-            "signatures",
-            "tables",
-            "asset_paths",
-        )
+        return any(other.startswith(name + "/") for other in names) or top in _ROOT_CHILDREN
+
+    @staticmethod
+    def _flat_name(name: str, taken: set[str]) -> str:
+        base = name.replace("/", "_")
+        out, i = base, 0
+        while out in taken:
+            i += 1
+            out = f"{base}_{i}"
+        taken.add(out)
+        return out
 
     def _track_tables_and_assets(self) -> None:
         conv = self.conv

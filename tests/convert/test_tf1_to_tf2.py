@@ -27,6 +27,7 @@ REALWORLD = [
     "tfdeploy__tensorflow-1.13.1__2019_70fe1d1",
     "tfrust__test_resources_regression-model__2017_55a41e1",
     "tfserving__saved_model_counter__2018_c668c58",  # Assign/AssignAdd of a reference variable
+    "tf2onnx__assign__x_66161eb",  # a read of a reference variable ordered after its Assign
     "tfserving__saved_model_half_plus_three__2017_6058fd6",  # TensorInfo dtype wrong, producer 21
 ]
 TF_CHECK = Path(__file__).with_name("tf_check.py")
@@ -226,6 +227,12 @@ def tf_results(tmp_path_factory: pytest.TempPathFactory, converted: dict[str, Pa
         runs = [r for r in case.runs if r.tf_ran]
         cases = {r.meta["signature"]: {"inputs": {k: encode(v) for k, v in r.inputs.items()}} for r in runs}
         jobs[name] = {"path": str(root / name), "cases": cases}
+    _clashing_model(root / "clash_tf1")
+    tf1_to_tf2(root / "clash_tf1", root / "clash")
+    jobs["clash"] = {
+        "path": str(root / "clash"),
+        "cases": {"serving_default": {"inputs": {"x": encode(np.float32([1.0]))}}},
+    }
     tf1_to_tf2(CONVERT / "table_asset", root / "frozen", freeze=True)
     jobs["frozen"] = {"path": str(root / "frozen"), "cases": GOLDENS["table_asset"]}
     for name, value in SEED_MODELS.items():
@@ -344,3 +351,35 @@ def test_tensorflow_loads_frozen(tf_results: dict) -> None:
     expected = {k: {o: array(v) for o, v in c["outputs"].items()} for k, c in GOLDENS["table_asset"].items()}
     _check_both_loaders(tf_results["frozen"], expected)
     assert tf_results["frozen"]["variables"] == []
+
+
+def _clashing_model(path: Path) -> None:
+    """A TF1 model (written with savedmodel's own TF1 façade) whose variable names clash with
+    scope paths ('a' and 'a/b') and with the root's own children ('variables')."""
+    from savedmodel import tf
+
+    tf1 = tf.compat.v1
+    with tf.Graph().as_default(), tf1.Session() as sess:
+        x = tf1.placeholder(tf.float32, [None], name="x")
+        names = {"a": 2.0, "a/b": 3.0, "variables": 1.0, "a_b": 5.0}
+        v = {n: tf1.Variable(value, name=n) for n, value in names.items()}
+        y = x * v["a"] + v["a/b"] + v["variables"] + v["a_b"]
+        sess.run(tf1.global_variables_initializer())
+        tf1.saved_model.simple_save(sess, str(path), {"x": x}, {"y": y})
+
+
+def test_variable_names_that_clash(tmp_path: Path) -> None:
+    _clashing_model(tmp_path / "tf1")
+    tf1_to_tf2(tmp_path / "tf1", tmp_path / "tf2")
+    model = savedmodel.load(tmp_path / "tf2")
+    assert model.signatures["serving_default"](x=np.float32([1.0]))["y"].tolist() == [11.0]
+    root = _meta(tmp_path / "tf2").object_graph_def.nodes[0]
+    names = [c.local_name for c in root.children]
+    assert len(names) == len(set(names)) and {"variables", "signatures"} <= set(names)
+    assert sorted(v.name for v in model.variables()) == ["a", "a/b", "a_b", "variables"]
+
+
+@pytest.mark.oracle
+def test_tensorflow_loads_clashing_names(tf_results: dict) -> None:
+    _check_both_loaders(tf_results["clash"], {"serving_default": {"y": np.float32([11.0])}})
+    assert tf_results["clash"]["variables"] == ["a/b:0", "a:0", "a_b:0", "variables:0"]

@@ -7,12 +7,18 @@ One line per (model, tag set): PASS (every recorded run matches), MISMATCH, BLOC
 converter refuses: the report's first blocker; TF2 models are refused by design), ERROR
 (conversion or loading failed). Session bundles' runs feed and fetch tensor names: they are
 mapped to the signature that binds those tensors.
+
+`--tensorflow` also loads every converted model that passes with TensorFlow 2.21 (the oracle
+venv, tools/oracle/.venv): `tf.saved_model.load` and TF1's loader must both reproduce the
+recorded outputs (column "tf").
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import subprocess
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -70,7 +76,50 @@ def _replay(model: savedmodel.LoadedModel, runs: list[harness.Run]) -> list[str]
     return bad
 
 
-def check_case(directory: Path, work: Path) -> list[dict]:
+ROOT = Path(__file__).resolve().parents[2]
+TF_CHECK = ROOT / "tests" / "convert" / "tf_check.py"
+ORACLE_PYTHON = ROOT / "tools" / "oracle" / ".venv" / "bin" / "python"
+
+
+def _encode(value: np.ndarray) -> dict:
+    value = np.asarray(value)
+    if value.dtype == object:
+        flat = [base64.b64encode(v).decode() for v in value.ravel()]
+        return {"dtype": "base64", "shape": list(value.shape), "value": flat}
+    return {"dtype": str(value.dtype), "shape": list(value.shape), "value": value.tolist()}
+
+
+def _tf_job(path: Path, runs: list[harness.Run]) -> tuple[dict, dict]:
+    """tf_check.py's job for a converted model (each signature's first run), and what it expects."""
+    cases: dict = {}
+    expected: dict = {}
+    for run in runs:
+        key = run.meta.get("signature")
+        if key is None or key in cases:
+            continue
+        cases[key] = {"inputs": {k: _encode(v) for k, v in run.inputs.items()}}
+        expected[key] = {k: np.asarray(v) for k, v in run.expected.items()}
+    return {"path": str(path), "cases": cases}, expected
+
+
+def _tf_verdict(got: dict, expected: dict) -> str:
+    if "error" in got:
+        return "ERROR " + got["error"][:160]
+    bad = []
+    for loader in ("tf2", "tf1"):
+        for key, outputs in expected.items():
+            for name, value in outputs.items():
+                actual = got[loader][key][name]
+                if value.dtype == object:
+                    same = [v.encode() for v in actual] == [bytes(v) for v in value.ravel()]
+                else:
+                    same = _same(np.asarray(actual, dtype=value.dtype), value.reshape(-1))
+                if not same:
+                    bad.append(f"{loader}:{key}/{name}")
+    return "PASS" if not bad else "MISMATCH " + "; ".join(bad[:3])
+
+
+def check_case(directory: Path, work: Path, jobs: dict | None = None) -> list[dict]:
     case = harness.load_case(directory)
     if case.meta["kind"] == "session_bundle":
         _bind_bundle_runs(case)
@@ -84,6 +133,8 @@ def check_case(directory: Path, work: Path) -> list[dict]:
             bad = _replay(savedmodel.load(target), runs)
             if bad:
                 row.update(status="MISMATCH", detail="; ".join(bad[:3]))
+            elif jobs is not None:
+                jobs[f"{case.name}[{','.join(tags)}]"] = _tf_job(target, runs)
         except ConversionError as exc:
             row.update(status="BLOCKED", detail=exc.report.blockers[0])
         except SavedModelError as exc:
@@ -95,19 +146,44 @@ def check_case(directory: Path, work: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--tensorflow", action="store_true", help="also load the results with TensorFlow")
     args = parser.parse_args()
     rows = []
+    jobs: dict | None = {} if args.tensorflow else None
     with tempfile.TemporaryDirectory() as work:
         for _name, directory in harness.discover().items():
             case = json.loads((directory / "case.json").read_text())
             if case["kind"] in ("saved_model", "session_bundle"):
-                rows += check_case(directory, Path(work))
+                rows += check_case(directory, Path(work), jobs)
+        if jobs:
+            _run_tensorflow(jobs, rows, Path(work))
     if args.json:
         print(json.dumps(rows, indent=1))
         return
     for row in rows:
-        print(f"{row['status']:9} {row['case']} [{','.join(row['tags'])}] {row['detail']}")
+        tf = f" tf={row['tf']}" if "tf" in row else ""
+        print(f"{row['status']:9} {row['case']} [{','.join(row['tags'])}]{tf} {row['detail']}")
     print(dict(Counter(r["status"] for r in rows)))
+    if jobs:
+        print("tensorflow:", dict(Counter(r["tf"].split()[0] for r in rows if "tf" in r)))
+
+
+def _run_tensorflow(jobs: dict, rows: list[dict], work: Path) -> None:
+    expected = {}
+    for label, (job, wanted) in list(jobs.items()):
+        jobs[label] = job
+        expected[label] = wanted
+    (work / "jobs.json").write_text(json.dumps(jobs))
+    proc = subprocess.run(
+        [str(ORACLE_PYTHON), str(TF_CHECK), str(work / "jobs.json")], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"TensorFlow check failed: {proc.stderr[-2000:]}")
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    for row in rows:
+        label = f"{row['case']}[{','.join(row['tags'])}]"
+        if label in results:
+            row["tf"] = _tf_verdict(results[label], expected[label])
 
 
 if __name__ == "__main__":
