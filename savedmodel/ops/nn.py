@@ -1280,3 +1280,72 @@ def _gru_block_cell(
     c = np.tanh(np.concatenate([x, h_prev * r], axis=1) @ w_c + b_c)
     h = u * (h_prev - c) + c
     return [r, u, c, h]
+
+
+@kernel_factory("NthElement", family="nn", dtypes=("float32", "float64", "int32", "int64", "float16"))
+def _nth_element(node: NodeSpec) -> Any:
+    """the n-th smallest (reverse: largest) value along the last axis (tf.contrib percentile)"""
+    reverse = bool(node.attrs.get("reverse", False))
+
+    def run(ctx: Any, x: Any, n: Any) -> np.ndarray:
+        x, n = np.asarray(x), np.asarray(n)
+        if n.ndim != 0:
+            fail(f"N must be scalar but has rank {n.ndim}")
+        k = int(n)
+        if k < 0:
+            fail(f"N must be non-negative but is {k}")
+        if x.ndim < 1:
+            fail(f"Input must be >= 1-D but is {x.ndim}-D")
+        if k >= x.shape[-1]:
+            fail(f"Input must have last dimension > n = {k}")
+        index = x.shape[-1] - 1 - k if reverse else k
+        return np.partition(x, index, axis=-1)[..., index]
+
+    return run
+
+
+@kernel_factory("Dilation2D", family="nn", dtypes=("float32", "float64", "float16", "int32", "int64"))
+def _dilation2d(node: NodeSpec) -> Any:
+    """grayscale morphological dilation: max over the window of input + filter"""
+    strides = [int(s) for s in node.attrs.get("strides", [1, 1, 1, 1])]
+    rates = [int(r) for r in node.attrs.get("rates", [1, 1, 1, 1])]
+    padding = node.attrs.get("padding", b"VALID")
+    padding = padding.decode() if isinstance(padding, bytes) else str(padding)
+
+    def run(ctx: Any, x: Any, filt: Any) -> np.ndarray:
+        x, filt = np.asarray(x), np.asarray(filt)
+        if x.ndim != 4:
+            fail(f"input must be 4-dimensional{shape_str(x.shape)}")
+        if filt.ndim != 3:
+            fail(f"filter must be 3-dimensional: {shape_str(filt.shape)}")
+        batch, rows, cols, depth = x.shape
+        f_rows, f_cols, f_depth = filt.shape
+        if f_depth != depth:
+            fail("input and filter must have the same depth")
+        sr, sc, rr, rc = strides[1], strides[2], rates[1], rates[2]
+        eff_rows, eff_cols = f_rows + (f_rows - 1) * (rr - 1), f_cols + (f_cols - 1) * (rc - 1)
+        if padding == "VALID":
+            out_rows, out_cols = (rows - eff_rows + sr) // sr, (cols - eff_cols + sc) // sc
+            pad_top = pad_left = 0
+        else:
+            out_rows, out_cols = (rows + sr - 1) // sr, (cols + sc - 1) // sc
+            pad_top = max(0, (out_rows - 1) * sr + eff_rows - rows) // 2
+            pad_left = max(0, (out_cols - 1) * sc + eff_cols - cols) // 2
+        out_rows, out_cols = max(out_rows, 0), max(out_cols, 0)
+        lowest = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        out = np.full((batch, out_rows, out_cols, depth), lowest, dtype=x.dtype)
+        for dy in range(f_rows):
+            for dx in range(f_cols):
+                ys = np.arange(out_rows) * sr + dy * rr - pad_top
+                xs = np.arange(out_cols) * sc + dx * rc - pad_left
+                vy, vx = (ys >= 0) & (ys < rows), (xs >= 0) & (xs < cols)
+                if not vy.any() or not vx.any():
+                    continue
+                window = x[:, ys[vy]][:, :, xs[vx]] + filt[dy, dx]
+                region = out[:, np.flatnonzero(vy)][:, :, np.flatnonzero(vx)]
+                out[np.ix_(np.arange(batch), np.flatnonzero(vy), np.flatnonzero(vx), np.arange(depth))] = (
+                    np.maximum(region, window)
+                )
+        return out
+
+    return run

@@ -3195,6 +3195,21 @@ def audio_summary_cases() -> None:
     case(m, "AudioSummaryV2", s("bad"), f32(1, 5), a(0.0, np.float32), name="bad_rate")
 
 
+@builder
+def morphology_cases() -> None:
+    """NthElement (percentiles) and Dilation2D (morphological dilation)."""
+    n = "nn"
+    case(n, "NthElement", f32(3, 7), a(2, np.int32))
+    case(n, "NthElement", f32(2, 2, 5), a(0, np.int32), name="reverse", reverse=True)
+    case(n, "NthElement", a([[3, 1, 2, 2]], np.int32), a(3, np.int32), name="i32_last")
+    case(n, "NthElement", f32(2, 3), a(3, np.int32), name="too_big")
+    img, filt = f32(2, 7, 6, 3), f32(3, 2, 3)
+    case(n, "Dilation2D", img, filt, strides=[1, 1, 1, 1], rates=[1, 1, 1, 1], padding="VALID")
+    case(n, "Dilation2D", img, filt, name="same_stride", strides=[1, 2, 2, 1], rates=[1, 1, 1, 1],
+         padding="SAME")
+    case(n, "Dilation2D", img, filt, name="rates", strides=[1, 1, 2, 1], rates=[1, 2, 2, 1], padding="SAME")
+
+
 # CASES-END
 
 if __name__ == "__main__":
