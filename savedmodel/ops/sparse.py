@@ -597,8 +597,8 @@ def _edit_distance(node: NodeSpec) -> Any:
                 f"{hyp_shape.size} vs. {truth_shape.size}"
             )
         rank = hyp_shape.shape[0]
-        if rank < 1:
-            fail("Input SparseTensors must have rank at least 1, but truth_shape rank is: 0")
+        if rank < 2:
+            fail(f"Input SparseTensors must have rank at least 2, but truth_shape rank is: {rank}")
         for what, idx, vals in (
             ("hypothesis", hyp_indices, hyp_values),
             ("truth", truth_indices, truth_values),

@@ -3077,6 +3077,8 @@ def old_graph_cases_2() -> None:
          name="unnormalized", normalize=False)
     case(sp, "EditDistance", a([[0, 0], [0, 1]], np.int64), s(["ab", "c"]), a([1, 2], np.int64),
          a([[0, 0]], np.int64), s(["ab"]), a([1, 2], np.int64), name="strings", normalize=True)
+    case(sp, "EditDistance", a([[0], [1]], np.int64), a([1, 2], np.int64), a([2], np.int64),
+         a([[0]], np.int64), a([1], np.int64), a([3], np.int64), name="rank1", normalize=True)
 
 
 def _sequence_example(context: dict[str, Any], lists: dict[str, list[list[Any]]]) -> bytes:
