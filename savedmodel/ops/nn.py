@@ -1140,28 +1140,43 @@ def _lstm_step(
     forget_bias: float,
     cell_clip: float,
     ifco: bool,
+    half: bool = False,
 ) -> list[np.ndarray]:
-    """One LSTMBlockCell step (tensorflow/core/kernels/rnn/lstm_ops.h), in float32."""
+    """One LSTMBlockCell step (tensorflow/core/kernels/rnn/lstm_ops.h) in float32; for float16 models
+    every intermediate is rounded to half, as Eigen's half arithmetic does."""
+
+    def r(v: np.ndarray) -> np.ndarray:
+        return v.astype(np.float16).astype(np.float32) if half else v
+
     cell = cs_prev.shape[1]
-    gates = np.concatenate([x, h_prev], axis=1) @ w + b
+    xh = np.concatenate([x, h_prev], axis=1)
+    if half:  # Eigen's half contraction on CPU: products and running sums rounded to half
+        acc = np.zeros((xh.shape[0], w.shape[1]), dtype=np.float32)
+        for k in range(xh.shape[1]):
+            acc = r(acc + r(xh[:, k : k + 1] * w[k : k + 1]))
+        gates = r(acc + b)
+    else:
+        gates = xh @ w + b
     if ifco:  # BlockLSTMV2: i, f, c, o
         i, f, ci, o = (gates[:, k * cell : (k + 1) * cell] for k in range(4))
     else:  # i, c, f, o
         i, ci, f, o = (gates[:, k * cell : (k + 1) * cell] for k in range(4))
     if peep is not None:
-        i = i + cs_prev * peep[0]
-        f = f + cs_prev * peep[1]
-    i = _sigmoid32(i)
-    f = _sigmoid32(f + np.float32(forget_bias))
-    ci = np.tanh(ci)
-    cs = ci * i + cs_prev * f
-    if cell_clip > 0.0:
-        cs = np.clip(cs, np.float32(-cell_clip), np.float32(cell_clip))
+        i = r(i + r(cs_prev * peep[0]))
+    i = r(_sigmoid32(i))
+    ci = r(np.tanh(ci))
+    f = r(f + np.float32(forget_bias))
     if peep is not None:
-        o = o + cs * peep[2]
-    o = _sigmoid32(o)
-    co = np.tanh(cs)
-    h = co * o
+        f = r(f + r(cs_prev * peep[1]))
+    f = r(_sigmoid32(f))
+    cs = r(r(i * ci) + r(f * cs_prev))
+    if cell_clip > 0.0:
+        cs = np.clip(cs, r(np.float32(-cell_clip)), r(np.float32(cell_clip)))
+    co = r(np.tanh(cs))
+    if peep is not None:
+        o = r(o + r(cs * peep[2]))
+    o = r(_sigmoid32(o))
+    h = r(o * co)
     return [i, cs, f, o, ci, co, h]
 
 
@@ -1202,7 +1217,7 @@ def _lstm_block_cell(node: NodeSpec) -> Any:
             fail(f"x must be 2D, got {x.ndim}D")
         _lstm_checks("LSTMBlockCell", x, cs_prev, h_prev, w, b)
         peep = (wci, wcf, wco) if peephole else None
-        outs = _lstm_step(x, cs_prev, h_prev, w, peep, b, forget_bias, cell_clip, False)
+        outs = _lstm_step(x, cs_prev, h_prev, w, peep, b, forget_bias, cell_clip, False, dtype == np.float16)
         return [o.astype(dtype) for o in outs]
 
     return run
@@ -1237,7 +1252,7 @@ def _block_lstm(node: NodeSpec, v2: bool) -> Any:
         peep = (wci, wcf, wco) if peephole else None
         cs, h = cs_prev, h_prev
         for t in range(min(steps_max, timelen)):
-            step = _lstm_step(x[t], cs, h, w, peep, b, forget_bias, cell_clip, v2)
+            step = _lstm_step(x[t], cs, h, w, peep, b, forget_bias, cell_clip, v2, dtype == np.float16)
             for k in range(7):
                 outs[k][t] = step[k]
             cs, h = step[1], step[6]

@@ -3212,6 +3212,18 @@ def morphology_cases() -> None:
     case(n, "Dilation2D", img, filt, name="rates", strides=[1, 1, 2, 1], rates=[1, 2, 2, 1], padding="SAME")
 
 
+@builder
+def fused_rnn_half_cases() -> None:
+    """LSTMBlockCell / BlockLSTM in float16: Eigen rounds every product and partial sum to half."""
+    n = "nn"
+    x, cs, h = f16(2, 3, lo=-1, hi=1), f16(2, 4, lo=-1, hi=1), f16(2, 4, lo=-1, hi=1)
+    w, b = f16(7, 16, lo=-1, hi=1), f16(16, lo=-1, hi=1)
+    wci, wcf, wco = f16(4, lo=-1, hi=1), f16(4, lo=-1, hi=1), f16(4, lo=-1, hi=1)
+    case(n, "LSTMBlockCell", x, cs, h, w, wci, wcf, wco, b, name="f16", cell_clip=3.0)
+    case(n, "LSTMBlockCell", x, cs, h, w, wci, wcf, wco, b, name="f16_peephole", use_peephole=True)
+    case(n, "BlockLSTM", a(3, np.int64), f16(3, 2, 3, lo=-1, hi=1), cs, h, w, wci, wcf, wco, b, name="f16")
+
+
 # CASES-END
 
 if __name__ == "__main__":
