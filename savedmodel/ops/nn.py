@@ -732,10 +732,16 @@ def _batch_norm_global(node: NodeSpec) -> Any:
             if t.shape[0] != depth:
                 fail(f"{label} must have {depth} elements, got {t.shape[0]}")
         compute = upcast(x).dtype
-        scaling = (1.0 / np.sqrt(var.astype(compute) + compute.type(epsilon))).astype(compute)
+        narrow = x.dtype.itemsize < 4  # half/bfloat16: Eigen rounds every step to the input type
+
+        def r(v: np.ndarray) -> np.ndarray:
+            return v.astype(x.dtype).astype(compute) if narrow else v
+
+        eps = r(np.asarray(epsilon, dtype=compute))
+        scaling = r((1.0 / np.sqrt(r(var.astype(compute) + eps))).astype(compute))
         if scale:
-            scaling = scaling * gamma.astype(compute)
-        out = (x.astype(compute) - mean.astype(compute)) * scaling + beta.astype(compute)
+            scaling = r(scaling * gamma.astype(compute))
+        out = r(r(x.astype(compute) - mean.astype(compute)) * scaling) + beta.astype(compute)
         return as_dtype(out, x.dtype)
 
     return run

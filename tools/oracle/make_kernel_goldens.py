@@ -222,6 +222,10 @@ def _run_old_graph(c: Case, flat: list[np.ndarray], producer: int) -> dict[str, 
         "check": c.check,
         "note": c.note or f"removed after GraphDef version {producer}: run in a producer-{producer} graph",
     }
+    if c.rtol is not None:
+        entry["rtol"] = c.rtol
+    if c.atol is not None:
+        entry["atol"] = c.atol
     with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
         try:
             tf.compat.v1.import_graph_def(graph_def, name="")
@@ -3222,6 +3226,15 @@ def fused_rnn_half_cases() -> None:
     case(n, "LSTMBlockCell", x, cs, h, w, wci, wcf, wco, b, name="f16", cell_clip=3.0)
     case(n, "LSTMBlockCell", x, cs, h, w, wci, wcf, wco, b, name="f16_peephole", use_peephole=True)
     case(n, "BlockLSTM", a(3, np.int64), f16(3, 2, 3, lo=-1, hi=1), cs, h, w, wci, wcf, wco, b, name="f16")
+
+
+@builder
+def old_graph_half_cases() -> None:
+    """Half-precision variants of old-graph ops (BatchNormWithGlobalNormalization, SparseMatMul)."""
+    case("nn", "BatchNormWithGlobalNormalization", f16(2, 3, 3, 4), f16(4), a([0.5, 1, 2, 3], np.float16),
+         f16(4), f16(4), name="f16", variance_epsilon=0.001, scale_after_normalization=True, graph_producer=8,
+         rtol=4e-3, atol=4e-3, note="half: within 2 ulp of Eigen's per-op half rounding")
+    case("math", "SparseMatMul", bf16(3, 4), f32(4, 2), name="bf16", b_is_sparse=True)
 
 
 # CASES-END
