@@ -6,8 +6,9 @@ Run with the oracle venv (TensorFlow 2.21, oneDNN off as for every golden):
 
 A deep network amplifies last-bit differences (EfficientNetB0's logits, tools/layer_diff.py), so
 where savedmodel reproduces TensorFlow's CPU summation order exactly, a test holds it to equality
-rather than to a tolerance. Written: tests/fixtures/kernels_order/<op>.npz, per case `<case>/x`,
-`<case>/w`, `<case>/out` and `<case>/attrs` (JSON text of the op's attrs).
+rather than to a tolerance. Written under tests/fixtures/kernels_order/: DepthwiseConv2dNative.npz
+(per case `<case>/x`, `<case>/w`, `<case>/out`, `<case>/attrs`: JSON text of the op's attrs) and
+reductions.npz (`<case>/x`, `<case>/axes` and TensorFlow's `<case>/Sum`, `<case>/Mean`).
 """
 
 from __future__ import annotations
@@ -53,9 +54,37 @@ def depthwise() -> dict[str, np.ndarray]:
     return out
 
 
+def reductions() -> dict[str, np.ndarray]:
+    """Sum and Mean over axes that keep the innermost one: packets within a row, packets that
+    cross a row end, the leftover outputs, reduced lengths below and above 16, L % 4 leftovers."""
+    rng = np.random.default_rng(18)
+    shapes = [
+        ((2, 8, 8, 16), [1, 2]),
+        ((1, 5, 5, 20), [1, 2]),
+        ((3, 20, 36), [1]),
+        ((5, 17, 12), [1]),
+        ((40, 24), [0]),
+        ((2, 3, 33, 9), [1, 2]),
+        ((2, 1, 50, 16), [1, 2]),
+        ((2, 16, 4, 5, 8), [1, 2]),
+        ((6, 15, 10), [1]),
+        ((1, 100, 13), [1]),
+    ]
+    out: dict[str, np.ndarray] = {}
+    for dtype in (np.float32, np.float64):
+        for i, (shape, axes) in enumerate(shapes):
+            x = (rng.standard_normal(shape) * 10).astype(dtype)
+            key = f"{i}_{np.dtype(dtype).name}"
+            out[f"{key}/x"], out[f"{key}/axes"] = x, np.array(axes, np.int32)
+            for op, fn in (("Sum", tf.raw_ops.Sum), ("Mean", tf.raw_ops.Mean)):
+                out[f"{key}/{op}"] = fn(input=x, axis=np.array(axes, np.int32), keep_dims=False).numpy()
+    return out
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT / "DepthwiseConv2dNative.npz", **depthwise())
+    np.savez_compressed(OUT / "reductions.npz", **reductions())
     print(f"wrote {OUT}")
     return 0
 
