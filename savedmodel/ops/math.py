@@ -673,9 +673,58 @@ def _reduction(op: str, compute: Reducer, types: tuple[str, ...]) -> None:
         return run
 
 
+def _kept_inner_sum(x: np.ndarray, ax: tuple[int, ...]) -> np.ndarray | None:
+    """A float32/float64 sum over axes that keep the innermost one (global average pooling,
+    squeeze-and-excite), added in the order of TensorFlow's x86 CPU kernel; None for other sums.
+
+    TensorFlow drops size-1 dims and merges neighbouring dims, so the input reads as
+    [kept N, reduced L, kept C]. It computes the N*C outputs in packets of 8 floats (4 doubles): a
+    packet that stays within one row of C sums its L inputs in 4 interleaved partial sums
+    (element j into sum j % 4, those then added in order, the L % 4 leftovers last) once L >= 16,
+    and one by one below that; outputs whose packet crosses a row end, and the last N*C % 8, are
+    summed one by one. np.sum adds in another order: last-bit differences that a deep network
+    amplifies (tools/layer_diff.py on EfficientNetB0). Held bit for bit by
+    tests/ops/test_accumulation_order.py."""
+    if x.dtype not in (np.float32, np.float64) or x.size == 0:
+        return None
+    dims: list[int] = []
+    reduced: list[bool] = []
+    for i, d in enumerate(x.shape):
+        if d == 1:
+            continue
+        if reduced and reduced[-1] == (i in ax):
+            dims[-1] *= d
+        else:
+            dims.append(d)
+            reduced.append(i in ax)
+    if reduced == [True, False]:
+        dims, reduced = [1, *dims], [False, True, False]
+    if reduced != [False, True, False]:
+        return None
+    n, length, c = dims
+    x3 = x.reshape(n, length, c)
+    one_by_one = np.cumsum(x3, axis=1, dtype=x.dtype)[:, -1, :]  # a running sum: strictly in order
+    if length < 16:
+        return one_by_one
+    whole = length // 4 * 4
+    parts = [np.cumsum(x3[:, k:whole:4, :], axis=1, dtype=x.dtype)[:, -1, :] for k in range(4)]
+    packed = parts[0] + parts[1]
+    packed += parts[2]
+    packed += parts[3]
+    for j in range(whole, length):
+        packed += x3[:, j, :]
+    packet = 32 // x.dtype.itemsize
+    first = np.arange(n * c) // packet * packet
+    in_packets = (first % c + packet - 1 < c) & (first + packet <= n * c)
+    return np.where(in_packets.reshape(n, c), packed, one_by_one)
+
+
 def _sum(x: np.ndarray, ax: tuple[int, ...]) -> np.ndarray:
     if is_float(x.dtype) and x.dtype.itemsize < 4:
         return np.sum(x.astype(np.float32), axis=ax)
+    ordered = _kept_inner_sum(x, ax)
+    if ordered is not None:
+        return ordered.reshape([d for i, d in enumerate(x.shape) if i not in ax])
     return np.sum(x, axis=ax, dtype=x.dtype)
 
 
@@ -695,7 +744,11 @@ def _mean(x: np.ndarray, ax: tuple[int, ...]) -> np.ndarray:
             return np.zeros_like(total)
         return _truncate_div(total, np.array(count, dtype=x.dtype))
     with np.errstate(all="ignore"):
-        total = np.sum(upcast(x), axis=ax)
+        ordered = _kept_inner_sum(x, ax)
+        if ordered is not None:
+            total = ordered.reshape([d for i, d in enumerate(x.shape) if i not in ax])
+        else:
+            total = np.sum(upcast(x), axis=ax)
         return total / np.array(count, dtype=total.dtype)
 
 

@@ -273,6 +273,27 @@ _conv_kernel("Conv2D", 4, "NHWC")
 _conv_kernel("Conv3D", 5, "NDHWC")
 
 
+def _depthwise_taps(
+    xp: np.ndarray, w: np.ndarray, strides: list[int], dilations: list[int], outs: list[int]
+) -> np.ndarray:
+    """Depthwise convolution of a padded NHWC input, summed tap by tap.
+
+    TensorFlow's CPU kernel accumulates each output over the filter taps in row-major (row, column)
+    order, a rounded product added to a rounded sum (no fused multiply-add); summing in that order
+    gives its float32 results bit for bit (a contraction over the taps in another order differs in
+    the last bits, and a deep network such as EfficientNet amplifies those differences)."""
+    kh, kw, c, m = w.shape
+    (sh, sw), (dh, dw), (oh, ow) = strides, dilations, outs
+    out = np.zeros((xp.shape[0], oh, ow, c, m), dtype=np.result_type(xp.dtype, w.dtype))
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[
+                :, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw, :
+            ]
+            out += patch[..., None] * w[i, j]
+    return out.reshape(xp.shape[0], oh, ow, c * m)
+
+
 @kernel_factory("DepthwiseConv2dNative", family="nn", dtypes=FLOATS)
 def _depthwise(node: NodeSpec) -> Any:
     geom = ConvGeometry(node, 4, "NHWC")
@@ -290,9 +311,8 @@ def _depthwise(node: NodeSpec) -> Any:
         if n == 0 or 0 in outs:
             out = np.zeros((n, *outs, c * m), dtype=xl.dtype)
         else:
-            win = _windows(xp, [kh, kw], geom.strides, geom.dilations, outs)  # [N,OH,OW,C,KH,KW]
             with np.errstate(all="ignore"):
-                out = np.einsum("nhwcij,ijcm->nhwcm", win, upcast(w), optimize=True).reshape(n, *outs, c * m)
+                out = _depthwise_taps(xp, upcast(w), geom.strides, geom.dilations, outs)
         return as_dtype(_from_channels_last(out, geom.fmt), x.dtype)
 
     return run

@@ -1,0 +1,76 @@
+"""Kernels that sum in TensorFlow's CPU order give its float results bit for bit
+(goldens: tools/oracle/make_order_goldens.py). Deep networks amplify last-bit differences, so these
+are held to equality, not to the tolerances of tests/ops/test_kernel_goldens.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from savedmodel.ops.registry import Attrs, NodeSpec, lookup
+from savedmodel.proto import attr_value_pb2
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kernels_order"
+
+
+def _depthwise_cases() -> dict[str, dict[str, np.ndarray]]:
+    with np.load(FIXTURES / "DepthwiseConv2dNative.npz", allow_pickle=False) as data:
+        cases: dict[str, dict[str, np.ndarray]] = {}
+        for key in data.files:
+            case, part = key.split("/")
+            cases.setdefault(case, {})[part] = data[key]
+    return cases
+
+
+def _node(op: str, attrs: dict) -> NodeSpec:
+    amap = {}
+    for name, value in attrs.items():
+        av = attr_value_pb2.AttrValue()
+        if isinstance(value, str):
+            av.s = value.encode()
+        else:
+            av.list.i.extend(value)
+        amap[name] = av
+    return NodeSpec(name="n", op=op, attrs=Attrs(amap), num_inputs=2)
+
+
+_DEPTHWISE = _depthwise_cases()
+
+
+@pytest.mark.parametrize("name", sorted(_DEPTHWISE))
+def test_depthwise_conv_equals_tensorflow_bit_for_bit(name: str) -> None:
+    case = _DEPTHWISE[name]
+    attrs = json.loads(str(case["attrs"]))
+    run = lookup("DepthwiseConv2dNative").prepare(_node("DepthwiseConv2dNative", attrs))
+    out = run(None, case["x"], case["w"])
+    assert out.dtype == case["out"].dtype
+    np.testing.assert_array_equal(out, case["out"])
+
+
+def _reduction_cases() -> dict[str, dict[str, np.ndarray]]:
+    with np.load(FIXTURES / "reductions.npz", allow_pickle=False) as data:
+        cases: dict[str, dict[str, np.ndarray]] = {}
+        for key in data.files:
+            case, part = key.split("/")
+            cases.setdefault(case, {})[part] = data[key]
+    return cases
+
+
+_REDUCTIONS = _reduction_cases()
+
+
+@pytest.mark.parametrize("op", ["Sum", "Mean"])
+@pytest.mark.parametrize("name", sorted(_REDUCTIONS))
+def test_sum_and_mean_keeping_the_inner_axis_equal_tensorflow_bit_for_bit(name: str, op: str) -> None:
+    case = _REDUCTIONS[name]
+    node = NodeSpec(
+        name="n", op=op, attrs=Attrs({"keep_dims": attr_value_pb2.AttrValue(b=False)}), num_inputs=2
+    )
+    out = lookup(op).prepare(node)(None, case["x"], case["axes"])
+    assert out.dtype == case[op].dtype
+    np.testing.assert_array_equal(out, case[op])
+    if op == "Sum" and name.startswith("0_"):  # np.sum's order differs here: the test can fail
+        assert not np.array_equal(np.sum(case["x"], axis=tuple(case["axes"])), case[op])

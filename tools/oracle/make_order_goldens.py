@@ -1,0 +1,93 @@
+"""Goldens for kernels whose float results depend on summation order, compared bit for bit.
+
+Run with the oracle venv (TensorFlow 2.21, oneDNN off as for every golden):
+
+    tools/oracle/.venv/bin/python tools/oracle/make_order_goldens.py
+
+A deep network amplifies last-bit differences (EfficientNetB0's logits, tools/layer_diff.py), so
+where savedmodel reproduces TensorFlow's CPU summation order exactly, a test holds it to equality
+rather than to a tolerance. Written under tests/fixtures/kernels_order/: DepthwiseConv2dNative.npz
+(per case `<case>/x`, `<case>/w`, `<case>/out`, `<case>/attrs`: JSON text of the op's attrs) and
+reductions.npz (`<case>/x`, `<case>/axes` and TensorFlow's `<case>/Sum`, `<case>/Mean`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "tests" / "fixtures" / "kernels_order"
+
+
+def depthwise() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(17)
+    cases = {
+        # (input NHWC, filter [kh, kw, C, M], attrs)
+        "3x3_same": ((1, 7, 7, 16), (3, 3, 16, 1), {"strides": [1, 1, 1, 1], "padding": "SAME"}),
+        "5x5_valid_stride2": ((1, 9, 9, 24), (5, 5, 24, 1), {"strides": [1, 2, 2, 1], "padding": "VALID"}),
+        "5x5_same_stride2": ((1, 8, 8, 16), (5, 5, 16, 1), {"strides": [1, 2, 2, 1], "padding": "SAME"}),
+        "3x3_multiplier2": ((2, 5, 6, 5), (3, 3, 5, 2), {"strides": [1, 1, 1, 1], "padding": "SAME"}),
+        "explicit": (
+            (1, 6, 7, 8),
+            (3, 2, 8, 1),
+            {"strides": [1, 1, 1, 1], "padding": "EXPLICIT", "explicit_paddings": [0, 0, 2, 1, 1, 0, 0, 0]},
+        ),
+    }
+    out: dict[str, np.ndarray] = {}
+    for dtype in (np.float32, np.float64):
+        for name, (xs, ws, attrs) in cases.items():
+            key = f"{name}_{np.dtype(dtype).name}"
+            x = (rng.standard_normal(xs) * 4).astype(dtype)
+            w = rng.standard_normal(ws).astype(dtype)
+            y = tf.raw_ops.DepthwiseConv2dNative(input=x, filter=w, **attrs).numpy()
+            out[f"{key}/x"], out[f"{key}/w"], out[f"{key}/out"] = x, w, y
+            out[f"{key}/attrs"] = np.array(json.dumps(attrs))
+    return out
+
+
+def reductions() -> dict[str, np.ndarray]:
+    """Sum and Mean over axes that keep the innermost one: packets within a row, packets that
+    cross a row end, the leftover outputs, reduced lengths below and above 16, L % 4 leftovers."""
+    rng = np.random.default_rng(18)
+    shapes = [
+        ((2, 8, 8, 16), [1, 2]),
+        ((1, 5, 5, 20), [1, 2]),
+        ((3, 20, 36), [1]),
+        ((5, 17, 12), [1]),
+        ((40, 24), [0]),
+        ((2, 3, 33, 9), [1, 2]),
+        ((2, 1, 50, 16), [1, 2]),
+        ((2, 16, 4, 5, 8), [1, 2]),
+        ((6, 15, 10), [1]),
+        ((1, 100, 13), [1]),
+    ]
+    out: dict[str, np.ndarray] = {}
+    for dtype in (np.float32, np.float64):
+        for i, (shape, axes) in enumerate(shapes):
+            x = (rng.standard_normal(shape) * 10).astype(dtype)
+            key = f"{i}_{np.dtype(dtype).name}"
+            out[f"{key}/x"], out[f"{key}/axes"] = x, np.array(axes, np.int32)
+            for op, fn in (("Sum", tf.raw_ops.Sum), ("Mean", tf.raw_ops.Mean)):
+                out[f"{key}/{op}"] = fn(input=x, axis=np.array(axes, np.int32), keep_dims=False).numpy()
+    return out
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(OUT / "DepthwiseConv2dNative.npz", **depthwise())
+    np.savez_compressed(OUT / "reductions.npz", **reductions())
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
