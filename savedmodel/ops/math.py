@@ -703,11 +703,12 @@ def _kept_inner_sum(x: np.ndarray, ax: tuple[int, ...]) -> np.ndarray | None:
         return None
     n, length, c = dims
     x3 = x.reshape(n, length, c)
-    one_by_one = np.cumsum(x3, axis=1, dtype=x.dtype)[:, -1, :]  # a running sum: strictly in order
     if length < 16:
-        return one_by_one
+        return _running_sum(x3)
     whole = length // 4 * 4
-    parts = [np.cumsum(x3[:, k:whole:4, :], axis=1, dtype=x.dtype)[:, -1, :] for k in range(4)]
+    # element j into partial sum j % 4: one in-order pass over [n, L/4, 4 * c]
+    quads = _running_sum(x3[:, :whole, :].reshape(n, whole // 4, 4 * c)).reshape(n, 4, c)
+    parts = [quads[:, k, :] for k in range(4)]
     packed = parts[0] + parts[1]
     packed += parts[2]
     packed += parts[3]
@@ -715,8 +716,19 @@ def _kept_inner_sum(x: np.ndarray, ax: tuple[int, ...]) -> np.ndarray | None:
         packed += x3[:, j, :]
     packet = 32 // x.dtype.itemsize
     first = np.arange(n * c) // packet * packet
-    in_packets = (first % c + packet - 1 < c) & (first + packet <= n * c)
-    return np.where(in_packets.reshape(n, c), packed, one_by_one)
+    in_packets = ((first % c + packet - 1 < c) & (first + packet <= n * c)).reshape(n, c)
+    if in_packets.all():  # the common case (channels a multiple of the packet): no second pass
+        return packed
+    return np.where(in_packets, packed, _running_sum(x3))
+
+
+def _running_sum(x3: np.ndarray) -> np.ndarray:
+    """Sum over axis 1 strictly in order (a running sum). NumPy reduces a non-innermost axis row by
+    row, in order (its pairwise summation applies only along the innermost axis), so with more than
+    one kept inner element np.add.reduce is exactly that; with one, a cumulative sum is."""
+    if x3.shape[2] > 1:
+        return np.add.reduce(x3, axis=1, dtype=x3.dtype)
+    return np.cumsum(x3, axis=1, dtype=x3.dtype)[:, -1, :]
 
 
 def _sum(x: np.ndarray, ax: tuple[int, ...]) -> np.ndarray:
