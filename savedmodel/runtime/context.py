@@ -84,6 +84,9 @@ class Runtime:
         self.checkpoint_dirs: list[Path] = []
         self.resources = ResourceManager()
         self._function_plans: dict[tuple, Plan] = {}
+        # Library functions whose ops (and those of every function they call) have kernels and
+        # pass the policy (see plan.check_supported).
+        self.checked_functions: set[str] = set()
         self._compiling: set[tuple] = set()
         # Function references waiting to be compiled by the running `precompile` (None: none runs).
         self._pending: list[tuple[str, Mapping[str, attr_value_pb2.AttrValue] | None]] | None = None
@@ -224,7 +227,8 @@ class CallContext:
         plan = self.runtime.function_plan(name, attrs)
         return self.call_plan(plan, args)
 
-    def call_plan(self, plan: Plan, args: Sequence[Any]) -> list[Any]:
+    def call_plan(self, plan: Plan, args: Sequence[Any], where: str | None = None) -> list[Any]:
+        """Run `plan` one call level deeper; `where` names the caller in a deadline error."""
         depth = self.depth + 1
         limit = self.runtime.limits.max_function_depth
         if depth > limit:
@@ -238,7 +242,7 @@ class CallContext:
                 f"stack (recursion limit {sys.getrecursionlimit()}; policy limit max_function_depth)"
             )
         if self.deadline is not None:
-            self.check_deadline(f"a call of function {plan.name!r}")
+            self.check_deadline(where or f"a call of function {plan.name!r}")
         return plan.run(CallContext(self.runtime, depth, self.budget, self.deadline), args)
 
 

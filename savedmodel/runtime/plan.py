@@ -488,7 +488,13 @@ def _compile_plan(
     library = graph.library
     policy = getattr(runtime, "policy", None)
     denied = policy.denied_ops() if policy is not None else frozenset()
-    check_supported((graph.nodes[n] for n in needed), library, graph.where, denied=denied)
+    # Functions an earlier compile of this runtime checked (with all they call) are not walked
+    # again: compiling each function of a long call chain stays linear.
+    checked = getattr(runtime, "checked_functions", None)
+    seen = set(checked) if checked is not None else None
+    check_supported((graph.nodes[n] for n in needed), library, graph.where, seen, denied)
+    if checked is not None and seen is not None:
+        checked.update(seen)
     if runtime is not None:
         refs = []
         for n in needed:
