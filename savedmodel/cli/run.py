@@ -64,6 +64,7 @@ from a generator seeded with 0, .reshape, .astype, .T). Nothing is eval'd.
 # The wall-clock limit of one `savedmodel run` call (the API sets none by default).
 CLI_CALL_SECONDS = 30.0
 
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "run",

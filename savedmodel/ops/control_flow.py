@@ -102,14 +102,15 @@ def _while(node: NodeSpec) -> Any:
         values = list(args)
         cond_plan = cond_fn.plan(ctx)
         body_plan = body_fn.plan(ctx)
+        where = f"while loop {name!r}"
         iterations = 0
-        while truthy(ctx.call_plan(cond_plan, values)[0]):
+        while truthy(ctx.call_plan(cond_plan, values, where)[0]):
             iterations += 1
             if limit is not None and iterations > limit:
                 raise iteration_limit_error(repr(name), limit)
             if deadline is not None and time.monotonic() > deadline:
-                raise deadline_error(ctx.runtime.limits, f"while loop {name!r}")
-            values = ctx.call_plan(body_plan, values)
+                raise deadline_error(ctx.runtime.limits, where)
+            values = ctx.call_plan(body_plan, values, where)
             if len(values) != len(args):
                 raise ExecutionError(
                     f"loop body returned {len(values)} values for {len(args)} loop variables", name, "While"
