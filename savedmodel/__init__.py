@@ -1,6 +1,7 @@
 """savedmodel: run, inspect, write, serve and migrate TensorFlow SavedModels without TensorFlow."""
 
 from savedmodel.errors import (
+    DeadlineExceededError,
     ExecutionError,
     FormatError,
     InvalidInputError,
@@ -16,6 +17,7 @@ from savedmodel.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DeadlineExceededError",
     "ExecutionError",
     "FormatError",
     "InvalidInputError",

@@ -71,6 +71,10 @@ class LimitExceededError(PolicyError):
     """A configured resource limit (memory, iterations, depth, sizes) was exceeded."""
 
 
+class DeadlineExceededError(LimitExceededError):
+    """A call ran longer than its wall-clock limit (policy limit max_call_seconds)."""
+
+
 class RefusedOpError(PolicyError):
     """The safety policy refuses ops the graph (or the part of it a signature runs) uses.
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from savedmodel.errors import LimitExceededError, PolicyError, RefusedOpError
+from savedmodel.errors import DeadlineExceededError, LimitExceededError, PolicyError, RefusedOpError
 from savedmodel.proto import graph_pb2, meta_graph_pb2
 
 # Ops refused unless file access is allowed. saved_model_cli scan's default
@@ -39,14 +39,24 @@ CHECKPOINT_OPS: frozenset[str] = frozenset(
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for one call. None means unlimited."""
+    """Resource limits for one call. None means unlimited.
+
+    `max_while_iterations` bounds each while loop (TF1 frame or TF2 While) separately; the
+    default stops an endless tight loop within a few seconds while RNNs over thousands of steps
+    stay far below it. `max_call_seconds` bounds a whole call's wall-clock time; it is checked
+    between loop iterations and at function calls (a single kernel runs to its end). The API
+    leaves it unset; `savedmodel run` sets 30 s and `savedmodel serve` its REST timeout.
+    `max_function_depth` bounds nested function calls; calls also stop, with the same error,
+    before they would exhaust Python's own stack.
+    """
 
     max_bytes_per_tensor: int | None = 4 << 30
     max_bytes_per_call: int | None = None
     max_string_length: int | None = 1 << 30
     max_image_pixels: int | None = 1 << 28
     max_function_depth: int = 100
-    max_while_iterations: int | None = 10_000_000
+    max_while_iterations: int | None = 50_000
+    max_call_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,21 @@ def check_tensor_bytes(shape: Sequence[int], itemsize: int, what: str, limits: L
             f"{what}: a tensor of shape [{dims}] needs {size} bytes, over the limit of {cap} bytes "
             "per tensor (policy limit max_bytes_per_tensor)"
         )
+
+
+def iteration_limit_error(loop: str, limit: int) -> LimitExceededError:
+    """The error for a while loop (`loop` names it: the node, or the TF1 frame and its LoopCond)."""
+    return LimitExceededError(
+        f"while loop {loop} ran more than {limit:,} iterations (policy limit max_while_iterations)"
+    )
+
+
+def deadline_error(limits: Limits, where: str) -> DeadlineExceededError:
+    """The error for a call that ran past its max_call_seconds (`where`: what it was running)."""
+    return DeadlineExceededError(
+        f"the call ran longer than {limits.max_call_seconds:g} s, stopped in {where} "
+        "(policy limit max_call_seconds)"
+    )
 
 
 def check_string_length(length: int, what: str, limits: Limits | None = None) -> None:

@@ -15,9 +15,10 @@ Differences from TensorFlow, all on the side of safety:
   without `allow_pickle`) unless that would lose trailing NUL bytes.
 * `--tf_debug` (tfdbg) is refused.
 
-`--max_while_iterations N` / `--max_function_depth N` lower the runtime's limits (defaults:
-10,000,000 loop iterations, 100 nested function calls), so a model whose loop never ends fails
-fast with a clear error instead of running for a minute.
+`--max_while_iterations N` / `--max_function_depth N` change the runtime's limits (defaults:
+50,000 iterations per loop, 100 nested function calls) and `--max_call_seconds S` the wall-clock
+limit of the call (default 30 s; 0: none), so a model whose loop never ends fails fast with a
+clear error instead of running for a minute.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ np.identity, np.array, np.asarray, np.*_like, np.float32(...) and the other
 dtype constructors, np.random.rand/randn/random/randint/uniform/normal drawn
 from a generator seeded with 0, .reshape, .astype, .T). Nothing is eval'd.
 """
+
+
+# The wall-clock limit of one `savedmodel run` call (the API sets none by default).
+CLI_CALL_SECONDS = 30.0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -122,8 +127,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="N",
         help=f"refuse function calls nested deeper than N (default {DEFAULT_LIMITS.max_function_depth})",
     )
+    parser.add_argument(
+        "--max_call_seconds",
+        type=_seconds,
+        default=CLI_CALL_SECONDS,
+        metavar="S",
+        help=f"stop the call after S seconds (default {CLI_CALL_SECONDS:g}; 0: no limit)",
+    )
     parser.set_defaults(func=run_command)
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -138,11 +160,13 @@ def _positive_int(text: str) -> int:
 
 def policy_from_args(args: argparse.Namespace) -> Policy:
     """The safety policy for this run: file access and any lowered limits from the flags."""
-    overrides = {
+    overrides: dict[str, Any] = {
         name: value
         for name in ("max_while_iterations", "max_function_depth")
         if (value := getattr(args, name, None)) is not None
     }
+    seconds = getattr(args, "max_call_seconds", CLI_CALL_SECONDS)
+    overrides["max_call_seconds"] = seconds if seconds else None
     limits = dataclasses.replace(DEFAULT_LIMITS, **overrides)
     return Policy(allow_file_access=bool(getattr(args, "allow_file_access", False)), limits=limits)
 

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from savedmodel.errors import InvalidInputError, SavedModelError
+from savedmodel.policy import DEFAULT_LIMITS
 from savedmodel.serving import SERVE_EXTRA_HINT, serve_dependencies_missing
 
 log = logging.getLogger("savedmodel.serving")
@@ -167,6 +168,13 @@ def add_server_flags(parser: argparse.ArgumentParser, tf_defaults: bool) -> None
         action="store_true",
         help="allow models whose graphs read or write files (refused by default)",
     )
+    parser.add_argument(
+        "--max_while_iterations",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"stop a while loop after N iterations (default {DEFAULT_LIMITS.max_while_iterations:,})",
+    )
     parser.add_argument("--log_level", default="info", choices=["debug", "info", "warning", "error"])
     _flag_bool(parser, "version", "print the version and exit")
     for name, kind in IGNORED_FLAGS.items():
@@ -262,6 +270,8 @@ def build_options(args: argparse.Namespace):  # noqa: ANN201 - ServerOptions (im
         except ValueError as exc:
             raise InvalidInputError(str(exc)) from None
     max_batch_size, batch_timeout = _batching(args)
+    if args.max_while_iterations is not None and args.max_while_iterations < 1:
+        raise InvalidInputError("--max_while_iterations must be >= 1")
     monitoring = (
         read_monitoring_config_file(args.monitoring_config_file) if args.monitoring_config_file else None
     )
@@ -278,6 +288,7 @@ def build_options(args: argparse.Namespace):  # noqa: ANN201 - ServerOptions (im
         allow_file_access=args.allow_file_access,
         log_level=args.log_level,
         timeout_in_ms=args.rest_api_timeout_in_ms,
+        max_while_iterations=args.max_while_iterations,
         config_file=Path(args.model_config_file) if args.model_config_file else None,
         config_poll_seconds=args.model_config_file_poll_wait_seconds,
         grpc_port=grpc_port,

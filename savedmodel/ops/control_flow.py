@@ -8,13 +8,15 @@ executor would do with them (identity), used only for LoopCond.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 
-from savedmodel.errors import ExecutionError, LimitExceededError
+from savedmodel.errors import ExecutionError
 from savedmodel.graph.model import DATAFLOW_PRIMITIVES
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
+from savedmodel.policy import deadline_error, iteration_limit_error
 from savedmodel.runtime.context import FunctionRef
 
 
@@ -96,18 +98,19 @@ def _while(node: NodeSpec) -> Any:
 
     def run(ctx: Any, *args: Any) -> list[Any]:
         limit = ctx.runtime.limits.max_while_iterations
+        deadline = ctx.deadline
         values = list(args)
         cond_plan = cond_fn.plan(ctx)
         body_plan = body_fn.plan(ctx)
+        where = f"while loop {name!r}"
         iterations = 0
-        while truthy(ctx.call_plan(cond_plan, values)[0]):
+        while truthy(ctx.call_plan(cond_plan, values, where)[0]):
             iterations += 1
             if limit is not None and iterations > limit:
-                raise LimitExceededError(
-                    f"while loop {name!r} ran more than {limit} iterations "
-                    "(policy limit max_while_iterations)"
-                )
-            values = ctx.call_plan(body_plan, values)
+                raise iteration_limit_error(repr(name), limit)
+            if deadline is not None and time.monotonic() > deadline:
+                raise deadline_error(ctx.runtime.limits, where)
+            values = ctx.call_plan(body_plan, values, where)
             if len(values) != len(args):
                 raise ExecutionError(
                     f"loop body returned {len(values)} values for {len(args)} loop variables", name, "While"

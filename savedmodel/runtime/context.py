@@ -8,7 +8,9 @@ the function-call depth, and offers `call_function` to functional ops.
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,11 +19,17 @@ import numpy as np
 
 from savedmodel.errors import FormatError, LimitExceededError, PolicyError
 from savedmodel.graph.model import FunctionLibrary
-from savedmodel.policy import DEFAULT_POLICY, Policy
+from savedmodel.policy import DEFAULT_POLICY, Policy, deadline_error
 from savedmodel.proto import attr_value_pb2
 
 if TYPE_CHECKING:
     from savedmodel.runtime.plan import Plan
+
+# From this call depth on, each call measures Python's stack (real models nest a few levels).
+STACK_CHECK_DEPTH = 16
+# Frames a call keeps free below Python's recursion limit: the innermost call's executor and
+# kernels (loops, conds, NumPy) and the error handling above them.
+STACK_RESERVE = 250
 
 
 class ResourceManager:
@@ -76,7 +84,12 @@ class Runtime:
         self.checkpoint_dirs: list[Path] = []
         self.resources = ResourceManager()
         self._function_plans: dict[tuple, Plan] = {}
+        # Library functions whose ops (and those of every function they call) have kernels and
+        # pass the policy (see plan.check_supported).
+        self.checked_functions: set[str] = set()
         self._compiling: set[tuple] = set()
+        # Function references waiting to be compiled by the running `precompile` (None: none runs).
+        self._pending: list[tuple[str, Mapping[str, attr_value_pb2.AttrValue] | None]] | None = None
         self._lock = threading.RLock()
         self.anonymous_counter = 0
 
@@ -89,27 +102,41 @@ class Runtime:
             with self._lock:
                 plan = self._function_plans.get(key)
                 if plan is None:
-                    plan = compile_function(self, name, attrs)
+                    self._compiling.add(key)
+                    try:
+                        plan = compile_function(self, name, attrs)
+                    finally:
+                        self._compiling.discard(key)
                     self._function_plans[key] = plan
         return plan
 
     def precompile(self, refs: Iterable[tuple[str, Mapping[str, attr_value_pb2.AttrValue] | None]]) -> None:
         """Compile the functions a plan calls now (at load), so calls only execute.
 
-        Recursive functions are left to compile on first call; so are functions whose attrs
-        can only be resolved by a call (generic bodies).
+        One work list compiles them all, the functions those call included: compiling a
+        function queues its callees instead of compiling them inside it, so a chain of nested
+        calls of any length compiles without Python recursion. Recursive functions are left to
+        compile on first call; so are functions whose attrs can only be resolved by a call
+        (generic bodies).
         """
-        for name, attrs in refs:
-            key = (name, _attr_key(attrs))
-            if key in self._function_plans or key in self._compiling:
-                continue
-            self._compiling.add(key)
+        with self._lock:
+            if self._pending is not None:  # inside a running precompile: queue them for it
+                self._pending.extend(refs)
+                return
+            pending = self._pending = list(refs)
+            pending.reverse()
             try:
-                self.function_plan(name, attrs)
-            except FormatError:
-                pass
+                while pending:
+                    name, attrs = pending.pop()
+                    key = (name, _attr_key(attrs))
+                    if key in self._function_plans or key in self._compiling:
+                        continue
+                    try:
+                        self.function_plan(name, attrs)
+                    except FormatError:
+                        pass
             finally:
-                self._compiling.discard(key)
+                self._pending = None
 
     def check_path(self, prefix: str, what: str) -> str:
         """Confine checkpoint prefixes to the model's variables directory unless file access is allowed."""
@@ -126,19 +153,45 @@ class Runtime:
         )
 
     def new_context(self) -> CallContext:
-        return CallContext(self, 0)
+        """The context of one top-level call; its deadline starts now (policy max_call_seconds)."""
+        seconds = self.limits.max_call_seconds
+        deadline = time.monotonic() + seconds if seconds is not None else None
+        return CallContext(self, 0, None, deadline)
+
+
+def _stack_depth() -> int:
+    """Python frames on the current thread's stack."""
+    frame = sys._getframe(1)
+    depth = 1
+    while frame.f_back is not None:
+        frame = frame.f_back
+        depth += 1
+    return depth
 
 
 class CallContext:
     """What kernels receive as `ctx` during one call."""
 
-    __slots__ = ("runtime", "depth", "budget")
+    __slots__ = ("runtime", "depth", "budget", "deadline")
 
-    def __init__(self, runtime: Runtime, depth: int = 0, budget: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        depth: int = 0,
+        budget: list[int] | None = None,
+        deadline: float | None = None,
+    ) -> None:
         self.runtime = runtime
         self.depth = depth
         # Bytes of tensors produced so far in this call (shared with nested function calls).
         self.budget = budget if budget is not None else [0]
+        # time.monotonic() past which the call stops (shared with nested function calls).
+        self.deadline = deadline
+
+    def check_deadline(self, where: str) -> None:
+        """Raise DeadlineExceededError once the call has run past its max_call_seconds."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise deadline_error(self.runtime.limits, where)
 
     def account(self, value: Any, node: str) -> None:
         """Enforce max_bytes_per_tensor / max_bytes_per_call on a value a kernel produced."""
@@ -174,14 +227,23 @@ class CallContext:
         plan = self.runtime.function_plan(name, attrs)
         return self.call_plan(plan, args)
 
-    def call_plan(self, plan: Plan, args: Sequence[Any]) -> list[Any]:
+    def call_plan(self, plan: Plan, args: Sequence[Any], where: str | None = None) -> list[Any]:
+        """Run `plan` one call level deeper; `where` names the caller in a deadline error."""
         depth = self.depth + 1
-        if depth > self.runtime.limits.max_function_depth:
+        limit = self.runtime.limits.max_function_depth
+        if depth > limit:
             raise LimitExceededError(
-                f"function call depth exceeds the limit of {self.runtime.limits.max_function_depth} "
-                f"(calling {plan.name!r})"
+                f"function call depth exceeds the limit of {limit} (calling {plan.name!r}; "
+                "policy limit max_function_depth)"
             )
-        return plan.run(CallContext(self.runtime, depth, self.budget), args)
+        if depth >= STACK_CHECK_DEPTH and _stack_depth() > sys.getrecursionlimit() - STACK_RESERVE:
+            raise LimitExceededError(
+                f"function calls nested {depth} deep (calling {plan.name!r}) would exhaust Python's "
+                f"stack (recursion limit {sys.getrecursionlimit()}; policy limit max_function_depth)"
+            )
+        if self.deadline is not None:
+            self.check_deadline(where or f"a call of function {plan.name!r}")
+        return plan.run(CallContext(self.runtime, depth, self.budget, self.deadline), args)
 
 
 class FunctionRef:

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from time import monotonic
 from typing import Any
 
 import numpy as np
 
-from savedmodel.errors import ExecutionError, FormatError, LimitExceededError, SavedModelError
+from savedmodel.errors import ExecutionError, FormatError, SavedModelError
 from savedmodel.graph.model import GraphModel
+from savedmodel.policy import deadline_error, iteration_limit_error
+from savedmodel.runtime.loops import loop_label
 from savedmodel.runtime.plan import CONSTANT_OPS, REF_CONSUMERS, REF_PRODUCERS, Plan, prepare_node
 from savedmodel.runtime.resources import deref
 
@@ -267,6 +270,7 @@ class DataflowPlan(Plan):
                 if ctrl in index:
                     items[index[ctrl]].control_out.append(item.index)
         self.items = items
+        self.loop_labels = _loop_labels(items)
         self.feed_items = [_feed_item(edges, items) for edges in feed_edges]
         self.roots = [it.index for it in items if it.pending == 0]
         self.fetch_refs = [(index[f[0]] if f[0] in index else -1, f[1]) for f in fetches]
@@ -329,6 +333,7 @@ class _RunState:
         self.frames: list[_Frame] = []
         limits = ctx.runtime.limits
         self.max_iterations = limits.max_while_iterations
+        self.loop_labels = plan.loop_labels
         self.root = _Frame("", None, None)
         self.root_state = self.iteration(self.root, 0)
 
@@ -503,11 +508,14 @@ class _RunState:
         elif kind == _NEXT:
             it = state.it + 1
             if self.max_iterations is not None and it > self.max_iterations:
-                raise LimitExceededError(
-                    f"while loop {frame.name!r} ran more than {self.max_iterations} "
-                    "iterations (policy limit max_while_iterations)"
-                )
+                raise iteration_limit_error(self.loop_label(frame.name), self.max_iterations)
+            deadline = self.ctx.deadline
+            if deadline is not None and monotonic() > deadline:
+                raise deadline_error(self.ctx.runtime.limits, f"while loop {self.loop_label(frame.name)}")
             self.send_into(frame, it, item, (inputs[0],))
+
+    def loop_label(self, frame: str) -> str:
+        return loop_label(frame, self.loop_labels.get(frame))
 
     def enter(self, state: _Iteration, item: _Item, value: Any) -> None:
         """Move `value` into the child frame: iteration 0, or every iteration for a loop constant."""
@@ -543,6 +551,29 @@ class _RunState:
                     self.send(frame.parent_state, self.items[exit_index], (DEAD,))
                     moved = True
         return moved
+
+
+def _loop_labels(items: list[_Item]) -> dict[str, str]:
+    """Frame name -> the name of its LoopCond node (LoopCond -> Switch <- Merge <- Enter)."""
+    producers: dict[tuple[int, int], _Item] = {}
+    for item in items:
+        for edges in item.out_edges:
+            for dst, slot in edges:
+                producers[(dst, slot)] = item
+    labels: dict[str, str] = {}
+    for item in items:
+        if item.op != "LoopCond":
+            continue
+        for edges in item.out_edges:
+            for dst, _slot in edges:
+                merge = producers.get((dst, 0))
+                if items[dst].kind != _SWITCH or merge is None or merge.kind != _MERGE:
+                    continue
+                for k in range(merge.n_data):
+                    enter = producers.get((merge.index, k))
+                    if enter is not None and enter.kind == _ENTER:
+                        labels.setdefault(enter.frame_name, item.name)
+    return labels
 
 
 def _bad_pred(item: Any, pred: Any) -> bool:

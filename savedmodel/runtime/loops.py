@@ -15,14 +15,19 @@ else unrecognised (`build_loop_program` returns None).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from time import monotonic
 from typing import Any
 
 import numpy as np
 
-from savedmodel.errors import ExecutionError, LimitExceededError, SavedModelError
+from savedmodel.errors import ExecutionError, SavedModelError
+from savedmodel.policy import deadline_error, iteration_limit_error
 from savedmodel.runtime.plan import _deref_wrapper
 
 _MODE_ONE, _MODE_MANY, _MODE_LOOP = range(3)
+# Frames nested deeper than this keep the dataflow executor: the fast path runs a nested frame
+# as a nested Python call.
+MAX_FRAME_NESTING = 32
 
 
 class _Unsupported(Exception):
@@ -34,11 +39,17 @@ def _require(condition: bool) -> None:
         raise _Unsupported
 
 
+def loop_label(frame: str, loop_cond: str | None) -> str:
+    """How errors name a TF1 while loop: its frame and, when known, its LoopCond node."""
+    return f"{frame!r} (LoopCond node {loop_cond!r})" if loop_cond else repr(frame)
+
+
 class _Loop:
     """One compiled frame: initial values, condition steps, body steps and the loop-var slots."""
 
     __slots__ = (
         "name",
+        "label",
         "init",
         "var_slots",
         "cond",
@@ -55,6 +66,7 @@ class _Loop:
         for slot, src in zip(var_slots, self.init, strict=True):
             vals[slot] = vals[src]
         max_iterations = ctx.runtime.limits.max_while_iterations
+        deadline = ctx.deadline
         run_steps = program.run_steps
         cond, body, pred_slot = self.cond, self.body, self.pred_slot
         cond_consts, body_consts, next_slots = self.cond_consts, self.body_consts, self.next_slots
@@ -77,10 +89,9 @@ class _Loop:
             run_steps(ctx, vals, body, body_consts, limits)
             count += 1
             if max_iterations is not None and count > max_iterations:
-                raise LimitExceededError(
-                    f"while loop {self.name!r} ran more than {max_iterations} "
-                    "iterations (policy limit max_while_iterations)"
-                )
+                raise iteration_limit_error(self.label, max_iterations)
+            if deadline is not None and monotonic() > deadline:
+                raise deadline_error(ctx.runtime.limits, f"while loop {self.label}")
             new = [vals[s] for s in next_slots]
             for slot, value in zip(var_slots, new, strict=True):
                 vals[slot] = value
@@ -289,6 +300,12 @@ class _Builder:
         df = self.df
         items = self.items
         self.frames()
+        for name in self.parent:  # deep nesting runs on the dataflow executor (no recursion there)
+            depth, outer = 0, name
+            while outer:
+                outer = self.parent[outer]
+                depth += 1
+                _require(depth <= MAX_FRAME_NESTING)
         member = self.member
         for item in items:
             _require(not item.op.startswith("Ref") and item.kind != df._TRIGGER)
@@ -646,6 +663,7 @@ class _Builder:
     def loop_step(self, name: str, info: dict) -> tuple:
         loop = _Loop()
         loop.name = name
+        loop.label = loop_label(name, self.items[info["loop_cond"]].name)
         merges = info["merges"]
         loop.var_slots = [self.slot(m, 0) for m in merges]
         loop.init = [self.input_slot(info["init"][m], 0) for m in merges]

@@ -216,24 +216,28 @@ def _collect_missing(
     denied: frozenset[str] = frozenset(),
     refused: dict[str, list[str]] | None = None,
 ) -> None:
-    for node in nodes:
-        if not has_kernel(node.op, library):
-            missing.setdefault(node.op, []).append(prefix + node.name)
-        if denied and refused is not None and refuses(denied, node.op, node.attr):
-            refused.setdefault(node.op, []).append(prefix + node.name)
-        called = [name for name, _ in _function_refs(node)]
-        if node.op in library:
-            called.append(node.op)
-        for name in called:
-            if name in seen:
-                continue
-            seen.add(name)
-            if name not in library:
-                missing.setdefault(f"<function {name}>", []).append(prefix + node.name)
-                continue
-            fdef = library.get(name)
-            body = [Node(nd.name, nd.op, nd.attr) for nd in fdef.node_def]
-            _collect_missing(body, library, f"{name}/", missing, seen, denied, refused)
+    """Record the ops of `nodes` and of every function they reach, transitively (a work list:
+    a chain of nested calls of any length needs no Python recursion)."""
+    work: list[tuple[list[Node], str]] = [(nodes, prefix)]
+    while work:
+        body, where = work.pop()
+        for node in body:
+            if not has_kernel(node.op, library):
+                missing.setdefault(node.op, []).append(where + node.name)
+            if denied and refused is not None and refuses(denied, node.op, node.attr):
+                refused.setdefault(node.op, []).append(where + node.name)
+            called = [name for name, _ in _function_refs(node)]
+            if node.op in library:
+                called.append(node.op)
+            for name in called:
+                if name in seen:
+                    continue
+                seen.add(name)
+                if name not in library:
+                    missing.setdefault(f"<function {name}>", []).append(where + node.name)
+                    continue
+                fdef = library.get(name)
+                work.append(([Node(nd.name, nd.op, nd.attr) for nd in fdef.node_def], f"{name}/"))
 
 
 # --------------------------------------------------------------------------- pruning and order
@@ -484,7 +488,13 @@ def _compile_plan(
     library = graph.library
     policy = getattr(runtime, "policy", None)
     denied = policy.denied_ops() if policy is not None else frozenset()
-    check_supported((graph.nodes[n] for n in needed), library, graph.where, denied=denied)
+    # Functions an earlier compile of this runtime checked (with all they call) are not walked
+    # again: compiling each function of a long call chain stays linear.
+    checked = getattr(runtime, "checked_functions", None)
+    seen = set(checked) if checked is not None else None
+    check_supported((graph.nodes[n] for n in needed), library, graph.where, seen, denied)
+    if checked is not None and seen is not None:
+        checked.update(seen)
     if runtime is not None:
         refs = []
         for n in needed:

@@ -26,7 +26,9 @@ and warmup code; where it deliberately differs or adds to it:
     /healthz is extra (200 when every model has an AVAILABLE version, else 503);
   * batching covers Predict only; requests larger than the maximum batch size run
     alone instead of being split;
-  * --rest_api_timeout_in_ms bounds gRPC model calls too.
+  * --rest_api_timeout_in_ms bounds gRPC model calls too, and stops the call in its
+    worker thread at its next loop iteration or function call; while loops stop after
+    --max_while_iterations (default 50,000).
 """
 
 SERVE_EXTRA_HINT = 'the model server needs Starlette, uvicorn and grpcio: pip install "savedmodel[serve]"'

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from savedmodel.errors import (
+    DeadlineExceededError,
     ExecutionError,
     InvalidInputError,
     LimitExceededError,
@@ -27,6 +28,7 @@ from savedmodel.errors import (
     UnsupportedOpError,
 )
 from savedmodel.format.saved_model import find_meta_graph, read_saved_model
+from savedmodel.policy import Limits
 from savedmodel.proto import meta_graph_pb2
 from savedmodel.serving.errors import ServingError
 
@@ -43,6 +45,8 @@ def error_from_exception(exc: BaseException) -> ServingError:
     """Map an error raised while running a model to a TF status code."""
     if isinstance(exc, ServingError):
         return exc
+    if isinstance(exc, DeadlineExceededError):
+        return ServingError("DEADLINE_EXCEEDED", f"Deadline Exceeded: {exc}")
     if isinstance(exc, LimitExceededError):
         return ServingError("RESOURCE_EXHAUSTED", str(exc))
     if isinstance(exc, PolicyError):
@@ -125,15 +129,23 @@ def read_signature_defs(
 
 
 def load_servable(
-    path: Path, allow_file_access: bool = False, tags: tuple[str, ...] | list[str] = SERVE_TAGS
+    path: Path,
+    allow_file_access: bool = False,
+    tags: tuple[str, ...] | list[str] = SERVE_TAGS,
+    limits: Limits | None = None,
 ) -> Servable:
-    """Load a SavedModel version with savedmodel's runtime (raises SavedModelError on failure)."""
+    """Load a SavedModel version with savedmodel's runtime (raises SavedModelError on failure).
+
+    `limits` bound each call (the server passes its REST timeout as max_call_seconds, so a
+    call that runs too long stops in its worker thread too)."""
     from savedmodel import policy as policy_module
 
     saved_model = read_saved_model(path)
     tags = tuple(tags)
     meta_graph = find_meta_graph(saved_model, list(tags), source=str(path))
-    model_policy = policy_module.Policy(allow_file_access=allow_file_access)
+    model_policy = policy_module.Policy(
+        allow_file_access=allow_file_access, limits=limits or policy_module.DEFAULT_LIMITS
+    )
     # savedmodel.load applies the policy: ops it refuses fail the load, or only the signatures
     # that reach them (those answer PERMISSION_DENIED).
 

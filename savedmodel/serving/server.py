@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from savedmodel.errors import InvalidInputError, SavedModelError
+from savedmodel.policy import DEFAULT_LIMITS, Limits
 from savedmodel.serving.app import DEFAULT_MAX_BODY_BYTES, ServingApp, build_app
 from savedmodel.serving.config import ModelConfig, MonitoringConfig, parse_model_config
 from savedmodel.serving.manager import Loader, ModelManager
@@ -49,6 +51,7 @@ class ServerOptions:
     allow_file_access: bool = False
     log_level: str = "warning"
     timeout_in_ms: int = 30000
+    max_while_iterations: int | None = None  # None: the policy default
     config_file: Path | None = None
     config_poll_seconds: float = 0.0
     grpc_port: int | None = None  # None: no gRPC over TCP; 0: any free port
@@ -60,6 +63,16 @@ class ServerOptions:
     warmup_iterations: int = 1
     saved_model_tags: tuple[str, ...] = ("serve",)
     enable_signature_method_name_check: bool = False
+
+
+def call_limits(options: ServerOptions) -> Limits:
+    """The policy limits of each model call: the REST timeout (when > 0) also stops the call
+    in its worker thread, at its next loop iteration or function call."""
+    seconds = options.timeout_in_ms / 1000 if options.timeout_in_ms > 0 else None
+    limits = dataclasses.replace(DEFAULT_LIMITS, max_call_seconds=seconds)
+    if options.max_while_iterations is not None:
+        limits = dataclasses.replace(limits, max_while_iterations=options.max_while_iterations)
+    return limits
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -118,7 +131,10 @@ class ModelServer:
         self._base_paths = base_paths = {c.name: c.base_path for c in configs}
         if loader is None:
             loader = functools.partial(
-                load_servable, allow_file_access=options.allow_file_access, tags=options.saved_model_tags
+                load_servable,
+                allow_file_access=options.allow_file_access,
+                tags=options.saved_model_tags,
+                limits=call_limits(options),
             )
         if options.enable_model_warmup:
             loader = _warming_loader(loader, options)

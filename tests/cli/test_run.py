@@ -352,3 +352,33 @@ def test_limit_flags_reject_non_positive_values(value, capsys):
         )
     assert exc.value.code == 2
     assert "positive integer" in capsys.readouterr().err
+
+
+def test_default_loop_limit_stops_an_endless_loop(tmp_path, capsys):
+    from tests.hardening.builders import no_hang
+
+    model = _endless_tf1_loop(tmp_path)
+    with no_hang(20):
+        code, out, err = run_main([*_run_args(model), "--input_exprs", "x=[1.0, 2.0]"], capsys)
+    assert code == 1 and out == ""
+    assert "ran more than 50,000 iterations" in err and "LoopCond node 'cond'" in err, err
+
+
+def test_max_call_seconds_stops_a_call(tmp_path, capsys):
+    """The iteration limit lifted, the wall-clock limit stops the loop (default 30 s; here 0.5 s)."""
+    from tests.hardening.builders import no_hang
+
+    model = _endless_tf1_loop(tmp_path)
+    argv = [*_run_args(model), "--input_exprs", "x=[1.0, 2.0]", "--max_while_iterations", str(10**9)]
+    with no_hang(20):
+        code, out, err = run_main([*argv, "--max_call_seconds", "0.5"], capsys)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "longer than 0.5 s" in err and "max_call_seconds" in err, err
+
+
+@pytest.mark.parametrize("value", ["-1", "ten", "inf", "nan"])
+def test_max_call_seconds_rejects_bad_values(value, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--dir", "m", "--tag_set", "serve", "--signature_def", "s", "--max_call_seconds", value])
+    assert exc.value.code == 2
+    assert "seconds" in capsys.readouterr().err

@@ -61,7 +61,8 @@ def test_defaults() -> None:
     limits = DEFAULT_POLICY.limits
     assert limits.max_bytes_per_tensor == 4 << 30
     assert limits.max_function_depth == 100
-    assert limits.max_while_iterations == 10_000_000
+    assert limits.max_while_iterations == 50_000
+    assert limits.max_call_seconds is None
     assert active_limits() is limits
 
 

@@ -40,9 +40,10 @@ from savedmodel.errors import (
 )
 from savedmodel.format import dtypes
 from savedmodel.format.saved_model import find_meta_graph, read_saved_model
-from savedmodel.policy import Limits, Policy
+from savedmodel.policy import Policy
 from savedmodel.proto import saved_model_pb2, tensor_pb2
 
+from . import mutations
 from .builders import (
     BOOL,
     F32,
@@ -71,7 +72,6 @@ from fuzz.targets import mutate_scalar_field  # noqa: E402
 SEED = ROOT / "tests" / "fixtures" / "seed"
 SEED_MODELS = ["saved-model-builder", "simple-save", "estimator-model", "tf2-save", "keras-model"]
 TIMEOUT_S = 20.0
-SMALL_LOOPS = Policy(limits=Limits(max_while_iterations=500))
 
 
 @dataclass
@@ -468,16 +468,8 @@ def _structural_cases() -> list[Case]:
                 functions=_forever(),
             ),
             LimitExceededError,
-            policy=SMALL_LOOPS,
-            cli=False,
         ),
-        Case(
-            "dataflow-loop-never-ends",
-            _simple(*endless_tf1_loop_nodes()),
-            LimitExceededError,
-            policy=SMALL_LOOPS,
-            cli=False,
-        ),
+        Case("dataflow-loop-never-ends", _simple(*endless_tf1_loop_nodes()), LimitExceededError),
         Case("switch-missing-input", _simple(node("y", "Switch", ["x"], T=("type", F32))), FormatError),
         Case("asset-dotdot", _asset_model("../secret.txt"), PolicyError),
         Case("asset-absolute", _asset_model("/etc/hostname"), PolicyError),
@@ -502,13 +494,87 @@ def _structural_cases() -> list[Case]:
     ]
 
 
+# --------------------------------------------------------------------------- mutated TF-made models
+
+TF1_WHILE = mutations.FIXTURES / "runtime" / "tf1_while"  # tf.while_loop (nested), ref variables
+TF1_OPS = mutations.FIXTURES / "runtime_ops" / "tf1_ops"  # ref_loop: a ref-variable loop (dataflow executor)
+TF2_MODULE = mutations.FIXTURES / "runtime" / "tf2_module"  # tf.function: While, If, Case, calls
+HALF_PLUS_THREE = mutations.FIXTURES / "realworld" / "tfserving__saved_model_half_plus_three__2017_6058fd6"
+TF2_WRAPPER = "__inference_signature_wrapper_compute_1075"  # serving_default's function
+TF2_COMPUTE = "__inference_compute_1062"  # the function it calls
+
+
+def _tf2(*changes: mutations.Mutation) -> Callable[[Path], Path]:
+    return mutations.mutated(TF2_MODULE, mutations.keep_signature("serving_default"), *changes)
+
+
+def _half_plus_three(*changes: mutations.Mutation) -> Callable[[Path], Path]:
+    return mutations.mutated(HALF_PLUS_THREE, mutations.keep_signature("serving_default"), *changes)
+
+
+def _mutation_cases() -> list[Case]:
+    """Endless loops and deep nesting in real TF-made models, run with the default limits."""
+    return [
+        Case(
+            "tf1-while:loopcond-always-true",
+            mutations.mutated(TF1_WHILE, mutations.loop_cond_always_true("while/LoopCond")),
+            LimitExceededError,
+        ),
+        Case(
+            "tf1-ops:ref-loop-loopcond-always-true",
+            mutations.mutated(
+                TF1_OPS,
+                mutations.keep_signature("ref_loop"),
+                mutations.loop_cond_always_true("while/LoopCond"),
+            ),
+            LimitExceededError,
+        ),
+        Case(
+            "tf2-module:while-cond-always-true",
+            _tf2(mutations.while_cond_always_true("while_cond_948")),
+            LimitExceededError,
+        ),
+        Case(
+            "tf2-module:300-nested-calls-in-function",
+            _tf2(mutations.nested_calls("StatefulPartitionedCall", 300, in_function=TF2_WRAPPER)),
+            LimitExceededError,
+        ),
+        Case(
+            "tf2-module:300-nested-calls-in-graph",
+            _tf2(mutations.nested_calls("StatefulPartitionedCall_1", 300)),
+            LimitExceededError,
+        ),
+        Case(
+            "tf2-module:20-nested-calls-ok",
+            _tf2(mutations.nested_calls("StatefulPartitionedCall", 20, in_function=TF2_WRAPPER)),
+        ),
+        Case(
+            "tf2-module:identity-chain-20000-in-function-ok",
+            _tf2(mutations.identity_chain("while:output:3", F32, 20_000, in_function=TF2_COMPUTE)),
+        ),
+        Case(
+            "tf1-half-plus-three:300-nested-calls",
+            _half_plus_three(mutations.calls_on_tensor("y:0", F32, 300)),
+            LimitExceededError,
+        ),
+        Case(
+            "tf1-half-plus-three:20-nested-calls-ok",
+            _half_plus_three(mutations.calls_on_tensor("y:0", F32, 20)),
+        ),
+        Case(
+            "tf1-half-plus-three:identity-chain-20000-ok",
+            _half_plus_three(mutations.identity_chain("y:0", F32, 20_000)),
+        ),
+    ]
+
+
 def _write_file(root: Path, name: str, data: bytes) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / name).write_bytes(data)
     return root
 
 
-CASES = _fixture_cases() + _field_cases() + _structural_cases()
+CASES = _fixture_cases() + _field_cases() + _structural_cases() + _mutation_cases()
 
 
 # --------------------------------------------------------------------------- running a case
