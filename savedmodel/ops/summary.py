@@ -17,6 +17,7 @@ import numpy as np
 
 from savedmodel.format import dtypes
 from savedmodel.format import tensor as tensor_format
+from savedmodel.format.sstable import decode_varint
 from savedmodel.ops._common import fail
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
 from savedmodel.proto import tensor_pb2
@@ -158,31 +159,16 @@ def _histogram_summary(node: NodeSpec) -> Any:
     return run
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        if pos >= len(data):
-            raise ValueError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint too long")
-
-
 def _fields(data: bytes) -> list[tuple[int, int, bytes]]:
     """(field, wire type, raw value) of each field of a serialized message."""
     out = []
     pos = 0
     while pos < len(data):
-        key, pos = _read_varint(data, pos)
+        key, pos = decode_varint(data, pos)
         field, wire = key >> 3, key & 7
         start = pos
         if wire == 0:
-            _, pos = _read_varint(data, pos)
+            _, pos = decode_varint(data, pos)
             value = data[start:pos]
         elif wire == 1:
             pos += 8
@@ -191,7 +177,7 @@ def _fields(data: bytes) -> list[tuple[int, int, bytes]]:
             pos += 4
             value = data[start:pos]
         elif wire == 2:
-            length, pos = _read_varint(data, pos)
+            length, pos = decode_varint(data, pos)
             value = data[pos : pos + length]
             pos += length
         else:
