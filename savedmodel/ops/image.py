@@ -12,6 +12,7 @@ import importlib.util
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import numpy as np
@@ -133,22 +134,32 @@ def _bilinear_matrix(in_size: int, out_size: int, align: bool, half: bool) -> np
 def _resize_bilinear_grad(node: NodeSpec) -> Any:
     align, half = _flags(node)
 
+    def matrix(in_size: int, out_size: int, work: type) -> np.ndarray:
+        return _bilinear_matrix(in_size, out_size, align, half).astype(work)
+
     def run(ctx: Any, grads: np.ndarray, original: np.ndarray) -> np.ndarray:
-        if grads.ndim != 4 or original.ndim != 4:
-            fail(f"input_grad and original_image must be 4-dimensional: {shape_str(grads.shape)}")
-        if align and half:
-            fail("If half_pixel_centers is True, align_corners must be False.")
-        n, h, w, c = original.shape
-        if grads.shape[0] != n or grads.shape[3] != c:
-            fail(f"grads {shape_str(grads.shape)} and original_image {shape_str(original.shape)} differ")
-        # float32 weights (as TensorFlow computes them), summed in float64 for a float64 image
-        work = np.float64 if original.dtype == np.float64 else np.float32
-        my = _bilinear_matrix(h, grads.shape[1], align, half).astype(work)
-        mx = _bilinear_matrix(w, grads.shape[2], align, half).astype(work)
-        out = np.einsum("yh,nyxc,xw->nhwc", my, grads.astype(work), mx, optimize=True)
-        return as_dtype(out, original.dtype)
+        return _separable_resize_grad(grads, original, align and half, matrix)
 
     return run
+
+
+def _separable_resize_grad(
+    grads: np.ndarray, original: np.ndarray, bad_flags: bool, matrix: Callable[[int, int, type], np.ndarray]
+) -> np.ndarray:
+    """The gradient of a separable resize: `matrix(in, out, work)` holds each output row's weights
+    over the input rows; float32 weights (as TensorFlow computes them), summed in float64 for a
+    float64 image."""
+    if grads.ndim != 4 or original.ndim != 4:
+        fail(f"input_grad and original_image must be 4-dimensional: {shape_str(grads.shape)}")
+    if bad_flags:
+        fail("If half_pixel_centers is True, align_corners must be False.")
+    n, h, w, c = original.shape
+    if grads.shape[0] != n or grads.shape[3] != c:
+        fail(f"grads {shape_str(grads.shape)} and original_image {shape_str(original.shape)} differ")
+    work = np.float64 if original.dtype == np.float64 else np.float32
+    my, mx = matrix(h, grads.shape[1], work), matrix(w, grads.shape[2], work)
+    out = np.einsum("yh,nyxc,xw->nhwc", my, grads.astype(work), mx, optimize=True)
+    return as_dtype(out, original.dtype)
 
 
 @kernel_factory(
@@ -250,17 +261,7 @@ def _resize_bicubic_grad(node: NodeSpec) -> Any:
         return m
 
     def run(ctx: Any, grads: np.ndarray, original: np.ndarray) -> np.ndarray:
-        if grads.ndim != 4 or original.ndim != 4:
-            fail(f"input_grad and original_image must be 4-dimensional: {shape_str(grads.shape)}")
-        if align and half:
-            fail("If half_pixel_centers is True, align_corners must be False.")
-        n, h, w, c = original.shape
-        if grads.shape[0] != n or grads.shape[3] != c:
-            fail(f"grads {shape_str(grads.shape)} and original_image {shape_str(original.shape)} differ")
-        work = np.float64 if original.dtype == np.float64 else np.float32
-        my, mx = matrix(h, grads.shape[1], work), matrix(w, grads.shape[2], work)
-        out = np.einsum("yh,nyxc,xw->nhwc", my, grads.astype(work), mx, optimize=True)
-        return as_dtype(out, original.dtype)
+        return _separable_resize_grad(grads, original, align and half, matrix)
 
     return run
 
