@@ -84,7 +84,9 @@ def sanitize(name: str) -> str:
     return out
 
 
-class _Names:
+class UniqueNames:
+    """Names unique case-insensitively (TF function and node names), suffixed _1, _2, ..."""
+
     def __init__(self, taken: set[str]) -> None:
         self.taken = {n.lower() for n in taken}
 
@@ -172,7 +174,7 @@ class _Body:
         feeds = set(self.feeds) | self.b.asset_tensors
         order = self.index.closure(fetch_nodes, feeds, stops)
         self.body = set(order)
-        self.names = _Names(self.body)
+        self.names = UniqueNames(self.body)
         self.frozen_reads = {n: v for n in order if (v := self._frozen_read(n)) is not None}
         # Assign/AssignAdd/AssignSub of a reference variable: a resource update, then a read
         # under the node's name (its `value` output stands for the updated reference).
@@ -390,7 +392,7 @@ class _Body:
 
     # ---- outputs and signature
     def _outputs(self) -> None:
-        out_names = _Names(set())
+        out_names = UniqueNames(set())
         for output in self.outputs:
             source = self._resolve(_tensor(output.tensor), None, 0)
             ident = self.names.unique("Identity")

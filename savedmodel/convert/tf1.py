@@ -33,6 +33,7 @@ from savedmodel.convert.functions import (
     BuiltFunction,
     Capture,
     TensorArg,
+    UniqueNames,
     Variable,
     attr_list_types,
     sanitize,
@@ -458,22 +459,14 @@ class _Assembler:
         self.node_of: dict[tuple[str, str], int] = {}  # (kind, source) -> object node id
         self.outer: dict[tuple[str, str], str] = {}  # (kind, source) -> outer tensor name
         self.concrete: dict[str, Any] = {}
-        self.names: set[str] = set()
+        self.names = UniqueNames(set())
         self.calls = 0
 
     # ---- outer graph helpers
-    def _unique(self, base: str) -> str:
-        name, i = base, 0
-        while name.lower() in self.names:
-            i += 1
-            name = f"{base}_{i}"
-        self.names.add(name.lower())
-        return name
-
     def _node(
         self, base: str, op: str, inputs: list[str] | None = None, **attrs: attr_value_pb2.AttrValue
     ) -> node_def_pb2.NodeDef:
-        node = self.graph.node.add(name=self._unique(base), op=op)
+        node = self.graph.node.add(name=self.names.unique(base), op=op)
         node.input.extend(inputs or [])
         for key, value in attrs.items():
             node.attr[key].CopyFrom(value)
