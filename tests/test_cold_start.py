@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from conftest import ROOT
@@ -36,6 +37,13 @@ def _imported_by(args: list[str]) -> tuple[subprocess.CompletedProcess[str], set
             name = line.rsplit("|", 1)[1].strip()
             modules.add(name.split(".", 1)[0])
     return result, modules
+
+
+def _python(code: str) -> Any:
+    """Run `python -c CODE` in a fresh interpreter; the JSON it prints."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
 
 
 @pytest.mark.parametrize(
@@ -65,8 +73,7 @@ def test_loading_and_running_a_model_imports_no_heavy_module():
         "out = float(m.signatures['serving_default'](input=1.0)['output'])\n"
         f"print(json.dumps([out, sorted(n for n in {HEAVY!r} if n in sys.modules)]))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    value, heavy = json.loads(result.stdout)
+    value, heavy = _python(code)
     assert value == 3.0
     assert heavy == []
 
@@ -81,7 +88,8 @@ def test_ml_dtypes_types_resolve_on_first_use():
         "out = {}\n"
         "out['names'] = [d.dtype_name(DT.DT_BFLOAT16), d.dtype_name(DT.DT_FLOAT8_E4M3FN + 100),\n"
         "                d.from_name('bfloat16'), d.is_floating(DT.DT_BFLOAT16),\n"
-        "                c.is_float(d.as_numpy_dtype(DT.DT_FLOAT)), c.is_half(d.as_numpy_dtype(DT.DT_HALF))]\n"
+        "                c.is_float(d.as_numpy_dtype(DT.DT_FLOAT)),\n"
+        "                c.is_half(d.as_numpy_dtype(DT.DT_HALF))]\n"
         "out['before'] = 'ml_dtypes' in sys.modules\n"
         "import ml_dtypes, numpy as np\n"
         "out['from_numpy'] = [d.from_numpy(ml_dtypes.bfloat16), d.from_numpy(np.dtype('float8_e5m2'))]\n"
@@ -90,11 +98,11 @@ def test_ml_dtypes_types_resolve_on_first_use():
         "                 d.as_numpy_dtype(DT.DT_INT4) == np.dtype(ml_dtypes.int4),\n"
         "                 d.from_name('float8_e4m3fn'), d.dtype_name(DT.DT_INT2)]\n"
         "out['kernels'] = [c.is_float(bf), c.is_half(bf), c.is_bfloat16(bf),\n"
-        "                  c.is_float(np.dtype(ml_dtypes.float8_e4m3fn)), c.is_bfloat16(np.dtype(np.float16))]\n"
+        "                  c.is_float(np.dtype(ml_dtypes.float8_e4m3fn)),\n"
+        "                  c.is_bfloat16(np.dtype(np.float16))]\n"
         "print(json.dumps(out))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    out = json.loads(result.stdout)
+    out = _python(code)
     from savedmodel.format.dtypes import DT
 
     assert out["names"] == ["bfloat16", "float8_e4m3fn_ref", DT.DT_BFLOAT16, True, True, True]
