@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from savedmodel.cli.run import parse_tags
-from savedmodel.convert.report import Report
 from savedmodel.errors import InvalidInputError
+
+if TYPE_CHECKING:  # savedmodel.convert is imported by the convert command itself, not by --help
+    from savedmodel.convert.report import Report
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -1,13 +1,15 @@
 """TensorFlow DataType enum values <-> NumPy dtypes and TensorFlow's dtype names.
 
 Strings, resources and variants are held in NumPy object arrays (strings as `bytes`).
-bfloat16, float8 and 4-bit types come from ml_dtypes. Quantized types share the
+bfloat16, float8 and 4-bit types come from ml_dtypes, imported only when one of them is
+first needed (importing ml_dtypes costs most of a second). Quantized types share the
 storage dtype of their base integer type.
 """
 
 from __future__ import annotations
 
-import ml_dtypes
+import sys
+
 import numpy as np
 
 from savedmodel.errors import FormatError
@@ -33,7 +35,6 @@ _TABLE: dict[int, tuple[str, np.dtype]] = {
     DT.DT_QINT8: ("qint8", np.dtype(np.int8)),
     DT.DT_QUINT8: ("quint8", np.dtype(np.uint8)),
     DT.DT_QINT32: ("qint32", np.dtype(np.int32)),
-    DT.DT_BFLOAT16: ("bfloat16", np.dtype(ml_dtypes.bfloat16)),
     DT.DT_QINT16: ("qint16", np.dtype(np.int16)),
     DT.DT_QUINT16: ("quint16", np.dtype(np.uint16)),
     DT.DT_UINT16: ("uint16", np.dtype(np.uint16)),
@@ -43,24 +44,57 @@ _TABLE: dict[int, tuple[str, np.dtype]] = {
     DT.DT_VARIANT: ("variant", _OBJECT),
     DT.DT_UINT32: ("uint32", np.dtype(np.uint32)),
     DT.DT_UINT64: ("uint64", np.dtype(np.uint64)),
-    DT.DT_FLOAT8_E5M2: ("float8_e5m2", np.dtype(ml_dtypes.float8_e5m2)),
-    DT.DT_FLOAT8_E4M3FN: ("float8_e4m3fn", np.dtype(ml_dtypes.float8_e4m3fn)),
-    DT.DT_FLOAT8_E4M3FNUZ: ("float8_e4m3fnuz", np.dtype(ml_dtypes.float8_e4m3fnuz)),
-    DT.DT_FLOAT8_E4M3B11FNUZ: ("float8_e4m3b11fnuz", np.dtype(ml_dtypes.float8_e4m3b11fnuz)),
-    DT.DT_FLOAT8_E5M2FNUZ: ("float8_e5m2fnuz", np.dtype(ml_dtypes.float8_e5m2fnuz)),
-    DT.DT_INT4: ("int4", np.dtype(ml_dtypes.int4)),
-    DT.DT_UINT4: ("uint4", np.dtype(ml_dtypes.uint4)),
 }
-if hasattr(ml_dtypes, "int2"):
-    _TABLE[DT.DT_INT2] = ("int2", np.dtype(ml_dtypes.int2))
-    _TABLE[DT.DT_UINT2] = ("uint2", np.dtype(ml_dtypes.uint2))
+# enum value -> (TensorFlow's python name, ml_dtypes attribute): added to the tables above
+# by _load_ml_dtypes() on first use (int2/uint2 only where ml_dtypes has them).
+_ML_DTYPES: dict[int, tuple[str, str]] = {
+    DT.DT_BFLOAT16: ("bfloat16", "bfloat16"),
+    DT.DT_FLOAT8_E5M2: ("float8_e5m2", "float8_e5m2"),
+    DT.DT_FLOAT8_E4M3FN: ("float8_e4m3fn", "float8_e4m3fn"),
+    DT.DT_FLOAT8_E4M3FNUZ: ("float8_e4m3fnuz", "float8_e4m3fnuz"),
+    DT.DT_FLOAT8_E4M3B11FNUZ: ("float8_e4m3b11fnuz", "float8_e4m3b11fnuz"),
+    DT.DT_FLOAT8_E5M2FNUZ: ("float8_e5m2fnuz", "float8_e5m2fnuz"),
+    DT.DT_INT4: ("int4", "int4"),
+    DT.DT_UINT4: ("uint4", "uint4"),
+    DT.DT_INT2: ("int2", "int2"),
+    DT.DT_UINT2: ("uint2", "uint2"),
+}
+# Names known without importing ml_dtypes (int2/uint2 depend on the installed version).
+_ML_NAMES = frozenset(name for name, _ in _ML_DTYPES.values())
+_ML_STATIC_NAMES = {enum: name for enum, (name, _) in _ML_DTYPES.items() if name not in ("int2", "uint2")}
+_ML_STATIC_BY_NAME = {name: enum for enum, name in _ML_STATIC_NAMES.items()}
 
 QUANTIZED = frozenset({DT.DT_QINT8, DT.DT_QUINT8, DT.DT_QINT16, DT.DT_QUINT16, DT.DT_QINT32})
 _BY_NAME = {name: enum for enum, (name, _) in _TABLE.items()}
 _BY_NUMPY: dict[np.dtype, int] = {}
-for _enum, (_name, _np) in _TABLE.items():
-    if _enum not in QUANTIZED and _np != _OBJECT:
-        _BY_NUMPY.setdefault(_np, _enum)
+_ml_loaded = False
+
+
+def _index(entries: dict[int, tuple[str, np.dtype]]) -> None:
+    for enum, (name, np_dtype) in entries.items():
+        _BY_NAME.setdefault(name, enum)
+        if enum not in QUANTIZED and np_dtype != _OBJECT:
+            _BY_NUMPY.setdefault(np_dtype, enum)
+
+
+_index(_TABLE)
+
+
+def _load_ml_dtypes() -> None:
+    """Import ml_dtypes and add its types (bfloat16, float8, int4...) to the tables."""
+    global _ml_loaded
+    if _ml_loaded:
+        return
+    import ml_dtypes
+
+    entries = {
+        enum: (name, np.dtype(getattr(ml_dtypes, attr)))
+        for enum, (name, attr) in _ML_DTYPES.items()
+        if hasattr(ml_dtypes, attr)
+    }
+    _TABLE.update(entries)
+    _index(entries)
+    _ml_loaded = True
 
 
 def base_dtype(dtype: int) -> int:
@@ -74,8 +108,11 @@ def is_ref(dtype: int) -> bool:
 
 def as_numpy_dtype(dtype: int) -> np.dtype:
     """NumPy dtype holding values of a DataType; reference types map to their value type."""
+    base = base_dtype(dtype)
+    if base not in _TABLE and base in _ML_DTYPES:
+        _load_ml_dtypes()
     try:
-        return _TABLE[base_dtype(dtype)][1]
+        return _TABLE[base][1]
     except KeyError:
         raise FormatError(f"unknown or unsupported DataType {dtype}") from None
 
@@ -83,9 +120,14 @@ def as_numpy_dtype(dtype: int) -> np.dtype:
 def dtype_name(dtype: int) -> str:
     """TensorFlow's Python name for a DataType: 'float32', 'string', 'float32_ref'..."""
     base = base_dtype(dtype)
-    if base not in _TABLE:
-        return f"<unknown dtype {dtype}>"
-    name = _TABLE[base][0]
+    if base in _ML_STATIC_NAMES:
+        name = _ML_STATIC_NAMES[base]
+    else:
+        if base not in _TABLE and base in _ML_DTYPES:
+            _load_ml_dtypes()
+        if base not in _TABLE:
+            return f"<unknown dtype {dtype}>"
+        name = _TABLE[base][0]
     return name + "_ref" if is_ref(dtype) else name
 
 
@@ -108,6 +150,12 @@ def from_name(name: str) -> int:
     key = aliases.get(name, name)
     if key in _BY_NAME:
         return _BY_NAME[key]
+    if key in _ML_STATIC_BY_NAME:
+        return _ML_STATIC_BY_NAME[key]
+    if key in _ML_NAMES:
+        _load_ml_dtypes()
+        if key in _BY_NAME:
+            return _BY_NAME[key]
     raise FormatError(f"unknown dtype name {name!r}")
 
 
@@ -116,6 +164,8 @@ def from_numpy(dtype: np.dtype | type) -> int:
     dt = np.dtype(dtype)
     if dt.kind in "OSU":
         return DT.DT_STRING
+    if dt not in _BY_NUMPY and not _ml_loaded and "ml_dtypes" in sys.modules:
+        _load_ml_dtypes()  # an ml_dtypes dtype exists only once ml_dtypes is imported
     try:
         return _BY_NUMPY[dt]
     except KeyError:
@@ -127,4 +177,4 @@ def is_string(dtype: int) -> bool:
 
 
 def is_floating(dtype: int) -> bool:
-    return as_numpy_dtype(dtype).kind == "f" or base_dtype(dtype) == DT.DT_BFLOAT16
+    return base_dtype(dtype) == DT.DT_BFLOAT16 or as_numpy_dtype(dtype).kind == "f"

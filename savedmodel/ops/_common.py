@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
-import ml_dtypes
 import numpy as np
 
 from savedmodel.errors import ExecutionError
 
-BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
-HALF_TYPES = (np.dtype(np.float16), BFLOAT16)
 OBJECT = np.dtype(object)
 
 FLOATS = ("float16", "bfloat16", "float32", "float64")
@@ -29,19 +27,35 @@ def shape_str(shape: Sequence[int]) -> str:
     return "[" + ",".join(str(int(d)) for d in shape) + "]"
 
 
+# bfloat16 and float8 come from ml_dtypes, imported only when such a dtype is first needed:
+# an array can only hold one once ml_dtypes is imported, so the checks below never import it.
+_FLOAT16 = np.dtype(np.float16)
+_ml_floats: tuple[np.dtype, frozenset[np.dtype]] | None = None
+
+
+def _ml_float_types() -> tuple[np.dtype, frozenset[np.dtype]]:
+    """(bfloat16, floating types NumPy does not give kind "f"), importing ml_dtypes."""
+    global _ml_floats
+    if _ml_floats is None:
+        import ml_dtypes
+
+        bfloat16 = np.dtype(ml_dtypes.bfloat16)
+        float8 = {np.dtype(getattr(ml_dtypes, name)) for name in dir(ml_dtypes) if name.startswith("float8")}
+        floats = frozenset({bfloat16} | float8)
+        _ml_floats = (bfloat16, floats)
+    return _ml_floats
+
+
+def is_bfloat16(dtype: np.dtype) -> bool:
+    return "ml_dtypes" in sys.modules and dtype == _ml_float_types()[0]
+
+
 def is_half(dtype: np.dtype) -> bool:
-    return dtype in HALF_TYPES
-
-
-# Floating types NumPy does not give kind "f" (they come from ml_dtypes).
-_EXTRA_FLOATS = frozenset(
-    {BFLOAT16}
-    | {np.dtype(getattr(ml_dtypes, name)) for name in dir(ml_dtypes) if name.startswith("float8")}
-)
+    return dtype == _FLOAT16 or is_bfloat16(dtype)
 
 
 def is_float(dtype: np.dtype) -> bool:
-    return dtype.kind == "f" or dtype in _EXTRA_FLOATS
+    return dtype.kind == "f" or ("ml_dtypes" in sys.modules and dtype in _ml_float_types()[1])
 
 
 def is_int(dtype: np.dtype) -> bool:

@@ -12,7 +12,6 @@ import numpy as np
 from savedmodel.errors import ExecutionError
 from savedmodel.format import dtypes as tfdtypes
 from savedmodel.ops._common import (
-    BFLOAT16,
     FLOATS,
     INTS,
     NUMERIC,
@@ -24,6 +23,7 @@ from savedmodel.ops._common import (
     fail,
     float_op,
     highest,
+    is_bfloat16,
     is_float,
     is_int,
     lowest,
@@ -603,7 +603,7 @@ def cast_array(
             return _float_to_int(x, dst)
         if truncate and is_float(dst) and is_float(x.dtype) and dst.itemsize < x.dtype.itemsize:
             return _truncate_mantissa(x, dst)
-        if x.dtype == BFLOAT16 and dst.kind in "iub":
+        if is_bfloat16(x.dtype) and dst.kind in "iub":
             x = x.astype(np.float32)
         return x.astype(dst)
 
@@ -627,7 +627,7 @@ def _float_to_int(x: np.ndarray, dst: np.dtype) -> np.ndarray:
 
 def _truncate_mantissa(x: np.ndarray, dst: np.dtype) -> np.ndarray:
     f32 = x.astype(np.float32)
-    if dst == BFLOAT16:
+    if is_bfloat16(dst):
         bits = f32.view(np.uint32) & np.uint32(0xFFFF0000)
         return bits.view(np.float32).astype(dst)
     return f32.astype(dst)
@@ -765,13 +765,13 @@ def _mean(x: np.ndarray, ax: tuple[int, ...]) -> np.ndarray:
 
 
 def _max(x: np.ndarray, ax: tuple[int, ...]) -> np.ndarray:
-    if x.dtype == BFLOAT16:
+    if is_bfloat16(x.dtype):
         return np.max(x.astype(np.float32), axis=ax, initial=lowest(x.dtype))
     return np.max(x, axis=ax, initial=lowest(x.dtype))
 
 
 def _min(x: np.ndarray, ax: tuple[int, ...]) -> np.ndarray:
-    if x.dtype == BFLOAT16:
+    if is_bfloat16(x.dtype):
         return np.min(x.astype(np.float32), axis=ax, initial=highest(x.dtype))
     return np.min(x, axis=ax, initial=highest(x.dtype))
 
