@@ -371,16 +371,15 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             archive.writestr(info, buf.getvalue())
 
 
-def main(argv: list[str]) -> int:
-    only = set(argv[1:])
-    build_cases()
+def write_cases(out: Path, cases: list) -> int:
+    """Run `cases` with TensorFlow and write them to `out` (cases.json.gz and one .npz per
+    family); the number of broken case definitions (reported, skipped). Sibling scripts write
+    their own sets through this too (golden_sets.py)."""
     store = Store()
     entries = []
     seen: dict[str, int] = {}
     broken = 0
-    for c in CASES:
-        if only and c.op not in only and c.family not in only:
-            continue
+    for c in cases:
         base = f"{c.op}.{c.name}" if c.name else c.op
         seen[base] = seen.get(base, 0) + 1
         cid = base if seen[base] == 1 else f"{base}.{seen[base]}"
@@ -397,23 +396,30 @@ def main(argv: list[str]) -> int:
         if "outputs" in entry:
             entry["outputs"] = [store.ref(c.family, f"{cid}/o{k}", x) for k, x in enumerate(entry["outputs"])]
         entries.append(entry)
-    OUT.mkdir(parents=True, exist_ok=True)
-    for old in OUT.glob("*.npz"):
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.npz"):
         old.unlink()
     for family, arrays in store.arrays.items():
-        _write_npz(OUT / f"{family}.npz", arrays)
+        _write_npz(out / f"{family}.npz", arrays)
     doc = {"tensorflow": tf.__version__, "cases": entries}
-    old_json = OUT / "cases.json"
+    old_json = out / "cases.json"
     if old_json.exists():
         old_json.unlink()
     text = json.dumps(doc, indent=0, separators=(",", ":")) + "\n"
-    (OUT / "cases.json.gz").write_bytes(gzip.compress(text.encode(), mtime=0))
+    (out / "cases.json.gz").write_bytes(gzip.compress(text.encode(), mtime=0))
     errors = sum(1 for e in entries if "error" in e)
     print(
         f"wrote {len(entries)} cases ({errors} expected errors) for "
-        f"{len({e['op'] for e in entries})} ops to {OUT}"
+        f"{len({e['op'] for e in entries})} ops to {out}"
     )
-    return 1 if broken else 0
+    return broken
+
+
+def main(argv: list[str]) -> int:
+    only = set(argv[1:])
+    build_cases()
+    cases = [c for c in CASES if not only or c.op in only or c.family in only]
+    return 1 if write_cases(OUT, cases) else 0
 
 
 # --------------------------------------------------------------------------- the cases
