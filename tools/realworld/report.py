@@ -2,8 +2,8 @@
 
 Prints one line per run that is not a PASS, then the counts by kind and by the year the model
 was committed to its source repository. `--root DIR` reports on a collection kept outside the repository:
-tools/realworld/wide_collection.json names the 39 models of the wider collection measured so far
-(repository, commit, path; fetch them into DIR/<folder>/, then make goldens with
+tools/realworld/wide_collection.json and wide2_collection.json name the 39 + 18 models of the wider
+collections measured so far (repository, commit, path; fetch them into DIR/<folder>/, then make goldens with
 `tools/oracle/make_realworld_goldens.py --root DIR`).
 """
 
