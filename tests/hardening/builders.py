@@ -113,6 +113,22 @@ def call(
     return node(name, op, inputs, f=("func", function_name), Tin=("types", tin), Tout=("types", tout))
 
 
+def call_chain(depth: int) -> list[function_pb2.FunctionDef]:
+    """Functions f0 .. f{depth-1}: each calls the next through a PartitionedCall, the last negates."""
+    out = []
+    for i in range(depth):
+        last = i + 1 == depth
+        body = (
+            [node("c", "Neg", ["a"], T=("type", F32))]
+            if last
+            else [call("c", f"f{i + 1}", ["a"], [F32], [F32])]
+        )
+        out.append(
+            function(f"f{i}", [("a", F32)], [("out", F32)], body, {"out": "c:y:0" if last else "c:output:0"})
+        )
+    return out
+
+
 def tensor_info(name: str, dtype: int = F32, shape: Sequence[int] | None = None) -> meta_graph_pb2.TensorInfo:
     return meta_graph_pb2.TensorInfo(name=name, dtype=dtype, tensor_shape=tensor_format.shape_to_proto(shape))
 

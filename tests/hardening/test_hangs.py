@@ -28,6 +28,7 @@ from .builders import (
     BOOL,
     F32,
     call,
+    call_chain,
     const,
     endless_tf1_loop_nodes,
     function,
@@ -120,24 +121,9 @@ def test_the_deadline_is_per_call(tmp_path: Path) -> None:
         np.testing.assert_array_equal(signature(x=np.ones(2, np.float32))["y"], [-1.0, -1.0])
 
 
-def _chain(depth: int) -> list:
-    out = []
-    for i in range(depth):
-        last = i + 1 == depth
-        body = (
-            [node("c", "Neg", ["a"], T=("type", F32))]
-            if last
-            else [call("c", f"f{i + 1}", ["a"], [F32], [F32])]
-        )
-        out.append(
-            function(f"f{i}", [("a", F32)], [("out", F32)], body, {"out": "c:y:0" if last else "c:output:0"})
-        )
-    return out
-
-
 def _chain_model(tmp: Path, depth: int) -> Path:
     nodes = [placeholder("x", F32, [2]), call("y", "f0", ["x"], [F32], [F32])]
-    return write_model(tmp / "m", nodes, X, Y, functions=_chain(depth))
+    return write_model(tmp / "m", nodes, X, Y, functions=call_chain(depth))
 
 
 def test_a_long_call_chain_compiles_without_recursion(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from .builders import (
     I64,
     STR,
     call,
+    call_chain,
     const,
     counting_while_functions,
     endless_tf1_loop_nodes,
@@ -247,23 +248,8 @@ def test_image_pixels_helper() -> None:
 # --------------------------------------------------------------------------- function depth
 
 
-def _chain(depth: int) -> list:
-    out = []
-    for i in range(depth):
-        last = i + 1 == depth
-        body = (
-            [node("c", "Neg", ["a"], T=("type", F32))]
-            if last
-            else [call("c", f"f{i + 1}", ["a"], [F32], [F32])]
-        )
-        out.append(
-            function(f"f{i}", [("a", F32)], [("out", F32)], body, {"out": "c:y:0" if last else "c:output:0"})
-        )
-    return out
-
-
 def test_function_depth(tmp_path: Path) -> None:
-    path = _model(tmp_path, call("y", "f0", ["x"], [F32], [F32]), functions=tuple(_chain(10)))
+    path = _model(tmp_path, call("y", "f0", ["x"], [F32], [F32]), functions=tuple(call_chain(10)))
     with pytest.raises(LimitExceededError, match="max_function_depth|depth"):
         _run(path, _policy(max_function_depth=9))
     np.testing.assert_array_equal(_run(path, _policy(max_function_depth=10)), [-1.0, -2.0])

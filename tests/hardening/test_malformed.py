@@ -51,6 +51,7 @@ from .builders import (
     I64,
     STR,
     call,
+    call_chain,
     const,
     endless_tf1_loop_nodes,
     function,
@@ -235,15 +236,6 @@ def _mutual() -> list:
     ]
 
 
-def _chain(depth: int) -> list:
-    out = []
-    for i in range(depth):
-        body = [call("c", f"f{i + 1}", ["a"], [F32], [F32])] if i + 1 < depth else [_neg("c", "a")]
-        ret = "c:output:0" if i + 1 < depth else "c:y:0"
-        out.append(function(f"f{i}", [("a", F32)], [("out", F32)], body, {"out": ret}))
-    return out
-
-
 def _forever() -> list:
     return [
         function("cond", [("a", F32)], [("out", BOOL)], [const("t", True)], {"out": "t:output:0"}),
@@ -320,11 +312,12 @@ def _structural_cases() -> list[Case]:
         ),
         Case(
             "function-chain-150-deep",
-            _simple(call("y", "f0", ["x"], [F32], [F32]), functions=_chain(150)),
+            _simple(call("y", "f0", ["x"], [F32], [F32]), functions=call_chain(150)),
             LimitExceededError,
         ),
         Case(
-            "function-chain-20-deep-ok", _simple(call("y", "f0", ["x"], [F32], [F32]), functions=_chain(20))
+            "function-chain-20-deep-ok",
+            _simple(call("y", "f0", ["x"], [F32], [F32]), functions=call_chain(20)),
         ),
         Case(
             "identity-chain-3000",
