@@ -335,14 +335,7 @@ class Converter:
                 "already a TF2 SavedModel (it has an object graph); use --rename_signature etc. to edit it"
             )
             return None
-        builder = BodyBuilder(
-            self.index,
-            self.variables,
-            self.tables,
-            self.asset_tensors,
-            self.report,
-            frozen=self.values if self.freeze else None,
-        )
+        builder = self._body_builder()
         signatures = {key: self._signature_function(builder, key) for key in self.keys}
         if not self.report.ok:
             return None
@@ -422,14 +415,7 @@ class Converter:
         if not inits:
             self.report.warn(f"table {table!r} has no initializer in the graph; it starts empty")
             return create, None
-        builder = BodyBuilder(
-            self.index,
-            self.variables,
-            self.tables,
-            self.asset_tensors,
-            self.report,
-            frozen=self.values if self.freeze else None,
-        )
+        builder = self._body_builder()
         init = builder.build(
             self._name("_initializer"),
             f"the initializer of table {table!r}",
@@ -439,6 +425,17 @@ class Converter:
             [("table", table)],
         )
         return create, init
+
+    def _body_builder(self) -> BodyBuilder:
+        """A builder of function bodies over the model's variables, tables and assets."""
+        return BodyBuilder(
+            self.index,
+            self.variables,
+            self.tables,
+            self.asset_tensors,
+            self.report,
+            frozen=self.values if self.freeze else None,
+        )
 
 
 class _Assembler:
