@@ -1,9 +1,11 @@
-"""`savedmodel show|ops|run --graph FILE`: the same commands over a bare GraphDef (a frozen graph).
+"""`savedmodel show|ops|run|scan --graph FILE`: the same commands over a bare GraphDef (a frozen
+graph; a MetaGraphDef `.meta` file gives its graph).
 
 A GraphDef has no signatures, so tensors are named as a TF1 session names them:
 
     savedmodel show --graph frozen.pb            placeholders (inputs) and sinks (likely outputs)
     savedmodel ops  --graph frozen.pb            ops, counts, supported or not
+    savedmodel scan --graph frozen.pb            denylisted ops (savedmodel.cli.scan)
     savedmodel run  --graph frozen.pb --input_exprs 'x:0=[1.0, 2.0];keep_prob=1.0' --outputs y:0
 
 `--inputs`, `--input_exprs` and `--input_examples` take tensor names as keys ("x"

@@ -15,6 +15,8 @@ found; `--fail-on-findings` makes findings exit with status 1 for CI.
 
 `--allowlist a,b` (ours) also reports every op not in the list. `--json` prints
 the findings with the nodes that use each op ("function/node" inside functions).
+`--graph FILE` scans a bare GraphDef (frozen graph) instead of a SavedModel; its lines
+start with `GraphDef FILE` and its JSON lists `graphs` instead of `meta_graphs`.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from savedmodel.cli.graph import add_source_arguments, refuse_flags
 from savedmodel.cli.run import parse_tags
 from savedmodel.format import saved_model as saved_model_format
+from savedmodel.format.graph_def import read_graph_def
 from savedmodel.policy import SCAN_DEFAULT_DENYLIST, ops_in_graph
 from savedmodel.proto import graph_pb2, meta_graph_pb2
 
@@ -37,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Scan every MetaGraphDef (or the one --tag_set names) for denylisted ops, "
         "in the graph and in every library function.",
     )
-    parser.add_argument("--dir", required=True, help="directory containing the SavedModel")
+    add_source_arguments(parser)
     parser.add_argument(
         "--tag_set", default=None, help="scan only the MetaGraphDef with these comma-separated tags"
     )
@@ -89,34 +93,37 @@ class ScanResult:
     denied: dict[str, list[str]]
     allowlist: frozenset[str] | None
     not_allowed: dict[str, list[str]] | None
+    graph: str | None = None  # the GraphDef file scanned with --graph (it has no tags)
 
     @property
     def has_findings(self) -> bool:
         return bool(self.denied or self.not_allowed)
 
+    @property
+    def subject(self) -> str:
+        return f"GraphDef {self.graph}" if self.graph is not None else f"MetaGraph with tag set {self.tags}"
+
     def lines(self) -> list[str]:
-        tags = str(self.tags)
+        subject = self.subject
         if self.denied:
             found = format_set(self.denied)
-            lines = [f"MetaGraph with tag set {tags} contains the following denylisted ops: {found}"]
+            lines = [f"{subject} contains the following denylisted ops: {found}"]
         else:
-            lines = [
-                f"MetaGraph with tag set {tags} does not contain the default denylisted ops: "
-                f"{format_set(self.denylist)}"
-            ]
+            lines = [f"{subject} does not contain the default denylisted ops: {format_set(self.denylist)}"]
         if self.not_allowed is not None:
             if self.not_allowed:
                 lines.append(
-                    f"MetaGraph with tag set {tags} contains the following ops that are not allowlisted: "
+                    f"{subject} contains the following ops that are not allowlisted: "
                     f"{format_set(self.not_allowed)}"
                 )
             else:
-                lines.append(f"MetaGraph with tag set {tags} contains only allowlisted ops.")
+                lines.append(f"{subject} contains only allowlisted ops.")
         return lines
 
     def as_json(self) -> dict:
+        where = {"graph": self.graph} if self.graph is not None else {"tags": self.tags}
         return {
-            "tags": self.tags,
+            **where,
             "denylist": sorted(self.denylist),
             "denylisted_ops": {op: sorted(nodes) for op, nodes in sorted(self.denied.items())},
             "allowlist": None if self.allowlist is None else sorted(self.allowlist),
@@ -126,24 +133,40 @@ class ScanResult:
         }
 
 
+def scan_graph_def(
+    graph_def: graph_pb2.GraphDef,
+    denylist: Iterable[str] | None = None,
+    allowlist: Iterable[str] | None = None,
+    tags: list[str] | None = None,
+    graph: str | None = None,
+) -> ScanResult:
+    """Findings over a GraphDef and its function library (`graph`: the file it came from)."""
+    deny = frozenset(SCAN_DEFAULT_DENYLIST if denylist is None else denylist)
+    allow = None if allowlist is None else frozenset(allowlist)
+    ops = used_ops(graph_def)
+    return ScanResult(
+        tags=list(tags or []),
+        denylist=deny,
+        denied={op: nodes for op, nodes in ops.items() if op in deny},
+        allowlist=allow,
+        not_allowed=None if allow is None else {op: nodes for op, nodes in ops.items() if op not in allow},
+        graph=graph,
+    )
+
+
 def scan_meta_graph(
     meta_graph: meta_graph_pb2.MetaGraphDef,
     denylist: Iterable[str] | None = None,
     allowlist: Iterable[str] | None = None,
 ) -> ScanResult:
-    deny = frozenset(SCAN_DEFAULT_DENYLIST if denylist is None else denylist)
-    allow = None if allowlist is None else frozenset(allowlist)
-    ops = used_ops(meta_graph.graph_def)
-    return ScanResult(
-        tags=list(meta_graph.meta_info_def.tags),
-        denylist=deny,
-        denied={op: nodes for op, nodes in ops.items() if op in deny},
-        allowlist=allow,
-        not_allowed=None if allow is None else {op: nodes for op, nodes in ops.items() if op not in allow},
-    )
+    return scan_graph_def(meta_graph.graph_def, denylist, allowlist, list(meta_graph.meta_info_def.tags))
 
 
-def scan_command(args: argparse.Namespace) -> int:
+def _scan_results(args: argparse.Namespace) -> list[ScanResult]:
+    deny, allow = parse_op_list(args.denylist), parse_op_list(args.allowlist)
+    if args.graph is not None:
+        refuse_flags(args, "scan", "tag_set")
+        return [scan_graph_def(read_graph_def(args.graph), deny, allow, graph=args.graph)]
     saved_model = saved_model_format.read_saved_model(args.dir)
     if args.tag_set is not None:
         meta_graphs = [
@@ -151,12 +174,15 @@ def scan_command(args: argparse.Namespace) -> int:
         ]
     else:
         meta_graphs = list(saved_model.meta_graphs)
-    results = [
-        scan_meta_graph(mg, parse_op_list(args.denylist), parse_op_list(args.allowlist)) for mg in meta_graphs
-    ]
+    return [scan_meta_graph(mg, deny, allow) for mg in meta_graphs]
+
+
+def scan_command(args: argparse.Namespace) -> int:
+    results = _scan_results(args)
     if args.json:
         findings = any(result.has_findings for result in results)
-        report = {"meta_graphs": [result.as_json() for result in results], "findings": findings}
+        key = "graphs" if args.graph is not None else "meta_graphs"
+        report = {key: [result.as_json() for result in results], "findings": findings}
         print(json.dumps(report, indent=2))
     else:
         for result in results:

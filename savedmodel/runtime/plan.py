@@ -35,40 +35,12 @@ from savedmodel.format import tensor as tensor_format
 from savedmodel.graph.model import DATAFLOW_PRIMITIVES, FunctionLibrary, GraphModel, Node, instantiate
 from savedmodel.ops import registry
 from savedmodel.ops.registry import Attrs, NodeSpec
+from savedmodel.ops.training import REF_OPS as APPLY_OPS  # TF1 optimizer updates: references in and out
 from savedmodel.policy import active_limits, refuses, using_limits
 from savedmodel.runtime.resources import alias, deref
 
 # Ops whose semantics live in the dataflow executor (the registry only lists them).
 DATAFLOW_OPS = frozenset({*DATAFLOW_PRIMITIVES, "LoopCond", "ControlTrigger"})
-# TF1 optimizer updates (savedmodel/ops/training.py): they take their variable and slots as
-# references and output the variable's reference.
-_SPARSE_APPLY = (
-    "ProximalGradientDescent",
-    "Momentum",
-    "Adagrad",
-    "AdagradV2",
-    "ProximalAdagrad",
-    "AdagradDA",
-    "Adadelta",
-    "RMSProp",
-    "CenteredRMSProp",
-    "Ftrl",
-    "FtrlV2",
-)
-APPLY_OPS = frozenset(
-    [
-        "Apply" + name
-        for name in (
-            "GradientDescent",
-            "Adam",
-            "AdaMax",
-            "AddSign",
-            "PowerSign",
-            *_SPARSE_APPLY,
-        )
-    ]
-    + ["SparseApply" + name for name in _SPARSE_APPLY]
-)
 # Reference-variable scatters (savedmodel/ops/resource.py): update rows in place, output the reference.
 REF_SCATTERS = frozenset(
     {"ScatterUpdate", "ScatterAdd", "ScatterSub", "ScatterMul", "ScatterDiv", "ScatterMin", "ScatterMax"}

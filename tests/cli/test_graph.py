@@ -157,3 +157,16 @@ def test_text_graph_under_a_binary_name_and_a_meta_graph(tmp_path, capsys):
     code, out, err = cli(capsys, "show", "--graph", str(meta), "--json")
     assert code == 0, err
     assert [e["name"] for e in json.loads(out)["inputs"]] == ["X:0", "Y:0"]
+
+
+@pytest.mark.parametrize("graph_file", sorted(GOLDENS["show"]))
+def test_scan_over_the_graphs_ops(graph_file, capsys):
+    ops = GOLDENS["show"][graph_file]["ops"]  # the node ops of the file, as TensorFlow read it
+    path = str(FIXTURES / graph_file)
+    code, out, err = cli(capsys, "scan", "--graph", path, "--allowlist", ",".join(ops[1:]), "--json")
+    assert (code, err) == (0, "")
+    (result,) = json.loads(out)["graphs"]
+    assert result["graph"] == path and result["denylisted_ops"] == {}
+    assert list(result["not_allowlisted_ops"]) == ops[:1]
+    code, out, _ = cli(capsys, "scan", "--graph", path, "--denylist", ops[-1], "--fail-on-findings")
+    assert code == 1 and out == f"GraphDef {path} contains the following denylisted ops: {{'{ops[-1]}'}}\n"

@@ -58,6 +58,8 @@ NOT_FETCHED = {
     "VarIsInitializedOp",
 }
 MAX_FETCHES = 8
+# As TF Serving runs models: a node pinned to a GPU this machine lacks runs on the CPU.
+SESSION_CONFIG = tf1.ConfigProto(allow_soft_placement=True)
 
 
 def _dims(shape: tf.TensorShape, fallback: list[int]) -> list[int]:
@@ -251,7 +253,7 @@ def saved_model_case(directory: Path) -> Recorder:
             }
         )
         rng = np.random.default_rng(index)
-        with tf.Graph().as_default() as graph, tf1.Session(graph=graph) as sess:
+        with tf.Graph().as_default() as graph, tf1.Session(graph=graph, config=SESSION_CONFIG) as sess:
             try:
                 tf1.saved_model.load(sess, tags, str(directory))
             except Exception as exc:
@@ -328,7 +330,7 @@ def graph_def_case(directory: Path, path: Path) -> Recorder:
         graph_def.ParseFromString(path.read_bytes())
     rec.meta["graph"] = path.name
     rec.meta.update(_graph_facts(graph_def))
-    with tf.Graph().as_default() as graph, tf1.Session(graph=graph) as sess:
+    with tf.Graph().as_default() as graph, tf1.Session(graph=graph, config=SESSION_CONFIG) as sess:
         try:
             tf1.import_graph_def(graph_def, name="")
         except Exception as exc:
@@ -369,7 +371,7 @@ def meta_graph_case(directory: Path, meta_path: Path, kind: str) -> Recorder:
     rec.meta.update(_graph_facts(meta_graph.graph_def))
     prefix = checkpoint_prefix(directory, meta_path.stem)
     rec.meta["checkpoint"] = os.path.relpath(prefix, directory)
-    with tf.Graph().as_default() as graph, tf1.Session(graph=graph) as sess:
+    with tf.Graph().as_default() as graph, tf1.Session(graph=graph, config=SESSION_CONFIG) as sess:
         try:
             if not _parses(meta_graph.meta_info_def.tensorflow_version):
                 # e.g. "0.12.head": TF 2.21 refuses it, so it reads a copy without the field
