@@ -1176,6 +1176,75 @@ def _fake_quant_per_channel(node: NodeSpec) -> Any:
     return run
 
 
+# Gradients (quantization-aware training): the gradient passes where the input lies inside the
+# nudged [min, max]; the parts below and above go to min and max.
+
+
+def _fake_quant_grad(
+    g: np.ndarray, x: np.ndarray, lo: float, hi: float, bits: int, narrow: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    qmin, qmax = (1 if narrow else 0), (1 << bits) - 1
+    nmin, nmax, _ = _nudge(lo, hi, qmin, qmax)
+    xf, gf = x.astype(np.float32), g.astype(np.float32)
+    below, above = xf < nmin, xf > nmax
+    inside = np.where(below | above, np.float32(0), gf)
+    return inside, np.sum(gf[below], dtype=np.float32), np.sum(gf[above], dtype=np.float32)
+
+
+def _same_shape(op: str, g: np.ndarray, x: np.ndarray) -> None:
+    if g.shape != x.shape:
+        fail(
+            f"{op}: gradients and inputs must have the same shape: "
+            f"{shape_str(g.shape)} vs {shape_str(x.shape)}"
+        )
+
+
+@kernel_factory("FakeQuantWithMinMaxArgsGradient", family="quantization", dtypes=("float32",))
+def _fake_quant_args_grad(node: NodeSpec) -> Any:
+    bits, narrow = _fq_attrs(node)
+    lo, hi = float(node.attrs.get("min", -6.0)), float(node.attrs.get("max", 6.0))
+
+    def run(ctx: Any, g: np.ndarray, x: np.ndarray) -> np.ndarray:
+        if lo >= hi:
+            fail(f"min has to be smaller than max, was: {lo} >= {hi}")
+        _same_shape("FakeQuantWithMinMaxArgsGradient", g, x)
+        return _fake_quant_grad(g, x, lo, hi, bits, narrow)[0]
+
+    return run
+
+
+@kernel_factory("FakeQuantWithMinMaxVarsGradient", family="quantization", dtypes=("float32",))
+def _fake_quant_vars_grad(node: NodeSpec) -> Any:
+    bits, narrow = _fq_attrs(node)
+
+    def run(ctx: Any, g: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
+        _same_shape("FakeQuantWithMinMaxVarsGradient", g, x)
+        dx, dmin, dmax = _fake_quant_grad(g, x, float(lo), float(hi), bits, narrow)
+        return [dx, np.asarray(dmin, np.float32), np.asarray(dmax, np.float32)]
+
+    return run
+
+
+@kernel_factory("FakeQuantWithMinMaxVarsPerChannelGradient", family="quantization", dtypes=("float32",))
+def _fake_quant_per_channel_grad(node: NodeSpec) -> Any:
+    bits, narrow = _fq_attrs(node)
+
+    def run(ctx: Any, g: np.ndarray, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
+        _same_shape("FakeQuantWithMinMaxVarsPerChannelGradient", g, x)
+        if x.ndim < 1 or lo.shape != (x.shape[-1],) or hi.shape != lo.shape:
+            fail(f"min and max must be vectors of the last dimension of inputs: {shape_str(lo.shape)}")
+        dx = np.empty(x.shape, dtype=np.float32)
+        dmin = np.empty(lo.shape, dtype=np.float32)
+        dmax = np.empty(lo.shape, dtype=np.float32)
+        for c in range(x.shape[-1]):
+            dx[..., c], dmin[c], dmax[c] = _fake_quant_grad(
+                g[..., c], x[..., c], float(lo[c]), float(hi[c]), bits, narrow
+            )
+        return [dx, dmin, dmax]
+
+    return run
+
+
 def _round_mode(node: NodeSpec, default: str) -> str:
     mode = node.attrs.get("round_mode", default.encode())
     return mode.decode() if isinstance(mode, bytes) else str(mode)

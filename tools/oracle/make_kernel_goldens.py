@@ -3243,6 +3243,46 @@ def old_graph_half_cases() -> None:
     case("math", "SparseMatMul", bf16(3, 4), f32(4, 2), name="bf16", b_is_sparse=True)
 
 
+@builder
+def fake_quant_gradient_cases() -> None:
+    """Quantization-aware training: the fake-quant gradients (inside, below and above the nudged range)."""
+    q = "quantization"
+    xq = a(np.linspace(-8, 8, 23), np.float32)
+    gq = f32(23)
+    case(q, "FakeQuantWithMinMaxArgsGradient", gq, xq, min=-6.0, max=6.0)
+    case(
+        q,
+        "FakeQuantWithMinMaxArgsGradient",
+        gq,
+        xq,
+        name="narrow4",
+        min=-1.3,
+        max=5.1,
+        num_bits=4,
+        narrow_range=True,
+    )
+    case(q, "FakeQuantWithMinMaxVarsGradient", gq, xq, a(-2.5, np.float32), a(3.7, np.float32))
+    case(
+        q,
+        "FakeQuantWithMinMaxVarsGradient",
+        gq,
+        xq,
+        a(0.5, np.float32),
+        a(9.0, np.float32),
+        name="nudged_zero",
+        num_bits=5,
+    )
+    x2, g2 = xq[:22].reshape(11, 2), f32(11, 2)
+    case(
+        q,
+        "FakeQuantWithMinMaxVarsPerChannelGradient",
+        g2,
+        x2,
+        a([-1, -3], np.float32),
+        a([1, 2.5], np.float32),
+    )
+
+
 # CASES-END
 
 if __name__ == "__main__":
