@@ -276,10 +276,24 @@ def _size_arg(size: Any, what: str) -> tuple[int, ...] | None:
     return None if size is None else _as_shape(size, what)
 
 
+class SeededRandomState:
+    """np.random.RandomState(seed), made on first use: most expressions draw no random numbers,
+    and importing numpy.random adds several ms to a cold start."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._state: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._state is None:
+            self._state = np.random.RandomState(self.seed)
+        return getattr(self._state, name)
+
+
 class _NumpyFunctions:
     """The NumPy constructors an expression may call, with their arguments checked."""
 
-    def __init__(self, rng: np.random.RandomState) -> None:
+    def __init__(self, rng: np.random.RandomState | SeededRandomState) -> None:
         self.rng = rng
 
     def table(self) -> dict[str, Callable[..., Any]]:
@@ -605,7 +619,9 @@ class _Evaluator:
         return result
 
 
-def evaluate_expression(text: str, key: str = "", rng: np.random.RandomState | None = None) -> Any:
+def evaluate_expression(
+    text: str, key: str = "", rng: np.random.RandomState | SeededRandomState | None = None
+) -> Any:
     """The value of one `--input_exprs` expression, without `eval` (see the module docstring)."""
     label = f"--input_exprs key {key!r}" if key else "--input_exprs"
     if len(text) > MAX_EXPRESSION_CHARS:
@@ -615,7 +631,7 @@ def evaluate_expression(text: str, key: str = "", rng: np.random.RandomState | N
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         detail = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
         raise InvalidInputError(f"{label}: {text!r} is not a valid expression ({detail})") from None
-    functions = _NumpyFunctions(rng if rng is not None else np.random.RandomState(RANDOM_SEED)).table()
+    functions = _NumpyFunctions(rng if rng is not None else SeededRandomState(RANDOM_SEED)).table()
     try:
         return _Evaluator(functions).evaluate(tree)
     except _Refused as exc:
@@ -646,7 +662,7 @@ def _split_assignments(text: str, flag: str) -> list[tuple[str, str]]:
 
 def parse_input_exprs(text: str, seed: int = RANDOM_SEED) -> dict[str, Any]:
     """--input_exprs 'k=expr;k2=expr' -> {k: value}. np.random.* share one generator seeded `seed`."""
-    rng = np.random.RandomState(seed)
+    rng = SeededRandomState(seed)
     return {
         key: evaluate_expression(expr, key, rng) for key, expr in _split_assignments(text, "--input_exprs")
     }
