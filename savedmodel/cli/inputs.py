@@ -43,6 +43,7 @@ import numpy as np
 from savedmodel.cli.expressions import MAX_ELEMENTS, RANDOM_SEED, SeededRandomState, evaluate_expression
 from savedmodel.errors import InvalidInputError, LimitExceededError, PolicyError
 from savedmodel.format import dtypes
+from savedmodel.format.tensor import element_bytes
 from savedmodel.proto import example_pb2
 
 Warn = Callable[[str], None]
@@ -355,14 +356,6 @@ def _flatten(value: Any) -> Iterable[Any]:
         yield value
 
 
-def _as_bytes(item: Any) -> bytes:
-    if isinstance(item, bytes | np.bytes_):
-        return bytes(item)
-    if isinstance(item, str | np.str_):
-        return str(item).encode("utf-8")
-    raise TypeError(type(item).__name__)
-
-
 def _string_array(value: Any) -> np.ndarray:
     if isinstance(value, np.ndarray | np.generic):
         array = np.asarray(value)
@@ -372,7 +365,7 @@ def _string_array(value: Any) -> np.ndarray:
         array = np.array(value, dtype=object)
     result = np.empty(array.shape, dtype=object)
     for index, item in np.ndenumerate(array):
-        result[index] = _as_bytes(item)
+        result[index] = element_bytes(item)
     return result
 
 
