@@ -206,10 +206,12 @@ class _Converter:
             for layer in layers
         }
         inputs, outputs = config.get("input_layers") or [], config.get("output_layers") or []
-        inputs = [inputs] if inputs and isinstance(inputs[0], str) else inputs
-        outputs = [outputs] if outputs and isinstance(outputs[0], str) else outputs
-        outputs = [_history(ref, shift) for ref in outputs]
-        order = functional_order([{"name": n, "inbound_nodes": c} for n, c in calls.items()], inputs, outputs)
+        # Keras 3 itself counts a nested Functional's outputs from 1 in output_layers (not elsewhere).
+        output_shift = {_name(x): shift[_name(x)] for x in layers if x.get("class_name") == "Sequential"}
+        outputs = _map_refs(outputs, lambda ref: _history(ref, output_shift))
+        order = functional_order(
+            [{"name": n, "inbound_nodes": c} for n, c in calls.items()], _refs(inputs), _refs(outputs)
+        )
         classes = {_name(layer): _keras3_class(layer) for layer in layers}
         stored = store_names([(name, classes[name]) for name in order if name in classes])
         nodes = self._children_by_name(node_id)
@@ -254,6 +256,27 @@ def _skipped_nodes(layer: dict[str, Any]) -> int:
     return int(class_name == "Sequential" and inner[0].get("class_name") == "InputLayer")
 
 
+def _is_leaf(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+
+
+def _map_refs(structure: Any, fn: Any) -> Any:
+    """Apply fn to each [layer, node, tensor] of a (nested list or dict) input/output structure."""
+    if _is_leaf(structure):
+        return fn(structure)
+    if isinstance(structure, dict):
+        return {k: _map_refs(v, fn) for k, v in structure.items()}
+    return [_map_refs(v, fn) for v in structure]
+
+
+def _refs(structure: Any) -> list[list[Any]]:
+    """The leaves of an input/output structure in Keras's flattening order (dict keys sorted)."""
+    if _is_leaf(structure):
+        return [structure]
+    items = [structure[k] for k in sorted(structure)] if isinstance(structure, dict) else structure
+    return [ref for item in items for ref in _refs(item)]
+
+
 def _history(ref: list[Any], shift: dict[str, int]) -> list[Any]:
     return [ref[0], int(ref[1]) - shift.get(ref[0], 0), int(ref[2])]
 
@@ -262,6 +285,8 @@ def _node(call: Any, shift: dict[str, int]) -> dict[str, Any]:
     """One tf-keras call record [[layer, node, tensor, kwargs], ...] as Keras 3 {"args", "kwargs"}."""
     if isinstance(call, dict):  # already Keras 3 style
         return call
+    if call and isinstance(call[0], str):  # TFOpLambda and the like: one flat [layer, node, tensor, kwargs]
+        call = [call]
     tensors = [_tensor(_history(ref, shift)) for ref in call]
     kwargs = dict(call[0][3]) if call and len(call[0]) > 3 else {}
     kwargs = {k: _tensor(_history(v, shift)) if _is_ref(v, shift) else v for k, v in kwargs.items()}

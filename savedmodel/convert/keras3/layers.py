@@ -122,8 +122,9 @@ ARGUMENTS: dict[str, set[str]] = {
     "UnitNormalization": {"axis"},
     "GroupNormalization": _NORM_PARAMS | {"groups"},
     "Dropout": {"rate", "noise_shape", "seed"},
-    "SpatialDropout1D": {"rate", "seed"},
-    "SpatialDropout2D": {"rate", "seed", "data_format"},
+    "SpatialDropout1D": {"rate", "seed", "name", "dtype"},
+    "SpatialDropout2D": {"rate", "seed", "name", "dtype", "data_format"},
+    "SpatialDropout3D": {"rate", "seed", "name", "dtype", "data_format"},
     "GaussianNoise": {"stddev", "seed"},
     "GaussianDropout": {"rate", "seed"},
     "Embedding": {
@@ -181,6 +182,9 @@ ARGUMENTS: dict[str, set[str]] = {
     "Masking": {"mask_value"},
 }
 
+# Classes whose Keras 3 constructor takes exactly ARGUMENTS[class] (no `trainable`, ...).
+_EXACT = frozenset({"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"})
+
 # tf-keras arguments that Keras 3 lacks and that change nothing computed: dropped whatever their value.
 _DROPPED_ALWAYS = frozenset(
     {
@@ -207,6 +211,8 @@ _NEUTRAL = {
     "ragged": False,
     "use_legacy_config": False,
     "groups": 1,
+    "noise_shape": None,
+    "trainable": True,
 }
 _SUBLAYER_ARGUMENTS = ("layer", "backward_layer")
 
@@ -367,7 +373,7 @@ def layer_config(class_name: str, config: dict[str, Any]) -> dict[str, Any]:
     fix = _FIXES.get(class_name)
     if fix:
         fix(config)
-    accepted = ARGUMENTS[class_name] | _BASE
+    accepted = ARGUMENTS[class_name] if class_name in _EXACT else ARGUMENTS[class_name] | _BASE
     out: dict[str, Any] = {}
     for key, value in config.items():
         if key in accepted:
