@@ -332,15 +332,11 @@ def _convert(source: Path, report: Keras3Report) -> _Model | None:
     if root is None:
         raise FormatError(f"{source / METADATA_FILE}: no root node")
     class_name = root.get("class_name", "?")
-    if (
-        class_name not in _MODEL_CLASSES
-        and root.get("config") is None
-        or not isinstance(root.get("config"), dict)
-        or "layers" not in root["config"]
-    ):
+    config = root.get("config")
+    if class_name not in _MODEL_CLASSES or not isinstance(config, dict) or "layers" not in config:
         report.block(
-            f"model {root.get('name', '?')} ({class_name}): a subclassed model has no config "
-            "Keras 3 could rebuild it from"
+            f"model {root.get('name', '?')} ({class_name}): a subclassed model; Keras 3 cannot "
+            "rebuild it from a config (only Sequential and Functional models convert)"
         )
         return None
     prefix = source / "variables" / "variables"
@@ -352,18 +348,19 @@ def _convert(source: Path, report: Keras3Report) -> _Model | None:
     converter = _Converter(graph, _layer_names(metadata, graph), report)
     entry = {
         "class_name": "Sequential" if class_name == "Sequential" else "Functional",
-        "config": root["config"],
+        "config": config,
         "build_input_shape": root.get("build_input_shape"),
     }
-    config = converter.model(entry, 0, "", "")
-    config["compile_config"] = None
+    keras3_config = converter.model(entry, 0, "", "")
+    keras3_config["compile_config"] = None
     blocked = [r for r in report.layers if r.problem]
     if blocked:
         report.block(
-            "layers that cannot convert: " + ", ".join(f"{r.name} ({r.class_name})" for r in blocked)
+            "layers that cannot convert: "
+            + "; ".join(f"{r.name} ({r.class_name}: {r.problem})" for r in blocked)
         )
     report.variables = [w.source for w in converter.weights]
-    return _Model(config, converter.weights)
+    return _Model(keras3_config, converter.weights)
 
 
 def _h5_bytes(weights: list[Weight], reader: ckpt.CheckpointReader) -> bytes:
