@@ -20,6 +20,13 @@ Models (every weight random, so a weight copied to the wrong place shows):
   preprocess   Sequential: Normalization (adapted), Rescaling, Dense
   nested       Functional: TimeDistributed(Dense), Flatten, a Sequential model inside (Dense,
                BatchNormalization, Dense), GRU(reset_after=False) on a second branch
+  misc         Functional: causal Conv1D, SeparableConv1D, DepthwiseConv1D, Conv1DTranspose, LeakyReLU,
+               PReLU, ELU, Subtract/Average/Maximum/Minimum/Dot, GroupNormalization,
+               UnitNormalization, Cropping1D, UpSampling1D, ZeroPadding1D, noise and spatial
+               dropouts, Permute, AdditiveAttention, RepeatVector, EinsumDense
+  images       Functional: Cropping2D, bilinear UpSampling2D, Conv2DTranspose, MaxPooling3D after
+               a Reshape, Conv3D
+  masked       Functional: Embedding(mask_zero) -> LSTM, Masking -> GRU (padded steps skipped)
   blocked      Sequential: an LSTM with hard_sigmoid (a different function in Keras 3) and a Lambda
                (no goldens: the conversion must refuse it, naming both)
 
@@ -197,6 +204,51 @@ def blocked(rng: np.random.Generator) -> tuple[keras.Model, list[np.ndarray]]:
     return model, [rng.standard_normal((1, 4, 3)).astype("float32")]
 
 
+def misc(rng: np.random.Generator) -> tuple[keras.Model, list[np.ndarray]]:
+    seq = keras.Input((10, 4), name="seq")
+    a = L.LeakyReLU(0.2)(L.Conv1D(4, 3, padding="causal")(seq))
+    b = L.PReLU()(L.SeparableConv1D(4, 3, padding="same")(seq))
+    c = L.ELU(0.5)(L.DepthwiseConv1D(3, padding="same")(seq))
+    merged = [L.Subtract()([a, b]), L.Average()([a, c]), L.Maximum()([b, c]), L.Minimum()([a, c])]
+    x = L.GroupNormalization(groups=4)(L.Concatenate()(merged))
+    x = L.UnitNormalization()(x)
+    x = L.ZeroPadding1D(1)(L.UpSampling1D(2)(L.Cropping1D((1, 2))(x)))
+    x = L.GaussianDropout(0.1)(L.GaussianNoise(0.1)(L.SpatialDropout1D(0.2)(x)))
+    x = L.Conv1DTranspose(3, 3, strides=2)(L.Permute((2, 1))(x))
+    x = L.AdditiveAttention()([x, x])
+    g = L.GlobalMaxPooling1D()(x)
+    dot = L.Dot(axes=1, normalize=True)([g, g])
+    e = L.EinsumDense("ab,bc->ac", output_shape=4, bias_axes="c", activation="relu")(g)
+    out = L.Concatenate()([L.Flatten()(L.RepeatVector(2)(g)), dot, e])
+    model = keras.Model(seq, out, name="misc")
+    return model, [rng.standard_normal((2, 10, 4)).astype("float32")]
+
+
+def images(rng: np.random.Generator) -> tuple[keras.Model, list[np.ndarray]]:
+    inp = keras.Input((8, 8, 2), name="image")
+    x = L.UpSampling2D(2, interpolation="bilinear")(L.Cropping2D(((1, 0), (0, 1)))(inp))
+    x = L.Conv2DTranspose(4, 3, strides=2, padding="same")(x)
+    x = L.Reshape((28, 28, 2, 2))(x)
+    x = L.Conv3D(2, (3, 3, 1))(L.MaxPooling3D((2, 2, 1))(x))
+    out = L.GlobalAveragePooling3D()(x)
+    model = keras.Model(inp, out, name="images")
+    return model, [rng.standard_normal((2, 8, 8, 2)).astype("float32")]
+
+
+def masked(rng: np.random.Generator) -> tuple[keras.Model, list[np.ndarray]]:
+    tokens = keras.Input((6,), dtype="int32", name="tokens")
+    steps = keras.Input((5, 3), name="steps")
+    a = L.LSTM(3)(L.Embedding(12, 4, mask_zero=True)(tokens))
+    b = L.GRU(2)(L.Masking(0.0)(steps))
+    model = keras.Model([tokens, steps], L.Concatenate()([a, b]), name="masked")
+    ids = rng.integers(1, 12, (3, 6)).astype("int32")
+    ids[0, 4:] = 0
+    ids[2, 2:] = 0
+    values = rng.standard_normal((3, 5, 3)).astype("float32")
+    values[1, 3:] = 0.0
+    return model, [ids, values]
+
+
 def _slim(directory: Path) -> None:
     """Drop the graph and function library from saved_model.pb (see the module docstring)."""
     from tensorflow.core.protobuf import saved_model_pb2
@@ -209,7 +261,10 @@ def _slim(directory: Path) -> None:
     (directory / "fingerprint.pb").unlink(missing_ok=True)
 
 
-MODELS = {f.__name__: f for f in (mlp, cnn, branches, text, attention, preprocess, nested, blocked)}
+MODELS = {
+    f.__name__: f
+    for f in (mlp, cnn, branches, text, attention, preprocess, nested, blocked, misc, images, masked)
+}
 
 
 def main(names: list[str]) -> None:
