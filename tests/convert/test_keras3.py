@@ -23,12 +23,13 @@ from savedmodel.convert.keras3 import plan, to_keras3
 from savedmodel.convert.keras3.order import functional_order, snake_case, store_names
 from savedmodel.convert.weights import read_weights
 from savedmodel.errors import InvalidInputError
-from tests.conftest import FIXTURES, ORACLE_PYTHON, ROOT, assert_matches_golden
+from tests.conftest import FIXTURES, ORACLE_PYTHON, ROOT, assert_matches_golden, golden_array
 
 KERAS3 = FIXTURES / "convert" / "keras3"
 GOLDENS = json.loads((KERAS3 / "goldens.json").read_text())
 MODELS = sorted(GOLDENS)
 CHECK = ROOT / "tools" / "oracle" / "keras3_check.py"
+HALF_PRECISION = {"mixed"}  # mixed_float16 layers
 
 h5py = pytest.importorskip("h5py")
 
@@ -96,8 +97,9 @@ PLACES = {
         "layers/separable_conv2d/vars/1": "separable_conv2d/pointwise_kernel",
     },
     "preprocess": {"layers/normalization/vars/2": "count", "layers/normalization/vars/0": "mean"},
+    "mixed": {"layers/layer_normalization/vars/0": "layer_normalization/gamma"},
     "nested": {
-        "layers/sequential/layers/dense_1/vars/0": "dense_9/kernel",
+        "layers/sequential/layers/dense_1/vars/0": "dense_1/kernel",
         "layers/time_distributed/layer/vars/0": "time_distributed/kernel",
     },
 }
@@ -135,15 +137,15 @@ def test_functional_config(tmp_path: Path) -> None:
     (call,) = mha["inbound_nodes"]
     assert call["args"][0]["config"]["keras_history"] == ["x", 0, 0]
     assert call["kwargs"]["value"]["class_name"] == "__keras_tensor__"
-    (add_call,) = by_name["add_1"]["inbound_nodes"]
+    (add_call,) = by_name["add"]["inbound_nodes"]
     assert [t["config"]["keras_history"][0] for t in add_call["args"][0]] == ["x", "multi_head_attention"]
-    assert config["config"]["output_layers"] == [["dense_6", 0, 0]]
+    assert config["config"]["output_layers"] == [["dense", 0, 0]]
 
 
 def test_nested_sequential_counts_its_calls_from_zero(tmp_path: Path) -> None:
     config = _config(_convert("nested", tmp_path))
     by_name = {layer["name"]: layer for layer in config["config"]["layers"]}
-    refs = [t["config"]["keras_history"] for t in by_name["concatenate_3"]["inbound_nodes"][0]["args"][0]]
+    refs = [t["config"]["keras_history"] for t in by_name["concatenate"]["inbound_nodes"][0]["args"][0]]
     assert refs[0] == ["head", 0, 0]  # tf-keras wrote 1: it counts the model's own first node
     assert by_name["head"]["class_name"] == "Sequential"
 
@@ -153,11 +155,11 @@ def test_blocked_layers_are_listed_and_nothing_is_written(tmp_path: Path) -> Non
     with pytest.raises(ConversionError) as caught:
         to_keras3(KERAS3 / "blocked", out)
     message = str(caught.value)
-    assert "lstm_2 (LSTM: activation 'hard_sigmoid'" in message and "lambda (Lambda" in message
+    assert "lstm (LSTM: activation 'hard_sigmoid'" in message and "lambda (Lambda" in message
     assert not out.exists()
     report = plan(KERAS3 / "blocked")
     state = {r.name: r.problem for r in report.layers}
-    assert state["dense_11"] is None and state["lstm_2"] and state["lambda"]
+    assert state["dense"] is None and state["lstm"] and state["lambda"]
 
 
 def test_refuses_to_clobber_and_non_keras_models(tmp_path: Path) -> None:
@@ -183,7 +185,7 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*blocked, "--dry-run", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert not report["ok"] and {r["name"] for r in report["layers"] if not r["converts"]} == {
-        "lstm_2",
+        "lstm",
         "lambda",
     }
     assert main([*blocked, "--output", str(tmp_path / "b.keras")]) == 1
@@ -240,4 +242,9 @@ def test_keras3_reproduces_tf_keras(tmp_path: Path, oracle_python: Path) -> None
         assert len(results[name]["outputs"]) == len(expected), name
         for index, (actual, golden) in enumerate(zip(results[name]["outputs"], expected, strict=True)):
             value = np.array(actual["value"], dtype=actual["dtype"]).reshape(actual["shape"])
-            assert_matches_golden(value, golden, f"{name} output {index}")
+            if name in HALF_PRECISION:  # float16 arithmetic: Keras 3 and tf-keras round differently
+                expected = golden_array(golden)
+                assert value.dtype == expected.dtype and value.shape == expected.shape
+                np.testing.assert_allclose(value, expected, rtol=2e-3, atol=1e-3, err_msg=name)
+            else:
+                assert_matches_golden(value, golden, f"{name} output {index}")

@@ -27,6 +27,7 @@ Models (every weight random, so a weight copied to the wrong place shows):
   images       Functional: Cropping2D, bilinear UpSampling2D, Conv2DTranspose, MaxPooling3D after
                a Reshape, Conv3D
   masked       Functional: Embedding(mask_zero) -> LSTM, Masking -> GRU (padded steps skipped)
+  mixed        Sequential: mixed_float16 Dense and LayerNormalization, a float32 Dense on top
   blocked      Sequential: an LSTM with hard_sigmoid (a different function in Keras 3) and a Lambda
                (no goldens: the conversion must refuse it, naming both)
 
@@ -249,6 +250,19 @@ def masked(rng: np.random.Generator) -> tuple[keras.Model, list[np.ndarray]]:
     return model, [ids, values]
 
 
+def mixed(rng: np.random.Generator) -> tuple[keras.Model, list[np.ndarray]]:
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            L.Dense(8, activation="relu", dtype="mixed_float16"),
+            L.LayerNormalization(dtype="mixed_float16"),
+            L.Dense(3, dtype="float32"),
+        ],
+        name="mixed",
+    )
+    return model, [rng.standard_normal((2, 6)).astype("float32")]
+
+
 def _slim(directory: Path) -> None:
     """Drop the graph and function library from saved_model.pb (see the module docstring)."""
     from tensorflow.core.protobuf import saved_model_pb2
@@ -263,7 +277,7 @@ def _slim(directory: Path) -> None:
 
 MODELS = {
     f.__name__: f
-    for f in (mlp, cnn, branches, text, attention, preprocess, nested, blocked, misc, images, masked)
+    for f in (mlp, cnn, branches, text, attention, preprocess, nested, blocked, misc, images, masked, mixed)
 }
 
 
@@ -274,6 +288,7 @@ def main(names: list[str]) -> None:
     for index, (name, build) in enumerate(MODELS.items()):
         if names and name not in names:
             continue
+        keras.backend.clear_session()  # layer names count from scratch: any subset regenerates the same
         rng = np.random.default_rng(1000 + index)
         keras.utils.set_random_seed(1000 + index)
         model, inputs = build(rng)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,14 @@ import numpy as np
 
 from savedmodel.convert.keras3 import layers as lay
 from savedmodel.convert.keras3.order import functional_order, store_names
-from savedmodel.convert.keras3.weights import NoWeightMapping, ObjectGraph, Weight, layer_weights
+from savedmodel.convert.keras3.weights import (
+    SLOTS,
+    WRAPPED,
+    NoWeightMapping,
+    ObjectGraph,
+    Weight,
+    layer_weights,
+)
 from savedmodel.convert.report import ConversionError, Report
 from savedmodel.errors import FormatError, InvalidInputError
 from savedmodel.format import checkpoint as ckpt
@@ -136,6 +144,9 @@ class _Converter:
                 self._record(label, class_name, "not found in the checkpoint's object graph")
                 return {}
             return self.model(layer, node_id, store, f"{label}/")
+        if node_id is None and (class_name in SLOTS or class_name in WRAPPED):
+            self._record(label, class_name, "its variables are not in the checkpoint's object graph")
+            return {}
         try:
             out = lay.serialized_layer(layer)
             config = lay.plain(layer.get("config") or {})
@@ -165,7 +176,7 @@ class _Converter:
                         "class_name": "InputLayer",
                         "config": {
                             "batch_input_shape": lay.plain(shape),
-                            "dtype": lay.plain(first.get("dtype")) or "float32",
+                            "dtype": _input_dtype(first.get("dtype")),
                             "name": f"{config.get('name', 'sequential')}_input",
                         },
                     },
@@ -235,6 +246,11 @@ class _Converter:
             },
             "registered_name": "Functional",
         }
+
+
+def _input_dtype(dtype: Any) -> str:
+    """The input dtype a layer's dtype implies (a mixed-precision policy takes float32 inputs)."""
+    return dtype if isinstance(dtype, str) else "float32"
 
 
 def _name(layer: dict[str, Any]) -> str:
@@ -390,7 +406,7 @@ def _archive(model: _Model, source: Path) -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(
             "metadata.json",
-            json.dumps({"keras_version": KERAS_VERSION, "date_saved": "converted by savedmodel"}),
+            json.dumps({"keras_version": KERAS_VERSION, "date_saved": time.strftime("%Y-%m-%d@%H:%M:%S")}),
         )
         archive.writestr("config.json", json.dumps(model.config))
         archive.writestr("model.weights.h5", weights)
