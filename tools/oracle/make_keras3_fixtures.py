@@ -28,6 +28,8 @@ Models (every weight random, so a weight copied to the wrong place shows):
                a Reshape, Conv3D
   masked       Functional: Embedding(mask_zero) -> LSTM, Masking -> GRU (padded steps skipped)
   mixed        Sequential: mixed_float16 Dense and LayerNormalization, a float32 Dense on top
+  augment      Sequential: RandomFlip, RandomRotation, RandomZoom, RandomContrast, RandomTranslation,
+               RandomBrightness (identities at inference), Resizing, CenterCrop, Conv2D
   blocked      Sequential: an LSTM with hard_sigmoid (a different function in Keras 3) and a Lambda
                (no goldens: the conversion must refuse it, naming both)
 
@@ -263,6 +265,26 @@ def mixed(rng: np.random.Generator) -> tuple[keras.Model, list[np.ndarray]]:
     return model, [rng.standard_normal((2, 6)).astype("float32")]
 
 
+def augment(rng: np.random.Generator) -> tuple[keras.Model, list[np.ndarray]]:
+    model = keras.Sequential(
+        [
+            keras.Input((10, 10, 3)),
+            L.RandomFlip(),
+            L.RandomRotation(0.1),
+            L.RandomZoom(0.1),
+            L.RandomContrast(0.2),
+            L.RandomTranslation(0.1, 0.1),
+            L.RandomBrightness(0.1),
+            L.Resizing(7, 6),
+            L.CenterCrop(5, 4),
+            L.Conv2D(2, 3),
+            L.GlobalAveragePooling2D(),
+        ],
+        name="augment",
+    )
+    return model, [rng.uniform(0, 255, (2, 10, 10, 3)).astype("float32")]
+
+
 def _slim(directory: Path) -> None:
     """Drop the graph and function library from saved_model.pb (see the module docstring)."""
     from tensorflow.core.protobuf import saved_model_pb2
@@ -277,7 +299,10 @@ def _slim(directory: Path) -> None:
 
 MODELS = {
     f.__name__: f
-    for f in (mlp, cnn, branches, text, attention, preprocess, nested, blocked, misc, images, masked, mixed)
+    for f in (
+        *(mlp, cnn, branches, text, attention, preprocess, nested, blocked),
+        *(misc, images, masked, mixed, augment),
+    )
 }
 
 

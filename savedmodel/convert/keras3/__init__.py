@@ -31,6 +31,7 @@ import numpy as np
 from savedmodel.convert.keras3 import layers as lay
 from savedmodel.convert.keras3.order import functional_order, store_names
 from savedmodel.convert.keras3.weights import (
+    RANDOM_GENERATOR,
     SLOTS,
     WRAPPED,
     NoWeightMapping,
@@ -159,6 +160,11 @@ class _Converter:
             self._record(label, class_name, str(exc))
             return {}
         self.weights += weights
+        if node_id is not None and self.graph.child(node_id, RANDOM_GENERATOR) is not None:
+            self.report.warn(
+                "the random generator state of data augmentation layers is not carried over "
+                "(Keras 3 seeds its own; inference does not use it)"
+            )
         self._record(label, class_name, None, len(weights))
         return out
 

@@ -54,6 +54,7 @@ _SEPARABLE = _DEPTHWISE | {
 }
 _POOL = {"pool_size", "strides", "padding", "data_format"}
 _GLOBAL_POOL = {"data_format", "keepdims"}
+_SHIFT_ZOOM = {"height_factor", "width_factor", "fill_mode", "interpolation", "seed", "fill_value"}
 _NORM_PARAMS = {
     "axis",
     "epsilon",
@@ -180,6 +181,15 @@ ARGUMENTS: dict[str, set[str]] = {
     "Rescaling": {"scale", "offset"},
     "Normalization": {"axis", "mean", "variance", "invert"},
     "Masking": {"mask_value"},
+    "Resizing": {"height", "width", "interpolation", "crop_to_aspect_ratio"},
+    "CenterCrop": {"height", "width"},
+    # Data augmentation: identities at inference in both.
+    "RandomFlip": {"mode", "seed"},
+    "RandomRotation": {"factor", "fill_mode", "interpolation", "seed", "fill_value"},
+    "RandomZoom": _SHIFT_ZOOM,
+    "RandomTranslation": _SHIFT_ZOOM,
+    "RandomContrast": {"factor", "seed"},
+    "RandomBrightness": {"factor", "value_range", "seed"},
 }
 
 # Classes whose Keras 3 constructor takes exactly ARGUMENTS[class] (no `trainable`, ...).
@@ -198,6 +208,7 @@ _DROPPED_ALWAYS = frozenset(
         "key_shape",
         "value_shape",
         "input_shape",
+        "rng_type",
     }
 )
 # ... and those dropped only while they hold the neutral value given here.

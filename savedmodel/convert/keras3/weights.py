@@ -52,6 +52,7 @@ SLOTS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
     "Normalization": (("", "", ("mean", "variance", "count")),),
     "PReLU": (("", "", ("alpha",)),),
 }
+RANDOM_GENERATOR = "_random_generator"  # tf-keras random layers' generator object (state variable)
 # Wrappers: (Keras 3 attribute, tf-keras child) of the wrapped layers, which map by their own class.
 WRAPPED = {
     "Bidirectional": (("forward_layer", "forward_layer"), ("backward_layer", "backward_layer")),
@@ -146,6 +147,9 @@ def layer_weights(
             out.append(Weight(path, index, key, "/".join(filter(None, (source, tf_sub, name)))))
             index += 1
     left = graph.variables_below(node_id) - {w.checkpoint_key for w in out}
+    generator = graph.child(node_id, RANDOM_GENERATOR)
+    if generator is not None:  # tf-keras's RNG state; Keras 3 layers seed their own
+        left -= graph.variables_below(generator)
     if left:
         shown = ", ".join(sorted(left)[:3])
         raise NoWeightMapping(f"{len(left)} variable(s) with no Keras 3 place ({shown})")
