@@ -30,6 +30,8 @@ Models (every weight random, so a weight copied to the wrong place shows):
   mixed        Sequential: mixed_float16 Dense and LayerNormalization, a float32 Dense on top
   augment      Sequential: RandomFlip, RandomRotation, RandomZoom, RandomContrast, RandomTranslation,
                RandomBrightness (identities at inference), Resizing, CenterCrop, Conv2D
+  built        Sequential without an Input, built by model.build((None, 3))
+  shared       Functional: one Dense and one LSTM called on two inputs each (node indices 0 and 1)
   blocked      Sequential: an LSTM with hard_sigmoid (a different function in Keras 3) and a Lambda
                (no goldens: the conversion must refuse it, naming both)
 
@@ -285,6 +287,23 @@ def augment(rng: np.random.Generator) -> tuple[keras.Model, list[np.ndarray]]:
     return model, [rng.uniform(0, 255, (2, 10, 10, 3)).astype("float32")]
 
 
+def built(rng: np.random.Generator) -> tuple[keras.Model, list[np.ndarray]]:
+    model = keras.Sequential([L.Dense(4, activation="relu"), L.Dense(2)], name="built")
+    model.build((None, 3))
+    return model, [rng.standard_normal((2, 3)).astype("float32")]
+
+
+def shared(rng: np.random.Generator) -> tuple[keras.Model, list[np.ndarray]]:
+    left, right = keras.Input((4, 3), name="left"), keras.Input((4, 3), name="right")
+    encoder = L.LSTM(2, name="encoder")
+    project = L.Dense(3, name="project")
+    a, b = project(encoder(left)), project(encoder(right))
+    out = L.Concatenate()([L.Subtract()([a, b]), L.Multiply()([a, b])])
+    model = keras.Model([left, right], out, name="shared")
+    inputs = [rng.standard_normal((2, 4, 3)).astype("float32") for _ in range(2)]
+    return model, inputs
+
+
 def _slim(directory: Path) -> None:
     """Drop the graph and function library from saved_model.pb (see the module docstring)."""
     from tensorflow.core.protobuf import saved_model_pb2
@@ -301,7 +320,7 @@ MODELS = {
     f.__name__: f
     for f in (
         *(mlp, cnn, branches, text, attention, preprocess, nested, blocked),
-        *(misc, images, masked, mixed, augment),
+        *(misc, images, masked, mixed, augment, built, shared),
     )
 }
 
