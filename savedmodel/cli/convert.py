@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # savedmodel.convert is imported by the convert command itsel
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "convert",
-        help="migrate a TF1 SavedModel to a TF2-style one, or edit its signatures",
+        help="migrate a TF1 SavedModel to a TF2-style one, edit its signatures, or (--to keras3) "
+        "turn a tf-keras SavedModel into a Keras 3 .keras file",
         description="Convert a TF1 SavedModel into a TF2-style SavedModel (signatures as concrete "
         "functions, resource variables tracked in the object graph, TF2 checkpoint keys), or, with "
         "the signature flags, edit its signatures and nothing else.",

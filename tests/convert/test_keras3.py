@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -252,3 +253,12 @@ def test_keras3_reproduces_tf_keras(tmp_path: Path, oracle_python: Path) -> None
                 np.testing.assert_allclose(value, expected, rtol=2e-3, atol=1e-3, err_msg=name)
             else:
                 assert_matches_golden(value, golden, f"{name} output {index}")
+
+
+def test_missing_h5py_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "h5py", None)  # `import h5py` raises ImportError
+    out = tmp_path / "m.keras"
+    with pytest.raises(InvalidInputError, match=r"savedmodel\[keras\]"):
+        to_keras3(KERAS3 / "mlp", out)
+    assert not out.exists()
+    assert plan(KERAS3 / "mlp").ok  # planning needs no h5py
