@@ -262,3 +262,44 @@ def test_missing_h5py_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.Mon
         to_keras3(KERAS3 / "mlp", out)
     assert not out.exists()
     assert plan(KERAS3 / "mlp").ok  # planning needs no h5py
+
+
+def _strings(inputs: np.lib.npyio.NpzFile, name: str) -> list[str]:
+    """A string input the corpus stores as lengths + concatenated bytes."""
+    lengths, data = inputs[f"{name}.__strlens__"].ravel(), inputs[f"{name}.__strdata__"].tobytes()
+    ends = np.cumsum(lengths)
+    return [data[end - n : end].decode() for n, end in zip(lengths, ends, strict=True)]
+
+
+@pytest.mark.oracle
+def test_keras3_hashing_matches_tensorflow(tmp_path: Path, oracle_python: Path) -> None:
+    """The corpus's Hashing model (strings and int64, plain and salted): Keras 3 gives the bins
+    TensorFlow recorded for the original."""
+    case = FIXTURES / "corpus" / "hashing"
+    out = tmp_path / "hashing.keras"
+    to_keras3(case / "saved_model", out)
+    inputs = np.load(case / "inputs.npz")
+    numbers = inputs["serving_default/numbers"]
+    words = _strings(inputs, "serving_default/words")
+    feed = [
+        {"dtype": "object", "shape": list(numbers.shape), "value": words},
+        {"dtype": "int64", "shape": list(numbers.shape), "value": numbers.ravel().tolist()},
+    ]
+    job_file = tmp_path / "jobs.json"
+    job_file.write_text(json.dumps({"hashing": {"path": str(out), "inputs": feed}}))
+    done = subprocess.run(
+        [str(ORACLE_PYTHON), str(CHECK), str(job_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    result = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])["hashing"]
+    assert "error" not in result, result.get("error")
+    outputs = _config(out)["config"][
+        "output_layers"
+    ]  # {key: [layer, 0, 0]}; Keras 3 returns them by sorted key
+    expected = np.load(case / "outputs.npz")
+    for key, actual in zip(sorted(outputs), result["outputs"], strict=True):
+        want = expected[f"serving_default/{outputs[key][0]}"]
+        np.testing.assert_array_equal(np.array(actual["value"]).reshape(actual["shape"]), want, err_msg=key)

@@ -7,8 +7,8 @@
 
 JOBS_JSON: {label: {"path": ..., "inputs": [{"dtype", "shape", "value"}...] or null}}. Without
 inputs, random ones are made from the model's input specs (batch 2, floats uniform in [0, 10),
-integers in [0, 10): valid token ids for the embeddings of text models) and returned, so the
-same can be fed to the other loader.
+integers in [0, 10): valid token ids for the embeddings of text models, strings from a few words)
+and returned, so the same can be fed to the other loader.
 """
 
 from __future__ import annotations
@@ -34,11 +34,17 @@ else:
 
 
 def array(entry: dict) -> np.ndarray:
+    if entry["dtype"] == "object":  # strings, as JSON text
+        values = [v.encode() if isinstance(v, str) else v for v in entry["value"]]
+        return np.array(values, dtype=object).reshape(entry["shape"])
     return np.array(entry["value"], dtype=entry["dtype"]).reshape(entry["shape"])
 
 
 def encode(value: object) -> dict:
     value = np.asarray(value)
+    if value.dtype == object:
+        text = [v.decode() if isinstance(v, bytes) else str(v) for v in value.ravel()]
+        return {"dtype": "object", "shape": list(value.shape), "value": text}
     return {"dtype": str(value.dtype), "shape": list(value.shape), "value": value.ravel().tolist()}
 
 
@@ -47,7 +53,12 @@ def random_inputs(model: object, seed: int = 0) -> list[np.ndarray]:
     out = []
     for spec in model.inputs:
         shape = [2 if d is None else int(d) for d in spec.shape]
-        dtype = np.dtype(str(getattr(spec.dtype, "name", spec.dtype)))
+        name = str(getattr(spec.dtype, "name", spec.dtype))
+        if name == "string":
+            words = np.array([b"cat", b"dog", b"", b"fish", "\u00fcn\u00efcode".encode()], dtype=object)
+            out.append(rng.choice(words, shape))
+            continue
+        dtype = np.dtype(name)
         if dtype.kind in "iu":
             out.append(rng.integers(0, 10, shape).astype(dtype))
         elif dtype.kind == "f":

@@ -181,6 +181,7 @@ ARGUMENTS: dict[str, set[str]] = {
     "Rescaling": {"scale", "offset"},
     "Normalization": {"axis", "mean", "variance", "invert"},
     "Masking": {"mask_value"},
+    "Hashing": {"num_bins", "mask_value", "salt", "output_mode", "sparse"},
     "Resizing": {"height", "width", "interpolation", "crop_to_aspect_ratio"},
     "CenterCrop": {"height", "width"},
     # Data augmentation: identities at inference in both.
