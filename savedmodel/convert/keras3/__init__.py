@@ -130,10 +130,10 @@ class _Converter:
     def _children_by_name(self, node_id: int) -> dict[str, int]:
         """Layer name -> checkpoint node, through the model's `layer-N`/`layer_with_weights-N` children."""
         out: dict[str, int] = {}
-        for ref in self.graph.graph.nodes[node_id].children:
-            name = self.layer_names.get(ref.node_id)
-            if ref.local_name.startswith("layer") and name is not None:
-                out.setdefault(name, ref.node_id)
+        for local_name, child in self.graph.children(node_id):
+            name = self.layer_names.get(child)
+            if local_name.startswith("layer") and name is not None:
+                out.setdefault(name, child)
         return out
 
     def _layer(self, layer: dict[str, Any], node_id: int | None, store: str, prefix: str) -> dict[str, Any]:

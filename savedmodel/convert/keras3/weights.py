@@ -74,11 +74,12 @@ class ObjectGraph:
     def __init__(self, graph: TrackableObjectGraph) -> None:
         self.graph = graph
 
+    def children(self, node_id: int) -> list[tuple[str, int]]:
+        """(local name, node id) of a node's children."""
+        return [(ref.local_name, ref.node_id) for ref in self.graph.nodes[node_id].children]
+
     def child(self, node_id: int, name: str) -> int | None:
-        for ref in self.graph.nodes[node_id].children:
-            if ref.local_name == name:
-                return ref.node_id
-        return None
+        return next((child for local, child in self.children(node_id) if local == name), None)
 
     def walk(self, node_id: int, path: str) -> int | None:
         for part in filter(None, path.split("/")):
