@@ -48,7 +48,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "convert",
         "convert",
-        "migrate a TF1 SavedModel to a TF2-style one, or edit its signatures",
+        "migrate a TF1 SavedModel to a TF2-style one, edit its signatures, or (--to keras3) "
+        "turn a tf-keras SavedModel into a Keras 3 .keras file",
     ),
     Command(
         "export-weights",

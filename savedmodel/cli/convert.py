@@ -6,6 +6,8 @@ savedmodel convert --dir TF1_MODEL --output_dir OUT [--tag_set serve] [--signatu
 savedmodel convert --dir IN --output_dir OUT --rename_signature old:new --remove_signature k
                    --set_default k --method_name k:classify
     edit signatures only; every other file is copied byte for byte
+savedmodel convert --dir KERAS2_MODEL --to keras3 --output model.keras [--overwrite]
+    tf-keras SavedModel -> Keras 3 .keras file (savedmodel.convert.keras3.to_keras3)
 savedmodel convert ... --dry-run [--json]
     say what would change and what blocks the conversion; write nothing (exit 1 when blocked)
 savedmodel export-weights --dir D --output weights.npz [--names tf|keys]
@@ -36,6 +38,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "the signature flags, edit its signatures and nothing else.",
     )
     parser.add_argument("--dir", required=True, help="the SavedModel to read")
+    parser.add_argument(
+        "--to",
+        default="tf2",
+        choices=sorted(TARGETS),
+        help="tf2 (default): a TF2-style SavedModel; keras3: a Keras 3 .keras file from a tf-keras model",
+    )
+    parser.add_argument("--output", help="the file to write (--to keras3)")
     parser.add_argument(
         "--output_dir", help="where to write the result (refused if it exists and is not empty)"
     )
@@ -85,6 +94,26 @@ def _print(report: Report, as_json: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return TARGETS[args.to](args)
+
+
+def run_keras3(args: argparse.Namespace) -> int:
+    if _edits(args) or args.freeze or args.signature_def or args.tag_set:
+        raise InvalidInputError("--to keras3 takes only --output, --overwrite, --dry-run and --json")
+    output = args.output or args.output_dir
+    if not args.dry_run and not output:
+        raise InvalidInputError("--output is required (or pass --dry-run)")
+    from savedmodel.convert.keras3 import plan, to_keras3
+
+    if args.dry_run:
+        report = plan(args.dir, output)
+        _print(report, args.json)
+        return 0 if report.ok else 1
+    _print(to_keras3(args.dir, output, overwrite=args.overwrite), args.json)
+    return 0
+
+
+def run_tf2(args: argparse.Namespace) -> int:
     if not args.dry_run and not args.output_dir:
         raise InvalidInputError("--output_dir is required (or pass --dry-run)")
     tags = parse_tags(args.tag_set) if args.tag_set else None
@@ -121,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
     _print(report, args.json)
     return 0
 
+
+TARGETS = {"tf2": run_tf2, "keras3": run_keras3}  # --to NAME -> the command that writes it
 
 # ------------------------------------------------------------------------------ export-weights
 
