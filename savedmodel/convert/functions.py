@@ -234,6 +234,9 @@ class _Body:
             out.input.extend([self._value(variable), *self._controls(node)])
             out.attr["T"].type = variable.dtype
             return
+        if node.op == "ResourceGather" and self._frozen_variable(node) is not None:
+            self._frozen_gather(node, self._frozen_variable(node))
+            return
         if node.op in PLACEHOLDER_OPS:
             self.b.report.block(f"{self.where} needs placeholder {node.name!r}, which it does not feed")
             return
@@ -264,6 +267,29 @@ class _Body:
         op_def = self.index.op_def(node.op)
         if op_def is not None and op_def.is_stateful:
             self.fdef.signature.is_stateful = True
+
+    def _frozen_variable(self, node: node_def_pb2.NodeDef) -> Variable | None:
+        """With frozen values, the variable a resource op's first input is."""
+        inputs = self._data_inputs(node.name)
+        if self.b.frozen is None or not inputs:
+            return None
+        return self.b.variables.get(inputs[0])
+
+    def _frozen_gather(self, node: node_def_pb2.NodeDef, variable: Variable) -> None:
+        """ResourceGather of a frozen variable: GatherV2 of its constant (axis 0)."""
+        indices = [t for t in node.input if not t.startswith("^")][1]
+        axis = self.fdef.node_def.add(name=self.names.unique(f"{node.name}/axis"), op="Const")
+        axis.attr["dtype"].type = types_pb2.DT_INT32
+        axis.attr["value"].tensor.CopyFrom(tensor_format.from_numpy(np.array(0, np.int32), types_pb2.DT_INT32))
+        out = self.fdef.node_def.add(name=node.name, op="GatherV2")
+        out.input.extend(
+            [self._value(variable), self._resolve(_tensor(indices), node, 1), f"{axis.name}:output:0"]
+        )
+        out.input.extend(self._controls(node))
+        out.attr["Tparams"].type = variable.dtype
+        out.attr["Tindices"].CopyFrom(node.attr["Tindices"])
+        out.attr["Taxis"].type = types_pb2.DT_INT32
+        out.attr["batch_dims"].i = node.attr["batch_dims"].i if "batch_dims" in node.attr else 0
 
     # ---- TF1 reads of a reference variable alias its buffer
     def _aliased_read(self, consumer: node_def_pb2.NodeDef, source: str) -> str | None:

@@ -202,14 +202,19 @@ class Converter:
         tag_set: str | Sequence[str] | None = None,
         signature_keys: list[str] | None = None,
         freeze: bool = False,
+        plain_inputs: bool = False,
     ) -> None:
         self.source = Path(source)
         self.freeze = freeze
         self.report = Report(str(source))
         self.saved_model = sm.read_saved_model(self.source)
         self.meta = sm.find_meta_graph(self.saved_model, tag_set, str(self.source))
-        self.index = GraphIndex(self.meta.graph_def, self.meta.meta_info_def.stripped_op_list)
         self.keys = self._signature_keys(signature_keys)
+        if plain_inputs and not len(self.meta.object_graph_def.nodes):
+            from savedmodel.convert.plain_inputs import PlainInputs
+
+            PlainInputs(self.meta, self.report).rewrite(self.keys)
+        self.index = GraphIndex(self.meta.graph_def, self.meta.meta_info_def.stripped_op_list)
         self.variables = self._variables()
         self.tables = {n for n, node in self.index.nodes.items() if node.op in TABLE_OPS}
         self.assets = _asset_defs(self.meta)
@@ -812,9 +817,10 @@ def plan(
     tag_set: str | Sequence[str] | None = None,
     signature_keys: list[str] | None = None,
     freeze: bool = False,
+    plain_inputs: bool = False,
 ) -> Report:
     """What converting `source` would do (nothing is written)."""
-    converter = Converter(source, tag_set, signature_keys, freeze)
+    converter = Converter(source, tag_set, signature_keys, freeze, plain_inputs)
     built = converter.build()
     if built is not None:
         _check_ops(converter.report, built.proto)
@@ -847,13 +853,16 @@ def tf1_to_tf2(
     signature_keys: list[str] | None = None,
     freeze: bool = False,
     overwrite: bool = False,
+    plain_inputs: bool = False,
 ) -> Report:
     """Convert the TF1 SavedModel at `source` into a TF2-style SavedModel at `output`
     (written atomically; an existing non-empty `output` is refused unless `overwrite`).
     `tag_set` picks the MetaGraphDef (None: the only one, else 'serve'); `signature_keys`
-    the signatures kept (None: all); `freeze` folds variables into constants.
+    the signatures kept (None: all); `freeze` folds variables into constants;
+    `plain_inputs` turns tf.Example signatures into ones over the parsed features
+    (savedmodel.convert.plain_inputs).
     Raises ConversionError, whose `report` lists the blockers, when it cannot."""
-    converter = Converter(source, tag_set, signature_keys, freeze)
+    converter = Converter(source, tag_set, signature_keys, freeze, plain_inputs)
     built = converter.build()
     report = converter.report
     report.output = str(output)
