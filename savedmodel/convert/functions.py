@@ -280,7 +280,9 @@ class _Body:
         indices = [t for t in node.input if not t.startswith("^")][1]
         axis = self.fdef.node_def.add(name=self.names.unique(f"{node.name}/axis"), op="Const")
         axis.attr["dtype"].type = types_pb2.DT_INT32
-        axis.attr["value"].tensor.CopyFrom(tensor_format.from_numpy(np.array(0, np.int32), types_pb2.DT_INT32))
+        axis.attr["value"].tensor.CopyFrom(
+            tensor_format.from_numpy(np.array(0, np.int32), types_pb2.DT_INT32)
+        )
         out = self.fdef.node_def.add(name=node.name, op="GatherV2")
         out.input.extend(
             [self._value(variable), self._resolve(_tensor(indices), node, 1), f"{axis.name}:output:0"]

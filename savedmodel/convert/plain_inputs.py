@@ -254,7 +254,9 @@ class PlainInputs:
                 if not text.startswith("^") and _tensor(text) == old:
                     node.input[i] = new
 
-    def _add(self, base: str, op: str, inputs: list[str], **attrs: attr_value_pb2.AttrValue) -> node_def_pb2.NodeDef:
+    def _add(
+        self, base: str, op: str, inputs: list[str], **attrs: attr_value_pb2.AttrValue
+    ) -> node_def_pb2.NodeDef:
         name, i = base, 0
         while name in self.nodes:
             i += 1
@@ -290,7 +292,10 @@ class PlainInputs:
             )
         else:
             source = self._add(
-                f"{node.name}/plain_shape", "Shape", [feature], out_type=attr_value_pb2.AttrValue(type=out_type)
+                f"{node.name}/plain_shape",
+                "Shape",
+                [feature],
+                out_type=attr_value_pb2.AttrValue(type=out_type),
             )
             source.attr["T"].type = self.nodes[parse_input(feature).node].attr["dtype"].type
         begin = self._const(f"{node.name}/begin", [0])

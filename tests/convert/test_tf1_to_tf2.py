@@ -22,6 +22,8 @@ from tools.realworld import harness
 CONVERT = FIXTURES / "convert"
 GOLDENS = json.loads((CONVERT / "goldens.json").read_text())
 MODELS = sorted(GOLDENS)
+# --plain_inputs: TF's parse op outputs for the golden examples (make_convert_fixtures.py)
+PLAIN = json.loads((CONVERT / "plain_goldens.json").read_text())
 REALWORLD = [
     "tfserving__saved_model_half_plus_two_cpu__2018_6fc2949",
     "tfdeploy__tensorflow-1.13.1__2019_70fe1d1",
@@ -252,6 +254,9 @@ def tf_results(tmp_path_factory: pytest.TempPathFactory, converted: dict[str, Pa
     )
     cases = {k: GOLDENS["examples"][v] for k, v in (("logits", "predict"), ("regress", "regress"))}
     jobs["edited"] = {"path": str(root / "edited"), "cases": cases}
+    for name in PLAIN:
+        tf1_to_tf2(CONVERT / name, root / f"plain_{name}", plain_inputs=True)
+        jobs[f"plain_{name}"] = {"path": str(root / f"plain_{name}"), "cases": PLAIN[name]}
     (root / "jobs.json").write_text(json.dumps(jobs))
     proc = subprocess.run(
         [str(ORACLE_PYTHON), str(TF_CHECK), str(root / "jobs.json")],
@@ -383,3 +388,53 @@ def test_variable_names_that_clash(tmp_path: Path) -> None:
 def test_tensorflow_loads_clashing_names(tf_results: dict) -> None:
     _check_both_loaders(tf_results["clash"], {"serving_default": {"y": np.float32([11.0])}})
     assert tf_results["clash"]["variables"] == ["a/b:0", "a:0", "a_b:0", "variables:0"]
+
+
+# ------------------------------------------------------------------------------ --plain_inputs
+
+
+def _golden_outputs(name: str) -> dict[str, dict[str, np.ndarray]]:
+    return {key: {out: array(v) for out, v in GOLDENS[name][key]["outputs"].items()} for key in PLAIN[name]}
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN))
+def test_plain_inputs_match_tensorflow(tmp_path: Path, name: str) -> None:
+    """Fed the features TF's parse op gives for the golden examples, the plain signatures
+    answer what the tf.Example signatures did."""
+    report = tf1_to_tf2(CONVERT / name, tmp_path / "out", plain_inputs=True)
+    assert any("plain inputs" in c for c in report.changes)
+    model = savedmodel.load(tmp_path / "out")
+    meta = _meta(tmp_path / "out")
+    for key, case in PLAIN[name].items():
+        inputs = {k: array(v) for k, v in case["inputs"].items()}
+        assert set(meta.signature_def[key].inputs) == set(inputs)
+        assert meta.signature_def[key].method_name == "tensorflow/serving/predict"
+        result = model.signatures[key](**inputs)
+        for out, expected in _golden_outputs(name)[key].items():
+            assert_close(result[out], expected, f"plain {name}/{key}/{out}")
+
+
+def test_plain_inputs_spec_and_defaults() -> None:
+    """Dense features keep the parse op's dtype and [batch] + shape; sparse ones are three
+    inputs; a dense default is reported (the plain input has to be fed)."""
+    report = plan(CONVERT / "estimator_classifier", plain_inputs=True)
+    assert report.ok
+    assert any(
+        "'inputs' -> plain inputs color_dense_shape, color_indices, color_values, x" in c
+        for c in report.changes
+    )
+    out = plan(CONVERT / "estimator_regressor", plain_inputs=True)
+    assert any("plain input 'x'" in c and "[0.5, -0.5]" in c for c in out.changes), out.changes
+
+
+def test_plain_inputs_leave_other_signatures(tmp_path: Path) -> None:
+    report = tf1_to_tf2(CONVERT / "simple_save", tmp_path / "out", plain_inputs=True)
+    assert any("parses no tf.Example input" in w for w in report.warnings)
+    result = savedmodel.load(tmp_path / "out").signatures["serving_default"](input=np.float32([1.0]))
+    assert result["output"].tolist() == [6.0]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("name", sorted(PLAIN))
+def test_tensorflow_loads_plain_inputs(tf_results: dict, name: str) -> None:
+    _check_both_loaders(tf_results[f"plain_{name}"], _golden_outputs(name))
