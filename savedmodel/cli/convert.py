@@ -1,8 +1,9 @@
 """`savedmodel convert`: migrate a SavedModel, and `savedmodel export-weights`.
 
 savedmodel convert --dir TF1_MODEL --output_dir OUT [--tag_set serve] [--signature_def a,b]
-                   [--freeze] [--overwrite]
-    TF1 SavedModel -> TF2-style SavedModel (savedmodel.convert.tf1_to_tf2)
+                   [--freeze] [--plain_inputs] [--overwrite] [--verbose]
+    TF1 SavedModel -> TF2-style SavedModel (savedmodel.convert.tf1_to_tf2); --plain_inputs:
+    tf.Example signatures over the parsed features; progress on stderr (a terminal, --verbose)
 savedmodel convert --dir IN --output_dir OUT --rename_signature old:new --remove_signature k
                    --set_default k --method_name k:classify
     edit signatures only; every other file is copied byte for byte
@@ -17,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from savedmodel.cli.run import parse_tags
@@ -45,6 +48,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--signature_def", default=None, help="comma-separated signatures to keep (default: all)"
     )
     parser.add_argument("--freeze", action="store_true", help="fold variables into constants")
+    parser.add_argument(
+        "--plain_inputs",
+        action="store_true",
+        help="turn signatures over serialized tf.Examples (classify, regress, predict) into predict "
+        "signatures over the parsed features: a dense feature f is input f, a sparse one "
+        "f_indices, f_values, f_dense_shape",
+    )
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="print progress to stderr (the default on a terminal; never with --json)",
+    )
     parser.add_argument(
         "--rename_signature", action="append", default=[], metavar="OLD:NEW", help="rename a signature"
     )
@@ -83,15 +99,29 @@ def _print(report: Report, as_json: bool) -> None:
         sys.stdout.write(report.render())
 
 
+def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
+    """A progress printer (stderr, with the elapsed time) on a terminal or with --verbose;
+    never with --json."""
+    if args.json or not (args.verbose or sys.stderr.isatty()):
+        return None
+    start = time.monotonic()
+
+    def show(message: str) -> None:
+        sys.stderr.write(f"[{time.monotonic() - start:6.1f}s] {message}\n")
+        sys.stderr.flush()
+
+    return show
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.dry_run and not args.output_dir:
         raise InvalidInputError("--output_dir is required (or pass --dry-run)")
     tags = parse_tags(args.tag_set) if args.tag_set else None
     if _edits(args):
-        if args.freeze or args.signature_def:
+        if args.freeze or args.signature_def or args.plain_inputs:
             raise InvalidInputError(
                 "signature edits (--rename_signature, --remove_signature, --set_default, --method_name) "
-                "do not combine with --freeze or --signature_def; run them separately"
+                "do not combine with --freeze, --plain_inputs or --signature_def; run them separately"
             )
         from savedmodel.convert.signatures import edit_signatures, parse_pairs
 
@@ -111,12 +141,13 @@ def run(args: argparse.Namespace) -> int:
     from savedmodel.convert.tf1 import plan, tf1_to_tf2
 
     keys = [k.strip() for k in args.signature_def.split(",") if k.strip()] if args.signature_def else None
+    options = {"freeze": args.freeze, "plain_inputs": args.plain_inputs, "progress": _progress(args)}
     if args.dry_run:
-        report = plan(args.dir, tags, keys, freeze=args.freeze)
+        report = plan(args.dir, tags, keys, **options)
         report.output = args.output_dir
         _print(report, args.json)
         return 0 if report.ok else 1
-    report = tf1_to_tf2(args.dir, args.output_dir, tags, keys, freeze=args.freeze, overwrite=args.overwrite)
+    report = tf1_to_tf2(args.dir, args.output_dir, tags, keys, overwrite=args.overwrite, **options)
     _print(report, args.json)
     return 0
 

@@ -16,6 +16,7 @@ from savedmodel.convert import ConversionError, plan, tf1_to_tf2
 from savedmodel.errors import NotFoundError, PolicyError
 from savedmodel.format import bundle
 from savedmodel.format import saved_model as sm
+from savedmodel.format import tensor as tensor_format
 from tests.conftest import FIXTURES
 from tools.realworld import harness
 
@@ -189,6 +190,34 @@ def test_blockers_stop_the_conversion(tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match="placeholder 'n'"):
         tf1_to_tf2(source, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _copy_model(source: Path, target: Path, proto: object) -> None:
+    (target / "variables").mkdir(parents=True)
+    sm.write_saved_model_proto(proto, target)
+    for f in (source / "variables").iterdir():
+        (target / "variables" / f.name).write_bytes(f.read_bytes())
+
+
+def test_init_op_work_is_reported(tmp_path: Path) -> None:
+    """An init op doing more than initialising tables and the variables the checkpoint lacks:
+    the report (and --dry-run --json) says what the converted model will not do."""
+    proto = sm.read_saved_model(CONVERT / "local_var")
+    graph = proto.meta_graphs[0].graph_def
+    value = graph.node.add(name="seven", op="Const")
+    value.attr["dtype"].type = 1
+    value.attr["value"].tensor.CopyFrom(tensor_format.from_numpy(np.float32(7.0), 1))
+    assign = graph.node.add(name="reset_scale", op="Assign", input=["scale", "seven"])
+    assign.attr["T"].type = 1
+    graph.node.add(name="stamp", op="Timestamp")
+    init = next(n for n in graph.node if n.name == "init_2")
+    init.input.extend(["^reset_scale", "^stamp"])
+    _copy_model(CONVERT / "local_var", tmp_path / "src", proto)
+    report = tf1_to_tf2(tmp_path / "src", tmp_path / "out")
+    assert report.written
+    assert any("re-assigns checkpointed variables" in w and "scale" in w for w in report.warnings)
+    assert any("does not run: stamp (Timestamp)" in w for w in report.warnings)
+    assert plan(CONVERT / "local_var").warnings == []  # local variable initialisers convert
 
 
 def test_tf2_models_are_refused(tmp_path: Path) -> None:
