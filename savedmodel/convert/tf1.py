@@ -492,7 +492,9 @@ class _Assembler:
         self.conv = conv
         self.signatures = signatures
         self.tables = tables
-        self.meta = meta_graph_pb2.MetaGraphDef()
+        # built in place, never copied: with --freeze it holds every variable's value
+        self.proto = saved_model_pb2.SavedModel(saved_model_schema_version=1)
+        self.meta = self.proto.meta_graphs.add()
         self.graph = self.meta.graph_def
         self.objects = ObjectGraph()
         self.node_of: dict[tuple[str, str], int] = {}  # (kind, source) -> object node id
@@ -545,8 +547,7 @@ class _Assembler:
                     tensors[keys[node_id]] = conv.values[source]
         self._saver(object_graph, tensors)
         self._finish_meta(init)
-        proto = saved_model_pb2.SavedModel(saved_model_schema_version=1)
-        proto.meta_graphs.add().CopyFrom(self.meta)
+        proto = self.proto
         assets = {}
         for asset in conv.assets:
             path = conv.source / sm.ASSETS_DIR / asset.filename
@@ -664,6 +665,7 @@ class _Assembler:
         bound = [self.node_of[(c.kind, c.source)] for c in built.captures]
         self.concrete[built.fdef.signature.name] = saved_concrete(bound, inputs, output)
         self.graph.library.function.add().CopyFrom(built.fdef)
+        del built.fdef.node_def[:]  # the library's copy is the one kept (frozen values are large)
 
     def _outer_inputs(self, captures: list[Capture]) -> tuple[list[str], list[int]]:
         return [self.outer[(c.kind, c.source)] for c in captures], [c.dtype for c in captures]
