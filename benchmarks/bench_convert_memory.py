@@ -86,9 +86,8 @@ def main() -> None:
         source = Path(tmp) / "tf1"
         start = time.perf_counter()
         width = _run(sys.executable, _MAKE, str(args.size_mb), str(args.layers), str(source))
-        print(
-            f"model: {args.layers} layers of {width}x{width} float32, made in {time.perf_counter() - start:.1f} s"
-        )
+        made = time.perf_counter() - start
+        print(f"model: {args.layers} layers of {width}x{width} float32, made in {made:.1f} s")
         for label, freeze in (("convert", "0"), ("convert --freeze", "1")):
             wall, peak = _run(
                 sys.executable, _CONVERT, str(source), str(Path(tmp) / label.replace(" ", "")), freeze
