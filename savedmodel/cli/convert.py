@@ -11,6 +11,8 @@ savedmodel convert ... --dry-run [--json]
     say what would change and what blocks the conversion; write nothing (exit 1 when blocked)
 savedmodel export-weights --dir D --output weights.npz [--names tf|keys]
     every variable as a NumPy .npz (dtypes kept; see savedmodel.convert.weights)
+savedmodel import-weights --dir D --weights weights.npz (--output_dir OUT | --checkpoint PREFIX)
+    a copy of D whose variables hold the file's values (names, dtypes, shapes checked)
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
     _add_export_weights(subparsers)
+    _add_import_weights(subparsers)
     return parser
 
 
@@ -196,4 +199,56 @@ def run_export_weights(args: argparse.Namespace) -> int:
             shape = "[" + ", ".join(str(d) for d in item["shape"]) + "]"
             sys.stdout.write(f"{item['name']}  {item['dtype']}  {shape}\n")
         sys.stdout.write(f"wrote {len(written)} variables to {args.output}\n")
+    return 0
+
+
+# ------------------------------------------------------------------------------ import-weights
+
+
+def _add_import_weights(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "import-weights",
+        help="write a copy of a SavedModel (or checkpoint) whose variables hold an .npz/.safetensors file",
+        description="Replace variable values from an .npz (as export-weights writes it) or .safetensors "
+        "file keyed by the same names. Names, dtypes (bfloat16 included) and shapes are checked; "
+        "variables the file lacks keep their values. With --output_dir every file but the variables "
+        "bundle and fingerprint.pb is copied byte for byte; --checkpoint writes the bundle alone.",
+    )
+    parser.add_argument("--dir", required=True, help="SavedModel directory or checkpoint prefix")
+    parser.add_argument("--weights", required=True, help="the .npz or .safetensors file to read")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--output_dir", help="write a SavedModel directory")
+    target.add_argument("--checkpoint", metavar="PREFIX", help="write a checkpoint (PREFIX.index, ...)")
+    parser.add_argument(
+        "--names",
+        default="tf",
+        choices=["tf", "keys"],
+        help="how the file names variables (as export-weights)",
+    )
+    parser.add_argument("--strict", action="store_true", help="every variable must be in the file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--json", action="store_true", help="print what was replaced as JSON")
+    parser.set_defaults(func=run_import_weights)
+
+
+def run_import_weights(args: argparse.Namespace) -> int:
+    from savedmodel.convert.weights import import_weights
+
+    done = import_weights(
+        args.dir,
+        args.weights,
+        output_dir=args.output_dir,
+        checkpoint=args.checkpoint,
+        names=args.names,
+        overwrite=args.overwrite,
+        strict=args.strict,
+    )
+    target = args.output_dir or args.checkpoint
+    if args.json:
+        json.dump({"output": target, **done}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(f"replaced {len(done['replaced'])} variables, kept {len(done['kept'])}: {target}\n")
+        if done["kept"]:
+            sys.stdout.write("kept (not in the file): " + ", ".join(done["kept"]) + "\n")
     return 0

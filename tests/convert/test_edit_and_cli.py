@@ -235,7 +235,7 @@ def test_export_weights_safetensors(tmp_path: Path) -> None:
     assert header["dense/emb"]["dtype"] == "BF16" and header["dense/emb"]["shape"] == [2, 3]
     start, end = header["dense/emb"]["data_offsets"]
     assert body[start:end] == emb.tobytes()
-    assert header["step"]["dtype"] == "I64"
+    assert header["step"]["dtype"] == "I64" and header["step"]["shape"] == []  # a scalar stays one
     vocab = tmp_path / "ckpt2" / "model.ckpt"
     vocab.parent.mkdir()
     ckpt.write_checkpoint(vocab, {"vocab": np.array([b"a"], dtype=object)})
