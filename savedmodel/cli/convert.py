@@ -5,7 +5,8 @@ savedmodel convert --dir TF1_MODEL --output_dir OUT [--tag_set serve] [--signatu
     TF1 SavedModel -> TF2-style SavedModel (savedmodel.convert.tf1_to_tf2); --plain_inputs:
     tf.Example signatures over the parsed features; progress on stderr (a terminal, --verbose)
 savedmodel convert --dir IN --output_dir OUT --rename_signature old:new --remove_signature k
-                   --set_default k --method_name k:classify
+                   --set_default k --method_name k:classify --b64 k:image
+                   --add_signature 'k2:x=x:0->y=dense/BiasAdd:0@predict'
     edit signatures only; every other file is copied byte for byte
 savedmodel convert ... --dry-run [--json]
     say what would change and what blocks the conversion; write nothing (exit 1 when blocked)
@@ -79,6 +80,23 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="KEY:METHOD",
         help="set a signature's method name (predict, classify, regress or a full name)",
     )
+    parser.add_argument(
+        "--add_signature",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="add a signature over tensors of the graph: 'KEY:in=tensor:0,...->out=tensor:0,...[@method]' "
+        "(method predict, classify, regress or a full name; default predict), or @spec.json holding "
+        '{"KEY": {"inputs": {...}, "outputs": {...}, "method_name": "predict"}}',
+    )
+    parser.add_argument(
+        "--b64",
+        action="append",
+        default=[],
+        metavar="KEY:NAME",
+        help="give string input or output NAME of signature KEY the alias NAME_bytes, so TF Serving's "
+        'REST API (and clients keyed on _bytes) carry it as {"b64": ...}',
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     parser.add_argument(
         "--dry-run", "--dry_run", dest="dry_run", action="store_true", help="report only; write nothing"
@@ -91,7 +109,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _edits(args: argparse.Namespace) -> bool:
-    return bool(args.rename_signature or args.remove_signature or args.set_default or args.method_name)
+    return bool(
+        args.rename_signature
+        or args.remove_signature
+        or args.set_default
+        or args.method_name
+        or args.add_signature
+        or args.b64
+    )
 
 
 def _print(report: Report, as_json: bool) -> None:
@@ -123,10 +148,23 @@ def run(args: argparse.Namespace) -> int:
     if _edits(args):
         if args.freeze or args.signature_def or args.plain_inputs:
             raise InvalidInputError(
-                "signature edits (--rename_signature, --remove_signature, --set_default, --method_name) "
-                "do not combine with --freeze, --plain_inputs or --signature_def; run them separately"
+                "signature edits (--add_signature, --rename_signature, --remove_signature, "
+                "--set_default, --method_name, --b64) do not combine with --freeze, --plain_inputs "
+                "or --signature_def; run them separately"
             )
-        from savedmodel.convert.signatures import edit_signatures, parse_pairs
+        from savedmodel.convert.signatures import (
+            edit_signatures,
+            parse_b64,
+            parse_pairs,
+            parse_signature_spec,
+        )
+
+        added = {}
+        for spec in args.add_signature:
+            for key, value in parse_signature_spec(spec).items():
+                if key in added:
+                    raise InvalidInputError(f"--add_signature: {key!r} given twice")
+                added[key] = value
 
         report = edit_signatures(
             args.dir,
@@ -138,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
             method_names=parse_pairs(args.method_name, "--method_name"),
             overwrite=args.overwrite,
             dry_run=args.dry_run,
+            add=added,
+            b64=parse_b64(args.b64),
         )
         _print(report, args.json)
         return 0
