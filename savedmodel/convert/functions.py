@@ -74,6 +74,7 @@ class BuiltFunction:
     inputs: list[TensorArg]
     outputs: list[TensorArg]
     captures: list[Capture] = field(default_factory=list)
+    in_library: bool = False  # built in place in the output's function library
 
 
 def sanitize(name: str) -> str:
@@ -115,7 +116,10 @@ class BodyBuilder:
         asset_tensors: set[str],
         report: Report,
         frozen: Mapping[str, np.ndarray] | None = None,
+        library: function_pb2.FunctionDefLibrary | None = None,
     ) -> None:
+        """`library`: build each FunctionDef in place there (no copy of large frozen values)."""
+        self.library = library
         self.index = index
         self.variables = variables
         self.tables = tables
@@ -154,7 +158,8 @@ class _Body:
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.control_targets = list(control_targets)
-        self.fdef = function_pb2.FunctionDef()
+        library = builder.library
+        self.fdef = library.function.add() if library is not None else function_pb2.FunctionDef()
         self.fdef.signature.name = name
         self.feeds = {_tensor(i.tensor): i for i in inputs}
         self.captures: dict[tuple[str, str], Capture] = {}
@@ -195,7 +200,7 @@ class _Body:
         self._outputs()
         self._signature()
         captures = [self.captures[k] for k in self.capture_order]
-        return BuiltFunction(self.fdef, self.inputs, self.outputs, captures)
+        return BuiltFunction(self.fdef, self.inputs, self.outputs, captures, self.b.library is not None)
 
     def _frozen_read(self, name: str) -> Variable | None:
         """With frozen values, the resource variable a ReadVariableOp node reads."""

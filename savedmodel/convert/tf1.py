@@ -228,6 +228,9 @@ class Converter:
         }
         self.progress(f"reading {len(self.variables)} variables")
         self.values = self._read_values()
+        # the converted SavedModel, its functions built in place (see BodyBuilder's `library`)
+        self.output = saved_model_pb2.SavedModel(saved_model_schema_version=1)
+        self.library = self.output.meta_graphs.add().graph_def.library
         self._uid = 0
 
     # ---- what the source holds
@@ -442,7 +445,7 @@ class Converter:
 
     def _table_functions(self, table: str) -> tuple[BuiltFunction, BuiltFunction | None]:
         """`_create_resource` and `_initialize` of a table."""
-        creator = BodyBuilder(self.index, {}, set(), set(), self.report)
+        creator = BodyBuilder(self.index, {}, set(), set(), self.report, library=self.library)
         create = creator.build(
             self._name("_creator"),
             f"table {table!r}",
@@ -477,6 +480,7 @@ class Converter:
             self.asset_tensors,
             self.report,
             frozen=self.values if self.freeze else None,
+            library=self.library,
         )
 
 
@@ -493,8 +497,8 @@ class _Assembler:
         self.signatures = signatures
         self.tables = tables
         # built in place, never copied: with --freeze it holds every variable's value
-        self.proto = saved_model_pb2.SavedModel(saved_model_schema_version=1)
-        self.meta = self.proto.meta_graphs.add()
+        self.proto = conv.output
+        self.meta = self.proto.meta_graphs[0]
         self.graph = self.meta.graph_def
         self.objects = ObjectGraph()
         self.node_of: dict[tuple[str, str], int] = {}  # (kind, source) -> object node id
@@ -664,8 +668,8 @@ class _Assembler:
     def _concrete(self, built: BuiltFunction, inputs: dict[str, Spec], output: Any) -> None:
         bound = [self.node_of[(c.kind, c.source)] for c in built.captures]
         self.concrete[built.fdef.signature.name] = saved_concrete(bound, inputs, output)
-        self.graph.library.function.add().CopyFrom(built.fdef)
-        del built.fdef.node_def[:]  # the library's copy is the one kept (frozen values are large)
+        if not built.in_library:
+            self.graph.library.function.add().CopyFrom(built.fdef)
 
     def _outer_inputs(self, captures: list[Capture]) -> tuple[list[str], list[int]]:
         return [self.outer[(c.kind, c.source)] for c in captures], [c.dtype for c in captures]
