@@ -128,14 +128,21 @@ class PlainInputs:
                 self.report.block(f"signature {key!r}: plain input {clash[0]!r} clashes with an input")
                 continue
             del sig.inputs[name]
+            unused = self._unused(sig, plain)
+            if unused:
+                self.report.changes.append(
+                    f"signature {key!r}: features its outputs do not use left out: " + ", ".join(unused)
+                )
             for plain_key, tensor in plain.items():
+                if plain_key in unused:
+                    continue
                 node = self.nodes[parse_input(tensor).node]
                 sig.inputs[plain_key].name = tensor
                 sig.inputs[plain_key].dtype = node.attr["dtype"].type
                 sig.inputs[plain_key].tensor_shape.CopyFrom(node.attr["shape"].shape)
             self.report.changes.append(
                 f"signature {key!r}: serialized tf.Example input {name!r} -> plain inputs "
-                + ", ".join(sorted(plain))
+                + ", ".join(sorted(set(plain) - set(unused)))
             )
             changed = True
         if not changed:
@@ -143,6 +150,19 @@ class PlainInputs:
         elif sig.method_name != PREDICT:
             self.report.changes.append(f"signature {key!r}: method name {sig.method_name!r} -> predict")
             sig.method_name = PREDICT
+
+    def _unused(self, sig: meta_graph_pb2.SignatureDef, plain: dict[str, str]) -> list[str]:
+        """Plain inputs the signature's outputs do not depend on (a parse op often reads the
+        features of several signatures)."""
+        seen: set[str] = set()
+        stack = [parse_input(info.name).node for info in sig.outputs.values()]
+        while stack:
+            name = stack.pop()
+            if name in seen or name not in self.nodes:
+                continue
+            seen.add(name)
+            stack.extend(parse_input(text).node for text in self.nodes[name].input)
+        return sorted(k for k, tensor in plain.items() if parse_input(tensor).node not in seen)
 
     def _serialized_input(self, key: str, name: str, tensor: str) -> dict[str, str] | None:
         """Plain input key -> placeholder tensor replacing serialized input `tensor`, or None

@@ -456,6 +456,18 @@ def test_plain_inputs_spec_and_defaults() -> None:
     assert any("plain input 'x'" in c and "[0.5, -0.5]" in c for c in out.changes), out.changes
 
 
+def test_plain_inputs_leave_out_features_a_signature_does_not_use(tmp_path: Path) -> None:
+    """TF Serving's half_plus_two parses x and x2 once for several signatures; each plain
+    signature takes only the features its outputs need (scores = x / 2 + 2, recorded by TF)."""
+    source = FIXTURES / "realworld" / REALWORLD[0]
+    report = tf1_to_tf2(source, tmp_path / "out", plain_inputs=True)
+    assert "signature 'classify_x_to_y': features its outputs do not use left out: x2" in report.changes
+    assert any("signature 'classify_x2_to_y3' parses no tf.Example input" in w for w in report.warnings)
+    model = savedmodel.load(tmp_path / "out")
+    scores = model.signatures["classify_x_to_y"](x=np.float32([[1.0], [4.0]]))["scores"]
+    np.testing.assert_allclose(scores, [[2.5], [4.0]])
+
+
 def test_plain_inputs_leave_other_signatures(tmp_path: Path) -> None:
     report = tf1_to_tf2(CONVERT / "simple_save", tmp_path / "out", plain_inputs=True)
     assert any("parses no tf.Example input" in w for w in report.warnings)
