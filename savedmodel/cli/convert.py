@@ -214,15 +214,20 @@ def _add_export_weights(subparsers: Any) -> None:
         choices=["npz", "safetensors"],
         help="npz (default), or safetensors (needs the safetensors package: savedmodel[safetensors])",
     )
+    _add_common_weights_options(parser, "written")
+    parser.set_defaults(func=run_export_weights)
+
+
+def _add_common_weights_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """--names, --overwrite and --json of export-weights and import-weights."""
     parser.add_argument(
         "--names",
         default="tf",
         choices=["tf", "keys"],
         help="tf: variable names (dense/kernel); keys: raw checkpoint keys",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    parser.add_argument("--json", action="store_true", help="print what was written as JSON")
-    parser.set_defaults(func=run_export_weights)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--json", action="store_true", help=f"print what was {what} as JSON")
 
 
 def run_export_weights(args: argparse.Namespace) -> int:
@@ -259,15 +264,8 @@ def _add_import_weights(subparsers: Any) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--output_dir", help="write a SavedModel directory")
     target.add_argument("--checkpoint", metavar="PREFIX", help="write a checkpoint (PREFIX.index, ...)")
-    parser.add_argument(
-        "--names",
-        default="tf",
-        choices=["tf", "keys"],
-        help="how the file names variables (as export-weights)",
-    )
     parser.add_argument("--strict", action="store_true", help="every variable must be in the file")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    parser.add_argument("--json", action="store_true", help="print what was replaced as JSON")
+    _add_common_weights_options(parser, "replaced")
     parser.set_defaults(func=run_import_weights)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from savedmodel.convert import tf1_to_tf2
 from savedmodel.convert.signatures import SignatureSpec, edit_signatures, parse_signature_spec
 from savedmodel.errors import InvalidInputError, NotFoundError
 from savedmodel.format import saved_model as sm
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, run_oracle_json
 
 CONVERT = FIXTURES / "convert"
 TABLE = CONVERT / "table_asset"
@@ -140,13 +139,11 @@ def test_b64_through_the_rest_server(b64_models: dict[str, Path], kind: str) -> 
 
 
 @pytest.mark.oracle
-def test_tensorflow_loads_added_and_b64_signatures(tmp_path: Path, b64_models: dict[str, Path]) -> None:
+def test_tensorflow_loads_added_and_b64_signatures(
+    tmp_path: Path, b64_models: dict[str, Path], oracle_python: Path
+) -> None:
     """TF 2.21: the added signature through the TF1 loader, and after converting the edited
     TF1 model, through tf.saved_model.load; the `_bytes` aliases through both loaders."""
-    from tests.conftest import ORACLE_PYTHON, oracle_available
-
-    if not oracle_available():
-        pytest.skip("TensorFlow oracle venv not present")
     edit_signatures(TABLE, tmp_path / "added", add=parse_signature_spec(BOTH))
     tf1_to_tf2(tmp_path / "added", tmp_path / "added_tf2")
     code = """
@@ -172,15 +169,7 @@ print(json.dumps(out))
 """
     words = json.dumps([w.decode() for w in WORDS])
     args = [str(tmp_path / "added"), str(tmp_path / "added_tf2"), str(b64_models["tf2"] / "1"), words]
-    proc = subprocess.run(
-        [str(ORACLE_PYTHON), "-c", code, *args, json.dumps(IDS.tolist())],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = run_oracle_json(code, *args, json.dumps(IDS.tolist()))
     for label in ("tf1_added", "tf2_added"):
         assert got[label] == {"word_ids": WORD_IDS, "labels": LABELS}, label
     assert got["tf2_b64"] == WORD_IDS and got["tf2_b64_labels"] == LABELS

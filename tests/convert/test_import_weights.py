@@ -3,8 +3,6 @@ and shapes checked, every other file byte for byte; TensorFlow reads the importe
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import ml_dtypes
@@ -18,7 +16,7 @@ from savedmodel.convert.weights import export_weights, import_weights, load_npz
 from savedmodel.errors import InvalidInputError
 from savedmodel.format import checkpoint as ckpt
 from savedmodel.format import fingerprint
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, run_oracle_json
 
 CONVERT = FIXTURES / "convert"
 NEW_W = np.float32([[1, 0], [0, 1], [2, 2]])
@@ -157,13 +155,9 @@ def test_safetensors_import(tmp_path: Path) -> None:
 
 
 @pytest.mark.oracle
-def test_tensorflow_reads_imported_values(tmp_path: Path, builder_tf2: Path) -> None:
+def test_tensorflow_reads_imported_values(tmp_path: Path, builder_tf2: Path, oracle_python: Path) -> None:
     """TF 2.21: tf.saved_model.load of the imported SavedModel, and tf.train.load_checkpoint
     of an imported bfloat16 checkpoint, hold the imported values."""
-    from tests.conftest import ORACLE_PYTHON, oracle_available
-
-    if not oracle_available():
-        pytest.skip("TensorFlow oracle venv not present")
     import_weights(builder_tf2, {"w": NEW_W}, output_dir=tmp_path / "model")
     prefix = _bf16_checkpoint(tmp_path)
     import_weights(prefix, {"emb": IMPORTED_EMB.astype(ml_dtypes.bfloat16)}, checkpoint=tmp_path / "c" / "m")
@@ -176,15 +170,7 @@ def test_tensorflow_reads_imported_values(tmp_path: Path, builder_tf2: Path) -> 
         "  'y': y.numpy().tolist(), 'emb': r.get_tensor('emb').astype('float32').tolist(),\n"
         "  'emb_dtype': r.get_variable_to_dtype_map()['emb'].name}))\n"
     )
-    proc = subprocess.run(
-        [str(ORACLE_PYTHON), "-c", code, str(tmp_path / "model"), str(tmp_path / "c" / "m")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = run_oracle_json(code, str(tmp_path / "model"), str(tmp_path / "c" / "m"))
     assert got["vars"]["w:0"] == NEW_W.tolist() and got["vars"]["b:0"] == [0.5, -1.0]
     np.testing.assert_allclose(got["y"], np.float32([[1, 2, 3]]) @ NEW_W + np.float32([0.5, -1.0]))
     assert got["emb_dtype"] == "bfloat16" and got["emb"] == IMPORTED_EMB.tolist()
