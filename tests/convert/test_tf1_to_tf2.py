@@ -266,6 +266,12 @@ def tf_results(tmp_path_factory: pytest.TempPathFactory, converted: dict[str, Pa
     }
     tf1_to_tf2(CONVERT / "table_asset", root / "frozen", freeze=True)
     jobs["frozen"] = {"path": str(root / "frozen"), "cases": GOLDENS["table_asset"]}
+    # an embedding (ResourceGather) and a vocabulary table, frozen
+    tf1_to_tf2(CONVERT / "estimator_classifier", root / "frozen_estimator", freeze=True)
+    jobs["frozen_estimator"] = {
+        "path": str(root / "frozen_estimator"),
+        "cases": GOLDENS["estimator_classifier"],
+    }
     for name, value in SEED_MODELS.items():
         tf1_to_tf2(FIXTURES / "seed" / name, root / name)
         jobs[name] = {
@@ -385,6 +391,9 @@ def test_tensorflow_loads_frozen(tf_results: dict) -> None:
     expected = {k: {o: array(v) for o, v in c["outputs"].items()} for k, c in GOLDENS["table_asset"].items()}
     _check_both_loaders(tf_results["frozen"], expected)
     assert tf_results["frozen"]["variables"] == []
+    cases = GOLDENS["estimator_classifier"]
+    expected = {k: {o: array(v) for o, v in c["outputs"].items()} for k, c in cases.items()}
+    _check_both_loaders(tf_results["frozen_estimator"], expected)
 
 
 def _clashing_model(path: Path) -> None:

@@ -1,9 +1,9 @@
 """Write Estimator exports into tests/fixtures/convert (TF 2.15 + tensorflow-estimator 2.15, the
 last releases with Estimators; TF 2.21 has none).
 
-    python3 -m venv tools/oracle/.venv215
-    tools/oracle/.venv215/bin/pip install tensorflow-cpu==2.15.1 tensorflow-estimator==2.15.0
-    TF_CPP_MIN_LOG_LEVEL=3 tools/oracle/.venv215/bin/python tools/oracle/make_estimator_fixtures.py
+    python3 -m venv tools/oracle/.venv-est     # see README.md here
+    tools/oracle/.venv-est/bin/pip install tensorflow-cpu==2.15.1 tensorflow-estimator==2.15.0
+    TF_CPP_MIN_LOG_LEVEL=3 tools/oracle/.venv-est/bin/python tools/oracle/make_estimator_fixtures.py
     TF_CPP_MIN_LOG_LEVEL=3 tools/oracle/.venv/bin/python tools/oracle/make_convert_fixtures.py --goldens
 
 Models (each exported with a parsing serving input receiver, so its signatures take
