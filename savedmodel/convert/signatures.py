@@ -281,7 +281,12 @@ class _Editor:
                 f"signature {key!r}; re-export the model with that name"
             )
         graph = self.meta.object_graph_def
-        child = next(c.node_id for c in graph.nodes[self.map_node].children if c.local_name == key)
+        child = next((c.node_id for c in graph.nodes[self.map_node].children if c.local_name == key), None)
+        if child is None or graph.nodes[child].WhichOneof("kind") != "bare_concrete_function":
+            self.report.warn(
+                f"signature {key!r} has no function in the object graph; only its SignatureDef changes"
+            )
+            return
         bare = graph.nodes[child].bare_concrete_function
         bare.argument_keywords[:] = [new if k == old else k for k in bare.argument_keywords]
         _rename_structure(bare.function_spec.fullargspec, old, new)

@@ -105,6 +105,22 @@ def test_b64_aliases(tmp_path: Path) -> None:
         edit_signatures(TABLE, None, b64={"labels": ["nope"]})
 
 
+TF2_MODULE = FIXTURES / "runtime" / "tf2_module"  # written by tf.saved_model.save
+
+
+def test_b64_on_a_tensorflow_written_tf2_model(tmp_path: Path) -> None:
+    """The signature function's argument and output are renamed with the SignatureDef."""
+    edit_signatures(TF2_MODULE, tmp_path / "out", b64={"strings": ["s", "upper"]})
+    result = savedmodel.load(tmp_path / "out").signatures["strings"](
+        s_bytes=np.array([b"ab", b"c"], dtype=object)
+    )
+    assert result["upper_bytes"].tolist() == [b"AB", b"C"] and result["joined"].tolist() == [b"ab!", b"c!"]
+    meta = _meta(tmp_path / "out")
+    graph = meta.object_graph_def
+    names = {c.local_name: c.node_id for n in graph.nodes for c in n.children}
+    assert list(graph.nodes[names["strings"]].bare_concrete_function.argument_keywords) == ["s_bytes"]
+
+
 @pytest.fixture(scope="module")
 def b64_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The table model with `_bytes` aliases: edited as TF1, and converted to TF2 then edited."""
@@ -145,6 +161,7 @@ def test_tensorflow_loads_added_and_b64_signatures(
     """TF 2.21: the added signature through the TF1 loader, and after converting the edited
     TF1 model, through tf.saved_model.load; the `_bytes` aliases through both loaders."""
     edit_signatures(TABLE, tmp_path / "added", add=parse_signature_spec(BOTH))
+    edit_signatures(TF2_MODULE, tmp_path / "module", b64={"strings": ["s", "upper"]})
     tf1_to_tf2(tmp_path / "added", tmp_path / "added_tf2")
     code = """
 import json, sys, numpy as np, tensorflow as tf
@@ -165,11 +182,14 @@ out["tf2_added"] = {k: plain(v.numpy()) for k, v in result.items()}
 loaded = tf.saved_model.load(sys.argv[3])
 out["tf2_b64"] = plain(loaded.signatures["serving_default"](words_bytes=tf.constant(words))["ids"].numpy())
 out["tf2_b64_labels"] = plain(loaded.signatures["labels"](ids=tf.constant(ids))["labels_bytes"].numpy())
+module = tf.saved_model.load(sys.argv[6]).signatures["strings"]
+out["module"] = {k: plain(v.numpy()) for k, v in module(s_bytes=tf.constant([b"ab", b"c"])).items()}
 print(json.dumps(out))
 """
     words = json.dumps([w.decode() for w in WORDS])
     args = [str(tmp_path / "added"), str(tmp_path / "added_tf2"), str(b64_models["tf2"] / "1"), words]
-    got = run_oracle_json(code, *args, json.dumps(IDS.tolist()))
+    got = run_oracle_json(code, *args, json.dumps(IDS.tolist()), str(tmp_path / "module"))
     for label in ("tf1_added", "tf2_added"):
         assert got[label] == {"word_ids": WORD_IDS, "labels": LABELS}, label
     assert got["tf2_b64"] == WORD_IDS and got["tf2_b64_labels"] == LABELS
+    assert got["module"] == {"upper_bytes": ["AB", "C"], "joined": ["ab!", "c!"], "length": [3, 2]}
