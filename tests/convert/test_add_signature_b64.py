@@ -193,3 +193,14 @@ print(json.dumps(out))
         assert got[label] == {"word_ids": WORD_IDS, "labels": LABELS}, label
     assert got["tf2_b64"] == WORD_IDS and got["tf2_b64_labels"] == LABELS
     assert got["module"] == {"upper_bytes": ["AB", "C"], "joined": ["ab!", "c!"], "length": [3, 2]}
+
+
+def test_b64_rename_that_would_reorder_a_tf2_function_is_refused() -> None:
+    """A TF2 signature function takes its arguments in the sorted order of their names: 'a'
+    before 'a_a', but 'a_bytes' after it."""
+    from savedmodel.convert.report import Report
+    from savedmodel.convert.signatures import _Editor
+
+    editor = _Editor(_meta(TF2_MODULE), Report("m"), "m")
+    with pytest.raises(InvalidInputError, match="would reorder the arguments"):
+        editor._rename_in_function("strings", "a", "a_bytes", ["a", "a_a"])
