@@ -97,6 +97,14 @@ def main() -> None:
             wall, peak = _run(str(ORACLE), _TF_RESAVE, str(source), str(Path(tmp) / "tf_resave")).split()
             results["tensorflow load + Builder.save"] = {"seconds": float(wall), "peak_rss_mb": float(peak)}
     print(json.dumps(results, indent=1))
+    tf = results.get("tensorflow load + Builder.save")
+    if tf:
+        for label in ("convert", "convert --freeze"):
+            ours = results[label]
+            print(
+                f"{label}: {tf['seconds'] / ours['seconds']:.1f}x faster, "
+                f"{tf['peak_rss_mb'] / ours['peak_rss_mb']:.1f}x less peak RSS than TensorFlow's load + save"
+            )
 
 
 if __name__ == "__main__":
