@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from savedmodel.cli.commands import help_of
 from savedmodel.cli.run import parse_tags
 from savedmodel.errors import InvalidInputError
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:  # savedmodel.convert is imported by the convert command itsel
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "convert",
-        help="migrate a TF1 SavedModel to a TF2-style one, or edit its signatures",
+        help=help_of("convert"),
         description="Convert a TF1 SavedModel into a TF2-style SavedModel (signatures as concrete "
         "functions, resource variables tracked in the object graph, TF2 checkpoint keys), or, with "
         "the signature flags, edit its signatures and nothing else.",
@@ -201,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
 def _add_export_weights(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "export-weights",
-        help="write every variable of a SavedModel or checkpoint to a NumPy .npz",
+        help=help_of("export-weights"),
         description="Write the variables of a SavedModel (or checkpoint prefix) to an .npz file, "
         "named as TensorFlow names them, dtypes kept (bfloat16 and other ml_dtypes types as their "
         "bits, with the true dtype recorded; savedmodel.convert.weights.load_npz restores them).",
