@@ -254,7 +254,7 @@ def run_export_weights(args: argparse.Namespace) -> int:
 def _add_import_weights(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "import-weights",
-        help="write a copy of a SavedModel (or checkpoint) whose variables hold an .npz/.safetensors file",
+        help=help_of("import-weights"),
         description="Replace variable values from an .npz (as export-weights writes it) or .safetensors "
         "file keyed by the same names. Names, dtypes (bfloat16 included) and shapes are checked; "
         "variables the file lacks keep their values. With --output_dir every file but the variables "
