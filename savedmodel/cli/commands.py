@@ -56,6 +56,11 @@ COMMANDS: tuple[Command, ...] = (
         "convert",
         "write every variable of a SavedModel or checkpoint to a NumPy .npz",
     ),
+    Command(
+        "import-weights",
+        "convert",
+        "write a copy of a SavedModel (or checkpoint) whose variables hold an .npz/.safetensors file",
+    ),
     Command("serve", "serve", "serve SavedModels over TF Serving's REST and gRPC APIs"),
 )
 
