@@ -8,7 +8,8 @@ A deep network amplifies last-bit differences (EfficientNetB0's logits, tools/la
 where savedmodel reproduces TensorFlow's CPU summation order exactly, a test holds it to equality
 rather than to a tolerance. Written under tests/fixtures/kernels_order/: DepthwiseConv2dNative.npz
 (per case `<case>/x`, `<case>/w`, `<case>/out`, `<case>/attrs`: JSON text of the op's attrs) and
-reductions.npz (`<case>/x`, `<case>/axes` and TensorFlow's `<case>/Sum`, `<case>/Mean`).
+reductions.npz (`<case>/x`, `<case>/axes` and TensorFlow's `<case>/Sum`, `<case>/Mean`) and
+elementwise.npz (`<case>/x` and TensorFlow's `<case>/<op>`: Sigmoid's float32 approximation).
 """
 
 from __future__ import annotations
@@ -81,10 +82,37 @@ def reductions() -> dict[str, np.ndarray]:
     return out
 
 
+def sigmoid() -> dict[str, np.ndarray]:
+    """float32 Sigmoid: Eigen's polynomial on packets of 8, the scalar path on the last size % 8,
+    results below the smallest normal flushed to zero; the clamps at -104 and 16.6355324, the
+    infinities and NaN, at every position of a packet and of the tail."""
+    rng = np.random.default_rng(19)
+    special = np.array(
+        [0, -0.0, 1e-40, -1e-40, 16.6355324, 16.64, 17, 30, -87, -88, -90, -103.9, -104, -104.1, -200,
+         np.inf, -np.inf, np.nan],
+        np.float32,
+    )
+    inputs = {
+        "special": special,
+        "special_in_packets": np.concatenate([special, special[:6]]),
+        "normal_1001": (rng.standard_normal(1001) * 4).astype(np.float32),
+        "wide_4d": rng.uniform(-110, 20, (2, 3, 5, 67)).astype(np.float32),
+        "small_8": rng.standard_normal(8).astype(np.float32),
+        "small_7": rng.standard_normal(7).astype(np.float32),
+        "scalar": np.array(rng.standard_normal(), np.float32),
+    }
+    out: dict[str, np.ndarray] = {}
+    for name, x in inputs.items():
+        out[f"{name}/x"] = x
+        out[f"{name}/Sigmoid"] = tf.raw_ops.Sigmoid(x=x).numpy()
+    return out
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT / "DepthwiseConv2dNative.npz", **depthwise())
     np.savez_compressed(OUT / "reductions.npz", **reductions())
+    np.savez_compressed(OUT / "elementwise.npz", **sigmoid())
     print(f"wrote {OUT}")
     return 0
 
