@@ -11,6 +11,7 @@ import numpy as np
 
 from savedmodel.errors import ExecutionError
 from savedmodel.format import dtypes as tfdtypes
+from savedmodel.ops import _eigen_x86 as eigen_x86
 from savedmodel.ops._common import (
     FLOATS,
     INTS,
@@ -334,55 +335,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "c":
         return 1 / (1 + np.exp(-x))
     if x.dtype == np.float32:
-        return _sigmoid_float32(x)
+        return eigen_x86.logistic_float32(x)
     # 1 / (1 + exp(-x)) without overflow, in one pass: sigmoid(x) = (1 + tanh(x / 2)) / 2.
     half = x.dtype.type(0.5)
     return half * np.tanh(half * x) + half
-
-
-_F32 = np.float32
-_F32_TINY = np.finfo(np.float32).tiny
-# Eigen's float32 logistic (the one TensorFlow's CPU Sigmoid runs): exp(x) = (2^m exp(r))^2 with
-# x/2 = m ln2 + r, ln2 split in two (Cephes), exp(r) a degree-5 minimax polynomial.
-_LOGISTIC_HI = _F32(16.6355324)  # where the approximation first reaches exactly 1
-_LOGISTIC_LO = _F32(-104.0)  # below it the result is 0
-_LOG2E = _F32(1.44269504088896341)
-_LN2_HI, _LN2_LO = _F32(-0.693359375), _F32(2.12194440e-4)
-_EXP_P2, _EXP_P3 = _F32(0.49999141693115234375), _F32(0.16666877269744873046875)
-_EXP_P4, _EXP_P5 = _F32(4.1898667812347412109375e-2), _F32(8.33471305668354034423828125e-3)
-
-
-def _sigmoid_float32(x: np.ndarray) -> np.ndarray:
-    """TensorFlow's x86 CPU Sigmoid bit for bit: packets of 8 floats (AVX, multiply and add rounded
-    separately, no FMA) take the polynomial path, the last size % 8 elements take the scalar one
-    (float exp, then e / (1 + e)); results below float32's smallest normal are flushed to zero, as
-    TensorFlow's threads run with denormals flushed."""
-    flat = x.reshape(-1)
-    packed = flat.size // 8 * 8
-    out = np.empty_like(flat)
-    out[:packed] = _logistic_packets(flat[:packed])
-    tail = np.minimum(flat[packed:], _LOGISTIC_HI)
-    e = np.exp(tail.astype(np.float64)).astype(_F32)  # correctly rounded, as glibc's expf
-    out[packed:] = e / (_F32(1) + e)
-    out[np.abs(out) < _F32_TINY] = 0  # flush denormals (NaN compares false and stays)
-    return out.reshape(x.shape)
-
-
-def _logistic_packets(x: np.ndarray) -> np.ndarray:
-    half, one = _F32(0.5), _F32(1)
-    v = np.minimum(x, _LOGISTIC_HI) * half
-    m = np.floor(v * _LOG2E + half)
-    r = m * _LN2_HI + v
-    r = m * _LN2_LO + r
-    r2 = r * r
-    p_even = r2 * _EXP_P4 + _EXP_P2
-    p_odd = r2 * _EXP_P5 + _EXP_P3
-    p = r * p_odd + p_even
-    p = r2 * p + (r + one)
-    e = np.ldexp(p, m.astype(np.int32))
-    e = e * e
-    e[np.abs(e) < _F32_TINY] = 0
-    return np.where(x < _LOGISTIC_LO, _F32(0), e / (one + e))
 
 
 def _round(x: np.ndarray) -> np.ndarray:
@@ -458,6 +414,8 @@ for _op, _name, _libm in [
 
 
 def _rsqrt(x: np.ndarray) -> np.ndarray:
+    if x.dtype == np.float32:  # TensorFlow's hardware estimate + Newton step, bit for bit
+        return eigen_x86.rsqrt_float32(x)
     return 1 / np.sqrt(x)
 
 

@@ -71,10 +71,30 @@ def test_sum_and_mean_keeping_the_inner_axis_equal_tensorflow_bit_for_bit(name: 
 _ELEMENTWISE = _cases("elementwise.npz")
 
 
-@pytest.mark.parametrize("name", sorted(_ELEMENTWISE))
-def test_float32_sigmoid_equals_tensorflow_bit_for_bit(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "op"), sorted((name, op) for name, parts in _ELEMENTWISE.items() for op in parts if op != "x")
+)
+def test_float32_approximations_equal_tensorflow_bit_for_bit(name: str, op: str) -> None:
+    """Sigmoid and Rsqrt: Eigen's packet approximations and its scalar tail."""
     case = _ELEMENTWISE[name]
-    node = NodeSpec(name="n", op="Sigmoid", attrs=Attrs({}), num_inputs=1)
-    out = lookup("Sigmoid").prepare(node)(None, case["x"])
+    node = NodeSpec(name="n", op=op, attrs=Attrs({}), num_inputs=1)
+    out = lookup(op).prepare(node)(None, case["x"])
     assert out.dtype == np.float32 and out.shape == case["x"].shape
-    np.testing.assert_array_equal(out, case["Sigmoid"])
+    np.testing.assert_array_equal(out, case[op])
+
+
+_BATCH_NORM = _cases("batch_norm.npz")
+
+
+@pytest.mark.parametrize("name", sorted(_BATCH_NORM))
+def test_inference_batch_norm_equals_tensorflow_bit_for_bit(name: str) -> None:
+    case = _BATCH_NORM[name]
+    attrs = {
+        "epsilon": attr_value_pb2.AttrValue(f=1e-3),
+        "is_training": attr_value_pb2.AttrValue(b=False),
+        "data_format": attr_value_pb2.AttrValue(s=str(case["data_format"]).encode()),
+    }
+    node = NodeSpec(name="n", op="FusedBatchNormV3", attrs=Attrs(attrs), num_inputs=5)
+    inputs = [case[k] for k in ("x", "scale", "offset", "mean", "variance")]
+    y = lookup("FusedBatchNormV3").prepare(node)(None, *inputs)[0]
+    np.testing.assert_array_equal(y, case["y"])

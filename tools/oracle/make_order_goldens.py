@@ -9,7 +9,8 @@ where savedmodel reproduces TensorFlow's CPU summation order exactly, a test hol
 rather than to a tolerance. Written under tests/fixtures/kernels_order/: DepthwiseConv2dNative.npz
 (per case `<case>/x`, `<case>/w`, `<case>/out`, `<case>/attrs`: JSON text of the op's attrs) and
 reductions.npz (`<case>/x`, `<case>/axes` and TensorFlow's `<case>/Sum`, `<case>/Mean`) and
-elementwise.npz (`<case>/x` and TensorFlow's `<case>/<op>`: Sigmoid's float32 approximation).
+elementwise.npz (`<case>/x` and TensorFlow's `<case>/<op>`: the float32 approximations of Sigmoid
+and Rsqrt) and batch_norm.npz (FusedBatchNormV3 at inference: inputs, `<case>/y`).
 """
 
 from __future__ import annotations
@@ -88,8 +89,26 @@ def sigmoid() -> dict[str, np.ndarray]:
     infinities and NaN, at every position of a packet and of the tail."""
     rng = np.random.default_rng(19)
     special = np.array(
-        [0, -0.0, 1e-40, -1e-40, 16.6355324, 16.64, 17, 30, -87, -88, -90, -103.9, -104, -104.1, -200,
-         np.inf, -np.inf, np.nan],
+        [
+            0,
+            -0.0,
+            1e-40,
+            -1e-40,
+            16.6355324,
+            16.64,
+            17,
+            30,
+            -87,
+            -88,
+            -90,
+            -103.9,
+            -104,
+            -104.1,
+            -200,
+            np.inf,
+            -np.inf,
+            np.nan,
+        ],
         np.float32,
     )
     inputs = {
@@ -108,11 +127,83 @@ def sigmoid() -> dict[str, np.ndarray]:
     return out
 
 
+def rsqrt() -> dict[str, np.ndarray]:
+    """float32 Rsqrt: one Newton step on the hardware estimate for packets of 8, 1 / sqrt(x) on the
+    last size % 8: every exponent parity and mantissa range, zeros, denormals, infinities, NaN,
+    negatives."""
+    rng = np.random.default_rng(20)
+    special = np.array(
+        [
+            0,
+            -0.0,
+            1e-40,
+            -1e-40,
+            1.1754944e-38,
+            3.4e38,
+            np.inf,
+            -np.inf,
+            np.nan,
+            -1,
+            -2.5,
+            1,
+            2,
+            4,
+            0.25,
+            3.9999998,
+        ],
+        np.float32,
+    )
+    inputs = {
+        "special": special,
+        "special_tail": special[:7],
+        "log_uniform_4099": np.exp2(rng.uniform(-120, 120, 4099)).astype(np.float32),
+        "mantissas_2x4096": (1 + np.arange(8192) / 4096.0).astype(np.float32).reshape(2, 4096)
+        * np.float32(3.5),
+    }
+    out: dict[str, np.ndarray] = {}
+    for name, x in inputs.items():
+        out[f"rsqrt_{name}/x"] = x
+        out[f"rsqrt_{name}/Rsqrt"] = tf.raw_ops.Rsqrt(x=x).numpy()
+    return out
+
+
+def batch_norm() -> dict[str, np.ndarray]:
+    """FusedBatchNormV3 at inference: (x - mean) * (rsqrt(variance + epsilon) * scale) + offset,
+    channels a multiple of 8 and not (the scalar rsqrt on the last channels % 8), NHWC and NCHW."""
+    rng = np.random.default_rng(21)
+    out: dict[str, np.ndarray] = {}
+    for name, shape, fmt in [
+        ("c32", (2, 4, 4, 32), "NHWC"),
+        ("c13", (2, 3, 5, 13), "NHWC"),
+        ("c1152", (2, 1, 1, 1152), "NHWC"),
+        ("nchw_c12", (2, 12, 3, 3), "NCHW"),
+    ]:
+        channels = shape[1] if fmt == "NCHW" else shape[-1]
+        x = (rng.standard_normal(shape) * 3).astype(np.float32)
+        scale, offset, mean = (rng.standard_normal(channels).astype(np.float32) for _ in range(3))
+        variance = np.exp(rng.uniform(-8, 3, channels)).astype(np.float32)
+        y = tf.raw_ops.FusedBatchNormV3(
+            x=x,
+            scale=scale,
+            offset=offset,
+            mean=mean,
+            variance=variance,
+            epsilon=1e-3,
+            data_format=fmt,
+            is_training=False,
+        )[0].numpy()
+        parts = {"x": x, "scale": scale, "offset": offset, "mean": mean, "variance": variance, "y": y}
+        out |= {f"{name}/{k}": v for k, v in parts.items()}
+        out[f"{name}/data_format"] = np.array(fmt)
+    return out
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT / "DepthwiseConv2dNative.npz", **depthwise())
     np.savez_compressed(OUT / "reductions.npz", **reductions())
-    np.savez_compressed(OUT / "elementwise.npz", **sigmoid())
+    np.savez_compressed(OUT / "elementwise.npz", **sigmoid(), **rsqrt())
+    np.savez_compressed(OUT / "batch_norm.npz", **batch_norm())
     print(f"wrote {OUT}")
     return 0
 

@@ -1,0 +1,130 @@
+"""float32 approximations that TensorFlow's x86 CPU kernels run (Eigen, built for AVX without FMA),
+reproduced bit for bit.
+
+Eigen evaluates an elementwise expression in packets of 8 floats and the last size % 8 elements one
+by one, with other code for each: the packet code approximates (a polynomial for exp, the hardware
+estimate plus a Newton step for rsqrt), the one-by-one code calls the C library. TensorFlow's
+threads run with denormals flushed to zero (FTZ/DAZ). A deep network amplifies last-bit differences
+about a thousandfold (EfficientNetB0: tools/layer_diff.py, tools/effnet_spread.py), so these are
+held to TensorFlow's results exactly (tests/ops/test_accumulation_order.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import zlib
+
+import numpy as np
+
+PACKET = 8  # AVX: 8 floats
+_F32 = np.float32
+_TINY = np.finfo(np.float32).tiny
+
+
+def _split(size: int) -> int:
+    """How many leading elements of a flat array of `size` Eigen computes in packets."""
+    return size // PACKET * PACKET
+
+
+def _flush_denormals(values: np.ndarray) -> np.ndarray:
+    values[np.abs(values) < _TINY] = 0  # NaN compares false and stays
+    return values
+
+
+def _zero_denormals(values: np.ndarray) -> np.ndarray:
+    """Denormal inputs read as zero of their sign (DAZ)."""
+    return np.where(np.abs(values) < _TINY, values * _F32(0), values)
+
+
+# --------------------------------------------------------------------------- logistic (Sigmoid)
+
+# exp(x) = (2^m exp(r))^2 with x/2 = m ln2 + r, ln2 split in two (Cephes), exp(r) a degree-5
+# minimax polynomial; Eigen's scalar_logistic_op<float>.
+_LOGISTIC_HI = _F32(16.6355324)  # where the approximation first reaches exactly 1
+_LOGISTIC_LO = _F32(-104.0)  # below it the result is 0
+_LOG2E = _F32(1.44269504088896341)
+_LN2_HI, _LN2_LO = _F32(-0.693359375), _F32(2.12194440e-4)
+_EXP_P2, _EXP_P3 = _F32(0.49999141693115234375), _F32(0.16666877269744873046875)
+_EXP_P4, _EXP_P5 = _F32(4.1898667812347412109375e-2), _F32(8.33471305668354034423828125e-3)
+
+
+def logistic_float32(x: np.ndarray) -> np.ndarray:
+    """TensorFlow's CPU Sigmoid: the polynomial on packets, exp(x) / (1 + exp(x)) with a correctly
+    rounded float exp (glibc's expf) on the rest, denormal results flushed."""
+    flat = x.reshape(-1)
+    packed = _split(flat.size)
+    out = np.empty_like(flat)
+    out[:packed] = _logistic_packets(flat[:packed])
+    e = np.exp(np.minimum(flat[packed:], _LOGISTIC_HI).astype(np.float64)).astype(_F32)
+    out[packed:] = e / (_F32(1) + e)
+    return _flush_denormals(out).reshape(x.shape)
+
+
+def _logistic_packets(x: np.ndarray) -> np.ndarray:
+    half, one = _F32(0.5), _F32(1)
+    v = np.minimum(x, _LOGISTIC_HI) * half
+    m = np.floor(v * _LOG2E + half)
+    r = m * _LN2_HI + v
+    r = m * _LN2_LO + r
+    r2 = r * r
+    p_even = r2 * _EXP_P4 + _EXP_P2
+    p_odd = r2 * _EXP_P5 + _EXP_P3
+    p = r * p_odd + p_even
+    p = r2 * p + (r + one)
+    e = np.ldexp(p, m.astype(np.int32))
+    e = _flush_denormals(e * e)
+    return np.where(x < _LOGISTIC_LO, _F32(0), e / (one + e))
+
+
+# --------------------------------------------------------------------------- rsqrt
+
+
+@functools.cache
+def rsqrt_estimate_fractions() -> np.ndarray:
+    """The committed `vrsqrtps` table: 8192 12-bit fractions (tools/make_rsqrt_table.py)."""
+    from savedmodel.ops._rsqrt_estimate import ESTIMATE_FRACTIONS
+
+    deltas = np.frombuffer(zlib.decompress(base64.b64decode("".join(ESTIMATE_FRACTIONS))), "<i2")
+    return np.cumsum(deltas, dtype=np.int32).astype(np.int16)
+
+
+@functools.cache
+def _estimates() -> np.ndarray:
+    """The table's estimates for [1, 4) as floats in [0.5, 1)."""
+    return (_F32(0.5) + rsqrt_estimate_fractions().astype(_F32) * _F32(2.0**-13)).astype(_F32)
+
+
+def rsqrt_estimate(x: np.ndarray) -> np.ndarray:
+    """`vrsqrtps`: for x = 4^j x' with x' in [1, 4), the table's estimate(x') * 2^-j; zero and
+    denormals (DAZ) give an infinity of their sign, +inf gives 0, negatives and NaN give NaN."""
+    bits = x.view(np.uint32)
+    exponent = ((bits >> 23) & 0xFF).astype(np.int32) - 127
+    half_exponent = exponent >> 1  # floor(e / 2)
+    index = ((exponent - 2 * half_exponent) << 12) | ((bits >> 11) & 0xFFF).astype(np.int32)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = np.ldexp(_estimates()[index], -half_exponent).astype(_F32)
+        zero = exponent == -127
+        estimate[zero] = np.copysign(np.inf, x[zero]).astype(_F32)
+        estimate[exponent == 128] = np.where(np.isnan(x[exponent == 128]), np.nan, 0).astype(_F32)
+        estimate[(x < 0) & ~zero] = np.nan
+    return estimate
+
+
+def rsqrt_float32(x: np.ndarray) -> np.ndarray:
+    """TensorFlow's CPU float32 rsqrt (the Rsqrt op, FusedBatchNorm's rsqrt(variance + epsilon)):
+    one Newton step on `vrsqrtps` for packets (y0 when the step gives NaN), 1 / sqrt(x) on the rest.
+    """
+    flat = np.ascontiguousarray(x, dtype=_F32).reshape(-1)
+    packed = _split(flat.size)
+    out = np.empty_like(flat)
+    with np.errstate(all="ignore"):
+        a = _zero_denormals(flat[:packed])
+        y0 = rsqrt_estimate(a)
+        r2 = a * y0
+        half_y = y0 * _F32(-0.5)
+        h = r2 * y0 + _F32(-1)
+        y = half_y * h + y0
+        out[:packed] = np.where(np.isnan(y), y0, y)
+        out[packed:] = _F32(1) / np.sqrt(_zero_denormals(flat[packed:]))
+    return out.reshape(np.shape(x))
