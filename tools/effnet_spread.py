@@ -14,6 +14,8 @@ from rng(0)); variants 1-6 take their statistics from rng(10 + k); from variant 
 (seed 1234 + k) and the images (rng(k)) change too. The cases (SavedModel, inputs, TF's outputs with
 oneDNN off and on) are generated once with the oracle venv (tools/oracle/.venv, ~1 minute each)
 into the gitignored .cache/effnet_spread/ (--dir); later runs only rerun savedmodel.
+--tf-gemm-order reruns them with float32 Conv2D/MatMul summed in TensorFlow's order
+(tools/tf_gemm_order.py), to show what the remaining error is made of.
 """
 
 from __future__ import annotations
@@ -156,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the model rescales raw 0-255 pixels itself (EfficientNet, MobileNetV3); else inputs in [-1, 1]",
     )
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where the cases are cached")
+    parser.add_argument(
+        "--tf-gemm-order",
+        action="store_true",
+        help="what-if: float32 Conv2D/MatMul summed in TensorFlow's CPU order (tools/tf_gemm_order.py)",
+    )
     parser.add_argument("--tf-generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tf-onednn", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -165,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.tf_onednn is not None:
         _tf_onednn(args.tf_onednn)
         return 0
+    if args.tf_gemm_order:
+        from tools import tf_gemm_order
+
+        tf_gemm_order.install()
     rows = []
     for k in range(args.first, args.first + args.variants):
         case_dir = ensure_case(args.dir, args.app, args.size, args.preprocessing, k)
