@@ -62,19 +62,38 @@ def logistic_float32(x: np.ndarray) -> np.ndarray:
 
 
 def _logistic_packets(x: np.ndarray) -> np.ndarray:
+    """The packet path, in place on a few buffers (each step rounds as Eigen's AVX code does)."""
     half, one = _F32(0.5), _F32(1)
-    v = np.minimum(x, _LOGISTIC_HI) * half
-    m = np.floor(v * _LOG2E + half)
-    r = m * _LN2_HI + v
-    r = m * _LN2_LO + r
-    r2 = r * r
-    p_even = r2 * _EXP_P4 + _EXP_P2
-    p_odd = r2 * _EXP_P5 + _EXP_P3
-    p = r * p_odd + p_even
-    p = r2 * p + (r + one)
-    e = np.ldexp(p, m.astype(np.int32))
-    e = _flush_denormals(e * e)
-    return np.where(x < _LOGISTIC_LO, _F32(0), e / (one + e))
+    with np.errstate(all="ignore"):
+        v = np.minimum(x, _LOGISTIC_HI)
+        v *= half
+        m = v * _LOG2E
+        m += half
+        np.floor(m, out=m)
+        r = m * _LN2_HI
+        r += v
+        np.multiply(m, _LN2_LO, out=v)
+        r += v
+        r2 = r * r
+        p_even = r2 * _EXP_P4
+        p_even += _EXP_P2
+        p = r2 * _EXP_P5
+        p += _EXP_P3
+        p *= r
+        p += p_even
+        p *= r2
+        r += one
+        p += r
+        # 2^m from its exponent bits: m stays within [-75, 12] wherever x >= -104
+        exponent = m.astype(np.int32)
+        exponent += 127
+        exponent <<= 23
+        p *= exponent.view(_F32)
+        p *= p
+        _flush_denormals(p)
+        np.divide(p, p + one, out=p)
+    p[x < _LOGISTIC_LO] = 0
+    return p
 
 
 # --------------------------------------------------------------------------- rsqrt
