@@ -98,3 +98,17 @@ def test_inference_batch_norm_equals_tensorflow_bit_for_bit(name: str) -> None:
     inputs = [case[k] for k in ("x", "scale", "offset", "mean", "variance")]
     y = lookup("FusedBatchNormV3").prepare(node)(None, *inputs)[0]
     np.testing.assert_array_equal(y, case["y"])
+
+
+_GEMM = _cases("gemm.npz")
+
+
+@pytest.mark.parametrize("op", ["MatMul", "Conv2D"])
+@pytest.mark.parametrize("name", sorted(_GEMM))
+def test_tf_gemm_order_reproduces_tensorflow_bit_for_bit(name: str, op: str) -> None:
+    """tools/tf_gemm_order.py's summation order (not yet savedmodel's MatMul/Conv2D) is TF's."""
+    from tools import tf_gemm_order
+
+    case = _GEMM[name]
+    np.testing.assert_array_equal(tf_gemm_order.matmul(case["a"], case["b"]), case[op])
+    assert not np.array_equal(case["a"] @ case["b"], case[op])  # NumPy's BLAS order differs

@@ -10,7 +10,8 @@ rather than to a tolerance. Written under tests/fixtures/kernels_order/: Depthwi
 (per case `<case>/x`, `<case>/w`, `<case>/out`, `<case>/attrs`: JSON text of the op's attrs) and
 reductions.npz (`<case>/x`, `<case>/axes` and TensorFlow's `<case>/Sum`, `<case>/Mean`) and
 elementwise.npz (`<case>/x` and TensorFlow's `<case>/<op>`: the float32 approximations of Sigmoid
-and Rsqrt) and batch_norm.npz (FusedBatchNormV3 at inference: inputs, `<case>/y`).
+and Rsqrt), batch_norm.npz (FusedBatchNormV3 at inference: inputs, `<case>/y`) and gemm.npz
+(`<case>/a`, `<case>/b`, TensorFlow's `<case>/MatMul` and 1x1 `<case>/Conv2D`).
 """
 
 from __future__ import annotations
@@ -198,12 +199,30 @@ def batch_norm() -> dict[str, np.ndarray]:
     return out
 
 
+def gemm() -> dict[str, np.ndarray]:
+    """float32 MatMul (and the 1x1 Conv2D that runs as one): the contraction dimension K in equal
+    slices, each one FMA chain (tools/tf_gemm_order.py); K from one slice to five."""
+    rng = np.random.default_rng(22)
+    out: dict[str, np.ndarray] = {}
+    for m, k, n in [(32, 96, 24), (2, 520, 16), (3, 769, 5), (8, 672, 16), (2, 1152, 8), (2, 1900, 4)]:
+        a, b = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
+        key = f"{m}x{k}x{n}"
+        out[f"{key}/a"], out[f"{key}/b"] = a, b
+        out[f"{key}/MatMul"] = tf.raw_ops.MatMul(a=a, b=b).numpy()
+        conv = tf.raw_ops.Conv2D(
+            input=a.reshape(m, 1, 1, k), filter=b.reshape(1, 1, k, n), strides=[1] * 4, padding="VALID"
+        )
+        out[f"{key}/Conv2D"] = conv.numpy().reshape(m, n)
+    return out
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT / "DepthwiseConv2dNative.npz", **depthwise())
     np.savez_compressed(OUT / "reductions.npz", **reductions())
     np.savez_compressed(OUT / "elementwise.npz", **sigmoid(), **rsqrt())
     np.savez_compressed(OUT / "batch_norm.npz", **batch_norm())
+    np.savez_compressed(OUT / "gemm.npz", **gemm())
     print(f"wrote {OUT}")
     return 0
 
