@@ -18,6 +18,7 @@ import zlib
 import numpy as np
 
 PACKET = 8  # AVX: 8 floats
+_CHUNK = 16384  # elements per pass: the temporaries stay small (cached, no fresh pages per step)
 _F32 = np.float32
 _TINY = np.finfo(np.float32).tiny
 
@@ -55,43 +56,47 @@ def logistic_float32(x: np.ndarray) -> np.ndarray:
     flat = x.reshape(-1)
     packed = _split(flat.size)
     out = np.empty_like(flat)
-    out[:packed] = _logistic_packets(flat[:packed])
-    e = np.exp(np.minimum(flat[packed:], _LOGISTIC_HI).astype(np.float64)).astype(_F32)
-    out[packed:] = e / (_F32(1) + e)
-    return _flush_denormals(out).reshape(x.shape)
+    with np.errstate(all="ignore"):
+        for start in range(0, packed, _CHUNK):
+            stop = min(start + _CHUNK, packed)
+            out[start:stop] = _logistic_packets(flat[start:stop])
+        if packed < flat.size:
+            e = np.exp(np.minimum(flat[packed:], _LOGISTIC_HI).astype(np.float64)).astype(_F32)
+            out[packed:] = _flush_denormals(e / (_F32(1) + e))
+    return out.reshape(x.shape)
 
 
 def _logistic_packets(x: np.ndarray) -> np.ndarray:
-    """The packet path, in place on a few buffers (each step rounds as Eigen's AVX code does)."""
+    """The packet path, in place on a few buffers (each step rounds as Eigen's AVX code does);
+    the caller silences floating-point warnings (x < -104, NaN)."""
     half, one = _F32(0.5), _F32(1)
-    with np.errstate(all="ignore"):
-        v = np.minimum(x, _LOGISTIC_HI)
-        v *= half
-        m = v * _LOG2E
-        m += half
-        np.floor(m, out=m)
-        r = m * _LN2_HI
-        r += v
-        np.multiply(m, _LN2_LO, out=v)
-        r += v
-        r2 = r * r
-        p_even = r2 * _EXP_P4
-        p_even += _EXP_P2
-        p = r2 * _EXP_P5
-        p += _EXP_P3
-        p *= r
-        p += p_even
-        p *= r2
-        r += one
-        p += r
-        # 2^m from its exponent bits: m stays within [-75, 12] wherever x >= -104
-        exponent = m.astype(np.int32)
-        exponent += 127
-        exponent <<= 23
-        p *= exponent.view(_F32)
-        p *= p
-        _flush_denormals(p)
-        np.divide(p, p + one, out=p)
+    v = np.minimum(x, _LOGISTIC_HI)
+    v *= half
+    m = v * _LOG2E
+    m += half
+    np.floor(m, out=m)
+    r = m * _LN2_HI
+    r += v
+    np.multiply(m, _LN2_LO, out=v)
+    r += v
+    r2 = r * r
+    p_even = r2 * _EXP_P4
+    p_even += _EXP_P2
+    p = r2 * _EXP_P5
+    p += _EXP_P3
+    p *= r
+    p += p_even
+    p *= r2
+    r += one
+    p += r
+    # 2^m from its exponent bits: m stays within [-75, 12] wherever x >= -104
+    exponent = m.astype(np.int32)
+    exponent += 127
+    exponent <<= 23
+    p *= exponent.view(_F32)
+    p *= p
+    _flush_denormals(p)
+    np.divide(p, p + one, out=p)
     p[x < _LOGISTIC_LO] = 0
     return p
 
@@ -109,23 +114,29 @@ def rsqrt_estimate_fractions() -> np.ndarray:
 
 
 @functools.cache
-def _estimates() -> np.ndarray:
-    """The table's estimates for [1, 4) as floats in [0.5, 1)."""
-    return (_F32(0.5) + rsqrt_estimate_fractions().astype(_F32) * _F32(2.0**-13)).astype(_F32)
+def _estimate_bits() -> np.ndarray:
+    """The table's estimates for [1, 4) (floats in [0.5, 1)) as their bits, indexed by the low
+    exponent bit flipped and the top 12 mantissa bits."""
+    return (_F32(0.5) + rsqrt_estimate_fractions().astype(_F32) * _F32(2.0**-13)).view(np.uint32)
+
+
+_POSITIVE_NORMAL_SPAN = np.uint32(0x7F000000)  # bits - smallest normal < this: finite, normal, > 0
 
 
 def rsqrt_estimate(x: np.ndarray) -> np.ndarray:
     """`vrsqrtps`: for x = 4^j x' with x' in [1, 4), the table's estimate(x') * 2^-j; zero and
-    denormals (DAZ) give an infinity of their sign, +inf gives 0, negatives and NaN give NaN."""
+    denormals (DAZ) give an infinity of their sign, +inf gives 0, negatives and NaN give NaN
+    (the caller silences floating-point warnings)."""
     bits = x.view(np.uint32)
-    exponent = ((bits >> 23) & 0xFF).astype(np.int32) - 127
-    half_exponent = exponent >> 1  # floor(e / 2)
-    index = ((exponent - 2 * half_exponent) << 12) | ((bits >> 11) & 0xFFF).astype(np.int32)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        estimate = np.ldexp(_estimates()[index], -half_exponent).astype(_F32)
-        zero = exponent == -127
+    # biased exponent E = e + 127: e's parity is the flipped low bit of E; j = floor(e / 2)
+    index = ((bits >> 11) & 0x1FFF) ^ 0x1000
+    j = ((bits >> 23).astype(np.int32) - 127) >> 1
+    estimate = (_estimate_bits()[index].astype(np.int32) - (j << 23)).view(_F32)
+    if not ((bits - np.uint32(0x00800000)) < _POSITIVE_NORMAL_SPAN).all():  # zeros, denormals, inf, NaN, < 0
+        exponent = (bits >> 23) & 0xFF
+        zero = exponent == 0
         estimate[zero] = np.copysign(np.inf, x[zero]).astype(_F32)
-        estimate[exponent == 128] = np.where(np.isnan(x[exponent == 128]), np.nan, 0).astype(_F32)
+        estimate[exponent == 255] = np.where(np.isnan(x[exponent == 255]), np.nan, 0).astype(_F32)
         estimate[(x < 0) & ~zero] = np.nan
     return estimate
 
