@@ -64,14 +64,34 @@ def slices(start: int, stop: int, kc: int = KC) -> list[tuple[int, int]]:
     return [(i, min(i + length, stop)) for i in range(start, stop, length)]
 
 
-def _chain_sum(a64: np.ndarray, b64: np.ndarray, bounds: list[tuple[int, int]]) -> np.ndarray:
-    out = None
-    for start, stop in bounds:
-        acc = np.zeros((a64.shape[0], b64.shape[1]), F32)
-        for j in range(start, stop):
-            acc = fma32(a64[:, j : j + 1], b64[j : j + 1, :], acc)
-        out = acc if out is None else out + acc
-    return out
+_MIDPOINT_MASK, _MIDPOINT = np.int64(0x1FFFFFFF), np.int64(0x10000000)  # float64 bits below float32's
+
+
+def _fma_step(product: np.ndarray, acc: np.ndarray) -> np.ndarray:
+    """float32 round(product + acc) for an exact float64 product: the float64 sum rounded to float32,
+    corrected where that double rounding met a float32 midpoint (rare: checked by bit pattern)."""
+    s = product + acc
+    r = s.astype(F32)
+    tie = (s.view(np.int64) & _MIDPOINT_MASK) == _MIDPOINT
+    if tie.any():
+        r[tie] = fma32(product[tie], np.ones(1), acc[tie])
+    return r
+
+
+def _chains(a64: np.ndarray, b64: np.ndarray, bounds: list[tuple[int, int]]) -> list[np.ndarray]:
+    """One FMA chain per (start, stop), all chains stepped together (shorter ones padded with zero
+    products at their end, which leave them unchanged)."""
+    m, n = a64.shape[0], b64.shape[1]
+    length = max(stop - start for start, stop in bounds)
+    a3 = np.zeros((len(bounds), m, length))
+    b3 = np.zeros((len(bounds), length, n))
+    for c, (start, stop) in enumerate(bounds):
+        a3[c, :, : stop - start] = a64[:, start:stop]
+        b3[c, : stop - start, :] = b64[start:stop, :]
+    acc = np.zeros((len(bounds), m, n), F32)
+    for t in range(length):
+        acc = _fma_step(a3[:, :, t, None] * b3[:, None, t, :], acc)
+    return list(acc)
 
 
 def matmul(a: np.ndarray, b: np.ndarray, kc: int = KC, shards: int = 1) -> np.ndarray:
@@ -80,11 +100,15 @@ def matmul(a: np.ndarray, b: np.ndarray, kc: int = KC, shards: int = 1) -> np.nd
     n = b.shape[1]
     if k == 0:
         return np.zeros((m, n), F32)
-    a64, b64 = a.astype(F64), b.astype(F64)
-    parts = [_chain_sum(a64, b64, slices(start, stop, kc)) for start, stop in slices(0, k, -(-k // shards))]
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
+    shard_bounds = slices(0, k, -(-k // shards))
+    per_shard = [slices(start, stop, kc) for start, stop in shard_bounds]
+    chains = iter(_chains(a.astype(F64), b.astype(F64), [x for bounds in per_shard for x in bounds]))
+    total = None
+    for bounds in per_shard:
+        shard = next(chains)
+        for _ in bounds[1:]:
+            shard = shard + next(chains)
+        total = shard if total is None else total + shard
     return total
 
 
