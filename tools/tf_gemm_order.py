@@ -21,7 +21,10 @@ What TensorFlow 2.21 runs (its Eigen contraction with the oneDNN sgemm "custom c
 
 EfficientNetB0 (32x32, batch 2; 65 Conv2D, 1 MatMul; K <= 1280, no sharding) is reproduced exactly:
 with this order, Eigen's Sigmoid and the vrsqrtps-based BatchNorm factor, savedmodel's logits equal
-TensorFlow's bit for bit on all 7 variants of tools/effnet_spread.py.
+TensorFlow's bit for bit on all 11 variants of tools/effnet_spread.py. The cost: one NumPy step per
+k of the longest slice (all slices and shards at once), ~130 ms CPU per EfficientNetB0 inference
+against ~21 ms with NumPy's BLAS. Not modelled: how Eigen picks kc and the shards from the cache
+sizes and the thread count (so another machine may slice differently), flushing of denormal sums.
 """
 
 from __future__ import annotations
