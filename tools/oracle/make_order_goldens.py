@@ -20,6 +20,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -121,11 +122,7 @@ def sigmoid() -> dict[str, np.ndarray]:
         "small_7": rng.standard_normal(7).astype(np.float32),
         "scalar": np.array(rng.standard_normal(), np.float32),
     }
-    out: dict[str, np.ndarray] = {}
-    for name, x in inputs.items():
-        out[f"{name}/x"] = x
-        out[f"{name}/Sigmoid"] = tf.raw_ops.Sigmoid(x=x).numpy()
-    return out
+    return _unary(tf.raw_ops.Sigmoid, "Sigmoid", inputs, prefix="")
 
 
 def rsqrt() -> dict[str, np.ndarray]:
@@ -161,10 +158,14 @@ def rsqrt() -> dict[str, np.ndarray]:
         "mantissas_2x4096": (1 + np.arange(8192) / 4096.0).astype(np.float32).reshape(2, 4096)
         * np.float32(3.5),
     }
+    return _unary(tf.raw_ops.Rsqrt, "Rsqrt", inputs, prefix="rsqrt_")
+
+
+def _unary(fn: Any, op: str, inputs: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """`<prefix><case>/x` and TensorFlow's `<prefix><case>/<op>` for each input."""
     out: dict[str, np.ndarray] = {}
     for name, x in inputs.items():
-        out[f"rsqrt_{name}/x"] = x
-        out[f"rsqrt_{name}/Rsqrt"] = tf.raw_ops.Rsqrt(x=x).numpy()
+        out[f"{prefix}{name}/x"], out[f"{prefix}{name}/{op}"] = x, fn(x=x).numpy()
     return out
 
 
