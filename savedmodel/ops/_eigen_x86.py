@@ -101,6 +101,41 @@ def _logistic_packets(x: np.ndarray) -> np.ndarray:
     return p
 
 
+# --------------------------------------------------------------------------- tanh
+
+# A [9/8] rational minimax approximation (odd numerator, even denominator) on x clamped to where it
+# first reaches exactly 1 (this clamp is the one for Eigen built without FMA); packets and the scalar
+# path alike (Eigen's ptanh_float).
+_TANH_CLAMP = _F32(7.90738964080810547)
+_TANH_ALPHA = tuple(_F32(c) for c in (1.394553628e-8, 2.102733560e-5, 3.520756727e-3, 1.340216100e-1))
+_TANH_BETA = tuple(_F32(c) for c in (8.015776984e-7, 3.326951409e-4, 2.597254514e-2, 4.673548340e-1, 1.0))
+
+
+def _horner(x: np.ndarray, coefficients: tuple[np.float32, ...]) -> np.ndarray:
+    """((c0 x + c1) x + c2) ...: each multiply and add rounded (Eigen's ppolevl without FMA)."""
+    acc = x * coefficients[0]
+    acc += coefficients[1]
+    for c in coefficients[2:]:
+        acc *= x
+        acc += c
+    return acc
+
+
+def tanh_float32(x: np.ndarray) -> np.ndarray:
+    """TensorFlow's CPU Tanh: (x^3 p(x^2) + x) / q(x^2) on the clamped, denormal-flushed input."""
+    flat = _zero_denormals(x.reshape(-1))
+    out = np.empty_like(flat)
+    with np.errstate(all="ignore"):
+        for start in range(0, flat.size, _CHUNK):
+            v = np.clip(flat[start : start + _CHUNK], -_TANH_CLAMP, _TANH_CLAMP)
+            x2 = v * v
+            p = _horner(x2, _TANH_ALPHA)
+            p *= x2 * v
+            p += v
+            out[start : start + _CHUNK] = p / _horner(x2, _TANH_BETA)
+    return out.reshape(x.shape)
+
+
 # --------------------------------------------------------------------------- rsqrt
 
 

@@ -413,6 +413,12 @@ for _op, _name, _libm in [
     _special_unary(_op, _name, _libm)
 
 
+def _tanh(x: np.ndarray) -> np.ndarray:
+    if x.dtype == np.float32:  # TensorFlow's rational approximation, bit for bit
+        return eigen_x86.tanh_float32(x)
+    return np.tanh(x)
+
+
 def _rsqrt(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.float32:  # TensorFlow's hardware estimate + Newton step, bit for bit
         return eigen_x86.rsqrt_float32(x)
@@ -446,7 +452,7 @@ for _op, _fn, _types in [
     ("Atan", np.arctan, _F),
     ("Sinh", np.sinh, _FC),
     ("Cosh", np.cosh, _FC),
-    ("Tanh", np.tanh, _FC),
+    ("Tanh", _tanh, _FC),
     ("Asinh", np.arcsinh, _F),
     ("Acosh", np.arccosh, _F),
     ("Atanh", np.arctanh, _F),

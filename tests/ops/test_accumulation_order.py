@@ -75,7 +75,7 @@ _ELEMENTWISE = _cases("elementwise.npz")
     ("name", "op"), sorted((name, op) for name, parts in _ELEMENTWISE.items() for op in parts if op != "x")
 )
 def test_float32_approximations_equal_tensorflow_bit_for_bit(name: str, op: str) -> None:
-    """Sigmoid and Rsqrt: Eigen's packet approximations and its scalar tail."""
+    """Sigmoid, Rsqrt and Tanh: Eigen's packet approximations and its scalar tail."""
     case = _ELEMENTWISE[name]
     node = NodeSpec(name="n", op=op, attrs=Attrs({}), num_inputs=1)
     out = lookup(op).prepare(node)(None, case["x"])

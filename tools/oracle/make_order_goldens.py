@@ -9,8 +9,8 @@ where savedmodel reproduces TensorFlow's CPU summation order exactly, a test hol
 rather than to a tolerance. Written under tests/fixtures/kernels_order/: DepthwiseConv2dNative.npz
 (per case `<case>/x`, `<case>/w`, `<case>/out`, `<case>/attrs`: JSON text of the op's attrs) and
 reductions.npz (`<case>/x`, `<case>/axes` and TensorFlow's `<case>/Sum`, `<case>/Mean`) and
-elementwise.npz (`<case>/x` and TensorFlow's `<case>/<op>`: the float32 approximations of Sigmoid
-and Rsqrt), batch_norm.npz (FusedBatchNormV3 at inference: inputs, `<case>/y`) and gemm.npz
+elementwise.npz (`<case>/x` and TensorFlow's `<case>/<op>`: the float32 approximations of Sigmoid,
+Rsqrt and Tanh), batch_norm.npz (FusedBatchNormV3 at inference: inputs, `<case>/y`) and gemm.npz
 (`<case>/a`, `<case>/b`, TensorFlow's `<case>/MatMul` and 1x1 `<case>/Conv2D`).
 """
 
@@ -169,6 +169,21 @@ def _unary(fn: Any, op: str, inputs: dict[str, np.ndarray], prefix: str) -> dict
     return out
 
 
+def tanh() -> dict[str, np.ndarray]:
+    """float32 Tanh: the [9/8] rational approximation (packets and scalars alike) on the input
+    clamped at +-7.90738964, denormals read as zero."""
+    rng = np.random.default_rng(23)
+    special = np.array(
+        [0, -0.0, 1e-40, -1e-40, 1e-20, 7.9073896, 7.9073897, 8, -8, 20, np.inf, -np.inf, np.nan], np.float32
+    )
+    inputs = {
+        "special": special,
+        "normal_1003": (rng.standard_normal(1003) * 3).astype(np.float32),
+        "wide_3d": rng.uniform(-10, 10, (3, 7, 11)).astype(np.float32),
+    }
+    return _unary(tf.raw_ops.Tanh, "Tanh", inputs, prefix="tanh_")
+
+
 def batch_norm() -> dict[str, np.ndarray]:
     """FusedBatchNormV3 at inference: (x - mean) * (rsqrt(variance + epsilon) * scale) + offset,
     channels a multiple of 8 and not (the scalar rsqrt on the last channels % 8), NHWC and NCHW."""
@@ -221,7 +236,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT / "DepthwiseConv2dNative.npz", **depthwise())
     np.savez_compressed(OUT / "reductions.npz", **reductions())
-    np.savez_compressed(OUT / "elementwise.npz", **sigmoid(), **rsqrt())
+    np.savez_compressed(OUT / "elementwise.npz", **sigmoid(), **rsqrt(), **tanh())
     np.savez_compressed(OUT / "batch_norm.npz", **batch_norm())
     np.savez_compressed(OUT / "gemm.npz", **gemm())
     print(f"wrote {OUT}")
