@@ -11,6 +11,7 @@ import numpy as np
 
 from savedmodel.errors import ExecutionError
 from savedmodel.format import dtypes as tfdtypes
+from savedmodel.ops import _eigen_x86 as eigen_x86
 from savedmodel.ops._common import (
     FLOATS,
     INTS,
@@ -333,6 +334,8 @@ def _register_unary(op: str, fn: Callable[[np.ndarray], Any], types: tuple[str, 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "c":
         return 1 / (1 + np.exp(-x))
+    if x.dtype == np.float32:
+        return eigen_x86.logistic_float32(x)
     # 1 / (1 + exp(-x)) without overflow, in one pass: sigmoid(x) = (1 + tanh(x / 2)) / 2.
     half = x.dtype.type(0.5)
     return half * np.tanh(half * x) + half
@@ -410,7 +413,15 @@ for _op, _name, _libm in [
     _special_unary(_op, _name, _libm)
 
 
+def _tanh(x: np.ndarray) -> np.ndarray:
+    if x.dtype == np.float32:  # TensorFlow's rational approximation, bit for bit
+        return eigen_x86.tanh_float32(x)
+    return np.tanh(x)
+
+
 def _rsqrt(x: np.ndarray) -> np.ndarray:
+    if x.dtype == np.float32:  # TensorFlow's hardware estimate + Newton step, bit for bit
+        return eigen_x86.rsqrt_float32(x)
     return 1 / np.sqrt(x)
 
 
@@ -441,7 +452,7 @@ for _op, _fn, _types in [
     ("Atan", np.arctan, _F),
     ("Sinh", np.sinh, _FC),
     ("Cosh", np.cosh, _FC),
-    ("Tanh", np.tanh, _FC),
+    ("Tanh", _tanh, _FC),
     ("Asinh", np.arcsinh, _F),
     ("Acosh", np.arccosh, _F),
     ("Atanh", np.arctanh, _F),
