@@ -19,6 +19,13 @@ class InvalidInputError(SavedModelError, ValueError):
     """The caller's input is wrong: unknown or missing names, bad dtype or shape, bad syntax."""
 
 
+class UnsupportedError(SavedModelError, AttributeError):
+    """A TensorFlow API name the TF-shaped facades (`from savedmodel import tf`) do not implement.
+
+    An AttributeError too, so `hasattr(tf, name)` and `getattr(tf, name, default)` keep working.
+    """
+
+
 class UnsupportedOpError(SavedModelError):
     """The graph uses ops savedmodel has no kernel for.
 

@@ -361,10 +361,14 @@ def resource_of(value: Any) -> Any:
 
 def outer_handle(outer: Graph, captured: Any) -> Tensor:
     """The resource handle tensor for `captured` in the calling graph."""
+    if isinstance(captured, Tensor) and captured.graph is outer:
+        return captured
     if isinstance(outer, FuncGraph):
-        if isinstance(captured, Tensor) and captured.graph is outer:
-            return captured
+        if isinstance(captured, Tensor):  # a tensor of a graph further out: captured in turn
+            return outer.capture(captured)
         return outer.capture_handle(captured)
+    if getattr(captured, "graph", None) is outer and hasattr(captured, "handle"):
+        return captured.handle  # a variable of this (TF1-style) graph
     lookup = getattr(outer, "variable_handle", None)
     if lookup is not None:
         return lookup(captured)
@@ -588,19 +592,7 @@ class Function:
                 else fn(*call_args, **call_kwargs)
             )
             outputs = _output_tensors(result)
-            identities = []
-            for out in flatten(outputs) if outputs is not None else []:
-                op = graph.create_op(
-                    "Identity",
-                    [out],
-                    {"T": g.attr_type(out.dtype)},
-                    [out.dtype],
-                    [out.shape],
-                    name="Identity",
-                    control_inputs=_side_effects(graph),
-                )
-                identities.append(op.outputs[0])
-            graph.outputs = identities
+            set_outputs(graph, flatten(outputs) if outputs is not None else [])
         signature = (tuple(structured), {})
         return ConcreteFunction(graph, signature, outputs, self._name, names[: len(values)])
 
@@ -657,6 +649,25 @@ class Function:
         return f"<savedmodel.tf.function {self._name} at 0x{id(self):X}>"
 
 
+def set_outputs(graph: FuncGraph, tensors: Sequence[Tensor]) -> list[Tensor]:
+    """Make `tensors` the function's outputs, each through an Identity that runs after its side
+    effects (as TF writes them); returns the Identity outputs."""
+    identities = []
+    for out in tensors:
+        op = graph.create_op(
+            "Identity",
+            [out],
+            {"T": g.attr_type(out.dtype)},
+            [out.dtype],
+            [out.shape],
+            name="Identity",
+            control_inputs=_side_effects(graph),
+        )
+        identities.append(op.outputs[0])
+    graph.outputs = identities
+    return identities
+
+
 def _side_effects(graph: FuncGraph) -> list[Operation]:
     return list(graph.control_outputs)
 
@@ -664,7 +675,7 @@ def _side_effects(graph: FuncGraph) -> list[Operation]:
 def _output_tensors(result: Any) -> Any:
     from savedmodel.api.tf.variables import BaseVariable
 
-    if result is None:
+    if result is None or isinstance(result, Operation):  # nothing returned, or only an op (no_op, group)
         return None
     if isinstance(result, dict):
         return {k: _output_tensors(v) for k, v in result.items()}

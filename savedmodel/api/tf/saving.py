@@ -15,7 +15,6 @@ from savedmodel.api.tf import builder as b
 from savedmodel.api.tf import graph as g
 from savedmodel.api.tf import op_defs, ops
 from savedmodel.api.tf.dtypes import as_dtype
-from savedmodel.api.tf.eager import EagerTensor
 from savedmodel.api.tf.function import ConcreteFunction, FuncGraph, Function, TensorSpec, flatten
 from savedmodel.api.tf.graph import Graph, Tensor
 from savedmodel.api.tf.meta_graph import GIT_VERSION, TENSORFLOW_VERSION
@@ -657,7 +656,13 @@ def _traced_restore(keys: list[str], variables: list[EagerVariable]) -> Concrete
 
 def _signature_functions(obj: Any, signatures: Any) -> dict[str, ConcreteFunction | Function]:
     if signatures is None:
-        found = [fn for _, fn in class_functions(obj) if fn.input_signature is not None]
+        # As TF: the one tf.function with an input_signature that returns something (a function
+        # returning nothing cannot be a signature).
+        found = [
+            fn
+            for _, fn in class_functions(obj)
+            if fn.input_signature is not None and fn.get_concrete_function().structured_outputs is not None
+        ]
         call = getattr(obj, "_default_signature_function", None)
         if call is not None:  # tf-keras passes its default signature as a concrete function
             found = [call().get_concrete_function()]
@@ -742,83 +747,9 @@ def _fingerprint_or_none() -> Any:
 # --- loading ------------------------------------------------------------------------------
 
 
-def _to_eager(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _to_eager(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_eager(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_to_eager(v) for v in value)
-    if isinstance(value, np.ndarray | np.generic):
-        return EagerTensor(np.asarray(value))
-    return value
-
-
-def _to_numpy(value: Any) -> Any:
-    if isinstance(value, EagerTensor):
-        return value._value
-    if isinstance(value, BaseVariable):
-        return np.asarray(value._dense_read()._value)
-    if isinstance(value, dict):
-        return {k: _to_numpy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_to_numpy(v) for v in value)
-    return value
-
-
-class _TensorCallable:
-    """Wraps a callable of the shared loader: EagerTensors in, EagerTensors out."""
-
-    def __init__(self, target: Any) -> None:
-        self._target = target
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        result = self._target(*[_to_numpy(a) for a in args], **{k: _to_numpy(v) for k, v in kwargs.items()})
-        return _to_eager(result)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._target, name)
-
-    def __repr__(self) -> str:
-        return repr(self._target)
-
-
-class _Signatures(Mapping):
-    def __init__(self, signatures: Mapping[str, Any]) -> None:
-        self._signatures = signatures
-
-    def __getitem__(self, key: str) -> Any:
-        return _TensorCallable(self._signatures[key])
-
-    def __iter__(self):  # noqa: ANN204
-        return iter(self._signatures)
-
-    def __len__(self) -> int:
-        return len(self._signatures)
-
-    def __repr__(self) -> str:
-        return f"_SignatureMap({dict(self._signatures)!r})"
-
-
-class Loaded:
-    """What `tf.saved_model.load` returns: the shared loader's object with TF-typed values."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.signatures = _Signatures(inner.signatures)
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._inner, name)
-        return _TensorCallable(value) if callable(value) else value
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return _TensorCallable(self._inner)(*args, **kwargs)
-
-    def __repr__(self) -> str:
-        return repr(self._inner)
-
-
-def load(export_dir: str | os.PathLike[str], tags: Any = None, options: Any = None) -> Loaded:
+def load(export_dir: str | os.PathLike[str], tags: Any = None, options: Any = None) -> Any:
+    """`tf.saved_model.load`: the object graph's root with TF-typed values (savedmodel.api.tf.loaded)."""
+    from savedmodel.api.tf.loaded import Loaded
     from savedmodel.loader import load as shared_load
 
     return Loaded(shared_load(os.fspath(export_dir), tags))
