@@ -12,7 +12,7 @@ and Estimator subset. What it writes loads in TensorFlow.
 from __future__ import annotations
 
 import sys as _sys
-from typing import Any
+from typing import Any, NamedTuple
 
 from savedmodel.api.tf import builder as _builder
 from savedmodel.api.tf import dtypes as _dtypes
@@ -444,6 +444,32 @@ compat.v1.while_loop = while_loop
 compat.v1.map_fn = map_fn
 
 
+class PhysicalDevice(NamedTuple):
+    name: str
+    device_type: str
+
+
+def _list_physical_devices(device_type: str | None = None) -> list[PhysicalDevice]:
+    """savedmodel runs on the CPU only: one CPU device, no GPU or TPU."""
+    cpu = PhysicalDevice("/physical_device:CPU:0", "CPU")
+    return [cpu] if device_type in (None, "CPU") else []
+
+
+def _set_memory_growth(device: PhysicalDevice, enable: bool) -> None:
+    """Nothing to do on the CPU (TF allows it only for GPUs, which savedmodel never lists)."""
+
+
+config = Namespace(
+    "tf.config",
+    list_physical_devices=_list_physical_devices,
+    list_logical_devices=_list_physical_devices,
+    experimental=Namespace(
+        "tf.config.experimental",
+        list_physical_devices=_list_physical_devices,
+        set_memory_growth=_set_memory_growth,
+    ),
+)
+
 train = LazyNamespace(
     "savedmodel.proto.example_pb2",
     "tf.train",
@@ -456,9 +482,18 @@ compat.v1.train.BytesList = train.BytesList
 compat.v1.train.FloatList = train.FloatList
 compat.v1.train.Int64List = train.Int64List
 
+def _saving() -> Any:
+    import importlib
+
+    return importlib.import_module("savedmodel.api.tf.saving")
+
+
 saved_model = LazyNamespace(
     "savedmodel.api.tf.saving",
     "tf.saved_model",
+    save=lambda obj, export_dir, signatures=None, options=None, **kw: _saving().saved_model_save(
+        obj, export_dir, signatures, options, **kw
+    ),
     DEFAULT_SERVING_SIGNATURE_DEF_KEY=_builder.DEFAULT_SERVING_SIGNATURE_DEF_KEY,
     SERVING=_builder.SERVING,
     TRAINING=_builder.TRAINING,
@@ -596,6 +631,7 @@ __all__ = [
     "while_loop",
     "map_fn",
     "train",
+    "config",
 ]
 _ = (
     bfloat16,

@@ -133,6 +133,7 @@ def _signature_order(meta_graph: Any, keys: list[str]) -> list[str]:
     return order + sorted(k for k in keys if k not in order)
 
 
+_CONTAINERS = ("trackable_list_wrapper", "trackable_dict_wrapper")
 _MODEL_ATTRIBUTES = ("path", "tags", "meta_graph", "session", "root")
 
 
@@ -155,11 +156,20 @@ class Loaded:
             return {k: self._wrap(v) for k, v in value.items()}
         if isinstance(value, shared.RestoredVariable):
             return self._cached(value, lambda: restored_variable(value))
+        if isinstance(value, shared.RestoredObject) and value._identifier in _CONTAINERS:
+            return self._container(value)
         if isinstance(value, shared.RestoredObject):
             return self._cached(value, lambda: Loaded(self._model, value, self._cache))
         if callable(value) and not isinstance(value, type):
             return TensorCallable(value, self)
         return value
+
+    def _container(self, value: Any) -> Any:
+        """A saved list or dict of trackables (a Keras model's `variables`...) as a Python one."""
+        items = {k: v for k, v in vars(value).items() if not k.startswith("_")}
+        if value._identifier == "trackable_dict_wrapper":
+            return {k: self._wrap(v) for k, v in items.items()}
+        return [self._wrap(items[k]) for k in sorted(items, key=lambda k: int(k) if k.isdigit() else -1)]
 
     def _cached(self, value: Any, make: Any) -> Any:
         key = id(value)

@@ -12,10 +12,7 @@ from savedmodel.errors import UnsupportedError
 
 
 def unsupported(path: str) -> UnsupportedError:
-    return UnsupportedError(
-        f"{path} is not supported by savedmodel (its TensorFlow-shaped API covers building, saving and "
-        "loading models; see the savedmodel.api.tf docstring for what it implements)"
-    )
+    return UnsupportedError(f"{path} is not supported by savedmodel (not part of its TensorFlow-shaped API)")
 
 
 def _is_dunder(name: str) -> bool:

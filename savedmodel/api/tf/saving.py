@@ -214,7 +214,7 @@ class _Exporter:
             if hasattr(obj, "_extra_children"):
                 children += obj._extra_children()
         children += [(name, fn) for name, fn in class_functions(obj) if fn.concrete_functions()]
-        if is_root and self.signatures:
+        if is_root:  # as TF, an empty signature map where there are no signatures
             children.append(("signatures", _SignatureMap(self.wrappers)))
         return children
 
@@ -710,9 +710,16 @@ def _fingerprint(directory: Any) -> bytes:
 
 
 def save(
-    obj: Any, export_dir: str | os.PathLike[str], signatures: Any = None, options: Any = None, **_: Any
+    obj: Any,
+    export_dir: str | os.PathLike[str],
+    signatures: Any = None,
+    options: Any = None,
+    keras_metadata: bool = True,
+    **_: Any,
 ) -> None:
-    """`tf.saved_model.save`: writes (atomically, replacing an existing SavedModel as TF does)."""
+    """Write a TF2 SavedModel (atomically, replacing an existing one as TF does). Keras's
+    `model.save` writes keras_metadata.pb for Keras models; `tf.saved_model.save` (saved_model_save)
+    does not, as in TensorFlow."""
     proto, exporter = build_saved_model(obj, signatures)
     variables = exporter.variables()
     tensors = {ckpt.checkpoint_key(exporter.nodes[i].path): np.asarray(v._value) for i, v in variables}
@@ -725,7 +732,8 @@ def save(
         write_variables=write_variables,
         always_create_variables_dir=True,
         fingerprint=_fingerprint_or_none(),
-        keras_metadata=_keras_metadata(obj, exporter),
+        keras_metadata=_keras_metadata(obj, exporter) if keras_metadata else None,
+        always_create_assets_dir=True,
     )
     writer.write_saved_model_dir(export_dir, contents, overwrite=True)
 
@@ -745,6 +753,13 @@ def _fingerprint_or_none() -> Any:
 
 
 # --- loading ------------------------------------------------------------------------------
+
+
+def saved_model_save(
+    obj: Any, export_dir: str | os.PathLike[str], signatures: Any = None, options: Any = None, **_: Any
+) -> None:
+    """`tf.saved_model.save`."""
+    save(obj, export_dir, signatures, options, keras_metadata=False)
 
 
 def load(export_dir: str | os.PathLike[str], tags: Any = None, options: Any = None) -> Any:
