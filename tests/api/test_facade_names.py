@@ -25,7 +25,8 @@ tf.numpy_function tf.GradientTape tf.stop_gradient tf.gradients tf.custom_gradie
 tf.random.uniform tf.random.set_seed tf.math.reduce_sum tf.math.add tf.math.log tf.math.top_k
 tf.nn.relu tf.nn.softmax tf.nn.conv2d tf.nn.max_pool2d tf.nn.dropout tf.linalg.matmul tf.linalg.inv
 tf.image.resize tf.image.decode_jpeg tf.strings.split tf.strings.to_number tf.sparse.SparseTensor
-tf.SparseTensor tf.RaggedTensor tf.ragged.constant tf.lookup.StaticHashTable tf.lookup.KeyValueTensorInitializer
+tf.SparseTensor tf.RaggedTensor tf.ragged.constant tf.lookup.StaticHashTable
+tf.lookup.KeyValueTensorInitializer
 tf.data.Dataset tf.data.AUTOTUNE tf.io.gfile.GFile tf.io.gfile.exists tf.io.read_file tf.io.parse_example
 tf.io.parse_single_example tf.io.FixedLenFeature tf.io.serialize_tensor tf.train.Example tf.train.Features
 tf.train.Feature tf.train.Int64List tf.train.Checkpoint tf.train.CheckpointManager tf.train.latest_checkpoint
@@ -37,10 +38,12 @@ tf.nest.map_structure tf.nest.flatten tf.compat.v2 tf.compat.v1 tf.compat.v1.pla
 tf.compat.v1.layers.dense tf.compat.v1.get_variable tf.compat.v1.variable_scope tf.compat.v1.train.Saver
 tf.compat.v1.train.AdamOptimizer tf.compat.v1.saved_model.Builder tf.compat.v1.saved_model.simple_save
 tf.compat.v1.saved_model.load tf.compat.v1.losses.mean_squared_error tf.compat.v1.estimator.Estimator
-tf.estimator.Estimator tf.estimator.EstimatorSpec tf.estimator.export.PredictOutput tf.estimator.LinearRegressor
+tf.estimator.Estimator tf.estimator.EstimatorSpec tf.estimator.export.PredictOutput
+tf.estimator.LinearRegressor
 tf.keras.Input tf.keras.Model tf.keras.Sequential tf.keras.layers.Dense tf.keras.layers.Conv2D
 tf.keras.layers.Flatten tf.keras.layers.Dropout tf.keras.layers.BatchNormalization tf.keras.layers.Embedding
-tf.keras.layers.LSTM tf.keras.optimizers.Adam tf.keras.optimizers.SGD tf.keras.losses.SparseCategoricalCrossentropy
+tf.keras.layers.LSTM tf.keras.optimizers.Adam tf.keras.optimizers.SGD
+tf.keras.losses.SparseCategoricalCrossentropy
 tf.keras.metrics.Accuracy tf.keras.callbacks.ModelCheckpoint tf.keras.models.load_model tf.keras.models.Model
 tf.keras.backend.clear_session tf.keras.utils.get_file tf.keras.utils.load_img tf.keras.applications.MobileNet
 tf.keras.applications.mobilenet.preprocess_input tf.keras.initializers.Constant tf.keras.activations.relu

@@ -482,6 +482,7 @@ compat.v1.train.BytesList = train.BytesList
 compat.v1.train.FloatList = train.FloatList
 compat.v1.train.Int64List = train.Int64List
 
+
 def _saving() -> Any:
     import importlib
 
