@@ -5,8 +5,13 @@
 
 Covers the graph-building and saving parts of TF1 (`tf.Graph`, `tf1.placeholder`,
 `tf1.Session`, `tf1.saved_model.Builder`, `tf1.train.Saver`...) and TF2
-(eager tensors, `tf.function`, `tf.Module`, `tf.saved_model.save`), plus a Keras
-and Estimator subset. What it writes loads in TensorFlow.
+(eager tensors, `tf.function`, `tf.Module`, `tf.saved_model.save`/`load`, `tf.cond`,
+`tf.case`, `tf.while_loop`, `tf.map_fn`, `tf.train.Example`), plus a Keras and Estimator
+subset. What it writes loads in TensorFlow.
+
+A name it does not implement (`tf.GradientTape`, `tf.keras.layers.Foo`) raises one
+`savedmodel.UnsupportedError` naming it; that error is also an AttributeError, so `hasattr`
+answers False.
 """
 
 from __future__ import annotations
