@@ -241,6 +241,7 @@ class ConcreteFunction:
             (tuple(signature[0]), dict(signature[1])) if signature else ((), {})
         )
         self.output_structure = decode(saved.output_signature) if saved.HasField("output_signature") else None
+        self._returns_none = saved.output_signature.WhichOneof("kind") == "none_value"
         self.bound_inputs = list(saved.bound_inputs)
         self.arg_names = _fullargspec_args(fullargspec)
         self.arg_defaults = _fullargspec_defaults(fullargspec, self.arg_names)
@@ -305,6 +306,8 @@ class ConcreteFunction:
         ctx = session.runtime.new_context()
         outputs = self._ref(ctx, [*flat, *captures])
         if self.output_structure is None:
+            if self._returns_none:
+                return None  # the function returned None (its output signature says so)
             return outputs[0] if len(outputs) == 1 else outputs
         return pack_tensors(self.output_structure, iter(outputs))
 

@@ -497,6 +497,11 @@ def _signature_wrapper(target: ConcreteFunction | Function) -> ConcreteFunction:
             result = target(*args)
         else:
             result = target._call_in_graph(graph, args)
+        if not _valid_signature_outputs(result):
+            raise InvalidInputError(
+                f"a signature function must return a tensor, a flat list of tensors or a dict of string keys "
+                f"to tensors; {label} returns {result!r}"
+            )
         if isinstance(result, dict):
             outputs = dict(result)
         else:
@@ -661,7 +666,8 @@ def _signature_functions(obj: Any, signatures: Any) -> dict[str, ConcreteFunctio
         found = [
             fn
             for _, fn in class_functions(obj)
-            if fn.input_signature is not None and fn.get_concrete_function().structured_outputs is not None
+            if fn.input_signature is not None
+            and _valid_signature_outputs(fn.get_concrete_function().structured_outputs)
         ]
         call = getattr(obj, "_default_signature_function", None)
         if call is not None:  # tf-keras passes its default signature as a concrete function
@@ -692,6 +698,20 @@ def _signature_functions(obj: Any, signatures: Any) -> dict[str, ConcreteFunctio
                 raise ValueError(f"signature {key!r} takes a non-tensor argument {spec!r}")
         out[key] = fn
     return out
+
+
+def _valid_signature_outputs(structure: Any) -> bool:
+    """What a signature may return (TF's rule): a tensor, a flat list/tuple of tensors, or a dict
+    of string keys to tensors."""
+    if isinstance(structure, Tensor):
+        return True
+    if isinstance(structure, dict):
+        return bool(structure) and all(
+            isinstance(k, str) and isinstance(v, Tensor) for k, v in structure.items()
+        )
+    if isinstance(structure, list | tuple):
+        return bool(structure) and all(isinstance(v, Tensor) for v in structure)
+    return False
 
 
 def build_saved_model(obj: Any, signatures: Any = None) -> tuple[saved_model_pb2.SavedModel, _Exporter]:
