@@ -159,3 +159,47 @@ def test_train_example_builders() -> None:
     parsed = tf.train.Example.FromString(example.SerializeToString())
     assert list(parsed.features.feature["age"].int64_list.value) == [22, 24]
     assert tf.compat.v1.train.Example is tf.train.Example
+
+
+def _tf1_control_flow_model(path: Path) -> dict[str, float]:
+    """A TF1-style graph with tf.cond and tf.while_loop, run in a Session and simple_saved."""
+    tf1 = tf.compat.v1
+    with tf.Graph().as_default() as graph:
+        x = tf1.placeholder(tf.float32, shape=[], name="x")
+        v = tf.Variable(3.0, name="v")
+        y = tf.cond(x > 0, lambda: x * v, lambda: -x)
+        n = tf.while_loop(lambda i, s: i < 4, lambda i, s: (i + 1, s * x), [0, 1.0])[1]
+        assert {"If", "StatelessWhile"} <= {op.type for op in graph.get_operations()}
+        with tf1.Session() as sess:
+            sess.run(tf1.global_variables_initializer())
+            ours = {"y": float(sess.run(y, {x: 2.0})), "n": float(sess.run(n, {x: 2.0}))}
+            assert float(sess.run(y, {x: -5.0})) == 5.0
+            tf1.saved_model.simple_save(sess, str(path), {"x": x}, {"y": y, "n": n})
+    return ours
+
+
+def test_control_flow_in_tf1_graphs(tmp_path: Path) -> None:
+    assert _tf1_control_flow_model(tmp_path / "m") == {"y": 6.0, "n": 16.0}  # what TF computes
+
+
+@pytest.mark.oracle
+def test_tensorflow_runs_tf1_control_flow_we_write(oracle_python: Path, tmp_path: Path) -> None:
+    ours = _tf1_control_flow_model(tmp_path / "m")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [
+            str(oracle_python),
+            str(ROOT / "tools" / "oracle" / "check_written_models.py"),
+            "load-tf1",
+            str(tmp_path / "m"),
+            "serving_default",
+            json.dumps({"x": 2.0}),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outputs = json.loads(result.stdout.splitlines()[-1])
+    assert {k: v["value"] for k, v in outputs.items()} == ours
