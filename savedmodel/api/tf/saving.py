@@ -40,6 +40,18 @@ OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 _VERSION = versions_pb2.VersionDef(producer=1, min_consumer=1)
 
 
+class SaveOptions:
+    """`tf.saved_model.SaveOptions`: accepted for compatibility; savedmodel writes one format
+    (no proto splitting, no device placement), so the options change nothing."""
+
+    def __init__(self, **options: Any) -> None:
+        self.__dict__.update(options)
+
+
+class LoadOptions(SaveOptions):
+    """`tf.saved_model.LoadOptions`: accepted for compatibility; loading takes no options."""
+
+
 class _SignatureMap:
     """The `signatures` child of the root: signature key -> concrete function."""
 
