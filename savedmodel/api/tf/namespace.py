@@ -52,6 +52,8 @@ class StrictView:
             raise AttributeError(name)
         try:
             value = getattr(self._target, name)
+        except UnsupportedError:
+            raise  # the implementation's own message (it may name what to use instead)
         except AttributeError:
             raise unsupported(f"{self._path}.{name}") from None
         return strict(value, f"{self._path}.{name}", self._views)
@@ -93,6 +95,8 @@ class LazyNamespace:
         module = importlib.import_module(self._module)
         try:
             value = getattr(module, name)
+        except UnsupportedError:
+            raise
         except AttributeError:
             raise unsupported(f"{self._path}.{name}") from None
         return strict(value, f"{self._path}.{name}", self._views)
