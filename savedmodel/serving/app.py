@@ -297,7 +297,11 @@ def _signature_def_json(signature: Any) -> dict[str, Any]:
 
 
 class AccessLog:
-    """ASGI middleware: one log line per HTTP request (client, method, path, status, milliseconds)."""
+    """ASGI middleware: one log line per HTTP request (client, method, path, status, milliseconds).
+
+    The line is written just before the response's last byte is sent, so a client that has its
+    answer can already see the line; a request that ends without a complete response (an error)
+    is logged when the app returns."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -308,16 +312,13 @@ class AccessLog:
             return
         started = time.perf_counter()
         status = 500
+        logged = False
 
-        async def send_and_record(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
+        def log_once() -> None:
+            nonlocal logged
+            if logged:
+                return
+            logged = True
             client = scope.get("client")
             path = scope.get("raw_path", b"").decode("latin-1") or scope.get("path", "")
             access_log.info(
@@ -328,6 +329,19 @@ class AccessLog:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+        async def send_and_record(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                log_once()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            log_once()
 
 
 def build_app(serving: ServingApp, metrics_path: str | None = METRICS_PATH) -> Any:
