@@ -55,11 +55,14 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
-    return np.where(np.isnan(x), x, np.maximum(x, 0)) if x.dtype.kind == "f" else np.maximum(x, 0)
+    return np.maximum(x, x.dtype.type(0))  # np.maximum propagates NaN, as TensorFlow's Relu does
 
 
 def _relu6(x: np.ndarray) -> np.ndarray:
-    return np.minimum(np.maximum(x, 0), 6)
+    out = np.maximum(x, x.dtype.type(0))
+    if type(out) is not np.ndarray:  # a 0-d input gives a NumPy scalar
+        return np.minimum(out, x.dtype.type(6))
+    return np.minimum(out, x.dtype.type(6), out=out)
 
 
 _activation("Relu", _relu, NUMERIC)
@@ -189,9 +192,13 @@ def _windows(
 
 
 def _pad_spatial(x: np.ndarray, pads: list[tuple[int, int]], value: float = 0) -> np.ndarray:
+    """`x` (channels last) with its spatial dims padded by `value` (`x` itself when no padding)."""
     if not any(p for pair in pads for p in pair):
         return x
-    return np.pad(x, [(0, 0)] + [tuple(p) for p in pads] + [(0, 0)], constant_values=value)
+    padded = [d + b + a for d, (b, a) in zip(x.shape[1:-1], pads, strict=True)]
+    out = np.full((x.shape[0], *padded, x.shape[-1]), value, dtype=x.dtype)
+    out[(slice(None),) + tuple(slice(b, b + d) for d, (b, _) in zip(x.shape[1:-1], pads, strict=True))] = x
+    return out
 
 
 class ConvGeometry:
@@ -220,6 +227,30 @@ class ConvGeometry:
         return outs, pads
 
 
+def _im2col(xp: np.ndarray, ks: list[int], geom: ConvGeometry, outs: list[int]) -> np.ndarray:
+    """[N, *outs, *ks, C]: the (dilated, strided) window of every output of a padded channels-last
+    input, taps in the filter's row-major order with channels innermost, so that it reshapes to
+    the [rows, taps * C] operand of one matrix product with the filter. A 1x1 filter needs no
+    windows: the input itself (subsampled when strided), without a copy when unstrided."""
+    if all(k == 1 for k in ks):
+        index = (slice(None),) + tuple(slice(0, o * s, s) for o, s in zip(outs, geom.strides, strict=True))
+        return xp[index].reshape(xp.shape[0], *outs, *ks, xp.shape[-1])
+    cols = np.empty((xp.shape[0], *outs, *ks, xp.shape[-1]), dtype=xp.dtype)
+    r = len(ks)
+    for taps in np.ndindex(*ks):  # one strided copy per tap: contiguous channel runs
+        cols[(slice(None),) * (r + 1) + taps] = xp[_tap(taps, geom.dilations, geom.strides, outs)]
+    return cols
+
+
+def _tap(
+    taps: tuple[int, ...], dilations: list[int], strides: list[int], outs: list[int]
+) -> tuple[slice, ...]:
+    """Index of a padded channels-last input giving, for every output, its window's element at
+    filter position `taps`."""
+    spans = zip(taps, dilations, outs, strides, strict=True)
+    return (slice(None),) + tuple(slice(k * d, k * d + (o - 1) * s + 1, s) for k, d, o, s in spans)
+
+
 def conv_nd(x: np.ndarray, w: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     """Channels-last N-d convolution (cross-correlation) with grouped-channel support."""
     r = x.ndim - 2
@@ -232,19 +263,16 @@ def conv_nd(x: np.ndarray, w: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     if cout % groups:
         fail(f"output depth must be evenly divisible by the number of groups: {cout} vs {groups}")
     outs, pads = geom.resolve(x.shape[1:-1], ks)
-    xp = _pad_spatial(x, pads)
     n = x.shape[0]
     if any(o == 0 for o in outs) or n == 0:
         return np.zeros((n, *outs, cout), dtype=x.dtype)
-    win = _windows(xp, ks, geom.strides, geom.dilations, outs)  # [N, *outs, C, *ks]
-    # -> [N, *outs, *ks, C]
-    win = np.moveaxis(win, 1 + r, -1)
     rows = int(np.prod(outs)) * n
     kk = int(np.prod(ks))
     if groups == 1:
-        cols = win.reshape(rows, kk * cin)
-        out = cols @ w.reshape(kk * cin, cout)
-        return out.reshape(n, *outs, cout)
+        cols = _im2col(_pad_spatial(x, pads), ks, geom, outs).reshape(rows, kk * cin)
+        return (cols @ w.reshape(kk * cin, cout)).reshape(n, *outs, cout)
+    xp = _pad_spatial(x, pads)
+    win = np.moveaxis(_windows(xp, ks, geom.strides, geom.dilations, outs), 1 + r, -1)  # [N,*outs,*ks,C]
     cols = win.reshape(rows, kk, groups, cin_w)
     wg = w.reshape(kk, cin_w, groups, cout // groups)
     out = np.einsum("rkgc,kcgo->rgo", cols, wg, optimize=True)
@@ -283,15 +311,16 @@ def _depthwise_taps(
     gives its float32 results bit for bit (a contraction over the taps in another order differs in
     the last bits, and a deep network such as EfficientNet amplifies those differences)."""
     kh, kw, c, m = w.shape
-    (sh, sw), (dh, dw), (oh, ow) = strides, dilations, outs
-    out = np.zeros((xp.shape[0], oh, ow, c, m), dtype=np.result_type(xp.dtype, w.dtype))
-    for i in range(kh):
-        for j in range(kw):
-            patch = xp[
-                :, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw, :
-            ]
-            out += patch[..., None] * w[i, j]
-    return out.reshape(xp.shape[0], oh, ow, c * m)
+    dtype = np.result_type(xp.dtype, w.dtype)
+    out = np.zeros((xp.shape[0], *outs, c, m), dtype=dtype)
+    product = np.empty_like(out)
+    if m == 1:  # one output per channel: 4-D operands (faster inner loops than a broadcast 5th axis)
+        out, product, w = out[..., 0], product[..., 0], w[..., 0]
+    for taps in np.ndindex(kh, kw):
+        patch = xp[_tap(taps, dilations, strides, outs)]
+        np.multiply(patch if m == 1 else patch[..., None], w[taps], out=product)  # rounded product,
+        np.add(out, product, out=out)  # then a rounded sum: no temporaries per tap
+    return out.reshape(xp.shape[0], *outs, c * m)
 
 
 @kernel_factory("DepthwiseConv2dNative", family="nn", dtypes=FLOATS)
@@ -379,21 +408,31 @@ _conv_backprop_kernel("DepthwiseConv2dNativeBackpropInput", 4, "NHWC", depthwise
 
 
 def _pool(x: np.ndarray, ks: list[int], geom: ConvGeometry, kind: str) -> np.ndarray:
-    r = x.ndim - 2
     outs, pads = geom.resolve(x.shape[1:-1], ks)
     n, c = x.shape[0], x.shape[-1]
     if n == 0 or 0 in outs or c == 0:
         return np.zeros((n, *outs, c), dtype=x.dtype)
-    axes = tuple(range(-r, 0))
     if kind == "max":
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        win = _windows(_pad_spatial(x, pads, fill), ks, geom.strides, [1] * r, outs)
-        return win.max(axis=axes)
-    win = _windows(_pad_spatial(x, pads, 0), ks, geom.strides, [1] * r, outs)
-    total = win.sum(axis=axes)
+        return _reduce_taps(np.maximum, _pad_spatial(x, pads, fill), ks, geom.strides, outs)
+    total = _reduce_taps(np.add, _pad_spatial(x, pads, 0), ks, geom.strides, outs)
     ones = np.ones((1, *x.shape[1:-1], 1), dtype=x.dtype)
-    counts = _windows(_pad_spatial(ones, pads, 0), ks, geom.strides, [1] * r, outs).sum(axis=axes)
-    return total / counts
+    counts = _reduce_taps(np.add, _pad_spatial(ones, pads, 0), ks, geom.strides, outs)
+    return np.divide(total, counts, out=total)
+
+
+def _reduce_taps(
+    ufunc: np.ufunc, xp: np.ndarray, ks: list[int], strides: list[int], outs: list[int]
+) -> np.ndarray:
+    """`ufunc` over every window of a padded channels-last input, tap after tap in row-major
+    order: one pass over a strided view per tap (reducing a window view over its small trailing
+    axes instead walks the memory element by element)."""
+    out: np.ndarray | None = None
+    for taps in np.ndindex(*ks):
+        view = xp[_tap(taps, [1] * len(ks), strides, outs)]
+        out = view.copy() if out is None else ufunc(out, view, out=out)
+    assert out is not None
+    return out
 
 
 def _pool_kernel(op: str, rank: int, default_format: str, kind: str, ksize_input: bool = False) -> None:
@@ -477,7 +516,12 @@ def _batch_norm(node: NodeSpec, version: int) -> Any:
             else:
                 # TensorFlow's order: (x - mean) * (rsqrt(var + eps) * scale) + offset
                 inv = (np.asarray(1, u) / np.sqrt(var + np.asarray(eps, u))) * scale
-                y = (xw - mean.reshape(shape)) * inv.reshape(shape) + offset.reshape(shape)
+                y = np.subtract(xw, mean.reshape(shape))  # then in place: one buffer, no temporaries
+                if type(y) is np.ndarray:
+                    np.multiply(y, inv.reshape(shape), out=y)
+                    np.add(y, offset.reshape(shape), out=y)
+                else:
+                    y = y * inv.reshape(shape) + offset.reshape(shape)
                 out_mean, out_var = mean, var
                 reserves = [mean, var]
         outs = [as_dtype(y, x.dtype), as_dtype(out_mean, u), as_dtype(out_var, u)]

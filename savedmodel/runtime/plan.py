@@ -406,7 +406,10 @@ class StraightPlan(Plan):
         self.feed_slots = feed_slots
         self.steps = steps
         self.fetch_slots = fetch_slots
-        self._fast = [(s.run, s.inputs, s.out, s.mode, s.count) for s in steps]
+        releases = _releases(steps, fetch_slots)
+        self._fast = [
+            (s.run, s.inputs, s.out, s.mode, s.count, r) for s, r in zip(steps, releases, strict=True)
+        ]
 
     def _execute(self, ctx: Any, args: Sequence[Any]) -> list[Any]:
         vals = self.template.copy()
@@ -422,8 +425,10 @@ class StraightPlan(Plan):
         ndarray = np.ndarray
         account = ctx.account
         try:
-            for i, (run, inputs, out, mode, count) in enumerate(self._fast):  # noqa: B007
+            for i, (run, inputs, out, mode, count, release) in enumerate(self._fast):  # noqa: B007
                 result = run(ctx, *[vals[j] for j in inputs])
+                for j in release:  # values no later step reads: their memory goes back now
+                    vals[j] = None
                 if mode == 0:
                     vals[out] = result
                     if type(result) is ndarray and (per_call or result.nbytes > per_tensor):
@@ -448,6 +453,28 @@ class StraightPlan(Plan):
         except Exception as exc:
             raise _wrap_error(exc, self.steps[i]) from exc
         return [vals[j] for j in self.fetch_slots]
+
+
+def _releases(steps: Sequence[Step], fetch_slots: Sequence[int]) -> list[tuple[int, ...]]:
+    """Per step, the value slots to drop once it has run: the inputs it is the last reader of
+    (outputs of earlier steps only; feeds, constants and fetches stay). Intermediate tensors are
+    then freed during the call instead of all living until its end."""
+    last_read: dict[int, int] = {}
+    for index, step in enumerate(steps):
+        for slot in step.inputs:
+            last_read[slot] = index
+    produced = set()
+    for step in steps:
+        if step.mode == 0:
+            produced.add(step.out)
+        elif step.mode == 1:
+            produced.update(range(step.out, step.out + step.count))
+    kept = set(fetch_slots)
+    releases: list[list[int]] = [[] for _ in steps]
+    for slot, index in last_read.items():
+        if slot in produced and slot not in kept:
+            releases[index].append(slot)
+    return [tuple(sorted(r)) for r in releases]
 
 
 def compile_plan(
