@@ -295,7 +295,7 @@ def _ratio(ours: float, theirs: float | None) -> str:
 
 
 HEADER = (
-    f"{'model':18s} {'batch':>5s} {'ours ms':>9s} {'TF ms':>9s} {'TF/ours':>7s}"
+    f"{'model':22s} {'batch':>5s} {'ours ms':>9s} {'TF ms':>9s} {'TF/ours':>7s}"
     f"   {'cold ours/TF s':>15s} {'RSS ours/TF MiB':>16s} {'max rel':>8s}"
 )
 
@@ -305,7 +305,7 @@ def report(name: str, r: dict[str, Any], batches: list[int]) -> list[float]:
     ratios = []
     for i, batch in enumerate(batches):
         s = r["steady"][batch]
-        line = f"{name:18s} {batch:5d} {s['ours'] * 1e3:9.1f} "
+        line = f"{name:22s} {batch:5d} {s['ours'] * 1e3:9.1f} "
         line += f"{s['tf'] * 1e3:9.1f} " if "tf" in s else f"{'-':>9s} "
         line += f"{_ratio(s['ours'], s.get('tf')):>7s}"
         if "tf" in s:

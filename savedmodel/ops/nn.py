@@ -301,6 +301,11 @@ _conv_kernel("Conv2D", 4, "NHWC")
 _conv_kernel("Conv3D", 5, "NDHWC")
 
 
+# Output bytes a depthwise convolution computes at a time: its running sums and products then stay
+# in the CPU cache across the filter taps instead of streaming through memory once per tap.
+_DEPTHWISE_BLOCK_BYTES = 1 << 17
+
+
 def _depthwise_taps(
     xp: np.ndarray, w: np.ndarray, strides: list[int], dilations: list[int], outs: list[int]
 ) -> np.ndarray:
@@ -309,18 +314,35 @@ def _depthwise_taps(
     TensorFlow's CPU kernel accumulates each output over the filter taps in row-major (row, column)
     order, a rounded product added to a rounded sum (no fused multiply-add); summing in that order
     gives its float32 results bit for bit (a contraction over the taps in another order differs in
-    the last bits, and a deep network such as EfficientNet amplifies those differences)."""
+    the last bits, and a deep network such as EfficientNet amplifies those differences). The output
+    is computed in blocks of rows (or of whole images) that fit the cache; each element's sum is the
+    same."""
     kh, kw, c, m = w.shape
+    n, (oh, ow) = xp.shape[0], outs
     dtype = np.result_type(xp.dtype, w.dtype)
-    out = np.zeros((xp.shape[0], *outs, c, m), dtype=dtype)
-    product = np.empty_like(out)
+    out = np.zeros((n, oh, ow, c, m), dtype=dtype)
+    rows = max(1, _DEPTHWISE_BLOCK_BYTES // (ow * c * m * dtype.itemsize))
+    images = max(1, rows // oh)
+    rows = min(rows, oh)
+    product = np.empty((min(images, n), rows, ow, c, m), dtype=dtype)
     if m == 1:  # one output per channel: 4-D operands (faster inner loops than a broadcast 5th axis)
         out, product, w = out[..., 0], product[..., 0], w[..., 0]
-    for taps in np.ndindex(kh, kw):
-        patch = xp[_tap(taps, dilations, strides, outs)]
-        np.multiply(patch if m == 1 else patch[..., None], w[taps], out=product)  # rounded product,
-        np.add(out, product, out=out)  # then a rounded sum: no temporaries per tap
-    return out.reshape(xp.shape[0], *outs, c * m)
+    (sh, sw), (dh, dw) = strides, dilations
+    for first in range(0, n, images):
+        batch = slice(first, first + images)
+        for top in range(0, oh, rows):
+            acc = out[batch, top : top + rows]
+            prod = product[: acc.shape[0], : acc.shape[1]]
+            for i, j in np.ndindex(kh, kw):
+                start = top * sh + i * dh
+                patch = xp[
+                    batch,
+                    start : start + (acc.shape[1] - 1) * sh + 1 : sh,
+                    j * dw : j * dw + (ow - 1) * sw + 1 : sw,
+                ]
+                np.multiply(patch if m == 1 else patch[..., None], w[i, j], out=prod)  # rounded product,
+                np.add(acc, prod, out=acc)  # then a rounded sum
+    return out.reshape(n, oh, ow, c * m)
 
 
 @kernel_factory("DepthwiseConv2dNative", family="nn", dtypes=FLOATS)
