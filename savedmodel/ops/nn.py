@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,10 +14,25 @@ from savedmodel.ops._common import (
     as_dtype,
     fail,
     float_op,
+    pad_constant,
     shape_str,
     upcast,
 )
-from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
+from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory, lookup
+
+# An elementwise epilogue a fused step runs in place on a block of a producer's fresh output
+# (channels last), and how a producer asks for one: epilogue_for(dtype, output shape) -> it, or
+# None when the followers cannot run in place on that output (see savedmodel/runtime/fusion.py).
+Epilogue = Callable[[np.ndarray], Any]
+EpilogueFor = Callable[[np.dtype, tuple[int, ...]], "Epilogue | None"]
+FUSABLE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def lookup_prepared(op: str, node: NodeSpec) -> Any:
+    """The registered kernel of `op`, prepared for `node`."""
+    definition = lookup(op)
+    assert definition is not None
+    return definition.prepare(node)
 
 
 def _data_format(node: NodeSpec, default: str = "NHWC") -> str:
@@ -195,10 +211,7 @@ def _pad_spatial(x: np.ndarray, pads: list[tuple[int, int]], value: float = 0) -
     """`x` (channels last) with its spatial dims padded by `value` (`x` itself when no padding)."""
     if not any(p for pair in pads for p in pair):
         return x
-    padded = [d + b + a for d, (b, a) in zip(x.shape[1:-1], pads, strict=True)]
-    out = np.full((x.shape[0], *padded, x.shape[-1]), value, dtype=x.dtype)
-    out[(slice(None),) + tuple(slice(b, b + d) for d, (b, _) in zip(x.shape[1:-1], pads, strict=True))] = x
-    return out
+    return pad_constant(x, [(0, 0), *pads, (0, 0)], value)
 
 
 class ConvGeometry:
@@ -300,6 +313,72 @@ def _conv_kernel(op: str, rank: int, default_format: str) -> None:
 _conv_kernel("Conv2D", 4, "NHWC")
 _conv_kernel("Conv3D", 5, "NDHWC")
 
+# im2col bytes a blocked convolution gathers at a time (and at least _CONV_BLOCK_ROWS output pixels,
+# so that each block's matrix product stays large enough for BLAS to run at full speed).
+_CONV_BLOCK_BYTES = 1 << 22
+_CONV_BLOCK_ROWS = 512
+
+
+def conv2d_fused(node: NodeSpec) -> Any:
+    """Conv2D as `run(ctx, epilogue_for, x, w) -> (out, applied)`: NHWC float inputs are computed in
+    blocks of output rows (or whole images), each block's im2col gathered, multiplied by the filter
+    into the output, and given the epilogue while in the cache; other inputs run the plain kernel."""
+    plain = lookup_prepared("Conv2D", node)
+    geom = ConvGeometry(node, 4, "NHWC")
+
+    def run(ctx: Any, epilogue_for: EpilogueFor, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, bool]:
+        if (
+            geom.fmt != "NHWC"
+            or x.ndim != 4
+            or w.ndim != 4
+            or x.dtype not in FUSABLE_FLOATS
+            or w.dtype != x.dtype
+            or w.shape[2] != x.shape[3]
+            or not x.size
+            or not w.size
+        ):
+            return plain(ctx, x, w), False
+        ks = list(w.shape[:2])
+        outs, pads = geom.resolve(x.shape[1:3], ks)
+        n, cout = x.shape[0], w.shape[3]
+        if 0 in outs:
+            return plain(ctx, x, w), False
+        epilogue = epilogue_for(x.dtype, (n, *outs, cout))
+        with np.errstate(all="ignore"):
+            out = _conv2d_blocks(_pad_spatial(x, pads), w, ks, geom, outs, epilogue)
+        return out, epilogue is not None
+
+    return run
+
+
+def _conv2d_blocks(
+    xp: np.ndarray,
+    w: np.ndarray,
+    ks: list[int],
+    geom: ConvGeometry,
+    outs: list[int],
+    epilogue: Epilogue | None,
+) -> np.ndarray:
+    n, (oh, ow), (cin, cout) = xp.shape[0], outs, w.shape[2:]
+    out = np.empty((n, oh, ow, cout), dtype=xp.dtype)
+    depth = ks[0] * ks[1] * cin
+    w2 = w.reshape(depth, cout)
+    rows = max(_CONV_BLOCK_BYTES // (ow * depth * xp.itemsize), -(-_CONV_BLOCK_ROWS // ow), 1)
+    images = max(1, rows // oh)
+    rows = min(rows, oh)
+    for first in range(0, n, images):
+        batch = slice(first, first + images)
+        for top in range(0, oh, rows):
+            block = out[batch, top : top + rows]
+            height, start = block.shape[1], top * geom.strides[0]
+            span = (height - 1) * geom.strides[0] + (ks[0] - 1) * geom.dilations[0] + 1  # input rows read
+            cols = _im2col(xp[batch, start : start + span], ks, geom, [height, ow])
+            flat = block.reshape(-1, cout)
+            np.matmul(cols.reshape(flat.shape[0], depth), w2, out=flat)
+            if epilogue is not None:
+                epilogue(flat)
+    return out
+
 
 # Output bytes a depthwise convolution computes at a time: its running sums and products then stay
 # in the CPU cache across the filter taps instead of streaming through memory once per tap.
@@ -307,7 +386,12 @@ _DEPTHWISE_BLOCK_BYTES = 1 << 17
 
 
 def _depthwise_taps(
-    xp: np.ndarray, w: np.ndarray, strides: list[int], dilations: list[int], outs: list[int]
+    xp: np.ndarray,
+    w: np.ndarray,
+    strides: list[int],
+    dilations: list[int],
+    outs: list[int],
+    epilogue: Epilogue | None = None,
 ) -> np.ndarray:
     """Depthwise convolution of a padded NHWC input, summed tap by tap.
 
@@ -316,7 +400,7 @@ def _depthwise_taps(
     gives its float32 results bit for bit (a contraction over the taps in another order differs in
     the last bits, and a deep network such as EfficientNet amplifies those differences). The output
     is computed in blocks of rows (or of whole images) that fit the cache; each element's sum is the
-    same."""
+    same. `epilogue` runs on each finished block (channels last), while it is in the cache."""
     kh, kw, c, m = w.shape
     n, (oh, ow) = xp.shape[0], outs
     dtype = np.result_type(xp.dtype, w.dtype)
@@ -342,14 +426,22 @@ def _depthwise_taps(
                 ]
                 np.multiply(patch if m == 1 else patch[..., None], w[i, j], out=prod)  # rounded product,
                 np.add(acc, prod, out=acc)  # then a rounded sum
+            if epilogue is not None:
+                epilogue(acc.reshape(*acc.shape[:3], c * m))
     return out.reshape(n, oh, ow, c * m)
 
 
 @kernel_factory("DepthwiseConv2dNative", family="nn", dtypes=FLOATS)
 def _depthwise(node: NodeSpec) -> Any:
+    return depthwise_conv(node)
+
+
+def depthwise_conv(node: NodeSpec, fused: bool = False) -> Any:
+    """The DepthwiseConv2dNative kernel; `fused`: `run(ctx, epilogue_for, x, w) -> (out, applied)`,
+    applying `epilogue_for(dtype, shape)` (when it gives one) to each block as it is finished."""
     geom = ConvGeometry(node, 4, "NHWC")
 
-    def run(ctx: Any, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def run(ctx: Any, x: np.ndarray, w: np.ndarray, epilogue_for: EpilogueFor | None = None) -> Any:
         if x.ndim != 4 or w.ndim != 4:
             fail(f"input and filter must be 4-D: {shape_str(x.shape)}, {shape_str(w.shape)}")
         xl = upcast(_to_channels_last(x, geom.fmt))
@@ -359,13 +451,19 @@ def _depthwise(node: NodeSpec) -> Any:
         outs, pads = geom.resolve(xl.shape[1:3], [kh, kw])
         xp = _pad_spatial(xl, pads)
         n = xl.shape[0]
+        epilogue = None
+        if epilogue_for is not None and geom.fmt == "NHWC" and x.dtype == w.dtype and n and 0 not in outs:
+            epilogue = epilogue_for(x.dtype, (n, *outs, c * m))
         if n == 0 or 0 in outs:
             out = np.zeros((n, *outs, c * m), dtype=xl.dtype)
         else:
             with np.errstate(all="ignore"):
-                out = _depthwise_taps(xp, upcast(w), geom.strides, geom.dilations, outs)
-        return as_dtype(_from_channels_last(out, geom.fmt), x.dtype)
+                out = _depthwise_taps(xp, upcast(w), geom.strides, geom.dilations, outs, epilogue)
+        out = as_dtype(_from_channels_last(out, geom.fmt), x.dtype)
+        return (out, epilogue is not None) if fused else out
 
+    if fused:
+        return lambda ctx, epilogue_for, x, w: run(ctx, x, w, epilogue_for)
     return run
 
 
@@ -497,6 +595,12 @@ _pool_kernel("AvgPool3D", 5, "NDHWC", "avg")
 # --------------------------------------------------------------------------- normalization
 
 
+def batch_norm_factor(scale: np.ndarray, var: np.ndarray, eps: float) -> np.ndarray:
+    """Inference batch norm's per-channel factor: y = (x - mean) * factor + offset."""
+    u = scale.dtype
+    return (np.asarray(1, u) / np.sqrt(var + np.asarray(eps, u))) * scale
+
+
 def _batch_norm(node: NodeSpec, version: int) -> Any:
     eps = float(node.attrs.get("epsilon", 1e-4))
     fmt = _text_attr(node, "data_format", "NHWC")
@@ -537,7 +641,7 @@ def _batch_norm(node: NodeSpec, version: int) -> Any:
                 reserves = [bmean, bvar]
             else:
                 # TensorFlow's order: (x - mean) * (rsqrt(var + eps) * scale) + offset
-                inv = (np.asarray(1, u) / np.sqrt(var + np.asarray(eps, u))) * scale
+                inv = batch_norm_factor(scale, var, eps)
                 y = np.subtract(xw, mean.reshape(shape))  # then in place: one buffer, no temporaries
                 if type(y) is np.ndarray:
                     np.multiply(y, inv.reshape(shape), out=y)

@@ -36,6 +36,7 @@ from savedmodel.graph.model import DATAFLOW_PRIMITIVES, FunctionLibrary, GraphMo
 from savedmodel.ops import registry
 from savedmodel.ops.registry import Attrs, NodeSpec
 from savedmodel.policy import active_limits, refuses, using_limits
+from savedmodel.runtime.fusion import fuse_steps
 from savedmodel.runtime.resources import alias, deref
 
 # Ops whose semantics live in the dataflow executor (the registry only lists them).
@@ -329,6 +330,7 @@ class Step:
     count: int
     node: str
     op: str
+    plain: bool = True  # takes its inputs as they are (no dereferencing wrapper) and is no function call
 
 
 class Plan:
@@ -569,8 +571,10 @@ def _compile_plan(
         mode = 0 if layout.single else (1 if layout.count else 2)
         if node.op in library:
             mode = 1
-        steps.append(Step(run, tuple(inputs), base[node_name], mode, layout.count, node_name, node.op))
+        plain = not any(mask) and node.op not in library
+        steps.append(Step(run, tuple(inputs), base[node_name], mode, layout.count, node_name, node.op, plain))
     fetch_slots = [feed_slots[f] if f in feed_slots else base[f[0]] + f[1] for f in fetches]
+    steps = fuse_steps(steps, graph, fetch_slots, _wrap_error)
     return StraightPlan(name, template, [feed_slots[f] for f in feeds], steps, fetch_slots)
 
 
