@@ -14,7 +14,8 @@ For each model two worker processes run side by side: savedmodel (this interpret
 TensorFlow (the oracle venv). Both are timed in the same run, sample after sample alternately,
 so a shared machine's load hits both alike. Reported per model and batch:
     cold     new process to the first result at batch 1 (import, load, first call)
-    steady   median seconds per call over `--rounds` samples, after warm-up
+    steady   median milliseconds per call over `--rounds` samples, after warm-up: wall time, and
+             the process's CPU time (user + system, all its threads), steadier on a busy machine
     RSS      the worker's peak resident memory over the whole run (both batches)
     TF/ours  TensorFlow's time over ours: > 1 means savedmodel is faster
 and the geometric mean of the steady-state ratios. `max rel` checks that the two agree on the
@@ -185,10 +186,10 @@ def worker(backend: str, directory: Path) -> None:
         elif command == "time":
             batch, calls = int(rest[0]), int(rest[1])
             call_args = args(batch)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for _ in range(calls):
                 fn(**call_args)
-            reply = repr((time.perf_counter() - start) / calls)
+            reply = f"{(time.perf_counter() - start) / calls!r} {(time.process_time() - cpu) / calls!r}"
         elif command == "save":
             np.save(rest[1], first_output(int(rest[0])))
             reply = "ok"
@@ -245,18 +246,21 @@ class Worker:
 # --------------------------------------------------------------------------- measuring
 
 
-def steady(workers: dict[str, Worker], batch: int, rounds: int) -> dict[str, float]:
-    """Median seconds per call of each worker, samples taken alternately."""
+def steady(workers: dict[str, Worker], batch: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Median wall and CPU seconds per call of each worker, samples taken alternately."""
     calls = {}
     for name, w in workers.items():
         w.ask(f"warm {batch} 1")
-        once = float(w.ask(f"time {batch} 1"))
+        once = float(w.ask(f"time {batch} 1").split()[0])
         calls[name] = max(1, min(50, int(0.5 / max(once, 1e-6))))  # ~0.5 s per sample
-    samples: dict[str, list[float]] = {name: [] for name in workers}
+    samples: dict[str, list[list[float]]] = {name: [] for name in workers}
     for _ in range(rounds):
         for name, w in workers.items():
-            samples[name].append(float(w.ask(f"time {batch} {calls[name]}")))
-    return {name: statistics.median(values) for name, values in samples.items()}
+            samples[name].append([float(v) for v in w.ask(f"time {batch} {calls[name]}").split()])
+    return {
+        name: {kind: statistics.median(v[k] for v in values) for k, kind in enumerate(("wall", "cpu"))}
+        for name, values in samples.items()
+    }
 
 
 def agreement(workers: dict[str, Worker]) -> float:
@@ -291,25 +295,30 @@ def measure(
 
 
 def _ratio(ours: float, theirs: float | None) -> str:
+    """TensorFlow's time over ours (> 1: savedmodel is faster)."""
     return f"{theirs / ours:6.2f}" if theirs else "     -"
 
 
 HEADER = (
     f"{'model':22s} {'batch':>5s} {'ours ms':>9s} {'TF ms':>9s} {'TF/ours':>7s}"
+    f" {'CPU ours/TF ms':>17s} {'TF/ours':>7s}"
     f"   {'cold ours/TF s':>15s} {'RSS ours/TF MiB':>16s} {'max rel':>8s}"
 )
 
 
-def report(name: str, r: dict[str, Any], batches: list[int]) -> list[float]:
-    """Print one model's rows; return its TF/ours steady-state ratios."""
+def report(name: str, r: dict[str, Any], batches: list[int]) -> list[tuple[float, float]]:
+    """Print one model's rows; return its TF/ours steady-state ratios (wall, CPU)."""
     ratios = []
     for i, batch in enumerate(batches):
         s = r["steady"][batch]
-        line = f"{name:22s} {batch:5d} {s['ours'] * 1e3:9.1f} "
-        line += f"{s['tf'] * 1e3:9.1f} " if "tf" in s else f"{'-':>9s} "
-        line += f"{_ratio(s['ours'], s.get('tf')):>7s}"
-        if "tf" in s:
-            ratios.append(s["tf"] / s["ours"])
+        ours, theirs = s["ours"], s.get("tf")
+        line = f"{name:22s} {batch:5d} {ours['wall'] * 1e3:9.1f} "
+        line += f"{theirs['wall'] * 1e3:9.1f} " if theirs else f"{'-':>9s} "
+        line += f"{_ratio(ours['wall'], theirs and theirs['wall']):>7s}"
+        cpu = f"{ours['cpu'] * 1e3:.0f}/" + (f"{theirs['cpu'] * 1e3:.0f}" if theirs else "-")
+        line += f" {cpu:>17s} {_ratio(ours['cpu'], theirs and theirs['cpu']):>7s}"
+        if theirs:
+            ratios.append((theirs["wall"] / ours["wall"], theirs["cpu"] / ours["cpu"]))
         if i == 0:
             cold, rss = r["cold"], r["rss"]
             tf_cold = f"{cold['tf']:.1f}" if "tf" in cold else "-"
@@ -391,8 +400,8 @@ def main() -> None:
         label = name if name == "bert" else f"{name} {args.size}px"
         ratios += report(label, measure(directory, batches, args.rounds, with_tf, args.threads), batches)
     if ratios:
-        geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-        print(f"geomean TF/ours over {len(ratios)} steady-state cases: {geomean:.2f}")
+        wall, cpu = (math.exp(sum(math.log(r[k]) for r in ratios) / len(ratios)) for k in (0, 1))
+        print(f"geomean TF/ours over {len(ratios)} steady-state cases: wall {wall:.2f}, CPU {cpu:.2f}")
 
 
 if __name__ == "__main__":

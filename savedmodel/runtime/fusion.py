@@ -131,11 +131,26 @@ def _whole(run: Callable[..., Any], multi: bool) -> Callable[..., tuple[Any, boo
         ):
             epilogue = epilogue_for(y.dtype, y.shape)
             if epilogue is not None:
-                epilogue(y)
+                _in_chunks(epilogue, y)
                 return y, True
         return y, False
 
     return fused
+
+
+# Bytes of a whole output an epilogue updates at a time: its ops then pass over cached memory.
+CHUNK_BYTES = 1 << 18
+
+
+def _in_chunks(epilogue: Epilogue, y: np.ndarray) -> None:
+    """Run `epilogue` over `y` (C-contiguous, channels last) in chunks of whole rows."""
+    if y.ndim == 0 or y.nbytes <= CHUNK_BYTES:
+        epilogue(y)
+        return
+    rows = y.reshape(-1, y.shape[-1])
+    step = max(1, CHUNK_BYTES // max(rows.strides[0], 1))
+    for start in range(0, rows.shape[0], step):
+        epilogue(rows[start : start + step])
 
 
 def fuse_steps(

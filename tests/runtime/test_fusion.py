@@ -10,6 +10,7 @@ from savedmodel.errors import ExecutionError
 from savedmodel.ops import nn
 from savedmodel.ops.registry import Attrs, NodeSpec, lookup
 from savedmodel.proto import attr_value_pb2
+from savedmodel.runtime import fusion
 from savedmodel.runtime.session import Session
 from tests.runtime.graph_helpers import DT, attr, const, graph, node, placeholder, type_attr
 
@@ -51,6 +52,8 @@ def _chain_graph(params: dict[str, np.ndarray], bias: str = "bias") -> list:
         node("dw_conv", "DepthwiseConv2dNative", "relu", "dw", **CONV),
         node("bn2", "FusedBatchNormV3", "dw_conv", "scale", "offset", "mean", "var", **BN),
         node("relu6", "Relu6", "bn2", T=type_attr(F)),
+        node("shifted", "AddV2", "relu6", "offset", T=type_attr(F)),  # a whole-output producer
+        node("out", "Relu", "shifted", T=type_attr(F)),
     ]
 
 
@@ -66,7 +69,8 @@ def _one_by_one(x: np.ndarray, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np
     first = _kernel("Relu")(None, y)
     y = _kernel("DepthwiseConv2dNative", **CONV)(None, first, p["dw"])
     y = _kernel("FusedBatchNormV3", **BN)(None, y, p["scale"], p["offset"], p["mean"], p["var"])[0]
-    return first, _kernel("Relu6")(None, y)
+    second = _kernel("Relu6")(None, y)
+    return first, second, _kernel("Relu")(None, _kernel("AddV2")(None, second, p["offset"]))
 
 
 @pytest.mark.parametrize("batch", [1, 3])
@@ -78,13 +82,14 @@ def test_fused_chains_equal_the_kernels_bit_for_bit(
         monkeypatch.setattr(nn, "_CONV_BLOCK_BYTES", 1 << 12)
         monkeypatch.setattr(nn, "_CONV_BLOCK_ROWS", 1)
         monkeypatch.setattr(nn, "_DEPTHWISE_BLOCK_BYTES", 1 << 9)
+        monkeypatch.setattr(fusion, "CHUNK_BYTES", 1 << 8)
     params = _params()
     x = RNG.standard_normal((batch, 20, 20, 8)).astype(np.float32)
     sess = Session(graph(*_chain_graph(params)))
-    plan = sess.prepare(["x:0"], ["relu6:0"])
-    assert [s.op for s in plan.steps] == ["Relu", "Relu6"]  # two fused steps
-    out = sess.run("relu6:0", {"x:0": x})
-    np.testing.assert_array_equal(out, _one_by_one(x, params)[1])
+    plan = sess.prepare(["x:0"], ["out:0"])
+    assert [s.op for s in plan.steps] == ["Relu", "Relu6", "Relu"]  # three fused steps
+    out = sess.run("out:0", {"x:0": x})
+    np.testing.assert_array_equal(out, _one_by_one(x, params)[2])
 
 
 def test_fetched_intermediates_stay_unfused() -> None:
