@@ -13,6 +13,12 @@ from savedmodel.errors import ExecutionError
 OBJECT = np.dtype(object)
 
 FLOATS = ("float16", "bfloat16", "float32", "float64")
+# An elementwise epilogue a fused plan step runs in place on a block of a producer's fresh output
+# (channels last), and how a producer asks for one: epilogue_for(dtype, output shape) -> it, or
+# None when the followers cannot run in place on that output (see savedmodel/runtime/fusion.py).
+Epilogue = Callable[[np.ndarray], Any]
+EpilogueFor = Callable[[np.dtype, tuple[int, ...]], "Epilogue | None"]
+FUSABLE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 NUMERIC = FLOATS + INTS
 COMPLEX = ("complex64", "complex128")

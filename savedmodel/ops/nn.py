@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from savedmodel.ops._common import (
     FLOATS,
+    FUSABLE_FLOATS,
     NUMERIC,
+    Epilogue,
+    EpilogueFor,
     as_dtype,
     fail,
     float_op,
@@ -19,13 +21,6 @@ from savedmodel.ops._common import (
     upcast,
 )
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory, lookup
-
-# An elementwise epilogue a fused step runs in place on a block of a producer's fresh output
-# (channels last), and how a producer asks for one: epilogue_for(dtype, output shape) -> it, or
-# None when the followers cannot run in place on that output (see savedmodel/runtime/fusion.py).
-Epilogue = Callable[[np.ndarray], Any]
-EpilogueFor = Callable[[np.dtype, tuple[int, ...]], "Epilogue | None"]
-FUSABLE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def lookup_prepared(op: str, node: NodeSpec) -> Any:

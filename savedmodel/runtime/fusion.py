@@ -20,10 +20,9 @@ import numpy as np
 
 from savedmodel.errors import ExecutionError, SavedModelError
 from savedmodel.graph.model import GraphModel
-from savedmodel.ops import nn
+from savedmodel.ops._common import FUSABLE_FLOATS, Epilogue, EpilogueFor
 from savedmodel.ops.registry import Attrs, NodeSpec
 
-Epilogue = nn.Epilogue
 # A follower prepared from its node: (its inputs after the first, output dtype, output shape) ->
 # the in-place epilogue, or None when it cannot run in place there.
 MakeEpilogue = Callable[[Sequence[Any], np.dtype, tuple[int, ...]], "Epilogue | None"]
@@ -79,8 +78,10 @@ def _batch_norm(spec: NodeSpec) -> MakeEpilogue | None:
         ):
             return None
         scale, offset, mean, var = params
+        from savedmodel.ops.nn import batch_norm_factor  # kernels load lazily (ops/_index.py)
+
         with np.errstate(all="ignore"):
-            factor = nn.batch_norm_factor(scale, var, eps)
+            factor = batch_norm_factor(scale, var, eps)
 
         def apply(block: np.ndarray) -> None:  # the kernel's (x - mean) * factor + offset
             np.subtract(block, mean, out=block)
@@ -100,10 +101,24 @@ FOLLOWERS: dict[str, Callable[[NodeSpec], MakeEpilogue | None]] = {
     "FusedBatchNormV2": _batch_norm,
     "FusedBatchNormV3": _batch_norm,
 }
+
+
+def _conv2d(spec: NodeSpec) -> Any:
+    from savedmodel.ops.nn import conv2d_fused
+
+    return conv2d_fused(spec)
+
+
+def _depthwise(spec: NodeSpec) -> Any:
+    from savedmodel.ops.nn import depthwise_conv
+
+    return depthwise_conv(spec, fused=True)
+
+
 # Producers that compute in blocks and take the epilogue per block.
 BLOCKED_PRODUCERS: dict[str, Callable[[NodeSpec], Any]] = {
-    "Conv2D": nn.conv2d_fused,
-    "DepthwiseConv2dNative": lambda spec: nn.depthwise_conv(spec, fused=True),
+    "Conv2D": _conv2d,
+    "DepthwiseConv2dNative": _depthwise,
 }
 # Producers whose kernels always return a new array of their own (never an input or a view of
 # one): the epilogue runs on their whole output. Multi-output ones (batch norm) give output 0.
@@ -119,12 +134,12 @@ def node_spec(graph: GraphModel, name: str) -> NodeSpec:
 
 
 def _whole(run: Callable[..., Any], multi: bool) -> Callable[..., tuple[Any, bool]]:
-    def fused(ctx: Any, epilogue_for: nn.EpilogueFor, *inputs: Any) -> tuple[Any, bool]:
+    def fused(ctx: Any, epilogue_for: EpilogueFor, *inputs: Any) -> tuple[Any, bool]:
         result = run(ctx, *inputs)
         y = result[0] if multi else result
         if (
             type(y) is np.ndarray
-            and y.dtype in nn.FUSABLE_FLOATS
+            and y.dtype in FUSABLE_FLOATS
             and y.flags.owndata
             and y.flags.writeable
             and y.flags.c_contiguous
