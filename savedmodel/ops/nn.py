@@ -276,6 +276,8 @@ def conv_nd(x: np.ndarray, w: np.ndarray, geom: ConvGeometry) -> np.ndarray:
         return np.zeros((n, *outs, cout), dtype=x.dtype)
     rows = int(np.prod(outs)) * n
     kk = int(np.prod(ks))
+    if groups == 1 and r == 2:  # in blocks: a bounded im2col, cache-sized matrix products
+        return _conv2d_blocks(_pad_spatial(x, pads), w, ks, geom, outs, None)
     if groups == 1:
         cols = _im2col(_pad_spatial(x, pads), ks, geom, outs).reshape(rows, kk * cin)
         return (cols @ w.reshape(kk * cin, cout)).reshape(n, *outs, cout)
@@ -355,8 +357,10 @@ def _conv2d_blocks(
     epilogue: Epilogue | None,
 ) -> np.ndarray:
     n, (oh, ow), (cin, cout) = xp.shape[0], outs, w.shape[2:]
-    out = np.empty((n, oh, ow, cout), dtype=xp.dtype)
     depth = ks[0] * ks[1] * cin
+    if not depth or not cout:
+        return np.zeros((n, oh, ow, cout), dtype=xp.dtype)
+    out = np.empty((n, oh, ow, cout), dtype=xp.dtype)
     w2 = w.reshape(depth, cout)
     rows = max(_CONV_BLOCK_BYTES // (ow * depth * xp.itemsize), -(-_CONV_BLOCK_ROWS // ow), 1)
     images = max(1, rows // oh)
