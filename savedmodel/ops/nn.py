@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from savedmodel.ops import _eigen_x86 as eigen_x86
 from savedmodel.ops._common import (
     FLOATS,
     FUSABLE_FLOATS,
@@ -594,10 +595,14 @@ _pool_kernel("AvgPool3D", 5, "NDHWC", "avg")
 # --------------------------------------------------------------------------- normalization
 
 
-def batch_norm_factor(scale: np.ndarray, var: np.ndarray, eps: float) -> np.ndarray:
-    """Inference batch norm's per-channel factor: y = (x - mean) * factor + offset."""
-    u = scale.dtype
-    return (np.asarray(1, u) / np.sqrt(var + np.asarray(eps, u))) * scale
+def batch_norm_factor(var: np.ndarray, eps: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """rsqrt(var + eps) * scale, the per-channel factor of inference batch normalization (float32:
+    TensorFlow's rsqrt, the hardware estimate and a Newton step, bit for bit). Also used by the
+    fused in-place path (savedmodel/runtime/fusion.py), so both give the same bits."""
+    shifted = var + eps
+    if shifted.dtype == np.float32:
+        return eigen_x86.rsqrt_float32(shifted) * scale
+    return (np.asarray(1, var.dtype) / np.sqrt(shifted)) * scale
 
 
 def _batch_norm(node: NodeSpec, version: int) -> Any:
@@ -640,7 +645,7 @@ def _batch_norm(node: NodeSpec, version: int) -> Any:
                 reserves = [bmean, bvar]
             else:
                 # TensorFlow's order: (x - mean) * (rsqrt(var + eps) * scale) + offset
-                inv = batch_norm_factor(scale, var, eps)
+                inv = batch_norm_factor(var, np.asarray(eps, u), scale)
                 y = np.subtract(xw, mean.reshape(shape))  # then in place: one buffer, no temporaries
                 if type(y) is np.ndarray:
                     np.multiply(y, inv.reshape(shape), out=y)

@@ -81,7 +81,7 @@ def _batch_norm(spec: NodeSpec) -> MakeEpilogue | None:
         from savedmodel.ops.nn import batch_norm_factor  # kernels load lazily (ops/_index.py)
 
         with np.errstate(all="ignore"):
-            factor = batch_norm_factor(scale, var, eps)
+            factor = batch_norm_factor(var, np.asarray(eps, dtype), scale)
 
         def apply(block: np.ndarray) -> None:  # the kernel's (x - mean) * factor + offset
             np.subtract(block, mean, out=block)
