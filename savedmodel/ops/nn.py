@@ -452,7 +452,14 @@ def depthwise_conv(node: NodeSpec, fused: bool = False) -> Any:
         xp = _pad_spatial(xl, pads)
         n = xl.shape[0]
         epilogue = None
-        if epilogue_for is not None and geom.fmt == "NHWC" and x.dtype == w.dtype and n and 0 not in outs:
+        if (
+            epilogue_for is not None
+            and geom.fmt == "NHWC"
+            and x.dtype in FUSABLE_FLOATS  # half types round once more between the ops
+            and x.dtype == w.dtype
+            and n
+            and 0 not in outs
+        ):
             epilogue = epilogue_for(x.dtype, (n, *outs, c * m))
         if n == 0 or 0 in outs:
             out = np.zeros((n, *outs, c * m), dtype=xl.dtype)

@@ -111,3 +111,20 @@ def test_inputs_outside_the_fused_path_run_the_kernels_and_name_the_failing_node
     with pytest.raises(ExecutionError) as info:
         sess.run("relu6:0", {"x:0": np.zeros((1, 5, 5, 8), np.float32)})
     assert info.value.node == "biased"
+
+
+def test_half_precision_chains_round_as_the_kernels_do() -> None:
+    """float16 convolutions round their result before the bias is added: not fused in place."""
+    params = {k: v.astype(np.float16) for k, v in _params().items()}
+    half = {**CONV, "T": type_attr(DT.DT_HALF)}
+    g = graph(
+        placeholder("x", DT.DT_HALF),
+        *(const(name, value) for name, value in params.items()),
+        node("dw_conv", "DepthwiseConv2dNative", "x", "dw", **half),
+        node("biased", "BiasAdd", "dw_conv", "bias", T=type_attr(DT.DT_HALF)),
+        node("out", "Relu", "biased", T=type_attr(DT.DT_HALF)),
+    )
+    x = RNG.standard_normal((2, 7, 7, CHANNELS)).astype(np.float16)
+    expected = _kernel("DepthwiseConv2dNative", **half)(None, x, params["dw"])
+    expected = _kernel("Relu")(None, _kernel("BiasAdd")(None, expected, params["bias"]))
+    np.testing.assert_array_equal(Session(g).run("out:0", {"x:0": x}), expected)
