@@ -14,6 +14,12 @@ from savedmodel.format.tensor import element_bytes
 OBJECT = np.dtype(object)
 
 FLOATS = ("float16", "bfloat16", "float32", "float64")
+# An elementwise epilogue a fused plan step runs in place on a block of a producer's fresh output
+# (channels last), and how a producer asks for one: epilogue_for(dtype, output shape) -> it, or
+# None when the followers cannot run in place on that output (see savedmodel/runtime/fusion.py).
+Epilogue = Callable[[np.ndarray], Any]
+EpilogueFor = Callable[[np.dtype, tuple[int, ...]], "Epilogue | None"]
+FUSABLE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 NUMERIC = FLOATS + INTS
 COMPLEX = ("complex64", "complex128")
@@ -183,3 +189,12 @@ def str_map(fn: Callable[[bytes], Any], x: np.ndarray, dtype: Any = object) -> n
     if np.dtype(dtype) == OBJECT:
         return object_array(flat, np.shape(x))
     return np.array(flat, dtype=dtype).reshape(np.shape(x))
+
+
+def pad_constant(x: np.ndarray, pairs: list[tuple[int, int]], value: Any) -> np.ndarray:
+    """`x` padded with `value`: one filled array and one copy (np.pad's general path is slower)."""
+    if x.dtype.kind == "O":
+        return np.pad(x, pairs, constant_values=value)
+    out = np.full([d + a + b for d, (a, b) in zip(x.shape, pairs, strict=True)], value, dtype=x.dtype)
+    out[tuple(slice(a, a + d) for d, (a, _) in zip(x.shape, pairs, strict=True))] = x
+    return out

@@ -12,6 +12,7 @@ from savedmodel.ops._common import (
     fail,
     int_list,
     normalize_axis,
+    pad_constant,
     scalar_int,
     shape_str,
 )
@@ -618,17 +619,14 @@ def _paddings(paddings: np.ndarray, rank: int) -> list[tuple[int, int]]:
 
 @kernel("Pad", family="array", dtypes=ALL)
 def _pad(ctx: Any, x: np.ndarray, paddings: np.ndarray) -> np.ndarray:
-    pairs = _paddings(paddings, x.ndim)
-    if x.dtype.kind == "O":
-        return np.pad(x, pairs, constant_values=b"")
-    return np.pad(x, pairs)
+    return pad_constant(x, _paddings(paddings, x.ndim), b"" if x.dtype.kind == "O" else 0)
 
 
 @kernel("PadV2", family="array", dtypes=ALL)
 def _pad_v2(ctx: Any, x: np.ndarray, paddings: np.ndarray, value: np.ndarray) -> np.ndarray:
     if np.ndim(value) != 0:
         fail("constant_values must be a scalar")
-    return np.pad(x, _paddings(paddings, x.ndim), constant_values=value[()])
+    return pad_constant(x, _paddings(paddings, x.ndim), value[()])
 
 
 @kernel_factory("MirrorPad", family="array", dtypes=ALL)

@@ -968,7 +968,8 @@ def _einsum(node: NodeSpec) -> Any:
     def run(ctx: Any, *xs: np.ndarray) -> np.ndarray:
         dtype = xs[0].dtype
         try:
-            out = np.einsum(equation, *(upcast(x) for x in xs), optimize=len(xs) > 2)
+            # optimize: contractions go to BLAS (tensordot) instead of einsum's own loop
+            out = np.einsum(equation, *(upcast(x) for x in xs), optimize=len(xs) > 1)
         except ValueError as exc:
             fail(f"Einsum {equation!r}: {exc}")
         return as_dtype(out, dtype)

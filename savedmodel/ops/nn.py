@@ -10,14 +10,25 @@ import numpy as np
 from savedmodel.ops import _eigen_x86 as eigen_x86
 from savedmodel.ops._common import (
     FLOATS,
+    FUSABLE_FLOATS,
     NUMERIC,
+    Epilogue,
+    EpilogueFor,
     as_dtype,
     fail,
     float_op,
+    pad_constant,
     shape_str,
     upcast,
 )
-from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
+from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory, lookup
+
+
+def lookup_prepared(op: str, node: NodeSpec) -> Any:
+    """The registered kernel of `op`, prepared for `node`."""
+    definition = lookup(op)
+    assert definition is not None
+    return definition.prepare(node)
 
 
 def _data_format(node: NodeSpec, default: str = "NHWC") -> str:
@@ -56,11 +67,14 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
-    return np.where(np.isnan(x), x, np.maximum(x, 0)) if x.dtype.kind == "f" else np.maximum(x, 0)
+    return np.maximum(x, x.dtype.type(0))  # np.maximum propagates NaN, as TensorFlow's Relu does
 
 
 def _relu6(x: np.ndarray) -> np.ndarray:
-    return np.minimum(np.maximum(x, 0), 6)
+    out = np.maximum(x, x.dtype.type(0))
+    if type(out) is not np.ndarray:  # a 0-d input gives a NumPy scalar
+        return np.minimum(out, x.dtype.type(6))
+    return np.minimum(out, x.dtype.type(6), out=out)
 
 
 _activation("Relu", _relu, NUMERIC)
@@ -190,9 +204,10 @@ def _windows(
 
 
 def _pad_spatial(x: np.ndarray, pads: list[tuple[int, int]], value: float = 0) -> np.ndarray:
+    """`x` (channels last) with its spatial dims padded by `value` (`x` itself when no padding)."""
     if not any(p for pair in pads for p in pair):
         return x
-    return np.pad(x, [(0, 0)] + [tuple(p) for p in pads] + [(0, 0)], constant_values=value)
+    return pad_constant(x, [(0, 0), *pads, (0, 0)], value)
 
 
 class ConvGeometry:
@@ -221,6 +236,30 @@ class ConvGeometry:
         return outs, pads
 
 
+def _im2col(xp: np.ndarray, ks: list[int], geom: ConvGeometry, outs: list[int]) -> np.ndarray:
+    """[N, *outs, *ks, C]: the (dilated, strided) window of every output of a padded channels-last
+    input, taps in the filter's row-major order with channels innermost, so that it reshapes to
+    the [rows, taps * C] operand of one matrix product with the filter. A 1x1 filter needs no
+    windows: the input itself (subsampled when strided), without a copy when unstrided."""
+    if all(k == 1 for k in ks):
+        index = (slice(None),) + tuple(slice(0, o * s, s) for o, s in zip(outs, geom.strides, strict=True))
+        return xp[index].reshape(xp.shape[0], *outs, *ks, xp.shape[-1])
+    cols = np.empty((xp.shape[0], *outs, *ks, xp.shape[-1]), dtype=xp.dtype)
+    r = len(ks)
+    for taps in np.ndindex(*ks):  # one strided copy per tap: contiguous channel runs
+        cols[(slice(None),) * (r + 1) + taps] = xp[_tap(taps, geom.dilations, geom.strides, outs)]
+    return cols
+
+
+def _tap(
+    taps: tuple[int, ...], dilations: list[int], strides: list[int], outs: list[int]
+) -> tuple[slice, ...]:
+    """Index of a padded channels-last input giving, for every output, its window's element at
+    filter position `taps`."""
+    spans = zip(taps, dilations, outs, strides, strict=True)
+    return (slice(None),) + tuple(slice(k * d, k * d + (o - 1) * s + 1, s) for k, d, o, s in spans)
+
+
 def conv_nd(x: np.ndarray, w: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     """Channels-last N-d convolution (cross-correlation) with grouped-channel support."""
     r = x.ndim - 2
@@ -233,19 +272,18 @@ def conv_nd(x: np.ndarray, w: np.ndarray, geom: ConvGeometry) -> np.ndarray:
     if cout % groups:
         fail(f"output depth must be evenly divisible by the number of groups: {cout} vs {groups}")
     outs, pads = geom.resolve(x.shape[1:-1], ks)
-    xp = _pad_spatial(x, pads)
     n = x.shape[0]
     if any(o == 0 for o in outs) or n == 0:
         return np.zeros((n, *outs, cout), dtype=x.dtype)
-    win = _windows(xp, ks, geom.strides, geom.dilations, outs)  # [N, *outs, C, *ks]
-    # -> [N, *outs, *ks, C]
-    win = np.moveaxis(win, 1 + r, -1)
     rows = int(np.prod(outs)) * n
     kk = int(np.prod(ks))
+    if groups == 1 and r == 2:  # in blocks: a bounded im2col, cache-sized matrix products
+        return _conv2d_blocks(_pad_spatial(x, pads), w, ks, geom, outs, None)
     if groups == 1:
-        cols = win.reshape(rows, kk * cin)
-        out = cols @ w.reshape(kk * cin, cout)
-        return out.reshape(n, *outs, cout)
+        cols = _im2col(_pad_spatial(x, pads), ks, geom, outs).reshape(rows, kk * cin)
+        return (cols @ w.reshape(kk * cin, cout)).reshape(n, *outs, cout)
+    xp = _pad_spatial(x, pads)
+    win = np.moveaxis(_windows(xp, ks, geom.strides, geom.dilations, outs), 1 + r, -1)  # [N,*outs,*ks,C]
     cols = win.reshape(rows, kk, groups, cin_w)
     wg = w.reshape(kk, cin_w, groups, cout // groups)
     out = np.einsum("rkgc,kcgo->rgo", cols, wg, optimize=True)
@@ -273,33 +311,137 @@ def _conv_kernel(op: str, rank: int, default_format: str) -> None:
 _conv_kernel("Conv2D", 4, "NHWC")
 _conv_kernel("Conv3D", 5, "NDHWC")
 
+# im2col bytes a blocked convolution gathers at a time (and at least _CONV_BLOCK_ROWS output pixels,
+# so that each block's matrix product stays large enough for BLAS to run at full speed).
+_CONV_BLOCK_BYTES = 1 << 22
+_CONV_BLOCK_ROWS = 512
+
+
+def conv2d_fused(node: NodeSpec) -> Any:
+    """Conv2D as `run(ctx, epilogue_for, x, w) -> (out, applied)`: NHWC float inputs are computed in
+    blocks of output rows (or whole images), each block's im2col gathered, multiplied by the filter
+    into the output, and given the epilogue while in the cache; other inputs run the plain kernel."""
+    plain = lookup_prepared("Conv2D", node)
+    geom = ConvGeometry(node, 4, "NHWC")
+
+    def run(ctx: Any, epilogue_for: EpilogueFor, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, bool]:
+        if (
+            geom.fmt != "NHWC"
+            or x.ndim != 4
+            or w.ndim != 4
+            or x.dtype not in FUSABLE_FLOATS
+            or w.dtype != x.dtype
+            or w.shape[2] != x.shape[3]
+            or not x.size
+            or not w.size
+        ):
+            return plain(ctx, x, w), False
+        ks = list(w.shape[:2])
+        outs, pads = geom.resolve(x.shape[1:3], ks)
+        n, cout = x.shape[0], w.shape[3]
+        if 0 in outs:
+            return plain(ctx, x, w), False
+        epilogue = epilogue_for(x.dtype, (n, *outs, cout))
+        with np.errstate(all="ignore"):
+            out = _conv2d_blocks(_pad_spatial(x, pads), w, ks, geom, outs, epilogue)
+        return out, epilogue is not None
+
+    return run
+
+
+def _conv2d_blocks(
+    xp: np.ndarray,
+    w: np.ndarray,
+    ks: list[int],
+    geom: ConvGeometry,
+    outs: list[int],
+    epilogue: Epilogue | None,
+) -> np.ndarray:
+    n, (oh, ow), (cin, cout) = xp.shape[0], outs, w.shape[2:]
+    depth = ks[0] * ks[1] * cin
+    if not depth or not cout:
+        return np.zeros((n, oh, ow, cout), dtype=xp.dtype)
+    out = np.empty((n, oh, ow, cout), dtype=xp.dtype)
+    w2 = w.reshape(depth, cout)
+    rows = max(_CONV_BLOCK_BYTES // (ow * depth * xp.itemsize), -(-_CONV_BLOCK_ROWS // ow), 1)
+    images = max(1, rows // oh)
+    rows = min(rows, oh)
+    for first in range(0, n, images):
+        batch = slice(first, first + images)
+        for top in range(0, oh, rows):
+            block = out[batch, top : top + rows]
+            height, start = block.shape[1], top * geom.strides[0]
+            span = (height - 1) * geom.strides[0] + (ks[0] - 1) * geom.dilations[0] + 1  # input rows read
+            cols = _im2col(xp[batch, start : start + span], ks, geom, [height, ow])
+            flat = block.reshape(-1, cout)
+            np.matmul(cols.reshape(flat.shape[0], depth), w2, out=flat)
+            if epilogue is not None:
+                epilogue(flat)
+    return out
+
+
+# Output bytes a depthwise convolution computes at a time: its running sums and products then stay
+# in the CPU cache across the filter taps instead of streaming through memory once per tap.
+_DEPTHWISE_BLOCK_BYTES = 1 << 17
+
 
 def _depthwise_taps(
-    xp: np.ndarray, w: np.ndarray, strides: list[int], dilations: list[int], outs: list[int]
+    xp: np.ndarray,
+    w: np.ndarray,
+    strides: list[int],
+    dilations: list[int],
+    outs: list[int],
+    epilogue: Epilogue | None = None,
 ) -> np.ndarray:
     """Depthwise convolution of a padded NHWC input, summed tap by tap.
 
     TensorFlow's CPU kernel accumulates each output over the filter taps in row-major (row, column)
     order, a rounded product added to a rounded sum (no fused multiply-add); summing in that order
     gives its float32 results bit for bit (a contraction over the taps in another order differs in
-    the last bits, and a deep network such as EfficientNet amplifies those differences)."""
+    the last bits, and a deep network such as EfficientNet amplifies those differences). The output
+    is computed in blocks of rows (or of whole images) that fit the cache; each element's sum is the
+    same. `epilogue` runs on each finished block (channels last), while it is in the cache."""
     kh, kw, c, m = w.shape
-    (sh, sw), (dh, dw), (oh, ow) = strides, dilations, outs
-    out = np.zeros((xp.shape[0], oh, ow, c, m), dtype=np.result_type(xp.dtype, w.dtype))
-    for i in range(kh):
-        for j in range(kw):
-            patch = xp[
-                :, i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw, :
-            ]
-            out += patch[..., None] * w[i, j]
-    return out.reshape(xp.shape[0], oh, ow, c * m)
+    n, (oh, ow) = xp.shape[0], outs
+    dtype = np.result_type(xp.dtype, w.dtype)
+    out = np.zeros((n, oh, ow, c, m), dtype=dtype)
+    rows = max(1, _DEPTHWISE_BLOCK_BYTES // (ow * c * m * dtype.itemsize))
+    images = max(1, rows // oh)
+    rows = min(rows, oh)
+    product = np.empty((min(images, n), rows, ow, c, m), dtype=dtype)
+    if m == 1:  # one output per channel: 4-D operands (faster inner loops than a broadcast 5th axis)
+        out, product, w = out[..., 0], product[..., 0], w[..., 0]
+    (sh, sw), (dh, dw) = strides, dilations
+    for first in range(0, n, images):
+        batch = slice(first, first + images)
+        for top in range(0, oh, rows):
+            acc = out[batch, top : top + rows]
+            prod = product[: acc.shape[0], : acc.shape[1]]
+            for i, j in np.ndindex(kh, kw):
+                start = top * sh + i * dh
+                patch = xp[
+                    batch,
+                    start : start + (acc.shape[1] - 1) * sh + 1 : sh,
+                    j * dw : j * dw + (ow - 1) * sw + 1 : sw,
+                ]
+                np.multiply(patch if m == 1 else patch[..., None], w[i, j], out=prod)  # rounded product,
+                np.add(acc, prod, out=acc)  # then a rounded sum
+            if epilogue is not None:
+                epilogue(acc.reshape(*acc.shape[:3], c * m))
+    return out.reshape(n, oh, ow, c * m)
 
 
 @kernel_factory("DepthwiseConv2dNative", family="nn", dtypes=FLOATS)
 def _depthwise(node: NodeSpec) -> Any:
+    return depthwise_conv(node)
+
+
+def depthwise_conv(node: NodeSpec, fused: bool = False) -> Any:
+    """The DepthwiseConv2dNative kernel; `fused`: `run(ctx, epilogue_for, x, w) -> (out, applied)`,
+    applying `epilogue_for(dtype, shape)` (when it gives one) to each block as it is finished."""
     geom = ConvGeometry(node, 4, "NHWC")
 
-    def run(ctx: Any, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def run(ctx: Any, x: np.ndarray, w: np.ndarray, epilogue_for: EpilogueFor | None = None) -> Any:
         if x.ndim != 4 or w.ndim != 4:
             fail(f"input and filter must be 4-D: {shape_str(x.shape)}, {shape_str(w.shape)}")
         xl = upcast(_to_channels_last(x, geom.fmt))
@@ -309,13 +451,26 @@ def _depthwise(node: NodeSpec) -> Any:
         outs, pads = geom.resolve(xl.shape[1:3], [kh, kw])
         xp = _pad_spatial(xl, pads)
         n = xl.shape[0]
+        epilogue = None
+        if (
+            epilogue_for is not None
+            and geom.fmt == "NHWC"
+            and x.dtype in FUSABLE_FLOATS  # half types round once more between the ops
+            and x.dtype == w.dtype
+            and n
+            and 0 not in outs
+        ):
+            epilogue = epilogue_for(x.dtype, (n, *outs, c * m))
         if n == 0 or 0 in outs:
             out = np.zeros((n, *outs, c * m), dtype=xl.dtype)
         else:
             with np.errstate(all="ignore"):
-                out = _depthwise_taps(xp, upcast(w), geom.strides, geom.dilations, outs)
-        return as_dtype(_from_channels_last(out, geom.fmt), x.dtype)
+                out = _depthwise_taps(xp, upcast(w), geom.strides, geom.dilations, outs, epilogue)
+        out = as_dtype(_from_channels_last(out, geom.fmt), x.dtype)
+        return (out, epilogue is not None) if fused else out
 
+    if fused:
+        return lambda ctx, epilogue_for, x, w: run(ctx, x, w, epilogue_for)
     return run
 
 
@@ -380,21 +535,31 @@ _conv_backprop_kernel("DepthwiseConv2dNativeBackpropInput", 4, "NHWC", depthwise
 
 
 def _pool(x: np.ndarray, ks: list[int], geom: ConvGeometry, kind: str) -> np.ndarray:
-    r = x.ndim - 2
     outs, pads = geom.resolve(x.shape[1:-1], ks)
     n, c = x.shape[0], x.shape[-1]
     if n == 0 or 0 in outs or c == 0:
         return np.zeros((n, *outs, c), dtype=x.dtype)
-    axes = tuple(range(-r, 0))
     if kind == "max":
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        win = _windows(_pad_spatial(x, pads, fill), ks, geom.strides, [1] * r, outs)
-        return win.max(axis=axes)
-    win = _windows(_pad_spatial(x, pads, 0), ks, geom.strides, [1] * r, outs)
-    total = win.sum(axis=axes)
+        return _reduce_taps(np.maximum, _pad_spatial(x, pads, fill), ks, geom.strides, outs)
+    total = _reduce_taps(np.add, _pad_spatial(x, pads, 0), ks, geom.strides, outs)
     ones = np.ones((1, *x.shape[1:-1], 1), dtype=x.dtype)
-    counts = _windows(_pad_spatial(ones, pads, 0), ks, geom.strides, [1] * r, outs).sum(axis=axes)
-    return total / counts
+    counts = _reduce_taps(np.add, _pad_spatial(ones, pads, 0), ks, geom.strides, outs)
+    return np.divide(total, counts, out=total)
+
+
+def _reduce_taps(
+    ufunc: np.ufunc, xp: np.ndarray, ks: list[int], strides: list[int], outs: list[int]
+) -> np.ndarray:
+    """`ufunc` over every window of a padded channels-last input, tap after tap in row-major
+    order: one pass over a strided view per tap (reducing a window view over its small trailing
+    axes instead walks the memory element by element)."""
+    out: np.ndarray | None = None
+    for taps in np.ndindex(*ks):
+        view = xp[_tap(taps, [1] * len(ks), strides, outs)]
+        out = view.copy() if out is None else ufunc(out, view, out=out)
+    assert out is not None
+    return out
 
 
 def _pool_kernel(op: str, rank: int, default_format: str, kind: str, ksize_input: bool = False) -> None:
@@ -437,9 +602,10 @@ _pool_kernel("AvgPool3D", 5, "NDHWC", "avg")
 # --------------------------------------------------------------------------- normalization
 
 
-def _batch_norm_factor(var: np.ndarray, eps: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def batch_norm_factor(var: np.ndarray, eps: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """rsqrt(var + eps) * scale, the per-channel factor of inference batch normalization (float32:
-    TensorFlow's rsqrt, the hardware estimate and a Newton step, bit for bit)."""
+    TensorFlow's rsqrt, the hardware estimate and a Newton step, bit for bit). Also used by the
+    fused in-place path (savedmodel/runtime/fusion.py), so both give the same bits."""
     shifted = var + eps
     if shifted.dtype == np.float32:
         return eigen_x86.rsqrt_float32(shifted) * scale
@@ -486,8 +652,13 @@ def _batch_norm(node: NodeSpec, version: int) -> Any:
                 reserves = [bmean, bvar]
             else:
                 # TensorFlow's order: (x - mean) * (rsqrt(var + eps) * scale) + offset
-                inv = _batch_norm_factor(var, np.asarray(eps, u), scale)
-                y = (xw - mean.reshape(shape)) * inv.reshape(shape) + offset.reshape(shape)
+                inv = batch_norm_factor(var, np.asarray(eps, u), scale)
+                y = np.subtract(xw, mean.reshape(shape))  # then in place: one buffer, no temporaries
+                if type(y) is np.ndarray:
+                    np.multiply(y, inv.reshape(shape), out=y)
+                    np.add(y, offset.reshape(shape), out=y)
+                else:
+                    y = y * inv.reshape(shape) + offset.reshape(shape)
                 out_mean, out_var = mean, var
                 reserves = [mean, var]
         outs = [as_dtype(y, x.dtype), as_dtype(out_mean, u), as_dtype(out_var, u)]

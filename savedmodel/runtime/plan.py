@@ -36,6 +36,7 @@ from savedmodel.graph.model import DATAFLOW_PRIMITIVES, FunctionLibrary, GraphMo
 from savedmodel.ops import registry
 from savedmodel.ops.registry import Attrs, NodeSpec
 from savedmodel.policy import active_limits, refuses, using_limits
+from savedmodel.runtime.fusion import fuse_steps
 from savedmodel.runtime.resources import alias, deref
 
 # Ops whose semantics live in the dataflow executor (the registry only lists them).
@@ -329,6 +330,7 @@ class Step:
     count: int
     node: str
     op: str
+    plain: bool = True  # takes its inputs as they are (no dereferencing wrapper) and is no function call
 
 
 class Plan:
@@ -406,7 +408,10 @@ class StraightPlan(Plan):
         self.feed_slots = feed_slots
         self.steps = steps
         self.fetch_slots = fetch_slots
-        self._fast = [(s.run, s.inputs, s.out, s.mode, s.count) for s in steps]
+        releases = _releases(steps, fetch_slots)
+        self._fast = [
+            (s.run, s.inputs, s.out, s.mode, s.count, r) for s, r in zip(steps, releases, strict=True)
+        ]
 
     def _execute(self, ctx: Any, args: Sequence[Any]) -> list[Any]:
         vals = self.template.copy()
@@ -422,8 +427,10 @@ class StraightPlan(Plan):
         ndarray = np.ndarray
         account = ctx.account
         try:
-            for i, (run, inputs, out, mode, count) in enumerate(self._fast):  # noqa: B007
+            for i, (run, inputs, out, mode, count, release) in enumerate(self._fast):  # noqa: B007
                 result = run(ctx, *[vals[j] for j in inputs])
+                for j in release:  # values no later step reads: their memory goes back now
+                    vals[j] = None
                 if mode == 0:
                     vals[out] = result
                     if type(result) is ndarray and (per_call or result.nbytes > per_tensor):
@@ -448,6 +455,28 @@ class StraightPlan(Plan):
         except Exception as exc:
             raise _wrap_error(exc, self.steps[i]) from exc
         return [vals[j] for j in self.fetch_slots]
+
+
+def _releases(steps: Sequence[Step], fetch_slots: Sequence[int]) -> list[tuple[int, ...]]:
+    """Per step, the value slots to drop once it has run: the inputs it is the last reader of
+    (outputs of earlier steps only; feeds, constants and fetches stay). Intermediate tensors are
+    then freed during the call instead of all living until its end."""
+    last_read: dict[int, int] = {}
+    for index, step in enumerate(steps):
+        for slot in step.inputs:
+            last_read[slot] = index
+    produced = set()
+    for step in steps:
+        if step.mode == 0:
+            produced.add(step.out)
+        elif step.mode == 1:
+            produced.update(range(step.out, step.out + step.count))
+    kept = set(fetch_slots)
+    releases: list[list[int]] = [[] for _ in steps]
+    for slot, index in last_read.items():
+        if slot in produced and slot not in kept:
+            releases[index].append(slot)
+    return [tuple(sorted(r)) for r in releases]
 
 
 def compile_plan(
@@ -542,8 +571,10 @@ def _compile_plan(
         mode = 0 if layout.single else (1 if layout.count else 2)
         if node.op in library:
             mode = 1
-        steps.append(Step(run, tuple(inputs), base[node_name], mode, layout.count, node_name, node.op))
+        plain = not any(mask) and node.op not in library
+        steps.append(Step(run, tuple(inputs), base[node_name], mode, layout.count, node_name, node.op, plain))
     fetch_slots = [feed_slots[f] if f in feed_slots else base[f[0]] + f[1] for f in fetches]
+    steps = fuse_steps(steps, graph, fetch_slots, _wrap_error)
     return StraightPlan(name, template, [feed_slots[f] for f in feeds], steps, fetch_slots)
 
 

@@ -403,3 +403,23 @@ def test_memory_limits() -> None:
     with pytest.raises(LimitExceededError, match="max_bytes_per_call"):
         per_call.run("z:0", {"x:0": big})
     assert per_call.run("y:0", {"x:0": big}).shape == (1000,)
+
+
+def test_intermediate_values_are_freed_after_their_last_reader() -> None:
+    """A chain of 8 MB intermediates: each is dropped once its reader ran, so the call holds
+    two at a time, not all of them until it ends; fetched and twice-read values are kept."""
+    import tracemalloc
+
+    chain = [placeholder("x"), const("one", np.float32(1))]
+    for i in range(8):
+        chain.append(node(f"y{i}", "AddV2", f"y{i - 1}" if i else "x", "one", T=type_attr(F)))
+    chain.append(node("twice", "AddV2", "y3", "y7", T=type_attr(F)))
+    sess = Session(graph(*chain))
+    x = np.zeros(2**21, np.float32)  # 8 MiB
+    sess.run(["y7:0", "twice:0"], {"x:0": x})
+    tracemalloc.start()
+    y7, twice = sess.run(["y7:0", "twice:0"], {"x:0": x})
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert y7[0] == np.float32(8) and twice[0] == np.float32(12)
+    assert peak < 5 * x.nbytes  # y3 kept for `twice`, y7 and `twice` fetched, one in flight
