@@ -11,6 +11,7 @@ from savedmodel.errors import (
     PolicyError,
     RefusedOpError,
     SavedModelError,
+    UnsupportedError,
     UnsupportedOpError,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "PolicyError",
     "RefusedOpError",
     "SavedModelError",
+    "UnsupportedError",
     "UnsupportedOpError",
     "__version__",
 ]

@@ -89,3 +89,8 @@ class RefusedOpError(PolicyError):
             f"{prefix}uses ops that touch the file system: {listing}; "
             "pass allow_file_access=True (CLI: --allow_file_access) to run it anyway"
         )
+
+
+class UnsupportedError(SavedModelError, NotImplementedError):
+    """A feature of the API savedmodel imitates that it does not implement (a Keras layer, a
+    save format...); the message names what to use instead where there is something."""

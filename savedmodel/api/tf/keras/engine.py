@@ -1,5 +1,5 @@
-"""A Keras subset: `Input`, functional `Model`, `Sequential`, `Dense`, ops on Keras tensors
-(TFOpLambda layers), `model.save(..., save_format='tf')`, `models.load_model`, `predict`."""
+"""The Keras engine: Keras tensors, `Layer`, `InputLayer`, op layers (TFOpLambda), the functional
+`Model` and `Sequential`, `model.save(dir)` and `models.load_model`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 import os
 from collections import defaultdict
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ from savedmodel.api.tf.function import Function, TensorSpec, function
 from savedmodel.api.tf.graph import TensorShape, as_shape
 from savedmodel.api.tf.module import Module
 from savedmodel.api.tf.variables import Variable
-from savedmodel.errors import FormatError, InvalidInputError
+from savedmodel.errors import FormatError, InvalidInputError, UnsupportedError
 from savedmodel.proto import saved_metadata_pb2
 
 _NAME_COUNTS: dict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
@@ -41,10 +40,18 @@ class KerasTensor:
     """A symbolic output of a layer in a functional model."""
 
     def __init__(
-        self, layer: Layer, inputs: list[Any], kwargs: dict[str, Any], shape: TensorShape, dtype: Any
+        self,
+        layer: Layer,
+        inputs: list[Any],
+        kwargs: dict[str, Any],
+        shape: TensorShape,
+        dtype: Any,
+        call_inputs: Any = None,
     ) -> None:
         self.layer = layer
         self.inbound = inputs
+        # the first call argument as given: one tensor, or a list of them (Concatenate, Add)
+        self.call_inputs = call_inputs if call_inputs is not None else (inputs[0] if inputs else None)
         self.kwargs = kwargs
         self.shape = shape
         self.dtype = as_dtype(dtype)
@@ -88,18 +95,40 @@ _install_keras_operators()
 
 
 class Layer(Module):
-    """Base of layers: `__call__` on Keras tensors builds the model graph, on tensors computes."""
+    """Base of layers: `__call__` on Keras tensors builds the model graph, on tensors computes.
+
+    A layer's weights are made by `add_weight` (tracked under their attribute name, in Keras's
+    order); layers it owns (an LSTM's cell) are tracked by `add_sublayer`."""
 
     _class_name = "Layer"
     _identifier = "_tf_keras_layer"
+    _expects_training_arg = False
+    _autocast = True
+    _must_restore_from_config = False
 
     def __init__(
-        self, name: str | None = None, dtype: Any = "float32", trainable: bool = True, **_: Any
+        self,
+        name: str | None = None,
+        dtype: Any = "float32",
+        trainable: bool = True,
+        input_shape: Any = None,
+        batch_input_shape: Any = None,
+        **_: Any,
     ) -> None:
         super().__init__(name=name or _unique_layer_name(_snake(type(self).__name__)))
         self._dtype = as_dtype(dtype or "float32")
         self.trainable = trainable
         self.built = False
+        if input_shape is not None:
+            batch_input_shape = [None, *([input_shape] if isinstance(input_shape, int) else input_shape)]
+        # a Sequential model's first layer may say its input's shape (`Dense(2, input_shape=(3,))`)
+        self._batch_input_shape = None if batch_input_shape is None else list(batch_input_shape)
+        self._weight_slots: list[tuple[str, Any]] = []
+        self._sublayer_slots: list[tuple[str, Layer]] = []
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
 
     @property
     def dtype(self) -> str:
@@ -108,28 +137,58 @@ class Layer(Module):
     def build(self, input_shape: TensorShape) -> None:
         self.built = True
 
+    def add_weight(
+        self, name: str, shape: Any, initializer: Any = "glorot_uniform", trainable: bool = True
+    ) -> Any:
+        from savedmodel.api.tf.keras import initializers
+
+        dtype = self._dtype.as_numpy_dtype
+        value = (
+            np.asarray(initializer(shape, dtype), dtype=dtype)
+            if callable(initializer)
+            else initializers.initial_value(initializer, shape, dtype)
+        )
+        var = Variable(
+            value,
+            name=f"{self.name}/{name}",
+            trainable=trainable,
+        )
+        self._weight_slots.append((name, var))
+        setattr(self, name, var)
+        return var
+
+    def add_sublayer(self, attribute: str, layer: Layer) -> Layer:
+        self._sublayer_slots.append((attribute, layer))
+        setattr(self, attribute, layer)
+        return layer
+
     def call(self, inputs: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
-    def compute_output_shape(self, input_shape: TensorShape, kwargs: dict[str, Any]) -> TensorShape:
+    def compute_output_shape(self, input_shape: Any, kwargs: dict[str, Any]) -> TensorShape:
         return input_shape
 
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
-        if isinstance(inputs, KerasTensor):
+        flat_inputs = [t for t in _flat(inputs) if isinstance(t, KerasTensor)]
+        if flat_inputs:
+            shape = _map(inputs, lambda t: t.shape)
             if not self.built:
-                self.build(inputs.shape)
+                self.build(shape)
                 self.built = True
             if getattr(self, "_build_input_shape", None) is None:
-                self._build_input_shape = inputs.shape
+                self._build_input_shape = shape
+                self._build_input_dtype = flat_inputs[0].dtype
+            tensor_kwargs = [v for v in kwargs.values() if isinstance(v, KerasTensor)]
             return KerasTensor(
                 self,
-                [inputs],
+                flat_inputs + tensor_kwargs,
                 kwargs,
-                self.compute_output_shape(inputs.shape, kwargs),
-                self._output_dtype(inputs),
+                self.compute_output_shape(shape, kwargs),
+                self._output_dtype(flat_inputs[0]),
+                call_inputs=inputs,
             )
         if not self.built:
-            self.build(_shape_of(inputs))
+            self.build(_map(inputs, _shape_of) if isinstance(inputs, list | tuple) else _shape_of(inputs))
             self.built = True
         return self.call(inputs, **kwargs)
 
@@ -137,20 +196,23 @@ class Layer(Module):
         return self._dtype
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = {"class_name": "__tuple__", "items": self._batch_input_shape}
+        return config
 
     def _metadata(self) -> dict[str, Any]:
         """What tf-keras stores for a layer in keras_metadata.pb."""
         out: dict[str, Any] = {
             "name": self.name,
             "trainable": self.trainable,
-            "expects_training_arg": False,
+            "expects_training_arg": self._expects_training_arg,
             "dtype": self.dtype,
             "batch_input_shape": None,
             "stateful": False,
-            "must_restore_from_config": isinstance(self, TFOpLambda),
+            "must_restore_from_config": isinstance(self, TFOpLambda) or self._must_restore_from_config,
             "preserve_input_structure_in_config": isinstance(self, TFOpLambda),
-            "autocast": not isinstance(self, TFOpLambda),
+            "autocast": self._autocast and not isinstance(self, TFOpLambda),
             "class_name": self._class_name,
             "config": self.get_config(),
         }
@@ -159,7 +221,7 @@ class Layer(Module):
             out["input_spec"] = input_spec
         shape = getattr(self, "_build_input_shape", None)
         if shape is not None:
-            out["build_input_shape"] = _shape_json(shape)
+            out["build_input_shape"] = _map(shape, _shape_json)
         return out
 
     def _input_spec(self) -> dict[str, Any] | None:
@@ -171,11 +233,31 @@ class Layer(Module):
 
     # object graph (what tf-keras's SavedModel serialization tracks per layer)
     def _own_weights(self) -> list[Any]:
-        return []
+        """The layer's weights in Keras's order: its own, then its sublayers'."""
+        return [var for _, var in self._weight_paths()]
+
+    def _weight_paths(self) -> list[tuple[str, Any]]:
+        """(object path below the layer, variable), e.g. `kernel`, `cell/recurrent_kernel`."""
+        out = list(self._named_weights())
+        for attribute, layer in self._sublayer_slots:
+            out += [(f"{attribute}/{path}", var) for path, var in layer._weight_paths()]
+        return out
+
+    def _traceable(self) -> bool:
+        """Whether tf-keras-style `__call__` functions are traced for the layer: a single-tensor
+        call with no tensor keyword arguments."""
+        shape = getattr(self, "_build_input_shape", None)
+        return isinstance(shape, TensorShape) and type(self).call is not Layer.call
 
     def _saved_functions(self) -> dict[str, Any]:
         """Traced functions saved with the layer (`__call__`, `call_and_return_...`)."""
-        return {}
+        if not self._traceable():
+            return {}
+        spec = TensorSpec(self._build_input_shape, self._input_dtype(), "inputs")
+        return _call_functions(self, spec, expects_training=self._expects_training_arg)
+
+    def _input_dtype(self) -> Any:
+        return getattr(self, "_build_input_dtype", self._dtype)
 
     def _saved_layers(self) -> list[Layer]:
         return []
@@ -235,10 +317,10 @@ class Layer(Module):
         return out
 
     def _layer_children(self) -> list[tuple[str, Any]]:
-        return []
+        return list(self._sublayer_slots)
 
     def _named_weights(self) -> list[tuple[str, Any]]:
-        return []
+        return list(self._weight_slots)
 
     @property
     def weights(self) -> list[Any]:
@@ -329,9 +411,11 @@ def _shape_of(value: Any) -> TensorShape:
 
 
 def _snake(name: str) -> str:
+    """A class name as Keras names its instances: `Conv2D` -> `conv2d`, `LSTMCell` -> `lstm_cell`."""
     import re
 
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    words = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
 
 
 class InputLayer(Layer):
@@ -414,124 +498,17 @@ class TFOpLambda(Layer):
         }
 
 
-_ACTIVATIONS = {
-    None: lambda x: x,
-    "linear": lambda x: x,
-    "relu": ops.relu,
-    "sigmoid": ops.sigmoid,
-    "tanh": ops.tanh,
-    "softmax": ops.softmax,
-}
-
-
-class Dense(Layer):
-    _class_name = "Dense"
-
-    def __init__(
-        self,
-        units: int,
-        activation: Any = None,
-        use_bias: bool = True,
-        kernel_initializer: Any = "glorot_uniform",
-        bias_initializer: Any = "zeros",
-        seed: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.units = int(units)
-        self.activation = activation if callable(activation) else _ACTIVATIONS.get(activation, None)
-        self._activation_name = activation if isinstance(activation, str) or activation is None else "custom"
-        if self.activation is None:
-            raise InvalidInputError(f"unsupported activation {activation!r}")
-        self.use_bias = use_bias
-        self._kernel_initializer = kernel_initializer
-        self._seed = seed
-
-    def build(self, input_shape: TensorShape) -> None:
-        dims = input_shape.dims or (None,)
-        fan_in = dims[-1]
-        if fan_in is None:
-            raise InvalidInputError(f"Dense layer {self.name}: the last input dimension must be known")
-        rng = np.random.default_rng(self._seed)
-        limit = np.sqrt(6.0 / (fan_in + self.units))
-        kernel = rng.uniform(-limit, limit, size=(fan_in, self.units)).astype(self._dtype.as_numpy_dtype)
-        if isinstance(self._kernel_initializer, str) and self._kernel_initializer in ("zeros", "ones"):
-            kernel = getattr(np, self._kernel_initializer)(
-                (fan_in, self.units), dtype=self._dtype.as_numpy_dtype
-            )
-        self.kernel = Variable(kernel, name=f"{self.name}/kernel")
-        if self.use_bias:
-            self.bias = Variable(
-                np.zeros(self.units, dtype=self._dtype.as_numpy_dtype), name=f"{self.name}/bias"
-            )
-        self.built = True
-
-    def _own_weights(self) -> list[Any]:
-        return [v for _, v in self._named_weights()]
-
-    def _named_weights(self) -> list[tuple[str, Any]]:
-        out = [("kernel", self.kernel)] if hasattr(self, "kernel") else []
-        if self.use_bias and hasattr(self, "bias"):
-            out.append(("bias", self.bias))
-        return out
-
-    def _input_spec(self) -> dict[str, Any] | None:
-        shape = getattr(self, "_build_input_shape", None)
-        if shape is None or not shape.dims:
-            return None
-        return {
-            "class_name": "InputSpec",
-            "config": {
-                "dtype": None,
-                "shape": None,
-                "ndim": None,
-                "max_ndim": None,
-                "min_ndim": 2,
-                "axes": {"-1": shape.dims[-1]},
-            },
-        }
-
-    def _saved_functions(self) -> dict[str, Any]:
-        shape = getattr(self, "_build_input_shape", None)
-        if shape is None:
-            return {}
-        return _call_functions(self, TensorSpec(shape, self._dtype, "inputs"), expects_training=False)
-
-    def call(self, inputs: Any, **_: Any) -> Any:
-        x = ops.matmul(inputs, self.kernel)
-        if self.use_bias:
-            x = ops.bias_add(x, self.bias)
-        return self.activation(x)
-
-    def compute_output_shape(self, input_shape: TensorShape, kwargs: dict[str, Any]) -> TensorShape:
-        dims = list(input_shape.dims or (None,))
-        return TensorShape(dims[:-1] + [self.units])
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "activation": self._activation_name or "linear",
-            "use_bias": self.use_bias,
-            "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": self._seed}},
-            "bias_initializer": {"class_name": "Zeros", "config": {}},
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
-            "activity_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
-        }
-
-
-def Input(
+def Input(  # noqa: N802
     shape: Any = None,
     batch_size: int | None = None,
     name: str | None = None,
-    dtype: Any = None,  # noqa: N802
+    dtype: Any = None,
+    batch_shape: Any = None,
     **_: Any,
 ) -> KerasTensor:
     dims = [shape] if isinstance(shape, int) else list(shape or [])
-    layer = InputLayer([batch_size, *dims], dtype=dtype or "float32", name=name)
+    full = list(batch_shape) if batch_shape is not None else [batch_size, *dims]
+    layer = InputLayer(full, dtype=dtype or "float32", name=name)
     return KerasTensor(layer, [], {}, layer.batch_input_shape, layer._dtype)
 
 
@@ -603,9 +580,12 @@ class Model(Layer):
         for node in self._nodes:
             if id(node) in values:
                 continue
-            args = [values[id(p)] for p in node.inbound]
+            args = _map(node.call_inputs, lambda t: values[id(t)])
             kwargs = {k: values[id(v)] if isinstance(v, KerasTensor) else v for k, v in node.kwargs.items()}
-            values[id(node)] = node.layer.call(*args, **kwargs)
+            out = node.layer.call(args, **kwargs)
+            if hasattr(out, "set_shape") and out.shape.dims is None and node.shape.dims is not None:
+                out.set_shape(node.shape)  # an op without static shape inference (Einsum, Split...)
+            values[id(node)] = out
         return _map(self._outputs, lambda t: values[id(t)])
 
     def __call__(self, inputs: Any, training: Any = None, **kwargs: Any) -> Any:
@@ -629,7 +609,7 @@ class Model(Layer):
     def get_config(self) -> dict[str, Any]:
         layers = []
         for node in self._nodes:
-            inbound = []
+            inbound: list[Any] = []
             if node.inbound:
                 kwargs = {
                     k: [v.layer.name, 0, 0] if isinstance(v, KerasTensor) else v
@@ -638,8 +618,8 @@ class Model(Layer):
                 if isinstance(node.layer, TFOpLambda):
                     kwargs.setdefault("name", None)
                     inbound = [[node.inbound[0].layer.name, 0, 0, kwargs]]
-                else:  # one call node, its list of inbound tensors
-                    inbound = [[[node.inbound[0].layer.name, 0, 0, kwargs]]]
+                else:  # one call node: each tensor of its first argument, the other arguments
+                    inbound = [[[t.layer.name, 0, 0, kwargs] for t in _flat(node.call_inputs)]]
             layers.append(
                 {
                     "class_name": node.layer._class_name,
@@ -794,9 +774,7 @@ class Model(Layer):
     ) -> None:
         from savedmodel.api.tf.saving import save
 
-        fmt = save_format or ("h5" if str(filepath).endswith((".h5", ".keras")) else "tf")
-        if fmt != "tf":
-            raise InvalidInputError(f"save_format={fmt!r} is not supported; use save_format='tf'")
+        _check_save_format(filepath, save_format)
         if not overwrite and Path(filepath).exists():
             raise FileExistsError(f"{filepath} exists and overwrite=False")
         save(self, filepath, signatures=signatures)
@@ -834,11 +812,24 @@ class Sequential(Model):
         elif self._pending and isinstance(self._pending[0], InputLayer):
             first = self._pending.pop(0)
             self._build_from(KerasTensor(first, [], {}, first.batch_input_shape, first._dtype))
+        elif self._pending and getattr(self._pending[0], "_batch_input_shape", None) is not None:
+            self._build_from_first_layer()
+
+    def _build_from_first_layer(self) -> None:
+        first = self._pending[0]
+        shape = first._batch_input_shape
+        dtype = "int32" if first._class_name == "Embedding" else first.dtype
+        self._build_from(Input(batch_shape=shape, dtype=dtype, name=f"{first.name}_input"))
 
     def add(self, layer: Any) -> None:
+        if isinstance(layer, KerasTensor) and not self._pending:
+            self._build_from(layer)
+            return
         self._pending.append(layer)
         if self._inputs:
             self._build_from(self._inputs[0])
+        elif getattr(self._pending[0], "_batch_input_shape", None) is not None:
+            self._build_from_first_layer()
 
     def _build_from(self, inp: KerasTensor) -> None:
         x: Any = inp
@@ -879,16 +870,37 @@ def _layer_from_config(class_name: str, config: dict[str, Any]) -> Layer:
         return InputLayer(items, dtype=config.get("dtype", "float32"), name=config.get("name"))
     if class_name == "TFOpLambda":
         return TFOpLambda(config["function"], name=config.get("name"), dtype=config.get("dtype", "float32"))
-    if class_name == "Dense":
-        activation = config.get("activation", "linear")
-        return Dense(
-            config["units"],
-            activation=activation,
-            use_bias=config.get("use_bias", True),
-            name=config.get("name"),
-            dtype=config.get("dtype", "float32"),
-        )
-    raise InvalidInputError(f"cannot rebuild a Keras layer of class {class_name!r}")
+    from savedmodel.api.tf.keras import layers
+
+    cls = getattr(layers, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise UnsupportedError(f"cannot rebuild a Keras layer of class {class_name!r}")
+    return cls.from_config(_decode_config(config))
+
+
+def _decode_config(value: Any) -> Any:
+    """A saved config with its tuples and TensorShapes (`{"class_name": "__tuple__", ...}`) as lists."""
+    if isinstance(value, dict):
+        if value.get("class_name") in ("__tuple__", "TensorShape") and "items" in value:
+            return None if value["items"] is None else [_decode_config(v) for v in value["items"]]
+        return {k: _decode_config(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_config(v) for v in value]
+    return value
+
+
+def _inbound_call(entry: Any, outputs: dict[str, KerasTensor]) -> tuple[Any, dict[str, Any]]:
+    """A call node of a saved functional config: the first argument and the keyword arguments."""
+    if entry and isinstance(entry[0], str):  # a TFOpLambda's node: [name, 0, 0, kwargs]
+        entry = [entry]
+    tensors = [outputs[item[0]] for item in entry]
+    kwargs = (entry[0] + [{}])[3] or {}
+    kwargs = {
+        k: outputs[v[0]] if isinstance(v, list) and v and isinstance(v[0], str) and v[0] in outputs else v
+        for k, v in kwargs.items()
+        if k != "name"
+    }
+    return (tensors[0] if len(tensors) == 1 else tensors), kwargs
 
 
 def _rebuild_functional(config: dict[str, Any], class_name: str) -> Model:
@@ -908,16 +920,8 @@ def _rebuild_functional(config: dict[str, Any], class_name: str) -> Model:
             previous = list(outputs.values())[-1]
             outputs[name] = layer(previous)
             continue
-        first = inbound[0]
-        if isinstance(first[0], list):
-            first = first[0]
-        source, _, _, kwargs = (first + [{}])[:4]
-        kwargs = {
-            k: outputs[v[0]] if isinstance(v, list) and v and v[0] in outputs else v
-            for k, v in (kwargs or {}).items()
-            if k != "name"
-        }
-        outputs[name] = layer(outputs[source], **kwargs)
+        first_argument, kwargs = _inbound_call(inbound[0], outputs)
+        outputs[name] = layer(first_argument, **kwargs)
     if class_name == "Sequential" and "input_layers" not in config:
         names = list(outputs)
         return Model(inputs=outputs[names[0]], outputs=outputs[names[-1]], name=config.get("name"))
@@ -940,7 +944,7 @@ def _restore_weights(model: Model, path: Path) -> None:
     reader = CheckpointReader(path / "variables" / "variables")
     tracked = model._tracked_layers()
     for index, layer in enumerate(weighted):
-        for attr, var in layer._named_weights():
+        for attr, var in layer._weight_paths():
             key = f"layer_with_weights-{index}/{attr}/.ATTRIBUTES/VARIABLE_VALUE"
             if not reader.has_tensor(key):
                 key = f"layer-{tracked.index(layer)}/{attr}/.ATTRIBUTES/VARIABLE_VALUE"
@@ -970,17 +974,15 @@ def load_model(
     return model
 
 
-def clear_session() -> None:
-    """`tf.keras.backend.clear_session`: default layer names start again (`dense`, `input_1`...)."""
-    _NAME_COUNTS.clear()
-
-
-backend = SimpleNamespace(clear_session=clear_session)
-layers = SimpleNamespace(Dense=Dense, InputLayer=InputLayer, Layer=Layer)
-models = SimpleNamespace(
-    load_model=load_model,
-    Model=Model,
-    Sequential=Sequential,
-    save_model=lambda model, filepath, **kw: model.save(filepath, **kw),
-)
-_ = (Function, EagerTensor)
+def _check_save_format(filepath: Any, save_format: str | None) -> None:
+    """Only TF's SavedModel format is written: a `.keras` zip or an HDF5 file is refused, naming
+    what to do instead."""
+    suffix = Path(os.fspath(filepath)).suffix.lower()
+    fmt = (save_format or {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}.get(suffix, "tf")).lower()
+    if fmt in ("tf", "tensorflow"):
+        return
+    what = "the Keras v3 '.keras' format" if fmt == "keras" else f"save_format={fmt!r}"
+    raise UnsupportedError(
+        f"cannot save {filepath}: savedmodel writes only TensorFlow's SavedModel format, not {what}; "
+        "save to a directory with save_format='tf' (tf.keras.models.load_model reads it)"
+    )
