@@ -335,6 +335,22 @@ class Layer(Module):
             var.assign(np.asarray(value, dtype=var.dtype.as_numpy_dtype))
 
 
+def _add_sublayer_metadata(
+    meta: saved_metadata_pb2.SavedMetadata, layer: Layer, path: str, node_ids: dict[int, int]
+) -> None:
+    """Nodes for the layers a layer owns (an LSTM's cell, an attention layer's projections):
+    tf-keras builds one it rebuilt unbuilt from the shape recorded there."""
+    for attribute, sublayer in layer._sublayer_slots:
+        if id(sublayer) not in node_ids:
+            continue
+        node = meta.nodes.add(
+            node_id=node_ids[id(sublayer)], node_path=f"{path}.{attribute}", identifier=sublayer._identifier
+        )
+        node.version.producer, node.version.min_consumer = 2, 1
+        node.metadata = json.dumps(sublayer._metadata())
+        _add_sublayer_metadata(meta, sublayer, f"{path}.{attribute}", node_ids)
+
+
 class _KerasApi:
     """The `keras_api` child of a layer: its variables, layers and traced call functions."""
 
@@ -722,6 +738,7 @@ class Model(Layer):
             if inbound.get(layer.name):
                 layer_meta = _insert_after(layer_meta, "config", "inbound_nodes", inbound[layer.name])
             node.metadata = json.dumps(layer_meta)
+            _add_sublayer_metadata(meta, layer, f"root.{local_name}", node_ids or {})
         return meta.SerializeToString(deterministic=True)
 
     def _tracked_layers(self) -> list[Layer]:

@@ -211,6 +211,7 @@ class _RNN(Layer):
         if len(dims) != 3 or dims[-1] is None:
             raise InvalidInputError(f"layer {self.name}: expects [batch, timesteps, features] with known features")
         self.cell.build_cell(int(dims[-1]))
+        self.cell._build_input_shape = TensorShape([dims[0], dims[-1]])
         self.built = True
 
     def call(self, inputs: Any, training: Any = None, **_: Any) -> Any:
