@@ -138,11 +138,18 @@ class Layer(Module):
         self.built = True
 
     def add_weight(
-        self, name: str, shape: Any, initializer: Any = "glorot_uniform", trainable: bool = True
+        self,
+        name: str,
+        shape: Any,
+        initializer: Any = "glorot_uniform",
+        trainable: bool = True,
+        dtype: Any = None,
+        attribute: str | None = None,
     ) -> Any:
+        """A weight `<layer>/<name>`, tracked (and kept on the layer) as `attribute` (default: name)."""
         from savedmodel.api.tf.keras import initializers
 
-        dtype = self._dtype.as_numpy_dtype
+        dtype = as_dtype(dtype).as_numpy_dtype if dtype is not None else self._dtype.as_numpy_dtype
         value = (
             np.asarray(initializer(shape, dtype), dtype=dtype)
             if callable(initializer)
@@ -153,8 +160,8 @@ class Layer(Module):
             name=f"{self.name}/{name}",
             trainable=trainable,
         )
-        self._weight_slots.append((name, var))
-        setattr(self, name, var)
+        self._weight_slots.append((attribute or name, var))
+        setattr(self, attribute or name, var)
         return var
 
     def add_sublayer(self, attribute: str, layer: Layer) -> Layer:

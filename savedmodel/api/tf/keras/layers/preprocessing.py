@@ -58,9 +58,9 @@ class Normalization(Layer):
         self._broadcast_shape = [dims[a] if a in keep else 1 for a in range(len(dims))]
         self._param_shape = param_shape
         if self.input_mean is None:  # adapt() fills these: weights mean, variance, count
-            self.add_weight("mean", param_shape, "zeros", trainable=False)
-            self.add_weight("variance", param_shape, "ones", trainable=False)
-            self.add_weight("count", (), "zeros", trainable=False)
+            self.add_weight("mean", param_shape, "zeros", trainable=False, attribute="adapt_mean")
+            self.add_weight("variance", param_shape, "ones", trainable=False, attribute="adapt_variance")
+            self.add_weight("count", (), "zeros", trainable=False, dtype="int64")
         self.built = True
 
     def adapt(self, data: Any, batch_size: Any = None, steps: Any = None) -> None:
@@ -71,16 +71,17 @@ class Normalization(Layer):
             raise InvalidInputError("Normalization: adapt() needs a layer made without mean and variance")
         keep = {a % values.ndim for a in self.axis}
         reduce = tuple(a for a in range(values.ndim) if a not in keep)
-        self.mean.assign(values.mean(axis=reduce).astype(np.float32))
-        self.variance.assign(values.var(axis=reduce).astype(np.float32))
-        self.count.assign(np.float32(int(np.prod([values.shape[a] for a in reduce]))))
+        self.adapt_mean.assign(values.mean(axis=reduce).astype(np.float32))
+        self.adapt_variance.assign(values.var(axis=reduce).astype(np.float32))
+        self.count.assign(np.int64(np.prod([values.shape[a] for a in reduce])))
 
     def _statistics(self) -> tuple[Any, Any]:
         if self.input_mean is not None:
             mean = np.broadcast_to(self.input_mean, self._param_shape).reshape(self._broadcast_shape)
             variance = np.broadcast_to(self.input_variance, self._param_shape).reshape(self._broadcast_shape)
             return mean.astype(np.float32), variance.astype(np.float32)
-        return ops.reshape(self.mean, self._broadcast_shape), ops.reshape(self.variance, self._broadcast_shape)
+        shape = self._broadcast_shape
+        return ops.reshape(self.adapt_mean, shape), ops.reshape(self.adapt_variance, shape)
 
     def call(self, inputs: Any, **_: Any) -> Any:
         x = ops.convert_to_tensor(inputs)
