@@ -927,28 +927,31 @@ def _inbound_call(entry: Any, outputs: dict[str, KerasTensor]) -> tuple[Any, dic
     return (tensors[0] if len(tensors) == 1 else tensors), kwargs
 
 
+def _rebuild_sequential(config: dict[str, Any]) -> Model:
+    built = [_layer_from_config(entry["class_name"], entry["config"]) for entry in config["layers"]]
+    if built and isinstance(built[0], InputLayer):
+        first = built.pop(0)
+        return Sequential(
+            [KerasTensor(first, [], {}, first.batch_input_shape, first._dtype), *built],
+            name=config.get("name"),
+        )
+    if not built or built[0]._batch_input_shape is None:
+        raise InvalidInputError("a Sequential model without an input shape cannot be rebuilt")
+    return Sequential(built, name=config.get("name"))
+
+
 def _rebuild_functional(config: dict[str, Any], class_name: str) -> Model:
-    layers: dict[str, Layer] = {}
+    if class_name == "Sequential" and "input_layers" not in config:
+        return _rebuild_sequential(config)
     outputs: dict[str, KerasTensor] = {}
     for entry in config["layers"]:
         layer = _layer_from_config(entry["class_name"], entry["config"])
         name = entry.get("name") or layer.name
-        layers[name] = layer
         if isinstance(layer, InputLayer):
             outputs[name] = KerasTensor(layer, [], {}, layer.batch_input_shape, layer._dtype)
             continue
-        inbound = entry.get("inbound_nodes") or []
-        if not inbound and class_name == "Sequential":
-            if not outputs:
-                raise InvalidInputError("a Sequential model without an InputLayer cannot be rebuilt")
-            previous = list(outputs.values())[-1]
-            outputs[name] = layer(previous)
-            continue
-        first_argument, kwargs = _inbound_call(inbound[0], outputs)
+        first_argument, kwargs = _inbound_call((entry.get("inbound_nodes") or [[]])[0], outputs)
         outputs[name] = layer(first_argument, **kwargs)
-    if class_name == "Sequential" and "input_layers" not in config:
-        names = list(outputs)
-        return Model(inputs=outputs[names[0]], outputs=outputs[names[-1]], name=config.get("name"))
     ins = [outputs[name] for name, _, _ in config["input_layers"]]
     outs = [outputs[name] for name, _, _ in config["output_layers"]]
     return Model(
@@ -959,20 +962,36 @@ def _rebuild_functional(config: dict[str, Any], class_name: str) -> Model:
 
 
 def _restore_weights(model: Model, path: Path) -> None:
-    """Assign each layer's weights from the object-based checkpoint (`layer_with_weights-N/kernel/...`)."""
+    """Assign each layer's weights from the object-based checkpoint: a weight's object path
+    (`layer_with_weights-N/cell/kernel`) leads through the checkpoint's object graph to its key
+    (which is the weight's shortest path, maybe `variables/3`)."""
     weighted = [layer for layer in model._tracked_layers() if layer._own_weights()]
     if not weighted:
         return
-    from savedmodel.format.checkpoint import CheckpointReader
+    from savedmodel.format.checkpoint import OBJECT_GRAPH_KEY, CheckpointReader, parse_object_graph
 
     reader = CheckpointReader(path / "variables" / "variables")
+    graph = parse_object_graph(np.asarray(reader.get_tensor(OBJECT_GRAPH_KEY)).item())
     tracked = model._tracked_layers()
     for index, layer in enumerate(weighted):
         for attr, var in layer._weight_paths():
-            key = f"layer_with_weights-{index}/{attr}/.ATTRIBUTES/VARIABLE_VALUE"
-            if not reader.has_tensor(key):
-                key = f"layer-{tracked.index(layer)}/{attr}/.ATTRIBUTES/VARIABLE_VALUE"
+            names = attr.split("/")
+            key = _checkpoint_key(graph, [f"layer_with_weights-{index}", *names]) or _checkpoint_key(
+                graph, [f"layer-{tracked.index(layer)}", *names]
+            )
+            if key is None:
+                raise FormatError(f"{path}: the checkpoint has no value for {layer.name}/{attr}")
             var.assign(np.asarray(reader.get_tensor(key)))
+
+
+def _checkpoint_key(graph: Any, names: list[str]) -> str | None:
+    node = graph.nodes[0]
+    for name in names:
+        child = next((c.node_id for c in node.children if c.local_name == name), None)
+        if child is None:
+            return None
+        node = graph.nodes[child]
+    return next((a.checkpoint_key for a in node.attributes if a.name == "VARIABLE_VALUE"), None)
 
 
 def load_model(

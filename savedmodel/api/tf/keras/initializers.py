@@ -60,7 +60,9 @@ def _name_of(initializer: Any) -> str:
         initializer = _BY_CLASS.get(initializer.get("class_name", ""), "")
     name = str(initializer).lower()
     if name not in _INITIALIZERS:
-        raise InvalidInputError(f"unsupported initializer {initializer!r} (supported: {sorted(_INITIALIZERS)})")
+        raise InvalidInputError(
+            f"unsupported initializer {initializer!r} (supported: {sorted(_INITIALIZERS)})"
+        )
     return name
 
 

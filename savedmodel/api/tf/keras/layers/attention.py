@@ -35,7 +35,9 @@ class EinsumDense(Layer):
     ) -> None:
         super().__init__(**kwargs)
         self.equation = equation
-        shape = [output_shape] if isinstance(output_shape, int) or output_shape is None else list(output_shape)
+        shape = (
+            [output_shape] if isinstance(output_shape, int) or output_shape is None else list(output_shape)
+        )
         self.partial_output_shape = shape
         self.activation, self._activation_name = activation_fn(activation)
         self.bias_axes = bias_axes
@@ -143,7 +145,9 @@ class MultiHeadAttention(Layer):
     def _build_from_shapes(self, query: TensorShape, value: TensorShape, key: TensorShape) -> None:
         for what, shape in (("query", query), ("value", value), ("key", key)):
             if len(dims_of(shape, self)) != 3:
-                raise UnsupportedError(f"MultiHeadAttention: the {what} must be 3-D [batch, length, features]")
+                raise UnsupportedError(
+                    f"MultiHeadAttention: the {what} must be 3-D [batch, length, features]"
+                )
         self._shapes = (query, value, key)
         heads = self.num_heads
         projections = [

@@ -21,7 +21,9 @@ from savedmodel.api.tf.keras.layers.core import (
 from savedmodel.errors import InvalidInputError, UnsupportedError
 
 
-def conv_output_length(length: int | None, kernel: int, padding: str, stride: int, dilation: int) -> int | None:
+def conv_output_length(
+    length: int | None, kernel: int, padding: str, stride: int, dilation: int
+) -> int | None:
     if length is None:
         return None
     if padding == "same":
@@ -64,7 +66,9 @@ class _Conv(Layer):
         self.strides = as_tuple(strides, self.rank, "strides")
         self.dilation_rate = as_tuple(dilation_rate, self.rank, "dilation_rate")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise InvalidInputError(f"{name}: strides > 1 with dilation_rate > 1 is not supported by TensorFlow")
+            raise InvalidInputError(
+                f"{name}: strides > 1 with dilation_rate > 1 is not supported by TensorFlow"
+            )
         self.padding = check_padding(padding, name)
         self.activation, self._activation_name = activation_fn(activation)
         self.use_bias = use_bias
@@ -123,7 +127,9 @@ class _Conv(Layer):
 class Conv2D(_Conv):
     _class_name = "Conv2D"
 
-    def __init__(self, filters: int, kernel_size: Any, kernel_initializer: Any = "glorot_uniform", **kwargs: Any) -> None:
+    def __init__(
+        self, filters: int, kernel_size: Any, kernel_initializer: Any = "glorot_uniform", **kwargs: Any
+    ) -> None:
         super().__init__(kernel_size, **kwargs)
         self.filters = int(filters)
         self._kernel_initializer = initializers.check(kernel_initializer)

@@ -46,7 +46,9 @@ def activation_fn(activation: Any) -> tuple[Callable[[Any], Any], str]:
     if isinstance(activation, dict):  # a saved config {"class_name": ..., "config": ...}
         activation = activation.get("config", {}).get("name", activation.get("class_name"))
     if activation not in ACTIVATIONS:
-        raise UnsupportedError(f"unsupported activation {activation!r} (supported: {sorted(map(str, ACTIVATIONS))})")
+        raise UnsupportedError(
+            f"unsupported activation {activation!r} (supported: {sorted(map(str, ACTIVATIONS))})"
+        )
     return ACTIVATIONS[activation], activation or "linear"
 
 

@@ -20,7 +20,8 @@ class _Merge(Layer):
     def _check(self, inputs: Any) -> list[Any]:
         if not isinstance(inputs, list | tuple) or len(inputs) < self._minimum_inputs:
             raise InvalidInputError(
-                f"layer {self.name} ({self._class_name}) takes a list of at least {self._minimum_inputs} inputs"
+                f"layer {self.name} ({self._class_name}) takes a list of at least "
+                f"{self._minimum_inputs} inputs"
             )
         return list(inputs)
 
@@ -39,7 +40,11 @@ def _elementwise(class_name: str, combine: Any, minimum: int = 2, doc: str = "")
     def merge(self: _Merge, values: list[Any]) -> Any:
         return functools.reduce(combine, values)
 
-    return type(class_name, (_Merge,), {"_class_name": class_name, "_merge": merge, "_minimum_inputs": minimum, "__doc__": doc})
+    return type(
+        class_name,
+        (_Merge,),
+        {"_class_name": class_name, "_merge": merge, "_minimum_inputs": minimum, "__doc__": doc},
+    )
 
 
 Add = _elementwise("Add", ops.add, 1, "Sums its inputs (AddV2 nodes).")

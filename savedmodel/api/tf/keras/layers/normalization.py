@@ -19,7 +19,9 @@ def normalize(x: Any, mean: Any, variance: Any, beta: Any, gamma: Any, epsilon: 
     inv = K.rsqrt(ops.add(variance, np.float32(epsilon)))
     if gamma is not None:
         inv = ops.multiply(inv, gamma)
-    shift = ops.negative(ops.multiply(mean, inv)) if beta is None else ops.subtract(beta, ops.multiply(mean, inv))
+    shift = (
+        ops.negative(ops.multiply(mean, inv)) if beta is None else ops.subtract(beta, ops.multiply(mean, inv))
+    )
     return ops.add(ops.multiply(x, inv), shift)
 
 

@@ -34,7 +34,9 @@ class _Pooling(Layer):
     def call(self, inputs: Any, **_: Any) -> Any:
         x = ops.convert_to_tensor(inputs)
         if self.rank == 1:
-            y = K.pool2d(self._op_type, ops.expand_dims(x, 1), (1, *self.pool_size), (1, *self.strides), self.padding)
+            y = K.pool2d(
+                self._op_type, ops.expand_dims(x, 1), (1, *self.pool_size), (1, *self.strides), self.padding
+            )
             return ops.squeeze(y, [1])
         return K.pool2d(self._op_type, x, self.pool_size, self.strides, self.padding)
 

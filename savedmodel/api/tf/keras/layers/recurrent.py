@@ -209,7 +209,9 @@ class _RNN(Layer):
     def build(self, input_shape: TensorShape) -> None:
         dims = dims_of(input_shape, self)
         if len(dims) != 3 or dims[-1] is None:
-            raise InvalidInputError(f"layer {self.name}: expects [batch, timesteps, features] with known features")
+            raise InvalidInputError(
+                f"layer {self.name}: expects [batch, timesteps, features] with known features"
+            )
         self.cell.build_cell(int(dims[-1]))
         self.cell._build_input_shape = TensorShape([dims[0], dims[-1]])
         self.built = True
