@@ -18,6 +18,7 @@ import savedmodel
 from savedmodel import tf
 from savedmodel.errors import InvalidInputError, SavedModelError, UnsupportedError
 from tests.api.keras_layer_programs import GOLDENS, PROGRAMS, run_program
+from tests.api.written_programs import keras_metadata
 from tests.conftest import ROOT, assert_matches_golden, golden_array
 
 CASES: dict[str, Any] = json.loads(GOLDENS.read_text())
@@ -73,6 +74,20 @@ def test_load_model_rebuilds_the_layers(written: Any, name: str) -> None:
     assert_matches_golden(
         model.predict(inputs if len(inputs) > 1 else inputs[0]), CASES[name]["output"], name
     )
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_layer_metadata_is_tf_kerass(written: Any, name: str) -> None:
+    """Each layer's keras_metadata.pb node (config, build shape, input spec...) is what tf-keras
+    writes for it, less shared_object_id; configs are what other Keras tools read."""
+    root, _ = written
+    nodes = keras_metadata((root / name / "keras_metadata.pb").read_bytes()).values()
+    ours = {
+        metadata["name"]: {"identifier": identifier, "metadata": metadata}
+        for path, identifier, _, _, metadata in nodes
+        if path.count(".") == 1
+    }
+    assert ours == CASES[name]["layer_metadata"]
 
 
 def test_set_weights_then_get_weights_round_trips() -> None:

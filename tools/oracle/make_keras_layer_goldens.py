@@ -67,6 +67,7 @@ def goldens() -> None:
             out[path.stem] = {
                 "input_names": [t.name.split(":")[0] for t in model.inputs],
                 "classes": sorted({type(layer).__name__ for layer in model.layers}),
+                "layer_metadata": _layer_metadata(Path(tmp) / path.stem),
                 "weight_shapes": {
                     layer.name: [list(w.shape) for w in layer.get_weights()] for layer in model.layers
                 },
@@ -74,7 +75,29 @@ def goldens() -> None:
                 "output": as_jsonable(output),
             }
             print(path.stem)
-    GOLDENS.write_text(json.dumps(out, indent=1) + "\n")
+    lines = [f"{json.dumps(name)}: {json.dumps(case)}" for name, case in out.items()]
+    GOLDENS.write_text("{\n" + ",\n".join(lines) + "\n}\n")  # a program a line
+
+
+def _layer_metadata(directory: Path) -> dict:
+    """keras_metadata.pb's node for each layer of the model, by layer name, without tf-keras's
+    shared_object_id bookkeeping."""
+    from tf_keras.protobuf import saved_metadata_pb2
+
+    def without_ids(value):
+        if isinstance(value, dict):
+            return {k: without_ids(v) for k, v in value.items() if k != "shared_object_id"}
+        if isinstance(value, list):
+            return [without_ids(v) for v in value]
+        return value
+
+    meta = saved_metadata_pb2.SavedMetadata.FromString((directory / "keras_metadata.pb").read_bytes())
+    out = {}
+    for node in meta.nodes:
+        if node.node_path.count(".") == 1:  # root.layer-N / root.layer_with_weights-N
+            entry = without_ids(json.loads(node.metadata))
+            out[entry["name"]] = {"identifier": node.identifier, "metadata": entry}
+    return out
 
 
 def check(root: str, names: list[str]) -> None:

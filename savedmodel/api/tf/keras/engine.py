@@ -223,7 +223,9 @@ class Layer(Module):
             "class_name": self._class_name,
             "config": self.get_config(),
         }
-        input_spec = self._input_spec()
+        if "batch_input_shape" in out["config"]:
+            out["batch_input_shape"] = out["config"]["batch_input_shape"]
+        input_spec = self._input_spec() if getattr(self, "_build_input_shape", None) is not None else None
         if input_spec is not None:
             out["input_spec"] = input_spec
         shape = getattr(self, "_build_input_shape", None)
@@ -231,7 +233,8 @@ class Layer(Module):
             out["build_input_shape"] = _map(shape, _shape_json)
         return out
 
-    def _input_spec(self) -> dict[str, Any] | None:
+    def _input_spec(self) -> Any:
+        """The layer's InputSpec as tf-keras saves it (None: the layer has none)."""
         return None
 
     @property
@@ -356,6 +359,23 @@ def _add_sublayer_metadata(
         node.version.producer, node.version.min_consumer = 2, 1
         node.metadata = json.dumps(sublayer._metadata())
         _add_sublayer_metadata(meta, sublayer, f"{path}.{attribute}", node_ids)
+
+
+def input_spec_json(
+    ndim: int | None = None, min_ndim: int | None = None, axes: dict[int, int] | None = None, shape: Any = None
+) -> dict[str, Any]:
+    """An InputSpec as tf-keras writes one in keras_metadata.pb."""
+    return {
+        "class_name": "InputSpec",
+        "config": {
+            "dtype": None,
+            "shape": None if shape is None else {"class_name": "__tuple__", "items": list(shape)},
+            "ndim": ndim,
+            "max_ndim": None,
+            "min_ndim": min_ndim,
+            "axes": {str(k): v for k, v in (axes or {}).items()},
+        },
+    }
 
 
 class _KerasApi:

@@ -10,7 +10,7 @@ from savedmodel.api.tf import ops
 from savedmodel.api.tf.graph import TensorShape
 from savedmodel.api.tf.keras import backend as K
 from savedmodel.api.tf.keras import initializers
-from savedmodel.api.tf.keras.engine import Layer
+from savedmodel.api.tf.keras.engine import Layer, input_spec_json
 from savedmodel.api.tf.keras.layers.core import (
     activation_fn,
     as_tuple,
@@ -92,6 +92,9 @@ class _Conv(Layer):
         if self.use_bias:
             self.add_weight("bias", (self._out_channels(channels),), self._bias_initializer)
         self.built = True
+
+    def _input_spec(self) -> Any:
+        return input_spec_json(min_ndim=self.rank + 2, axes={-1: self._in_channels(self._build_input_shape)})
 
     def compute_output_shape(self, input_shape: TensorShape, kwargs: dict[str, Any]) -> TensorShape:
         dims = dims_of(input_shape, self)

@@ -12,7 +12,7 @@ from savedmodel.api.tf import ops
 from savedmodel.api.tf.graph import TensorShape
 from savedmodel.api.tf.keras import backend as K
 from savedmodel.api.tf.keras import initializers
-from savedmodel.api.tf.keras.engine import Layer
+from savedmodel.api.tf.keras.engine import Layer, input_spec_json
 from savedmodel.errors import InvalidInputError, UnsupportedError
 
 
@@ -109,21 +109,9 @@ class Dense(Layer):
             self.add_weight("bias", (self.units,), self._bias_initializer)
         self.built = True
 
-    def _input_spec(self) -> dict[str, Any] | None:
-        shape = getattr(self, "_build_input_shape", None)
-        if shape is None or not shape.dims:
-            return None
-        return {
-            "class_name": "InputSpec",
-            "config": {
-                "dtype": None,
-                "shape": None,
-                "ndim": None,
-                "max_ndim": None,
-                "min_ndim": 2,
-                "axes": {"-1": shape.dims[-1]},
-            },
-        }
+    def _input_spec(self) -> Any:
+        dims = self._build_input_shape.dims
+        return input_spec_json(min_ndim=2, axes={-1: dims[-1]}) if dims else None
 
     def call(self, inputs: Any, **_: Any) -> Any:
         x = ops.convert_to_tensor(inputs)
@@ -209,6 +197,9 @@ class Flatten(Layer):
         if any(d is None for d in rest):
             raise UnsupportedError(f"Flatten layer {self.name}: the non-batch dimensions must be known")
         return int(np.prod(rest, dtype=np.int64))
+
+    def _input_spec(self) -> Any:
+        return input_spec_json(min_ndim=1)
 
     def call(self, inputs: Any, **_: Any) -> Any:
         x = ops.convert_to_tensor(inputs)

@@ -11,7 +11,7 @@ from savedmodel.api.tf import ops
 from savedmodel.api.tf.graph import TensorShape
 from savedmodel.api.tf.keras import backend as K
 from savedmodel.api.tf.keras import initializers
-from savedmodel.api.tf.keras.engine import Layer
+from savedmodel.api.tf.keras.engine import Layer, input_spec_json
 from savedmodel.api.tf.keras.layers.core import dims_of
 
 
@@ -112,6 +112,10 @@ class BatchNormalization(_Normalization):
         self.add_weight("moving_mean", shape, self._mean_initializer, trainable=False)
         self.add_weight("moving_variance", shape, self._variance_initializer, trainable=False)
         self.built = True
+
+    def _input_spec(self) -> Any:
+        dims = dims_of(self._build_input_shape, self)
+        return input_spec_json(ndim=len(dims), axes={a: dims[a] for a in self.axis})
 
     def call(self, inputs: Any, training: Any = None, **_: Any) -> Any:
         x = ops.convert_to_tensor(inputs)

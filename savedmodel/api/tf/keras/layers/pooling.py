@@ -8,7 +8,7 @@ from typing import Any
 from savedmodel.api.tf import ops
 from savedmodel.api.tf.graph import TensorShape
 from savedmodel.api.tf.keras import backend as K
-from savedmodel.api.tf.keras.engine import Layer
+from savedmodel.api.tf.keras.engine import Layer, input_spec_json
 from savedmodel.api.tf.keras.layers.convolutional import check_padding, conv_output_length
 from savedmodel.api.tf.keras.layers.core import as_tuple, check_channels_last, dims_of, tuple_json
 
@@ -30,6 +30,9 @@ class _Pooling(Layer):
         self.pool_size = as_tuple(pool_size, self.rank, "pool_size")
         self.strides = self.pool_size if strides is None else as_tuple(strides, self.rank, "strides")
         self.padding = check_padding(padding, type(self).__name__)
+
+    def _input_spec(self) -> Any:
+        return input_spec_json(ndim=self.rank + 2)
 
     def call(self, inputs: Any, **_: Any) -> Any:
         x = ops.convert_to_tensor(inputs)
@@ -86,6 +89,9 @@ class _GlobalPooling(Layer):
         super().__init__(**kwargs)
         check_channels_last(data_format, type(self).__name__)
         self.keepdims = bool(keepdims)
+
+    def _input_spec(self) -> Any:
+        return input_spec_json(ndim=self.rank + 2)
 
     def _axes(self) -> list[int]:
         return list(range(1, self.rank + 1))

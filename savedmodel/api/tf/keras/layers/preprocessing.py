@@ -65,6 +65,8 @@ class Normalization(Layer):
 
     def adapt(self, data: Any, batch_size: Any = None, steps: Any = None) -> None:
         values = np.asarray(data, np.float32)
+        if self._batch_input_shape is None:  # as tf-keras: adapting sets an input shape of any size
+            self._batch_input_shape = [None] * values.ndim
         if not self.built:
             self.build(TensorShape([None, *values.shape[1:]]))
         if self.input_mean is not None:

@@ -12,7 +12,7 @@ from savedmodel.api.tf import ops
 from savedmodel.api.tf.graph import TensorShape
 from savedmodel.api.tf.keras import backend as K
 from savedmodel.api.tf.keras import initializers
-from savedmodel.api.tf.keras.engine import Layer, _unique_layer_name
+from savedmodel.api.tf.keras.engine import Layer, input_spec_json
 from savedmodel.api.tf.keras.layers.core import activation_fn, dims_of
 from savedmodel.errors import InvalidInputError, UnsupportedError
 
@@ -47,6 +47,12 @@ class _Cell(Layer):
         self._bias_initializer = initializers.check(bias_initializer)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
+
+    def _metadata(self) -> dict[str, Any]:
+        out = super()._metadata()
+        if "build_input_shape" in out:  # tf-keras records a cell's as a tuple
+            out["build_input_shape"] = {"class_name": "__tuple__", "items": out["build_input_shape"]["items"]}
+        return out
 
     def build_cell(self, input_dim: int) -> None:
         width = self._gates * self.units
@@ -88,8 +94,7 @@ class LSTMCell(_Cell):
     _class_name = "LSTMCell"
 
     def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs: Any) -> None:
-        if "name" not in kwargs:
-            kwargs["name"] = _unique_layer_name("lstm_cell")
+        kwargs.setdefault("name", "lstm_cell")  # tf-keras names every LSTM's cell so
         super().__init__(units, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
 
@@ -125,8 +130,7 @@ class GRUCell(_Cell):
     _gates = 3
 
     def __init__(self, units: int, reset_after: bool = True, **kwargs: Any) -> None:
-        if "name" not in kwargs:
-            kwargs["name"] = _unique_layer_name("gru_cell")
+        kwargs.setdefault("name", "gru_cell")
         super().__init__(units, **kwargs)
         self.reset_after = bool(reset_after)
 
@@ -232,6 +236,10 @@ class _RNN(Layer):
             output, state = self.cell.step(x_t, state)
             outputs.append(output)
         return K.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
+
+    def _input_spec(self) -> Any:
+        features = dims_of(self._build_input_shape, self)[-1]
+        return [input_spec_json(ndim=3, shape=[None, None, features])]
 
     def compute_output_shape(self, input_shape: TensorShape, kwargs: dict[str, Any]) -> TensorShape:
         dims = dims_of(input_shape, self)
