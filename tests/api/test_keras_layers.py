@@ -82,11 +82,15 @@ def test_layer_metadata_is_tf_kerass(written: Any, name: str) -> None:
     writes for it, less shared_object_id; configs are what other Keras tools read."""
     root, _ = written
     nodes = keras_metadata((root / name / "keras_metadata.pb").read_bytes()).values()
-    ours = {
-        metadata["name"]: {"identifier": identifier, "metadata": metadata}
-        for path, identifier, _, _, metadata in nodes
-        if path.count(".") == 1
-    }
+    ours: dict[str, Any] = {}
+    for path, identifier, _, _, metadata in nodes:
+        if path == "root":
+            layers = metadata.pop("config").pop("layers")
+            assert metadata.pop("model_config")["config"]["layers"] == layers
+            inputs = {layer["config"]["name"]: layer for layer in layers if layer["class_name"] == "InputLayer"}
+            ours["<root>"] = {"identifier": identifier, "metadata": metadata, "input_layers": inputs}
+        elif path.count(".") == 1:
+            ours[metadata["name"]] = {"identifier": identifier, "metadata": metadata}
     assert ours == CASES[name]["layer_metadata"]
 
 

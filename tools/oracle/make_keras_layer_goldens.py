@@ -94,8 +94,13 @@ def _layer_metadata(directory: Path) -> dict:
     meta = saved_metadata_pb2.SavedMetadata.FromString((directory / "keras_metadata.pb").read_bytes())
     out = {}
     for node in meta.nodes:
-        if node.node_path.count(".") == 1:  # root.layer-N / root.layer_with_weights-N
-            entry = without_ids(json.loads(node.metadata))
+        entry = without_ids(json.loads(node.metadata))
+        if node.node_path == "root":  # the model: its layers' configs are compared layer by layer
+            layers = entry.pop("config").pop("layers")
+            entry.pop("model_config")
+            inputs = {layer["config"]["name"]: layer for layer in layers if layer["class_name"] == "InputLayer"}
+            out["<root>"] = {"identifier": node.identifier, "metadata": entry, "input_layers": inputs}
+        elif node.node_path.count(".") == 1:  # root.layer-N / root.layer_with_weights-N
             out[entry["name"]] = {"identifier": node.identifier, "metadata": entry}
     return out
 

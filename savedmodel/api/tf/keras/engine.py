@@ -862,8 +862,7 @@ class Sequential(Model):
     def _build_from_first_layer(self) -> None:
         first = self._pending[0]
         shape = first._batch_input_shape
-        dtype = "int32" if first._class_name == "Embedding" else first.dtype
-        self._build_from(Input(batch_shape=shape, dtype=dtype, name=f"{first.name}_input"))
+        self._build_from(Input(batch_shape=shape, dtype=first.dtype, name=f"{first.name}_input"))
 
     def add(self, layer: Any) -> None:
         if isinstance(layer, KerasTensor) and not self._pending:
