@@ -87,7 +87,7 @@ def test_layer_metadata_is_tf_kerass(written: Any, name: str) -> None:
         if path == "root":
             layers = metadata.pop("config").pop("layers")
             assert metadata.pop("model_config")["config"]["layers"] == layers
-            inputs = {layer["config"]["name"]: layer for layer in layers if layer["class_name"] == "InputLayer"}
+            inputs = {la["config"]["name"]: la for la in layers if la["class_name"] == "InputLayer"}
             ours["<root>"] = {"identifier": identifier, "metadata": metadata, "input_layers": inputs}
         elif path.count(".") == 1:
             ours[metadata["name"]] = {"identifier": identifier, "metadata": metadata}

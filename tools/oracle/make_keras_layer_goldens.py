@@ -98,7 +98,7 @@ def _layer_metadata(directory: Path) -> dict:
         if node.node_path == "root":  # the model: its layers' configs are compared layer by layer
             layers = entry.pop("config").pop("layers")
             entry.pop("model_config")
-            inputs = {layer["config"]["name"]: layer for layer in layers if layer["class_name"] == "InputLayer"}
+            inputs = {la["config"]["name"]: la for la in layers if la["class_name"] == "InputLayer"}
             out["<root>"] = {"identifier": node.identifier, "metadata": entry, "input_layers": inputs}
         elif node.node_path.count(".") == 1:  # root.layer-N / root.layer_with_weights-N
             out[entry["name"]] = {"identifier": node.identifier, "metadata": entry}

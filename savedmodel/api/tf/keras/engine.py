@@ -362,7 +362,10 @@ def _add_sublayer_metadata(
 
 
 def input_spec_json(
-    ndim: int | None = None, min_ndim: int | None = None, axes: dict[int, int] | None = None, shape: Any = None
+    ndim: int | None = None,
+    min_ndim: int | None = None,
+    axes: dict[int, int] | None = None,
+    shape: Any = None,
 ) -> dict[str, Any]:
     """An InputSpec as tf-keras writes one in keras_metadata.pb."""
     return {
