@@ -14,7 +14,7 @@ from savedmodel.api.tf.graph import TensorShape
 from savedmodel.api.tf.keras import backend as K
 from savedmodel.api.tf.keras import initializers
 from savedmodel.api.tf.keras.engine import KerasTensor, Layer, _shape_of
-from savedmodel.api.tf.keras.layers.core import activation_fn, dims_of, tuple_json
+from savedmodel.api.tf.keras.layers.core import activation_fn, dims_of, kernel_bias_config, tuple_json
 from savedmodel.errors import InvalidInputError, UnsupportedError
 
 
@@ -88,13 +88,7 @@ class EinsumDense(Layer):
             "equation": self.equation,
             "activation": self._activation_name,
             "bias_axes": self.bias_axes,
-            "kernel_initializer": initializers.serialize(self._kernel_initializer),
-            "bias_initializer": initializers.serialize(self._bias_initializer),
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
-            "activity_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            **kernel_bias_config(self._kernel_initializer, self._bias_initializer),
         }
 
 
@@ -209,13 +203,7 @@ class MultiHeadAttention(Layer):
             "use_bias": self.use_bias,
             "output_shape": None,
             "attention_axes": tuple_json([1]),
-            "kernel_initializer": initializers.serialize(self._kernel_initializer),
-            "bias_initializer": initializers.serialize(self._bias_initializer),
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
-            "activity_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            **kernel_bias_config(self._kernel_initializer, self._bias_initializer),
             "query_shape": shape_json(query),
             "key_shape": shape_json(key),
             "value_shape": shape_json(value),

@@ -16,6 +16,7 @@ from savedmodel.api.tf.keras.layers.core import (
     as_tuple,
     check_channels_last,
     dims_of,
+    kernel_bias_config,
     tuple_json,
 )
 from savedmodel.errors import InvalidInputError, UnsupportedError
@@ -150,13 +151,7 @@ class Conv2D(_Conv):
         return {
             **super().get_config(),
             "filters": self.filters,
-            "kernel_initializer": initializers.serialize(self._kernel_initializer),
-            "bias_initializer": initializers.serialize(self._bias_initializer),
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
-            "activity_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            **kernel_bias_config(self._kernel_initializer, self._bias_initializer),
         }
 
 

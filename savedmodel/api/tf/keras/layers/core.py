@@ -52,6 +52,27 @@ def activation_fn(activation: Any) -> tuple[Callable[[Any], Any], str]:
     return ACTIVATIONS[activation], activation or "linear"
 
 
+def kernel_bias_config(kernel: str, bias: str, seed: int | None = None) -> dict[str, Any]:
+    """The initializers of a layer's kernel and bias, and its (absent) regularizers and constraints,
+    as its config lists them."""
+    kernel_config = initializers.serialize(kernel)
+    if seed is not None and "seed" in kernel_config["config"]:
+        kernel_config["config"]["seed"] = seed
+    return {
+        "kernel_initializer": kernel_config,
+        "bias_initializer": initializers.serialize(bias),
+        **dict.fromkeys(
+            (
+                "kernel_regularizer",
+                "bias_regularizer",
+                "activity_regularizer",
+                "kernel_constraint",
+                "bias_constraint",
+            )
+        ),
+    }
+
+
 def as_tuple(value: Any, n: int, what: str) -> tuple[int, ...]:
     if isinstance(value, int):
         return (value,) * n
@@ -134,16 +155,7 @@ class Dense(Layer):
             "units": self.units,
             "activation": self._activation_name,
             "use_bias": self.use_bias,
-            "kernel_initializer": {
-                **initializers.serialize(self._kernel_initializer),
-                **({"config": {"seed": self._seed}} if self._kernel_initializer == "glorot_uniform" else {}),
-            },
-            "bias_initializer": initializers.serialize(self._bias_initializer),
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
-            "activity_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            **kernel_bias_config(self._kernel_initializer, self._bias_initializer, self._seed),
         }
 
 
