@@ -121,7 +121,11 @@ def check(root: str, names: list[str]) -> None:
             result["keras_error"] = f"{type(exc).__name__}: {exc}"
         try:
             fn = tf.saved_model.load(directory).signatures["serving_default"]
-            feeds = {key: tf.constant(x) for key, x in zip(cases[name]["input_names"], inputs, strict=True)}
+            specs = fn.structured_input_signature[1]
+            feeds = {
+                key: tf.constant(x, dtype=specs[key].dtype)
+                for key, x in zip(cases[name]["input_names"], inputs, strict=True)
+            }
             result["signature"] = {k: as_jsonable(v) for k, v in fn(**feeds).items()}
         except Exception as exc:  # noqa: BLE001
             result["signature_error"] = f"{type(exc).__name__}: {exc}"
