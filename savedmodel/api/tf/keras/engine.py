@@ -113,9 +113,12 @@ class Layer(Module):
         trainable: bool = True,
         input_shape: Any = None,
         batch_input_shape: Any = None,
+        input_dim: int | None = None,
         **_: Any,
     ) -> None:
         super().__init__(name=name or _unique_layer_name(_snake(type(self).__name__)))
+        if input_dim is not None and input_shape is None:  # Dense(4, input_dim=3)
+            input_shape = (input_dim,)
         self._dtype = as_dtype(dtype or "float32")
         self.trainable = trainable
         self.built = False
