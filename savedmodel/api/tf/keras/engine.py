@@ -23,6 +23,7 @@ from savedmodel.errors import FormatError, InvalidInputError, UnsupportedError
 from savedmodel.proto import saved_metadata_pb2
 
 _NAME_COUNTS: dict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
+_TENSOR_SERIALS = itertools.count()
 
 
 def _unique_layer_name(base: str) -> str:
@@ -49,6 +50,7 @@ class KerasTensor:
         call_inputs: Any = None,
     ) -> None:
         self.layer = layer
+        self.serial = next(_TENSOR_SERIALS)  # creation order: a shared layer's nodes are numbered by it
         self.inbound = inputs
         # the first call argument as given: one tensor, or a list of them (Concatenate, Add)
         self.call_inputs = call_inputs if call_inputs is not None else (inputs[0] if inputs else None)
@@ -577,7 +579,12 @@ class Model(Layer):
         self._inputs = inputs if isinstance(inputs, list | tuple) else [inputs]
         self._outputs = outputs
         self._nodes = self._topological()
-        self._layers = [t.layer for t in self._nodes]
+        self._layers = list({id(t.layer): t.layer for t in self._nodes}.values())
+        # a layer called more than once (shared) has several nodes: numbered in creation order
+        self._node_index: dict[int, int] = {}
+        for layer in self._layers:
+            mine = sorted((t for t in self._nodes if t.layer is layer), key=lambda t: t.serial)
+            self._node_index.update({id(t): i for i, t in enumerate(mine)})
         self.built = True
 
     def _topological(self) -> list[KerasTensor]:
@@ -656,34 +663,39 @@ class Model(Layer):
 
     # config
     def get_config(self) -> dict[str, Any]:
-        layers = []
-        for node in self._nodes:
-            inbound: list[Any] = []
+        inbound: dict[int, list[Any]] = {id(layer): [] for layer in self._layers}
+        for node in sorted(self._nodes, key=lambda t: t.serial):
             if node.inbound:
-                kwargs = {
-                    k: [v.layer.name, 0, 0] if isinstance(v, KerasTensor) else v
-                    for k, v in node.kwargs.items()
-                }
-                if isinstance(node.layer, TFOpLambda):
-                    kwargs.setdefault("name", None)
-                    inbound = [[node.inbound[0].layer.name, 0, 0, kwargs]]
-                else:  # one call node: each tensor of its first argument, the other arguments
-                    inbound = [[[t.layer.name, 0, 0, kwargs] for t in _flat(node.call_inputs)]]
-            layers.append(
-                {
-                    "class_name": node.layer._class_name,
-                    "config": node.layer.get_config(),
-                    "name": node.layer.name,
-                    "inbound_nodes": inbound,
-                }
-            )
+                inbound[id(node.layer)].append(self._node_data(node))
+        layers = [
+            {
+                "class_name": layer._class_name,
+                "config": layer.get_config(),
+                "name": layer.name,
+                "inbound_nodes": inbound[id(layer)],
+            }
+            for layer in self._layers
+        ]
         return {
             "name": self.name,
             "trainable": True,
             "layers": layers,
-            "input_layers": [[t.layer.name, 0, 0] for t in self._inputs],
-            "output_layers": [[t.layer.name, 0, 0] for t in _flat(self._outputs)],
+            "input_layers": [self._ref(t) for t in self._inputs],
+            "output_layers": [self._ref(t) for t in _flat(self._outputs)],
         }
+
+    def _ref(self, tensor: KerasTensor) -> list[Any]:
+        """How a saved config names a tensor: [layer name, node index, tensor index]."""
+        return [tensor.layer.name, self._node_index.get(id(tensor), 0), 0]
+
+    def _node_data(self, node: KerasTensor) -> list[Any]:
+        """One call of a layer as a saved config records it."""
+        kwargs = {k: self._ref(v) if isinstance(v, KerasTensor) else v for k, v in node.kwargs.items()}
+        if isinstance(node.layer, TFOpLambda):
+            kwargs.setdefault("name", None)
+            return [*self._ref(node.inbound[0]), kwargs]
+        # each tensor of the first argument, with the other arguments
+        return [[*self._ref(t), kwargs] for t in _flat(node.call_inputs)]
 
     def summary(self) -> None:
         for layer in self.layers:
@@ -938,17 +950,26 @@ def _decode_config(value: Any) -> Any:
     return value
 
 
-def _inbound_call(entry: Any, outputs: dict[str, KerasTensor]) -> tuple[Any, dict[str, Any]]:
-    """A call node of a saved functional config: the first argument and the keyword arguments."""
+def _inbound_call(
+    entry: Any, outputs: dict[tuple[str, int], KerasTensor]
+) -> tuple[Any, dict[str, Any]] | None:
+    """A call node of a saved functional config: the first argument and the keyword arguments;
+    None while a tensor it takes is not made yet."""
     if entry and isinstance(entry[0], str):  # a TFOpLambda's node: [name, 0, 0, kwargs]
         entry = [entry]
-    tensors = [outputs[item[0]] for item in entry]
+
+    def tensor(ref: Any) -> KerasTensor | None:
+        return outputs.get((ref[0], int(ref[1])))
+
+    def is_ref(value: Any) -> bool:
+        return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+
     kwargs = (entry[0] + [{}])[3] or {}
-    kwargs = {
-        k: outputs[v[0]] if isinstance(v, list) and v and isinstance(v[0], str) and v[0] in outputs else v
-        for k, v in kwargs.items()
-        if k != "name"
-    }
+    refs = [item for item in entry] + [v for v in kwargs.values() if is_ref(v)]
+    if any(tensor(ref) is None for ref in refs):
+        return None
+    tensors = [tensor(item) for item in entry]
+    kwargs = {k: tensor(v) if is_ref(v) else v for k, v in kwargs.items() if k != "name"}
     return (tensors[0] if len(tensors) == 1 else tensors), kwargs
 
 
@@ -968,17 +989,32 @@ def _rebuild_sequential(config: dict[str, Any]) -> Model:
 def _rebuild_functional(config: dict[str, Any], class_name: str) -> Model:
     if class_name == "Sequential" and "input_layers" not in config:
         return _rebuild_sequential(config)
-    outputs: dict[str, KerasTensor] = {}
+    outputs: dict[tuple[str, int], KerasTensor] = {}
+    pending: list[tuple[Layer, str, list[Any]]] = []  # each layer's calls not made yet, in order
     for entry in config["layers"]:
         layer = _layer_from_config(entry["class_name"], entry["config"])
         name = entry.get("name") or layer.name
         if isinstance(layer, InputLayer):
-            outputs[name] = KerasTensor(layer, [], {}, layer.batch_input_shape, layer._dtype)
+            outputs[(name, 0)] = KerasTensor(layer, [], {}, layer.batch_input_shape, layer._dtype)
             continue
-        first_argument, kwargs = _inbound_call((entry.get("inbound_nodes") or [[]])[0], outputs)
-        outputs[name] = layer(first_argument, **kwargs)
-    ins = [outputs[name] for name, _, _ in config["input_layers"]]
-    outs = [outputs[name] for name, _, _ in config["output_layers"]]
+        pending.append((layer, name, list(entry.get("inbound_nodes") or [[]])))
+    while pending:
+        progress = False
+        for layer, name, nodes in pending:
+            call = _inbound_call(nodes[0], outputs) if nodes else None
+            if call is None:
+                continue
+            index = sum(1 for key in outputs if key[0] == name)
+            outputs[(name, index)] = layer(call[0], **call[1])
+            nodes.pop(0)
+            progress = True
+        pending = [item for item in pending if item[2]]
+        if pending and not progress:
+            raise FormatError(
+                f"the model config's layers {[item[1] for item in pending]} take tensors never made"
+            )
+    ins = [outputs[(name, int(index))] for name, index, _ in config["input_layers"]]
+    outs = [outputs[(name, int(index))] for name, index, _ in config["output_layers"]]
     return Model(
         inputs=ins[0] if len(ins) == 1 else ins,
         outputs=outs[0] if len(outs) == 1 else outs,
