@@ -147,14 +147,15 @@ def einsum(equation: str, *operands: Any) -> Any:
     return op("Einsum", list(operands), {"equation": g.attr_str(equation), "N": g.attr_int(len(operands))})
 
 
-def split(x: Any, num: int, axis: int = -1) -> list[Any]:
-    """Split `x` into `num` equal parts along `axis` (the axis comes first, as TF's Split takes it)."""
+def split(x: Any, num: int, axis: Any = -1) -> list[Any]:
+    """Split `x` into `num` equal parts along `axis` (an int, or an int32 tensor made once for
+    many splits; TF's Split takes it first)."""
     tensor = ops.convert_to_tensor(x)
     with ops.name_scope(None, "split") as scope:
         attrs = {"T": g.attr_type(tensor.dtype), "num_split": g.attr_int(num)}
         return ops.apply(
             "Split",
-            [int_const(axis), tensor],
+            [int_const(axis) if isinstance(axis, int) else axis, tensor],
             attrs,
             [tensor.dtype] * num,
             [TensorShape(None)] * num,

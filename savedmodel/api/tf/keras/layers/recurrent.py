@@ -65,6 +65,31 @@ class _Cell(Layer):
     def _bias_shape(self) -> tuple[int, ...]:
         return (self._gates * self.units,)
 
+    def _context(self) -> dict[str, Any]:
+        """What every timestep uses, made once: each weight read once, the split axes."""
+        ctx: dict[str, Any] = {name: ops.convert_to_tensor(var) for name, var in self._weight_slots}
+        ctx["axis"], ctx["last_axis"] = K.int_const(1), K.int_const(-1)
+        ctx["input_bias"] = ctx.get("bias")
+        return ctx
+
+    def step(self, projected: Any, state: Any, ctx: dict[str, Any]) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def unroll(self, x: Any, timesteps: int, backwards: bool) -> list[Any]:
+        """The outputs of every timestep of x ([batch, time, features]), in the order processed.
+        The input projection (x @ kernel + input bias) is one op over all timesteps."""
+        ctx = self._context()
+        projected = K.einsum("abc,cd->abd", x, ctx["kernel"])
+        if ctx["input_bias"] is not None:
+            projected = ops.bias_add(projected, ctx["input_bias"])
+        steps = K.unstack(projected, timesteps, axis=1)
+        state = None
+        outputs = []
+        for z in steps[::-1] if backwards else steps:
+            output, state = self.step(z, state, ctx)
+            outputs.append(output)
+        return outputs
+
     def _bias_value(self, shape: Any, dtype: Any) -> np.ndarray:
         return initializers.initial_value(self._bias_initializer, shape, dtype)
 
@@ -104,14 +129,12 @@ class LSTMCell(_Cell):
             bias[self.units : 2 * self.units] = 1
         return bias
 
-    def step(self, x: Any, state: Any) -> tuple[Any, Any]:
-        """One timestep: (output, new state); the state is (h, c), None before the first step."""
-        z = ops.matmul(x, self.kernel)
+    def step(self, z: Any, state: Any, ctx: dict[str, Any]) -> tuple[Any, Any]:
+        """One timestep from the projected input: (output, new state); the state is (h, c),
+        None before the first step."""
         if state is not None:
-            z = ops.add(z, ops.matmul(state[0], self.recurrent_kernel))
-        if self.use_bias:
-            z = ops.bias_add(z, self.bias)
-        i, f, g, o = K.split(z, 4, axis=1)
+            z = ops.add(z, ops.matmul(state[0], ctx["recurrent_kernel"]))
+        i, f, g, o = K.split(z, 4, axis=ctx["axis"])
         i, f, o = (self.recurrent_activation(t) for t in (i, f, o))
         c = ops.multiply(i, self.activation(g))
         if state is not None:
@@ -138,35 +161,39 @@ class GRUCell(_Cell):
         width = self._gates * self.units
         return (2, width) if self.reset_after else (width,)
 
-    def step(self, x: Any, state: Any) -> tuple[Any, Any]:
-        """One timestep; the state is h, None before the first step (then h is zero)."""
-        input_bias = recurrent_bias = None
-        if self.use_bias:
-            if self.reset_after:
-                input_bias, recurrent_bias = K.unstack(self.bias, 2, axis=0)
-            else:
-                input_bias = self.bias
-        mx = ops.matmul(x, self.kernel)
-        if input_bias is not None:
-            mx = ops.bias_add(mx, input_bias)
-        x_z, x_r, x_h = K.split(mx, 3, axis=1)
+    def _context(self) -> dict[str, Any]:
+        ctx = super()._context()
+        ctx["one"] = ops.constant(np.float32(1.0))
+        ctx["input_bias"] = ctx["recurrent_bias"] = None
+        if self.use_bias and self.reset_after:
+            ctx["input_bias"], ctx["recurrent_bias"] = K.unstack(ctx["bias"], 2, axis=0)
+        elif self.use_bias:
+            ctx["input_bias"] = ctx["bias"]
+        if not self.reset_after:
+            ctx["recurrent_parts"] = K.split(ctx["recurrent_kernel"], 3, axis=ctx["axis"])
+        return ctx
+
+    def step(self, mx: Any, state: Any, ctx: dict[str, Any]) -> tuple[Any, Any]:
+        """One timestep from the projected input; the state is h, None before the first step
+        (then h is zero)."""
+        x_z, x_r, x_h = K.split(mx, 3, axis=ctx["axis"])
         if self.reset_after:
-            inner = recurrent_bias
+            inner = ctx["recurrent_bias"]
             if state is not None:
-                inner = ops.matmul(state, self.recurrent_kernel)
-                if recurrent_bias is not None:
-                    inner = ops.bias_add(inner, recurrent_bias)
-            r_z, r_r, r_h = K.split(inner, 3, axis=-1) if inner is not None else (None, None, None)
+                inner = ops.matmul(state, ctx["recurrent_kernel"])
+                if ctx["recurrent_bias"] is not None:
+                    inner = ops.bias_add(inner, ctx["recurrent_bias"])
+            r_z, r_r, r_h = K.split(inner, 3, axis=ctx["last_axis"]) if inner is not None else (None,) * 3
             z = self.recurrent_activation(_plus(x_z, r_z))
             r = self.recurrent_activation(_plus(x_r, r_r))
             hh = self.activation(_plus(x_h, None if r_h is None else ops.multiply(r, r_h)))
         else:
-            u_z, u_r, u_h = K.split(self.recurrent_kernel, 3, axis=1)
+            u_z, u_r, u_h = ctx["recurrent_parts"]
             z = self.recurrent_activation(_plus(x_z, None if state is None else ops.matmul(state, u_z)))
             r = self.recurrent_activation(_plus(x_r, None if state is None else ops.matmul(state, u_r)))
             recurrent = None if state is None else ops.matmul(ops.multiply(r, state), u_h)
             hh = self.activation(_plus(x_h, recurrent))
-        h = ops.multiply(ops.subtract(np.float32(1.0), z), hh)
+        h = ops.multiply(ops.subtract(ctx["one"], z), hh)
         if state is not None:
             h = ops.add(ops.multiply(z, state), h)
         return h, h
@@ -227,14 +254,7 @@ class _RNN(Layer):
             raise UnsupportedError(
                 f"layer {self.name}: the number of timesteps must be known (give the Input a fixed length)"
             )
-        steps = K.unstack(x, int(timesteps), axis=1)
-        if self.go_backwards:
-            steps = steps[::-1]
-        state = None
-        outputs = []
-        for x_t in steps:
-            output, state = self.cell.step(x_t, state)
-            outputs.append(output)
+        outputs = self.cell.unroll(x, int(timesteps), self.go_backwards)
         return K.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
 
     def _input_spec(self) -> Any:
