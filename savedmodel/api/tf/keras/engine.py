@@ -350,20 +350,31 @@ class Layer(Module):
             var.assign(np.asarray(value, dtype=var.dtype.as_numpy_dtype))
 
 
-def _add_sublayer_metadata(
-    meta: saved_metadata_pb2.SavedMetadata, layer: Layer, path: str, node_ids: dict[int, int]
+def _add_layer_metadata(
+    meta: saved_metadata_pb2.SavedMetadata, owner: Layer, path: str, node_ids: dict[int, int], seen: set[int]
 ) -> None:
-    """Nodes for the layers a layer owns (an LSTM's cell, an attention layer's projections):
-    tf-keras builds one it rebuilt unbuilt from the shape recorded there."""
-    for attribute, sublayer in layer._sublayer_slots:
-        if id(sublayer) not in node_ids:
+    """A node for each layer below `owner` (a model's layers, a nested model's, an LSTM's cell, an
+    attention layer's projections), at its first object path: tf-keras rebuilds a model from its
+    layers' nodes and builds a layer it rebuilt unbuilt from the shape recorded there."""
+    inbound: dict[str, Any] = {}
+    if isinstance(owner, Model):
+        layers = owner.get_config()["layers"]
+        inbound = {entry["name"]: entry.get("inbound_nodes") for entry in layers if "name" in entry}
+    for index, (local_name, layer) in enumerate(owner._layer_children()):
+        if id(layer) in seen or (node_ids and id(layer) not in node_ids):
             continue
+        seen.add(id(layer))
         node = meta.nodes.add(
-            node_id=node_ids[id(sublayer)], node_path=f"{path}.{attribute}", identifier=sublayer._identifier
+            node_id=node_ids.get(id(layer), index + 1),
+            node_path=f"{path}.{local_name}",
+            identifier=layer._identifier,
         )
         node.version.producer, node.version.min_consumer = 2, 1
-        node.metadata = json.dumps(sublayer._metadata())
-        _add_sublayer_metadata(meta, sublayer, f"{path}.{attribute}", node_ids)
+        layer_meta = layer._metadata()
+        if inbound.get(layer.name):
+            layer_meta = _insert_after(layer_meta, "config", "inbound_nodes", inbound[layer.name])
+        node.metadata = json.dumps(layer_meta)
+        _add_layer_metadata(meta, layer, f"{path}.{local_name}", node_ids, seen)
 
 
 def input_spec_json(
@@ -584,7 +595,8 @@ class Model(Layer):
         self._node_index: dict[int, int] = {}
         for layer in self._layers:
             mine = sorted((t for t in self._nodes if t.layer is layer), key=lambda t: t.serial)
-            self._node_index.update({id(t): i for i, t in enumerate(mine)})
+            first = _first_node_index(layer)
+            self._node_index.update({id(t): first + i for i, t in enumerate(mine)})
         self.built = True
 
     def _topological(self) -> list[KerasTensor]:
@@ -767,28 +779,29 @@ class Model(Layer):
         root = meta.nodes.add(node_id=0, node_path="root", identifier=self._identifier)
         root.version.producer, root.version.min_consumer = 2, 1
         root.metadata = json.dumps(self._root_metadata())
-        seen: set[int] = set()
-        config = self.get_config()
-        inbound = {entry["name"]: entry.get("inbound_nodes") for entry in config["layers"] if "name" in entry}
-        for index, (local_name, layer) in enumerate(self._layer_children()):
-            if id(layer) in seen:
-                continue
-            seen.add(id(layer))
-            node_id = (node_ids or {}).get(id(layer), index + 1)
-            node = meta.nodes.add(
-                node_id=node_id, node_path=f"root.{local_name}", identifier=layer._identifier
-            )
-            node.version.producer, node.version.min_consumer = 2, 1
-            layer_meta = layer._metadata()
-            if inbound.get(layer.name):
-                layer_meta = _insert_after(layer_meta, "config", "inbound_nodes", inbound[layer.name])
-            node.metadata = json.dumps(layer_meta)
-            _add_sublayer_metadata(meta, layer, f"root.{local_name}", node_ids or {})
+        _add_layer_metadata(meta, self, "root", node_ids or {}, {id(self)})
         return meta.SerializeToString(deterministic=True)
 
     def _tracked_layers(self) -> list[Layer]:
         """The layers in the object graph (a Sequential model does not track its InputLayer)."""
         return list(self.layers)
+
+    # a model used as a layer of another
+    def _metadata(self) -> dict[str, Any]:
+        return self._root_metadata()
+
+    def compute_output_shape(self, input_shape: Any, kwargs: dict[str, Any]) -> Any:
+        return _map(self._outputs, lambda t: t.shape)
+
+    def _output_dtype(self, inputs: KerasTensor) -> Any:
+        return self.outputs[0].dtype
+
+    def _weight_paths(self) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        for local_name, layer in self._layer_children():
+            if local_name.startswith("layer_with_weights-"):
+                out += [(f"{local_name}/{path}", var) for path, var in layer._weight_paths()]
+        return out
 
     def _layer_children(self) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = []
@@ -905,6 +918,12 @@ class Sequential(Model):
         return Model.call(self, inputs, training=training)
 
 
+def _first_node_index(layer: Layer) -> int:
+    """The index of a layer's first call in a model's config: a model used as a layer has a node
+    of its own (its construction), so its calls count from 1, as tf-keras counts them."""
+    return 1 if isinstance(layer, Model) and layer._inputs else 0
+
+
 def _flat(value: Any) -> list[Any]:
     if isinstance(value, dict):
         return [v for k in value for v in _flat(value[k])]
@@ -931,6 +950,8 @@ def _layer_from_config(class_name: str, config: dict[str, Any]) -> Layer:
         return InputLayer(items, dtype=config.get("dtype", "float32"), name=config.get("name"))
     if class_name == "TFOpLambda":
         return TFOpLambda(config["function"], name=config.get("name"), dtype=config.get("dtype", "float32"))
+    if class_name in ("Functional", "Sequential", "Model"):  # a model used as a layer
+        return _rebuild_functional(config, class_name)
     from savedmodel.api.tf.keras import layers
 
     cls = getattr(layers, class_name, None)
@@ -1004,7 +1025,7 @@ def _rebuild_functional(config: dict[str, Any], class_name: str) -> Model:
             call = _inbound_call(nodes[0], outputs) if nodes else None
             if call is None:
                 continue
-            index = sum(1 for key in outputs if key[0] == name)
+            index = _first_node_index(layer) + sum(1 for key in outputs if key[0] == name)
             outputs[(name, index)] = layer(call[0], **call[1])
             nodes.pop(0)
             progress = True
