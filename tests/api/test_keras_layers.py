@@ -58,6 +58,7 @@ def test_weights_in_keras_order(written: Any, name: str) -> None:
     model = written[1][name]["model"]
     shapes = {layer.name: [list(w.shape) for w in layer.get_weights()] for layer in model.layers}
     assert shapes == CASES[name]["weight_shapes"]
+    assert [layer.name for layer in model.layers] == CASES[name]["layer_order"]  # so get_weights
     assert _classes(model) == CASES[name]["classes"]
 
 

@@ -5,8 +5,8 @@ Run with the oracle venv (TensorFlow 2.21 + tf-keras 2.21, TF_USE_LEGACY_KERAS=1
     tools/oracle/.venv/bin/python tools/oracle/make_keras_layer_goldens.py
         Run every program with `tf` = TensorFlow (tf-keras as tf.keras): the same model, the same
         weights; write tests/fixtures/api/keras_layers/goldens.json: per program its INPUTS (and
-        their names), tf-keras's `predict_on_batch` output, its layer classes and each layer's
-        weight shapes in Keras order.
+        their names), tf-keras's `predict_on_batch` output, its layers (classes, order, each one's
+        weight shapes in Keras order, keras_metadata.pb nodes).
     tools/oracle/.venv/bin/python tools/oracle/make_keras_layer_goldens.py check ROOT NAME...
         For each ROOT/NAME (a SavedModel savedmodel.tf wrote for program NAME): tf-keras's
         `load_model` (its layer classes, its output on the program's INPUTS) and
@@ -67,6 +67,7 @@ def goldens() -> None:
             out[path.stem] = {
                 "input_names": [t.name.split(":")[0] for t in model.inputs],
                 "classes": sorted({type(layer).__name__ for layer in model.layers}),
+                "layer_order": [layer.name for layer in model.layers],
                 "layer_metadata": _layer_metadata(Path(tmp) / path.stem),
                 "weight_shapes": {
                     layer.name: [list(w.shape) for w in layer.get_weights()] for layer in model.layers

@@ -590,7 +590,7 @@ class Model(Layer):
         self._inputs = inputs if isinstance(inputs, list | tuple) else [inputs]
         self._outputs = outputs
         self._nodes = self._topological()
-        self._layers = list({id(t.layer): t.layer for t in self._nodes}.values())
+        self._layers = _keras_layer_order(self._inputs, _flat(self._outputs))
         # a layer called more than once (shared) has several nodes: numbered in creation order
         self._node_index: dict[int, int] = {}
         for layer in self._layers:
@@ -916,6 +916,40 @@ class Sequential(Model):
             value = ops.convert_to_tensor(inputs)
             self._build_from(Input(shape=list(value.shape.dims[1:]), dtype=value.dtype))
         return Model.call(self, inputs, training=training)
+
+
+def _keras_layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Layer]:
+    """A functional model's layers in tf-keras's order (which its config, its object graph's
+    `layer-N` and `get_weights` follow): by depth from the outputs, deepest first; at equal depth in
+    the order a depth-first walk from the outputs meets them; inputs that reach no output last."""
+    order: list[KerasTensor] = []  # nodes, each after the nodes it takes
+    first_seen: dict[int, int] = {}
+    done: set[int] = set()
+
+    def visit(tensor: KerasTensor) -> None:
+        if id(tensor) in done:
+            return
+        first_seen.setdefault(id(tensor.layer), len(first_seen))
+        for parent in tensor.inbound:
+            visit(parent)
+        done.add(id(tensor))
+        order.append(tensor)
+
+    for tensor in outputs:
+        visit(tensor)
+    node_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    for tensor in reversed(order):
+        depth = max(node_depth.get(id(tensor), 0), layer_depth.get(id(tensor.layer), 0))
+        layer_depth[id(tensor.layer)] = node_depth[id(tensor)] = depth
+        for parent in tensor.inbound:
+            node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    layers = {id(t.layer): t.layer for t in order}
+    for tensor in inputs:
+        if id(tensor.layer) not in layers:
+            layers[id(tensor.layer)] = tensor.layer
+            layer_depth[id(tensor.layer)], first_seen[id(tensor.layer)] = 0, -1
+    return sorted(layers.values(), key=lambda la: (-layer_depth[id(la)], first_seen[id(la)]))
 
 
 def _first_node_index(layer: Layer) -> int:
