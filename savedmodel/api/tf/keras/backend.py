@@ -34,10 +34,6 @@ def attr_ints(values: Sequence[int]) -> attr_value_pb2.AttrValue:
     return out
 
 
-def attr_float(value: float) -> attr_value_pb2.AttrValue:
-    return attr_value_pb2.AttrValue(f=float(value))
-
-
 def op(
     op_type: str,
     inputs: Sequence[Any],
@@ -114,10 +110,6 @@ def rsqrt(x: Any) -> Any:
     return op("Rsqrt", [x], shape=ops.convert_to_tensor(x).shape)
 
 
-def sqrt(x: Any) -> Any:
-    return ops.sqrt(x)
-
-
 def mean(x: Any, axes: Sequence[int], keepdims: bool) -> Any:
     return ops.reduce_mean(x, axis=list(axes), keepdims=keepdims)
 
@@ -174,7 +166,3 @@ def unstack(x: Any, num: int, axis: int) -> list[Any]:
 
 def stack(values: Sequence[Any], axis: int) -> Any:
     return ops.stack(list(values), axis=axis)
-
-
-def reverse_sequence(values: list[Any]) -> list[Any]:
-    return list(reversed(values))
