@@ -3,7 +3,11 @@
     python benchmarks/bench_runtime.py [--repeat 3] [--calls 2000]
 
 Cold start: a new process that imports the library, loads the seed tf2-save model
-and runs its signature once (wall time of the whole process).
+and runs its signature once (wall time of the whole process, and its CPU time, which
+a busy machine disturbs less); also `savedmodel run` on examples/add_two, `savedmodel --help`,
+and the floor every NumPy program pays (`python -c "import numpy"`). Bytecode is cached
+as an installed package has it (one unmeasured run first; PYTHONDONTWRITEBYTECODE is
+dropped), or every run would time the compilation of each module.
 Steady state: median per-call latency of `signatures['serving_default']` after
 warm-up, for the seed tf2-save model (scalar input) and the Keras MLP / CNN
 fixtures at batch 1 and 32. Targets: cold start >= 10x faster than TF;
@@ -14,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -79,13 +85,43 @@ print(json.dumps(results))
 """
 
 
-def cold_start(python: str, code: str, repeat: int) -> float:
-    times = []
+ADD_TWO_RUN = [
+    "-m", "savedmodel", "run", "--dir", "examples/add_two", "--tag_set", "serve",
+    "--signature_def", "serving_default", "--input_exprs", "input=10",
+]  # fmt: skip
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cold_start(python: str, args: list[str], repeat: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of `python ARGS` in a new process, bytecode cached."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([python, *args], check=True, capture_output=True, cwd=ROOT, env=env)
+    walls, cpus = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run([python, "-c", code], check=True, capture_output=True, cwd=ROOT)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        cpu, start = _children_cpu(), time.perf_counter()
+        subprocess.run([python, *args], check=True, capture_output=True, cwd=ROOT, env=env)
+        walls.append(time.perf_counter() - start)
+        cpus.append(_children_cpu() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def print_cold_starts(path: str, repeat: int, with_tf: bool) -> None:
+    rows = [
+        ("savedmodel.load + call (tf2-save)", sys.executable, ["-c", COLD_OURS.format(path=path)]),
+        ("savedmodel run (add_two)", sys.executable, ADD_TWO_RUN),
+        ("savedmodel --help", sys.executable, ["-m", "savedmodel", "--help"]),
+        ("floor: python -c 'import numpy'", sys.executable, ["-c", "import numpy"]),
+    ]
+    if with_tf:
+        rows.append(("TensorFlow load + call (tf2-save)", str(ORACLE), ["-c", COLD_TF.format(path=path)]))
+    print(f"{'cold start, new process to result':36s} {'wall':>8s} {'cpu':>8s}")
+    for label, python, args in rows:
+        wall, cpu = cold_start(python, args, repeat)
+        print(f"{label:36s} {wall * 1e3:6.0f}ms {cpu * 1e3:6.0f}ms")
 
 
 def steady(python: str, backend: str, calls: int) -> dict[str, float]:
@@ -102,18 +138,12 @@ def steady(python: str, backend: str, calls: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="cold-start runs (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="cold-start runs (median)")
     parser.add_argument("--calls", type=int, default=2000, help="calls per steady-state sample")
     args = parser.parse_args()
     with_tf = ORACLE.exists()
     path = str(SEED / "tf2-save")
-    ours_cold = cold_start(sys.executable, COLD_OURS.format(path=path), args.repeat)
-    tf_cold = cold_start(str(ORACLE), COLD_TF.format(path=path), args.repeat) if with_tf else None
-    print(f"cold start (tf2-save, new process to first result): savedmodel {ours_cold * 1e3:.0f} ms", end="")
-    if tf_cold:
-        print(f", TensorFlow {tf_cold * 1e3:.0f} ms, speed-up {tf_cold / ours_cold:.1f}x")
-    else:
-        print(" (TensorFlow oracle venv absent)")
+    print_cold_starts(path, args.repeat, with_tf)
     ours = steady(sys.executable, "ours", args.calls)
     theirs = steady(str(ORACLE), "tf", max(args.calls // 4, 100)) if with_tf else {}
     print(f"{'steady state per call':28s} {'savedmodel':>12s} {'TensorFlow':>12s} {'TF/ours':>8s}")

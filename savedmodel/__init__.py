@@ -39,4 +39,8 @@ def __getattr__(name: str):  # lazy: importing savedmodel stays cheap
         from savedmodel.loader import load
 
         return load
+    if name in ("compat", "tf"):  # subpackages reachable after a bare `import savedmodel`
+        import importlib
+
+        return importlib.import_module(f"savedmodel.{name}")
     raise AttributeError(f"module 'savedmodel' has no attribute {name!r}")

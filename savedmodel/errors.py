@@ -91,6 +91,9 @@ class RefusedOpError(PolicyError):
         )
 
 
-class UnsupportedError(SavedModelError, NotImplementedError):
+class UnsupportedError(SavedModelError, NotImplementedError, AttributeError):
     """A feature of the API savedmodel imitates that it does not implement (a Keras layer, a
-    save format...); the message names what to use instead where there is something."""
+    save format...); the message names what to use instead where there is something.
+
+    Also an AttributeError, raised for names the TF-shaped facade lacks (`tf.GradientTape`), so
+    `hasattr(tf, name)` and `getattr(tf, name, default)` keep working."""

@@ -241,8 +241,10 @@ class ConcreteFunction:
             (tuple(signature[0]), dict(signature[1])) if signature else ((), {})
         )
         self.output_structure = decode(saved.output_signature) if saved.HasField("output_signature") else None
+        self._returns_none = saved.output_signature.WhichOneof("kind") == "none_value"
         self.bound_inputs = list(saved.bound_inputs)
         self.arg_names = _fullargspec_args(fullargspec)
+        self.arg_defaults = _fullargspec_defaults(fullargspec, self.arg_names)
         self.argument_keywords = list(argument_keywords)
         self.positional = positional
 
@@ -261,6 +263,9 @@ class ConcreteFunction:
         remaining = dict(kwargs)
         for i in range(len(args), len(self.args_spec)):
             name = names[i] if i < len(names) else f"arg{i}"
+            if name not in remaining and name in self.arg_defaults:
+                bound_args.append(self.arg_defaults[name])  # a parameter left to its default
+                continue
             if name not in remaining:
                 raise InvalidInputError(
                     f"{self.name}: missing argument {name!r} (expected {self.describe_inputs()})"
@@ -301,6 +306,8 @@ class ConcreteFunction:
         ctx = session.runtime.new_context()
         outputs = self._ref(ctx, [*flat, *captures])
         if self.output_structure is None:
+            if self._returns_none:
+                return None  # the function returned None (its output signature says so)
             return outputs[0] if len(outputs) == 1 else outputs
         return pack_tensors(self.output_structure, iter(outputs))
 
@@ -320,6 +327,17 @@ def _fullargspec_args(fullargspec: Any) -> list[str]:
         args = spec.fields.get("args") or []
         return [a for a in args if a != "self"]
     return []
+
+
+def _fullargspec_defaults(fullargspec: Any, names: list[str]) -> dict[str, Any]:
+    """The defaults of the trailing parameters, by name (FullArgSpec.defaults)."""
+    if fullargspec is None:
+        return {}
+    spec = decode(fullargspec)
+    defaults = list(spec.fields.get("defaults") or []) if hasattr(spec, "fields") else []
+    if not defaults or len(defaults) > len(names):
+        return {}
+    return dict(zip(names[len(names) - len(defaults) :], defaults, strict=True))
 
 
 def _match(spec: Any, value: Any, flat: list[np.ndarray], convert: bool, where: str) -> None:

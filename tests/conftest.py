@@ -62,3 +62,19 @@ def assert_matches_golden(actual, entry: dict, what: str) -> None:
 @pytest.fixture
 def seed_dir() -> Path:
     return SEED
+
+
+def run_oracle_json(code: str, *args: str, timeout: float = 300) -> dict:
+    """Run `code` with the oracle python (TensorFlow quiet) and return the JSON its last
+    stdout line holds; a failure shows TensorFlow's stderr."""
+    import subprocess
+
+    proc = subprocess.run(
+        [str(ORACLE_PYTHON), "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -110,3 +110,26 @@ def test_ml_dtypes_types_resolve_on_first_use():
     assert out["from_numpy"] == [DT.DT_BFLOAT16, DT.DT_FLOAT8_E5M2]
     assert out["dtypes"] == [True, True, DT.DT_FLOAT8_E4M3FN, "int2"]
     assert out["kernels"] == [True, True, True, True, False]
+
+
+def test_help_imports_neither_numpy_nor_protobuf():
+    """`savedmodel --help` is printed from the command table; no subcommand module is imported."""
+    result, modules = _imported_by(["--help"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "export-weights" in result.stdout
+    assert not modules & {"numpy", "google"}, sorted(modules & {"numpy", "google"})
+
+
+def test_each_command_module_registers_the_commands_the_table_gives_it():
+    import argparse
+    import importlib
+
+    from savedmodel.cli import commands
+
+    for module_name in {c.module for c in commands.COMMANDS}:
+        parser = argparse.ArgumentParser()
+        subparsers = parser.add_subparsers()
+        importlib.import_module(f"savedmodel.cli.{module_name}").add_parser(subparsers)
+        registered = {action.dest: action.help for action in subparsers._choices_actions}
+        expected = {c.name: c.help for c in commands.COMMANDS if c.module == module_name}
+        assert registered == expected, module_name

@@ -50,3 +50,13 @@ def test_executor_knows_every_reference_optimizer_update() -> None:
     from savedmodel.runtime import plan
 
     assert plan.APPLY_OPS == training.REF_OPS
+
+
+def test_stateless_control_flow_is_registered_stateless_as_in_tensorflow():
+    """StatelessIf/Case/While may be pruned from a function body when nothing uses them (TF's
+    OpDefs mark them not stateful); If/Case/While are kept."""
+    from savedmodel.graph.outputs import tf_op_defs
+
+    op_defs = tf_op_defs()
+    for op in ("If", "Case", "While", "StatelessIf", "StatelessCase", "StatelessWhile"):
+        assert registry.lookup(op).stateful == op_defs[op].is_stateful, op

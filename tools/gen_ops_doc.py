@@ -44,7 +44,7 @@ NOTES: dict[str, str] = {
     "Conv2DBackpropInput": "dilations > 1 supported (TensorFlow's CPU kernel refuses them); no groups",
     "FusedBatchNormV3": "inference and training modes; reserve-space outputs are scratch values",
     "TopKV2": "always sorted descending; ties to the lower index",
-    "StaticRegexFullMatch": "RE2 syntax via Python re (ASCII \\w \\d \\s, \\z); no RE2-only constructs",
+    "StaticRegexFullMatch": "RE2 (google-re2), with TensorFlow's refusal of (?<name>...) groups",
     "RegexReplace": "RE2 rewrite syntax (\\0-\\9)",
     "StaticRegexReplace": "RE2 rewrite syntax (\\0-\\9)",
     "StringToHashBucketFast": "FarmHash Fingerprint64, bit-exact",

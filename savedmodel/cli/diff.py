@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from savedmodel.cli.commands import help_of
 from savedmodel.errors import SavedModelError
 from savedmodel.inspect import MetaGraphInfo, ModelInfo, SignatureInfo, TensorInfo, describe, open_bundle
 
@@ -46,7 +47,7 @@ class Difference:
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "diff",
-        help="compare two SavedModels: tag sets, signatures, ops, variables (exit 1 when different)",
+        help=help_of("diff"),
         description="Compare two SavedModels (or checkpoints). "
         "Exit status 0: equal, 1: different, 2: trouble.",
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from savedmodel.cli.commands import help_of
 from savedmodel.cli.graph import add_source_arguments, refuse_flags
 from savedmodel.cli.run import parse_tags
 from savedmodel.cli.scan import used_ops
@@ -27,7 +28,7 @@ from savedmodel.proto import graph_pb2, meta_graph_pb2
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "ops",
-        help="list the ops a model uses, with counts and whether savedmodel supports them",
+        help=help_of("ops"),
         description="List the ops used by the graph and every library function of a MetaGraphDef.",
     )
     add_source_arguments(parser)

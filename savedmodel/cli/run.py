@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from savedmodel.cli import inputs as cli_inputs
+from savedmodel.cli.commands import help_of
 from savedmodel.cli.graph import add_source_arguments
 from savedmodel.errors import InvalidInputError, NotFoundError, PolicyError
 from savedmodel.format import dtypes
@@ -68,7 +69,7 @@ CLI_CALL_SECONDS = 30.0
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "run",
-        help="run a SignatureDef on inputs from files, expressions or tf.Examples (saved_model_cli run)",
+        help=help_of("run"),
         description="Run a SignatureDef of a SavedModel and print (or save) every output.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -26,6 +26,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from savedmodel.cli.commands import help_of
 from savedmodel.cli.graph import add_source_arguments, refuse_flags
 from savedmodel.cli.run import parse_tags
 from savedmodel.format import saved_model as saved_model_format
@@ -37,7 +38,7 @@ from savedmodel.proto import graph_pb2, meta_graph_pb2
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "scan",
-        help="report denylisted ops (default ReadFile, WriteFile, PrintV2) (saved_model_cli scan)",
+        help=help_of("scan"),
         description="Scan every MetaGraphDef (or the one --tag_set names) for denylisted ops, "
         "in the graph and in every library function.",
     )

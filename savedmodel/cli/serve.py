@@ -19,6 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
+from savedmodel.cli.commands import help_of
 from savedmodel.errors import InvalidInputError, SavedModelError
 from savedmodel.policy import DEFAULT_LIMITS
 from savedmodel.serving import SERVE_EXTRA_HINT, serve_dependencies_missing
@@ -191,7 +192,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve",
         allow_abbrev=False,
-        help="serve SavedModels over TF Serving's REST and gRPC APIs",
+        help=help_of("serve"),
         description="Serve SavedModels over TensorFlow Serving's REST API (and gRPC with --port or "
         "--grpc_socket_path): predict, classify, regress, multi-inference, model status and metadata. "
         "The base path holds numbered version directories; the latest version is served unless a model "

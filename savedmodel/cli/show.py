@@ -53,6 +53,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from savedmodel.cli.commands import help_of
 from savedmodel.cli.graph import add_source_arguments, show_graph
 from savedmodel.errors import InvalidInputError
 from savedmodel.inspect import (
@@ -74,7 +75,7 @@ from savedmodel.inspect import (
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "show",
-        help="show tag sets, signatures, ops and functions of a SavedModel (like saved_model_cli show)",
+        help=help_of("show"),
         description="Show the tag sets, signatures, ops and functions of a SavedModel, "
         "printed as TensorFlow's saved_model_cli show prints them (or as JSON with --json).",
     )

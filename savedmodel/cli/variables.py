@@ -19,13 +19,14 @@ import json
 import sys
 from typing import Any, TextIO
 
+from savedmodel.cli.commands import help_of
 from savedmodel.inspect import VariableInfo, describe_variables
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "variables",
-        help="list the variables (name, dtype, shape, bytes) of a SavedModel or checkpoint",
+        help=help_of("variables"),
         description="List the variables of a SavedModel directory or a checkpoint prefix.",
     )
     parser.add_argument("--dir", required=True, help="SavedModel directory or checkpoint prefix")

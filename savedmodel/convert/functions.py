@@ -74,6 +74,7 @@ class BuiltFunction:
     inputs: list[TensorArg]
     outputs: list[TensorArg]
     captures: list[Capture] = field(default_factory=list)
+    in_library: bool = False  # built in place in the output's function library
 
 
 def sanitize(name: str) -> str:
@@ -115,7 +116,10 @@ class BodyBuilder:
         asset_tensors: set[str],
         report: Report,
         frozen: Mapping[str, np.ndarray] | None = None,
+        library: function_pb2.FunctionDefLibrary | None = None,
     ) -> None:
+        """`library`: build each FunctionDef in place there (no copy of large frozen values)."""
+        self.library = library
         self.index = index
         self.variables = variables
         self.tables = tables
@@ -154,7 +158,8 @@ class _Body:
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.control_targets = list(control_targets)
-        self.fdef = function_pb2.FunctionDef()
+        library = builder.library
+        self.fdef = library.function.add() if library is not None else function_pb2.FunctionDef()
         self.fdef.signature.name = name
         self.feeds = {_tensor(i.tensor): i for i in inputs}
         self.captures: dict[tuple[str, str], Capture] = {}
@@ -195,7 +200,7 @@ class _Body:
         self._outputs()
         self._signature()
         captures = [self.captures[k] for k in self.capture_order]
-        return BuiltFunction(self.fdef, self.inputs, self.outputs, captures)
+        return BuiltFunction(self.fdef, self.inputs, self.outputs, captures, self.b.library is not None)
 
     def _frozen_read(self, name: str) -> Variable | None:
         """With frozen values, the resource variable a ReadVariableOp node reads."""
@@ -234,6 +239,9 @@ class _Body:
             out.input.extend([self._value(variable), *self._controls(node)])
             out.attr["T"].type = variable.dtype
             return
+        if node.op == "ResourceGather" and self._frozen_variable(node) is not None:
+            self._frozen_gather(node, self._frozen_variable(node))
+            return
         if node.op in PLACEHOLDER_OPS:
             self.b.report.block(f"{self.where} needs placeholder {node.name!r}, which it does not feed")
             return
@@ -264,6 +272,31 @@ class _Body:
         op_def = self.index.op_def(node.op)
         if op_def is not None and op_def.is_stateful:
             self.fdef.signature.is_stateful = True
+
+    def _frozen_variable(self, node: node_def_pb2.NodeDef) -> Variable | None:
+        """With frozen values, the variable a resource op's first input is."""
+        inputs = self._data_inputs(node.name)
+        if self.b.frozen is None or not inputs:
+            return None
+        return self.b.variables.get(inputs[0])
+
+    def _frozen_gather(self, node: node_def_pb2.NodeDef, variable: Variable) -> None:
+        """ResourceGather of a frozen variable: GatherV2 of its constant (axis 0)."""
+        indices = [t for t in node.input if not t.startswith("^")][1]
+        axis = self.fdef.node_def.add(name=self.names.unique(f"{node.name}/axis"), op="Const")
+        axis.attr["dtype"].type = types_pb2.DT_INT32
+        axis.attr["value"].tensor.CopyFrom(
+            tensor_format.from_numpy(np.array(0, np.int32), types_pb2.DT_INT32)
+        )
+        out = self.fdef.node_def.add(name=node.name, op="GatherV2")
+        out.input.extend(
+            [self._value(variable), self._resolve(_tensor(indices), node, 1), f"{axis.name}:output:0"]
+        )
+        out.input.extend(self._controls(node))
+        out.attr["Tparams"].type = variable.dtype
+        out.attr["Tindices"].CopyFrom(node.attr["Tindices"])
+        out.attr["Taxis"].type = types_pb2.DT_INT32
+        out.attr["batch_dims"].i = node.attr["batch_dims"].i if "batch_dims" in node.attr else 0
 
     # ---- TF1 reads of a reference variable alias its buffer
     def _aliased_read(self, consumer: node_def_pb2.NodeDef, source: str) -> str | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,7 @@ ASSETS_COLLECTION = "saved_model_assets"
 PREDICT = "tensorflow/serving/predict"
 _CONFIG_PROTO = b"\n\007\n\003CPU\020\001\n\007\n\003GPU\020\0002\002J\0008\001\202\001\000\222\001\002J\000"
 PathLike = str | os.PathLike[str]
+Progress = Callable[[str], None]
 # What the converted model's root holds besides the variables' scopes.
 _ROOT_CHILDREN = ("variables", "signatures", "tables", "asset_paths")
 
@@ -202,14 +203,22 @@ class Converter:
         tag_set: str | Sequence[str] | None = None,
         signature_keys: list[str] | None = None,
         freeze: bool = False,
+        plain_inputs: bool = False,
+        progress: Progress | None = None,
     ) -> None:
         self.source = Path(source)
         self.freeze = freeze
         self.report = Report(str(source))
+        self.progress = progress or _silent
+        self.progress(f"reading {self.source}")
         self.saved_model = sm.read_saved_model(self.source)
         self.meta = sm.find_meta_graph(self.saved_model, tag_set, str(self.source))
-        self.index = GraphIndex(self.meta.graph_def, self.meta.meta_info_def.stripped_op_list)
         self.keys = self._signature_keys(signature_keys)
+        if plain_inputs and not len(self.meta.object_graph_def.nodes):
+            from savedmodel.convert.plain_inputs import PlainInputs
+
+            PlainInputs(self.meta, self.report).rewrite(self.keys)
+        self.index = GraphIndex(self.meta.graph_def, self.meta.meta_info_def.stripped_op_list)
         self.variables = self._variables()
         self.tables = {n for n, node in self.index.nodes.items() if node.op in TABLE_OPS}
         self.assets = _asset_defs(self.meta)
@@ -217,7 +226,11 @@ class Converter:
             f"{parse_input(a.tensor_info.name).node}:{parse_input(a.tensor_info.name).index}"
             for a in self.assets
         }
+        self.progress(f"reading {len(self.variables)} variables")
         self.values = self._read_values()
+        # the converted SavedModel, its functions built in place (see BodyBuilder's `library`)
+        self.output = saved_model_pb2.SavedModel(saved_model_schema_version=1)
+        self.library = self.output.meta_graphs.add().graph_def.library
         self._uid = 0
 
     # ---- what the source holds
@@ -270,6 +283,7 @@ class Converter:
                 "partitioned variables kept as their partitions: " + ", ".join(partitioned)
             )
         initial = self._initial_values([n for n in self.variables if n not in out])
+        self.initialised = set(initial)
         out.update(initial)
         if initial:
             self.report.changes.append(
@@ -311,6 +325,32 @@ class Converter:
             return {}
         return out
 
+    def check_init_op(self) -> None:
+        """Warn about what the TF1 init op (main_op, legacy_init_op) does besides initialising
+        tables and the variables the checkpoint lacks: the converted model does not do it."""
+        from savedmodel.loader import init_op_name
+
+        try:
+            init = init_op_name(self.meta)
+        except SavedModelError as exc:
+            self.report.warn(f"the init op is not understood ({exc}); it is not converted")
+            return
+        if init is None or init not in self.index.nodes:
+            return
+        dropped, reassigned = _init_op_work(
+            self.index, init, self.variables, getattr(self, "initialised", set())
+        )
+        if reassigned:
+            self.report.warn(
+                "the init op re-assigns checkpointed variables, which TF1 loaders do after restoring "
+                "them; the converted model keeps the checkpoint's values: " + _some(reassigned)
+            )
+        if dropped:
+            self.report.warn(
+                "the init op runs more than table and variable initialisers; the converted model "
+                "does not run: " + _some(dropped)
+            )
+
     def _trainable(self) -> set[str]:
         from savedmodel.proto import variable_pb2
 
@@ -335,8 +375,12 @@ class Converter:
                 "already a TF2 SavedModel (it has an object graph); use --rename_signature etc. to edit it"
             )
             return None
+        self.check_init_op()
         builder = self._body_builder()
-        signatures = {key: self._signature_function(builder, key) for key in self.keys}
+        signatures = {}
+        for i, key in enumerate(self.keys):
+            self.progress(f"signature {key!r} ({i + 1}/{len(self.keys)})")
+            signatures[key] = self._signature_function(builder, key)
         if not self.report.ok:
             return None
         used_tables = sorted({c.source for f in signatures.values() for c in f.captures if c.kind == "table"})
@@ -349,6 +393,7 @@ class Converter:
             self.report.block(f"variable {name!r} is used but not in the checkpoint")
         if not self.report.ok:
             return None
+        self.progress("assembling the object graph and checkpoint")
         return _Assembler(self, signatures, tables).assemble()
 
     def _signature_function(self, builder: BodyBuilder, key: str) -> BuiltFunction:
@@ -400,7 +445,7 @@ class Converter:
 
     def _table_functions(self, table: str) -> tuple[BuiltFunction, BuiltFunction | None]:
         """`_create_resource` and `_initialize` of a table."""
-        creator = BodyBuilder(self.index, {}, set(), set(), self.report)
+        creator = BodyBuilder(self.index, {}, set(), set(), self.report, library=self.library)
         create = creator.build(
             self._name("_creator"),
             f"table {table!r}",
@@ -435,6 +480,7 @@ class Converter:
             self.asset_tensors,
             self.report,
             frozen=self.values if self.freeze else None,
+            library=self.library,
         )
 
 
@@ -450,7 +496,9 @@ class _Assembler:
         self.conv = conv
         self.signatures = signatures
         self.tables = tables
-        self.meta = meta_graph_pb2.MetaGraphDef()
+        # built in place, never copied: with --freeze it holds every variable's value
+        self.proto = conv.output
+        self.meta = self.proto.meta_graphs[0]
         self.graph = self.meta.graph_def
         self.objects = ObjectGraph()
         self.node_of: dict[tuple[str, str], int] = {}  # (kind, source) -> object node id
@@ -503,8 +551,7 @@ class _Assembler:
                     tensors[keys[node_id]] = conv.values[source]
         self._saver(object_graph, tensors)
         self._finish_meta(init)
-        proto = saved_model_pb2.SavedModel(saved_model_schema_version=1)
-        proto.meta_graphs.add().CopyFrom(self.meta)
+        proto = self.proto
         assets = {}
         for asset in conv.assets:
             path = conv.source / sm.ASSETS_DIR / asset.filename
@@ -621,7 +668,8 @@ class _Assembler:
     def _concrete(self, built: BuiltFunction, inputs: dict[str, Spec], output: Any) -> None:
         bound = [self.node_of[(c.kind, c.source)] for c in built.captures]
         self.concrete[built.fdef.signature.name] = saved_concrete(bound, inputs, output)
-        self.graph.library.function.add().CopyFrom(built.fdef)
+        if not built.in_library:
+            self.graph.library.function.add().CopyFrom(built.fdef)
 
     def _outer_inputs(self, captures: list[Capture]) -> tuple[list[str], list[int]]:
         return [self.outer[(c.kind, c.source)] for c in captures], [c.dtype for c in captures]
@@ -796,6 +844,54 @@ class _SaverVariable:
     shape: Any
 
 
+# Ops an init op may run that leave nothing behind for the converted model to redo.
+_HARMLESS_INIT_OPS = frozenset(
+    {"NoOp", "Const", "Identity", "VarIsInitializedOp", "IsVariableInitialized", "ReadVariableOp"}
+)
+_ASSIGN_OPS = frozenset({"Assign", "AssignVariableOp", "AssignAdd", "AssignSub", "AssignAddVariableOp"})
+
+
+def _init_op_work(
+    index: GraphIndex, init: str, variables: dict[str, Variable], initialised: set[str]
+) -> tuple[list[str], list[str]]:
+    """What the init op does that conversion drops: stateful nodes other than table
+    initialisers and assignments of the variables given their initial values (`initialised`),
+    and the checkpointed variables it assigns."""
+    dropped: list[str] = []
+    reassigned: list[str] = []
+    seen: set[str] = set()
+    stack = [init]
+    while stack:
+        name = stack.pop()
+        if name in seen or name not in index.nodes:
+            continue
+        seen.add(name)
+        node = index.nodes[name]
+        if node.op in TABLE_INIT_OPS or node.op in VARIABLE_OPS or node.op in TABLE_OPS:
+            continue
+        if node.op in _ASSIGN_OPS and node.input:
+            target = _trace_to_variable(index, parse_input(node.input[0]).node)
+            if target in initialised:
+                continue
+            if target in variables:
+                reassigned.append(target)
+                continue
+        op_def = index.op_def(node.op)
+        if op_def is not None and op_def.is_stateful and node.op not in _HARMLESS_INIT_OPS:
+            dropped.append(f"{name} ({node.op})")
+            continue
+        stack.extend(parse_input(text).node for text in node.input)
+    return sorted(dropped), sorted(set(reassigned))
+
+
+def _some(items: list[str]) -> str:
+    return ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+
+
+def _silent(_message: str) -> None:
+    pass
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
@@ -812,9 +908,11 @@ def plan(
     tag_set: str | Sequence[str] | None = None,
     signature_keys: list[str] | None = None,
     freeze: bool = False,
+    plain_inputs: bool = False,
+    progress: Progress | None = None,
 ) -> Report:
     """What converting `source` would do (nothing is written)."""
-    converter = Converter(source, tag_set, signature_keys, freeze)
+    converter = Converter(source, tag_set, signature_keys, freeze, plain_inputs, progress)
     built = converter.build()
     if built is not None:
         _check_ops(converter.report, built.proto)
@@ -847,13 +945,17 @@ def tf1_to_tf2(
     signature_keys: list[str] | None = None,
     freeze: bool = False,
     overwrite: bool = False,
+    plain_inputs: bool = False,
+    progress: Progress | None = None,
 ) -> Report:
     """Convert the TF1 SavedModel at `source` into a TF2-style SavedModel at `output`
     (written atomically; an existing non-empty `output` is refused unless `overwrite`).
     `tag_set` picks the MetaGraphDef (None: the only one, else 'serve'); `signature_keys`
-    the signatures kept (None: all); `freeze` folds variables into constants.
+    the signatures kept (None: all); `freeze` folds variables into constants;
+    `plain_inputs` turns tf.Example signatures into ones over the parsed features
+    (savedmodel.convert.plain_inputs); `progress` is called with a line per step.
     Raises ConversionError, whose `report` lists the blockers, when it cannot."""
-    converter = Converter(source, tag_set, signature_keys, freeze)
+    converter = Converter(source, tag_set, signature_keys, freeze, plain_inputs, progress)
     built = converter.build()
     report = converter.report
     report.output = str(output)
@@ -862,6 +964,7 @@ def tf1_to_tf2(
     if freeze:
         report.changes.append("variables folded into constants (--freeze)")
     _check_ops(report, built.proto)
+    converter.progress(f"writing {output}")
     _write(built, source, output, overwrite)
     report.written = True
     return report

@@ -14,6 +14,11 @@ NumPy bytes arrays.
 `fmt="safetensors"` writes a .safetensors file instead, through the `safetensors` package
 (the optional extra `savedmodel[safetensors]`): bfloat16 and float8 are native there; it has
 no string dtype, so string variables are refused.
+
+`import_weights` goes the other way: a copy of the model (or a checkpoint) whose variables
+hold the values of an .npz or .safetensors file keyed by the same names; each name, dtype
+and shape is checked, and only the variables bundle (and fingerprint.pb, which hashes its
+index) differs from the source.
 """
 
 from __future__ import annotations
@@ -163,7 +168,8 @@ def _safetensors_bytes(weights: list[tuple[str, str, str, np.ndarray]]) -> bytes
         raise InvalidInputError(
             "safetensors has no dtype for " + ", ".join(unsupported[:5]) + "; use --format npz"
         )
-    arrays = {name: (dtype, np.ascontiguousarray(value)) for name, _, dtype, value in weights}
+    # np.ascontiguousarray would make a scalar 1-d
+    arrays = {name: (dtype, np.require(value, requirements="C")) for name, _, dtype, value in weights}
     spec = getattr(safetensors, "TensorSpec", None)
     if spec is not None:  # safetensors >= 0.7: NumPy dtype names, pointers into live arrays
         tensors = {
@@ -194,3 +200,155 @@ def load_npz(path: PathLike) -> dict[str, np.ndarray]:
                 value = value.view(dtypes.as_numpy_dtype(dtypes.from_name(dtype)))
             out[name] = value
         return out
+
+
+# ------------------------------------------------------------------------------ import
+
+
+def _safetensors_arrays(path: PathLike) -> dict[str, np.ndarray]:
+    try:
+        import safetensors
+    except ImportError:
+        raise InvalidInputError(
+            "reading .safetensors needs the safetensors package: pip install 'savedmodel[safetensors]'"
+        ) from None
+    by_code = {code: name for name, code in SAFETENSORS_DTYPES.items()}
+    try:
+        entries = safetensors.deserialize(Path(path).read_bytes())
+    except Exception as exc:  # noqa: BLE001 - the library's own error types vary by release
+        raise FormatError(f"{path}: not a safetensors file ({exc})") from None
+    out = {}
+    for name, entry in entries:
+        if entry["dtype"] not in by_code:
+            raise FormatError(f"{path}: {name!r} has dtype {entry['dtype']}, which TensorFlow has not")
+        dtype = dtypes.as_numpy_dtype(dtypes.from_name(by_code[entry["dtype"]]))
+        out[name] = np.frombuffer(bytes(entry["data"]), dtype=dtype).reshape(entry["shape"])
+    return out
+
+
+def read_weights_file(path: PathLike) -> dict[str, np.ndarray]:
+    """Name -> array of an .npz (as `export_weights` writes it) or a .safetensors file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no such weights file")
+    if path.suffix == ".safetensors":
+        return _safetensors_arrays(path)
+    try:
+        return load_npz(path)
+    except (OSError, ValueError) as exc:
+        raise FormatError(f"{path}: not an .npz file ({exc})") from None
+
+
+def _dtype_name(value: np.ndarray) -> str:
+    if value.dtype == object or value.dtype.kind in "SU":
+        return "string"
+    return dtypes.dtype_name(dtypes.from_numpy(value.dtype))
+
+
+def _checked(name: str, value: np.ndarray, dtype: str, shape: tuple[int, ...]) -> str | None:
+    """Why `value` cannot replace a variable of `dtype` and `shape`, or None."""
+    got = _dtype_name(value)
+    if got != dtype:
+        hint = " (bfloat16 stored as its bits? write it with export_weights)" if dtype == "bfloat16" else ""
+        return f"{name}: dtype {got}, the variable's is {dtype}{hint}"
+    if tuple(value.shape) != tuple(shape):
+        return f"{name}: shape {list(value.shape)}, the variable's is {list(shape)}"
+    return None
+
+
+def import_weights(
+    source: PathLike,
+    weights: PathLike | dict[str, np.ndarray],
+    output_dir: PathLike | None = None,
+    checkpoint: PathLike | None = None,
+    names: str = "tf",
+    overwrite: bool = False,
+    strict: bool = False,
+) -> dict[str, Any]:
+    """Write a copy of `source` (a SavedModel directory, or a checkpoint prefix) whose variables
+    hold `weights` (an .npz/.safetensors file, or name -> array), named as `export_weights`
+    names them (`names`). Give `output_dir` (a SavedModel directory: every file but the
+    variables bundle and fingerprint.pb copied byte for byte) or `checkpoint` (a prefix: the
+    bundle alone). A name the model lacks, or a dtype or shape that differs, is an error;
+    variables the weights lack keep their values (an error with `strict`).
+    Returns {"replaced": [names], "kept": [names]}."""
+    from savedmodel.format import bundle
+    from savedmodel.inspect import variables_prefix
+
+    if (output_dir is None) == (checkpoint is None):
+        raise InvalidInputError("give exactly one of output_dir (a SavedModel) and checkpoint (a prefix)")
+    prefix = variables_prefix(source)
+    if prefix is None:
+        raise InvalidInputError(f"{source}: no variables to import into")
+    incoming = weights if isinstance(weights, dict) else read_weights_file(weights)
+    with ckpt.CheckpointReader(prefix) as reader:
+        if len(reader.bundle.entries(include_slices=True)) != len(reader.bundle.entries()):
+            raise InvalidInputError(f"{source}: partitioned (sliced) checkpoints are not supported")
+        mapping = variable_names(source, reader) if names == "tf" else None
+        keys = sorted(k for k in reader.bundle.keys() if k != ckpt.OBJECT_GRAPH_KEY)
+        by_name = {(mapping[k] if mapping is not None else k): k for k in keys}
+        extra = sorted(set(incoming) - set(by_name))
+        if extra:
+            raise InvalidInputError(
+                f"not variables of {source}: " + ", ".join(extra[:5]) + (" ..." if len(extra) > 5 else "")
+            )
+        problems = []
+        for name, value in sorted(incoming.items()):
+            key = by_name[name]
+            problem = _checked(name, np.asarray(value), reader.dtype_name(key), reader.bundle.shape(key))
+            if problem is not None:
+                problems.append(problem)
+        if problems:
+            raise InvalidInputError("weights do not fit: " + "; ".join(problems[:3]))
+        kept = sorted(set(by_name) - set(incoming))
+        if strict and kept:
+            raise InvalidInputError(
+                "the weights lack " + ", ".join(kept[:5]) + (" ..." if len(kept) > 5 else "")
+            )
+        items = []
+        name_of = {k: n for n, k in by_name.items()}
+        for key in reader.bundle.keys():  # the object graph too, as it was
+            name = name_of.get(key)
+            value = incoming[name] if name in incoming else reader.bundle.read(key)
+            items.append((key, reader.bundle.dtype(key), value))
+
+        def write(target: PathLike) -> None:
+            with bundle.BundleWriter(target, overwrite=overwrite) as writer:
+                for key, dtype, value in items:
+                    writer.add(key, value, dtype=dtype)
+
+        if checkpoint is not None:
+            write(checkpoint)
+        else:
+            _write_model_copy(Path(source), Path(output_dir), write, overwrite)
+    return {"replaced": sorted(incoming), "kept": kept}
+
+
+def _write_model_copy(source: Path, output: Path, write_bundle: Any, overwrite: bool) -> None:
+    """Copy the SavedModel at `source` to `output` with a new variables bundle."""
+    import shutil
+
+    from savedmodel.errors import PolicyError
+    from savedmodel.format import fingerprint
+    from savedmodel.format import saved_model as sm
+    from savedmodel.format.atomic import atomic_directory
+
+    if not source.is_dir():
+        raise InvalidInputError(f"{source} is a checkpoint, not a SavedModel: write a checkpoint instead")
+    if output.resolve() == source.resolve():
+        raise PolicyError(f"{output}: the output directory is the source directory")
+    with atomic_directory(output, overwrite=overwrite) as tmp:
+        for item in sorted(source.iterdir()):
+            if item.name in (sm.VARIABLES_DIR, sm.FINGERPRINT_NAME):
+                continue
+            if item.is_symlink():
+                raise PolicyError(f"{item}: symbolic links are not copied")
+            if item.is_dir():
+                shutil.copytree(item, tmp / item.name)
+            else:
+                shutil.copyfile(item, tmp / item.name)
+        (tmp / sm.VARIABLES_DIR).mkdir()
+        write_bundle(tmp / sm.VARIABLES_DIR / sm.VARIABLES_PREFIX)
+        if (source / sm.FINGERPRINT_NAME).is_file():
+            data = fingerprint.compute_fingerprint(tmp).to_proto().SerializeToString(deterministic=True)
+            (tmp / sm.FINGERPRINT_NAME).write_bytes(data)

@@ -31,7 +31,7 @@ from savedmodel import policy
 from savedmodel.errors import FormatError, NotFoundError, PolicyError
 from savedmodel.format import crc32c, dtypes, sstable
 from savedmodel.format.dtypes import DT
-from savedmodel.format.tensor import shape_from_proto, shape_to_proto
+from savedmodel.format.tensor import element_bytes, shape_from_proto, shape_to_proto
 from savedmodel.proto import tensor_bundle_pb2, tensor_slice_pb2
 
 HEADER_KEY = b""
@@ -225,13 +225,10 @@ def decode_string_tensor(data: bytes, count: int, where: str) -> tuple[np.ndarra
 
 
 def _as_bytes(value: Any) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, (np.bytes_, bytearray, memoryview)):
-        return bytes(value)
-    raise FormatError(f"string tensors hold bytes or str, not {type(value).__name__}")
+    try:
+        return element_bytes(value)
+    except TypeError as exc:
+        raise FormatError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- reader

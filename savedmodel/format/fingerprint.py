@@ -26,7 +26,6 @@ the `pyfarmhash` package).
 
 from __future__ import annotations
 
-import copy
 import os
 import secrets
 from dataclasses import dataclass
@@ -37,8 +36,15 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from savedmodel.errors import FormatError
 from savedmodel.format import saved_model as saved_model_io
 from savedmodel.format.farmhash import fingerprint64
-from savedmodel.format.sstable import decode_varint, encode_varint
-from savedmodel.proto import fingerprint_pb2, graph_pb2, meta_graph_pb2, saved_model_pb2, types_pb2
+from savedmodel.format.sstable import decode_varint
+from savedmodel.proto import (
+    attr_value_pb2,
+    fingerprint_pb2,
+    graph_pb2,
+    meta_graph_pb2,
+    saved_model_pb2,
+    types_pb2,
+)
 
 FINGERPRINT_PRODUCER = 4
 _U64 = (1 << 64) - 1
@@ -69,84 +75,108 @@ def fingerprint_cat64(first: int, second: int) -> int:
 # --------------------------------------------------------------------------- C++-order serialization
 
 
-def _fields(data: bytes) -> list[tuple[int, int, bytes, bytes]]:
-    """Split a serialized message into (field number, wire type, raw record, payload)."""
-    out = []
-    pos = 0
-    while pos < len(data):
-        start = pos
-        key, pos = decode_varint(data, pos)
-        number, wire = key >> 3, key & 7
-        payload = b""
-        if wire == 0:
-            _, pos = decode_varint(data, pos)
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        elif wire == 2:
-            length, pos = decode_varint(data, pos)
-            payload = data[pos : pos + length]
-            pos += length
-        else:
-            raise FormatError(f"unsupported protobuf wire type {wire}")
-        if pos > len(data):
-            raise FormatError("truncated protobuf message")
-        out.append((number, wire, data[start:pos], payload))
-    return out
+def _skip_field(buf: bytearray, pos: int, end: int) -> tuple[int, int, int, int]:
+    """Parse the record at `pos`: (field number, wire type, payload start, record end)."""
+    key, pos = decode_varint(buf, pos, end)
+    number, wire = key >> 3, key & 7
+    payload = pos
+    if wire == 0:
+        _, pos = decode_varint(buf, pos, end)
+    elif wire == 1:
+        pos += 8
+    elif wire == 5:
+        pos += 4
+    elif wire == 2:
+        length, payload = decode_varint(buf, pos, end)
+        pos = payload + length
+    else:
+        raise FormatError(f"unsupported protobuf wire type {wire}")
+    if pos > end:
+        raise FormatError("truncated protobuf message")
+    return number, wire, payload, pos
 
 
-def _map_key(entry: bytes, key_field: FieldDescriptor) -> tuple:
-    """Sort key of a serialized map entry, in C++'s order for the key's type."""
-    for number, wire, raw, payload in _fields(entry):
+def _map_key(buf: bytearray, start: int, end: int, key_field: FieldDescriptor) -> tuple:
+    """Sort key of the map entry serialized in buf[start:end], in C++'s order for the key's type."""
+    pos = start
+    while pos < end:
+        number, wire, payload, pos = _skip_field(buf, pos, end)
         if number != 1:
             continue
         if wire == 2:
-            return (payload,)
+            return (bytes(buf[payload:pos]),)
         if wire == 0:
-            value = decode_varint(raw, 1)[0]
+            value = decode_varint(buf, payload, pos)[0]
             if key_field.type in _ZIGZAG_TYPES:
                 value = (value >> 1) ^ -(value & 1)
             elif key_field.type in _SIGNED_TYPES and value >= 1 << 63:
                 value -= 1 << 64
             return (value,)
         signed = key_field.type in (FieldDescriptor.TYPE_SFIXED32, FieldDescriptor.TYPE_SFIXED64)
-        return (int.from_bytes(raw[1:], "little", signed=signed),)
+        return (int.from_bytes(buf[payload:pos], "little", signed=signed),)
     return (b"",) if key_field.type == FieldDescriptor.TYPE_STRING else (0,)
 
 
-def _canonical(data: bytes, descriptor: Descriptor) -> bytes:
-    """Re-emit a deterministic serialization with every map's entries in C++'s key order."""
-    out = bytearray()
-    run: list[tuple[tuple, bytes]] = []
+_HAS_MAPS: dict[str, bool] = {}
+
+
+def _has_maps(descriptor: Descriptor) -> bool:
+    """Whether messages of this type can hold a map field, directly or nested (TensorProto cannot,
+    so a tensor's bytes are never walked)."""
+    name = descriptor.full_name
+    if name not in _HAS_MAPS:
+        _HAS_MAPS[name] = False  # a recursive type is decided by its other fields
+        _HAS_MAPS[name] = any(
+            f.message_type is not None
+            and (f.message_type.GetOptions().map_entry or _has_maps(f.message_type))
+            for f in descriptor.fields
+        )
+    return _HAS_MAPS[name]
+
+
+def _sort_runs(buf: bytearray, start: int, end: int, descriptor: Descriptor) -> None:
+    """Put, in place, every map's entries in buf[start:end] (a serialized `descriptor`) in C++'s
+    key order. Reordering keeps every length, so nothing moves but the entries of a map."""
+    run: list[tuple[tuple, int, int]] = []
     run_field = -1
-
-    def flush() -> None:
-        out.extend(b"".join(record for _, record in sorted(run, key=lambda item: item[0])))
-        run.clear()
-
-    for number, wire, raw, payload in _fields(data):
+    pos = start
+    while pos < end:
+        record = pos
+        number, wire, payload, pos = _skip_field(buf, pos, end)
         if run and number != run_field:
-            flush()
+            _sort_run(buf, run)
+            run = []
         field = descriptor.fields_by_number.get(number)
         if field is None or field.message_type is None or wire != 2:
-            out += raw
             continue
-        inner = _canonical(payload, field.message_type)
-        record = encode_varint((number << 3) | 2) + encode_varint(len(inner)) + inner
-        if field.message_type.GetOptions().map_entry:
-            run.append((_map_key(inner, field.message_type.fields_by_number[1]), record))
+        entry = field.message_type
+        if _has_maps(entry):
+            _sort_runs(buf, payload, pos, entry)
+        if entry.GetOptions().map_entry:
+            run.append((_map_key(buf, payload, pos, entry.fields_by_number[1]), record, pos))
             run_field = number
-        else:
-            out += record
     if run:
-        flush()
-    return bytes(out)
+        _sort_run(buf, run)
+
+
+def _sort_run(buf: bytearray, run: list[tuple[tuple, int, int]]) -> None:
+    ordered = sorted(run, key=lambda item: item[0])
+    if ordered == run:
+        return
+    first = run[0][1]
+    records = [bytes(buf[a:b]) for _, a, b in ordered]
+    pos = first
+    for record in records:
+        buf[pos : pos + len(record)] = record
+        pos += len(record)
 
 
 def serialize_like_cpp(saved_model: saved_model_pb2.SavedModel) -> bytes:
-    """The SavedModel as TensorFlow's C++ deterministic serialization writes it."""
-    return _canonical(saved_model.SerializeToString(deterministic=True), saved_model.DESCRIPTOR)
+    """The SavedModel as TensorFlow's C++ deterministic serialization writes it: the same bytes
+    as a deterministic serialization but with every map's entries in C++'s key order."""
+    buf = bytearray(saved_model.SerializeToString(deterministic=True))
+    _sort_runs(buf, 0, len(buf), saved_model.DESCRIPTOR)
+    return bytes(buf)
 
 
 # --------------------------------------------------------------------------- the five hashes
@@ -164,9 +194,36 @@ def _strip_uid(name: str, uid: int) -> str:
 
 
 def regularized_graph_def(graph_def: graph_pb2.GraphDef) -> graph_pb2.GraphDef:
-    """TensorFlow's SimpleDelete regularization (see the module docstring)."""
-    graph = copy.deepcopy(graph_def)
-    for node in graph.node:
+    """TensorFlow's SimpleDelete regularization (see the module docstring). The library is
+    not copied (it is cleared), nor are the values of string constants."""
+    graph = graph_pb2.GraphDef()
+    for field, value in graph_def.ListFields():
+        if field.name in ("library", "versions", "node"):
+            continue
+        if field.message_type is not None and field.label != field.LABEL_REPEATED:
+            getattr(graph, field.name).CopyFrom(value)
+        elif field.label == field.LABEL_REPEATED:
+            getattr(graph, field.name).extend(value)
+        else:
+            setattr(graph, field.name, value)
+    for source in graph_def.node:
+        string_const = (
+            source.op == "Const"
+            and "dtype" in source.attr
+            and source.attr["dtype"].type == types_pb2.DT_STRING
+        )
+        node = graph.node.add()
+        if string_const:  # copy all but the value, which is cleared
+            node.name, node.op, node.device = source.name, source.op, source.device
+            node.input.extend(source.input)
+            for key, attr in source.attr.items():
+                node.attr[key].CopyFrom(attr_value_pb2.AttrValue() if key == "value" else attr)
+            if source.HasField("experimental_debug_info"):
+                node.experimental_debug_info.CopyFrom(source.experimental_debug_info)
+            if source.HasField("experimental_type"):
+                node.experimental_type.CopyFrom(source.experimental_type)
+            continue
+        node.CopyFrom(source)
         if node.op in _CALL_OPS:
             if "f" in node.attr:
                 name = node.attr["f"].func.name
@@ -175,11 +232,7 @@ def regularized_graph_def(graph_def: graph_pb2.GraphDef) -> graph_pb2.GraphDef:
                     node.attr["f"].func.name = _strip_uid(name, uid)
             if "config_proto" in node.attr:
                 node.attr["config_proto"].s = b""
-        if node.op == "Const" and "dtype" in node.attr and node.attr["dtype"].type == types_pb2.DT_STRING:
-            node.attr["value"].Clear()
-    graph.library.Clear()
     graph.library.SetInParent()
-    graph.versions.Clear()
     graph.versions.SetInParent()
     return graph
 

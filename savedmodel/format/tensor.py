@@ -172,14 +172,27 @@ def _broadcast_last(values: np.ndarray, count: int, np_dtype: np.dtype) -> np.nd
     return out
 
 
-def _as_bytes(value: Any) -> bytes:
-    if isinstance(value, bytes):
+def element_bytes(value: Any) -> bytes:
+    """One element of a string tensor as bytes: bytes-like values as they are, str (and NumPy's
+    str/bytes scalars, 0-d arrays of them) encoded as UTF-8. TypeError for anything else.
+
+    The one rule every layer uses (kernels, TensorProto and bundle writing, feeds, serving)."""
+    if type(value) is bytes:
         return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, np.bytes_):
+    if isinstance(value, bytes | bytearray | memoryview):  # np.bytes_ is a bytes subclass
         return bytes(value)
-    raise FormatError(f"string tensors hold bytes or str, not {type(value).__name__}")
+    if isinstance(value, str):  # np.str_ too
+        return str(value).encode("utf-8")
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return element_bytes(value.item())
+    raise TypeError(f"a string tensor element must be bytes or str, not {type(value).__name__}")
+
+
+def _as_bytes(value: Any) -> bytes:
+    try:
+        return element_bytes(value)
+    except TypeError as exc:
+        raise FormatError(str(exc)) from None
 
 
 def from_numpy(

@@ -47,6 +47,8 @@ class SavedModelContents:
     as_text: bool = False
     # TF1's Builder creates variables/ only when there are variables; tf.saved_model.save always does.
     always_create_variables_dir: bool = False
+    # tf.saved_model.save (TF 2.x) also always creates assets/, empty when there are none.
+    always_create_assets_dir: bool = False
 
 
 def refuse_existing(export_dir: PathLike) -> None:
@@ -83,6 +85,8 @@ def write_contents(contents: SavedModelContents, directory: Path) -> None:
         contents.write_variables(str(directory / VARIABLES_DIR / VARIABLES_PREFIX))
     if contents.assets:
         _place(directory / ASSETS_DIR, contents.assets)
+    elif contents.always_create_assets_dir:
+        (directory / ASSETS_DIR).mkdir()
     if contents.extra_assets:
         _place(directory / EXTRA_ASSETS_DIR, contents.extra_assets)
     if contents.keras_metadata is not None:

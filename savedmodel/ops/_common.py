@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from savedmodel.errors import ExecutionError
+from savedmodel.format.tensor import element_bytes
 
 OBJECT = np.dtype(object)
 
@@ -167,13 +168,13 @@ def object_array(values: Iterable[Any], shape: Sequence[int] | None = None) -> n
 
 
 def to_bytes(value: Any) -> bytes:
-    if isinstance(value, bytes):
+    """A string tensor element as bytes (format.tensor.element_bytes); ExecutionError otherwise."""
+    if type(value) is bytes:
         return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, np.bytes_):
-        return bytes(value)
-    fail(f"expected a string tensor element, got {type(value).__name__}")
+    try:
+        return element_bytes(value)
+    except TypeError:
+        fail(f"expected a string tensor element, got {type(value).__name__}")
 
 
 def str_map(fn: Callable[[bytes], Any], x: np.ndarray, dtype: Any = object) -> np.ndarray:

@@ -55,9 +55,8 @@ def _func(node: NodeSpec, name: str) -> FunctionRef:
     return FunctionRef(value.name, value.attr)
 
 
-@kernel_factory(
-    "If", "StatelessIf", family="control_flow", stateful=True, doc="calls then_branch or else_branch"
-)
+@kernel_factory("If", family="control_flow", stateful=True, doc="calls then_branch or else_branch")
+@kernel_factory("StatelessIf", family="control_flow", doc="If whose branches have no side effects")
 def _if(node: NodeSpec) -> Any:
     then_fn = _func(node, "then_branch")
     else_fn = _func(node, "else_branch")
@@ -70,11 +69,11 @@ def _if(node: NodeSpec) -> Any:
 
 @kernel_factory(
     "Case",
-    "StatelessCase",
     family="control_flow",
     stateful=True,
     doc="calls branches[index]; out-of-range indices run the last branch",
 )
+@kernel_factory("StatelessCase", family="control_flow", doc="Case whose branches have no side effects")
 def _case(node: NodeSpec) -> Any:
     branches = [FunctionRef(f.name, f.attr) for f in node.attrs.raw("branches").list.func]
     if not branches:
@@ -88,9 +87,8 @@ def _case(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory(
-    "While", "StatelessWhile", family="control_flow", stateful=True, doc="repeats body while cond holds"
-)
+@kernel_factory("While", family="control_flow", stateful=True, doc="repeats body while cond holds")
+@kernel_factory("StatelessWhile", family="control_flow", doc="While whose cond and body have no side effects")
 def _while(node: NodeSpec) -> Any:
     cond_fn = _func(node, "cond")
     body_fn = _func(node, "body")

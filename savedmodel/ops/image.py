@@ -1,6 +1,6 @@
 """Image ops: resizing, cropping, colour conversion, non-max suppression, PNG/JPEG codecs.
 
-PNG is decoded and encoded here with zlib, JPEG decoded with simplejpeg (libjpeg-turbo, a dependency:
+PNG is decoded and encoded with zlib (ops/_png.py), JPEG decoded with simplejpeg (libjpeg-turbo, a dependency:
 pixel-exact with TensorFlow's libjpeg-turbo). GIF and BMP decoding and JPEG encoding need Pillow
 (the 'image' extra, `pip install 'savedmodel[image]'`); loading a model that uses those ops without
 it fails at once, naming the extra.
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import struct
-import zlib
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -20,6 +18,7 @@ import numpy as np
 from savedmodel import policy
 from savedmodel.format import dtypes as tfdtypes
 from savedmodel.ops._common import as_dtype, fail, int_list, scalar_int, shape_str, to_bytes, upcast
+from savedmodel.ops._png import PNG_SIGNATURE, convert_channels, decode_png, encode_png
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
 
 IMAGE_TYPES = (
@@ -788,252 +787,6 @@ def _nms_v1(node: NodeSpec) -> Any:
     return run
 
 
-# --------------------------------------------------------------------------- PNG (zlib only)
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    if not data.startswith(_PNG_SIGNATURE):
-        fail("Invalid PNG data: bad signature")
-    pos = len(_PNG_SIGNATURE)
-    chunks = []
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        body = data[pos + 8 : pos + 8 + length]
-        if len(body) != length:
-            fail("Invalid PNG data: truncated chunk")
-        chunks.append((kind, body))
-        pos += 12 + length
-        if kind == b"IEND":
-            break
-    return chunks
-
-
-def _unfilter(raw: bytes, height: int, stride: int, bpp: int) -> np.ndarray:
-    out = np.zeros((height, stride), dtype=np.uint8)
-    prev = np.zeros(stride, dtype=np.int32)
-    pos = 0
-    for y in range(height):
-        if pos + 1 + stride > len(raw):
-            fail("Invalid PNG data: image data too short")
-        ftype = raw[pos]
-        line = np.frombuffer(raw, dtype=np.uint8, count=stride, offset=pos + 1).astype(np.int32)
-        pos += 1 + stride
-        if ftype == 0:
-            cur = line
-        elif ftype == 1:
-            cur = line.copy()
-            for i in range(bpp, stride):
-                cur[i] = (cur[i] + cur[i - bpp]) & 0xFF
-        elif ftype == 2:
-            cur = (line + prev) & 0xFF
-        elif ftype == 3:
-            cur = line.copy()
-            for i in range(stride):
-                left = cur[i - bpp] if i >= bpp else 0
-                cur[i] = (cur[i] + ((left + prev[i]) >> 1)) & 0xFF
-        elif ftype == 4:
-            cur = line.copy()
-            for i in range(stride):
-                a = cur[i - bpp] if i >= bpp else 0
-                b = prev[i]
-                c = prev[i - bpp] if i >= bpp else 0
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                cur[i] = (cur[i] + pred) & 0xFF
-        else:
-            fail(f"Invalid PNG data: unknown filter type {ftype}")
-        out[y] = cur
-        prev = cur
-    return out
-
-
-def decode_png(data: bytes, channels: int, dtype: np.dtype) -> np.ndarray:
-    chunks = _png_chunks(data)
-    if not chunks or chunks[0][0] != b"IHDR":
-        fail("Invalid PNG data: missing IHDR")
-    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
-    policy.check_image_pixels(height, width, channels, "DecodePng")
-    if interlace:
-        return _decode_with_pillow(data, channels, dtype, "PNG")
-    palette = next((body for kind, body in chunks if kind == b"PLTE"), None)
-    trns = next((body for kind, body in chunks if kind == b"tRNS"), None)
-    try:
-        # At most 8 bytes per pixel plus a filter byte per row: a zlib bomb stops there.
-        inflater = zlib.decompressobj()
-        raw = inflater.decompress(
-            b"".join(body for kind, body in chunks if kind == b"IDAT"), height * (width * 8 + 1) + 1
-        )
-    except zlib.error as exc:
-        fail(f"Invalid PNG data: {exc}")
-    if inflater.unconsumed_tail:
-        fail(f"Invalid PNG data: more pixel data than a {width}x{height} image holds")
-    samples = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(color)
-    if samples is None:
-        fail(f"Invalid PNG data: color type {color}")
-    bits = depth * samples
-    stride = (width * bits + 7) // 8
-    rows = _unfilter(raw, height, stride, max(1, bits // 8))
-    if depth == 16:
-        img = rows.view(">u2").reshape(height, width, samples).astype(np.uint16)
-    elif depth == 8:
-        img = rows.reshape(height, width, samples)
-    else:
-        unpacked = np.unpackbits(rows, axis=1)[:, : width * depth].reshape(height, width, depth)
-        weights = 1 << np.arange(depth - 1, -1, -1)
-        img = (unpacked * weights).sum(axis=-1).astype(np.uint8).reshape(height, width, 1)
-        if color == 0:
-            img = (img.astype(np.uint32) * 255 // ((1 << depth) - 1)).astype(np.uint8)
-    if color == 3:
-        if palette is None:
-            fail("Invalid PNG data: missing palette")
-        pal = np.frombuffer(palette, dtype=np.uint8).reshape(-1, 3)
-        alpha = np.full(len(pal), 255, dtype=np.uint8)
-        if trns:
-            alpha[: len(trns)] = np.frombuffer(trns, dtype=np.uint8)[: len(pal)]
-        rgba = np.concatenate([pal, alpha[:, None]], axis=1)
-        img = rgba[img[..., 0]]
-        if not trns:
-            img = img[..., :3]
-    return _convert_channels(img, channels, dtype)
-
-
-def _convert_channels(img: np.ndarray, channels: int, dtype: np.dtype) -> np.ndarray:
-    have = img.shape[-1]
-    if channels and channels != have:
-        if channels == 1:
-            rgb = img[..., :3].astype(np.float64) if have >= 3 else img[..., :1].astype(np.float64)
-            if have >= 3:
-                gray = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
-                img = np.floor(gray).astype(img.dtype)[..., None]
-            else:
-                img = img[..., :1]
-        elif channels == 3:
-            img = img[..., :3] if have >= 3 else np.repeat(img[..., :1], 3, axis=-1)
-        elif channels == 4:
-            base = img[..., :3] if have >= 3 else np.repeat(img[..., :1], 3, axis=-1)
-            alpha = (
-                img[..., 3:4]
-                if have == 4
-                else (
-                    img[..., 1:2]
-                    if have == 2
-                    else np.full(img.shape[:-1] + (1,), np.iinfo(img.dtype).max, img.dtype)
-                )
-            )
-            img = np.concatenate([base, alpha], axis=-1)
-        elif channels == 2:
-            img = np.concatenate(
-                [
-                    img[..., :1],
-                    img[..., -1:]
-                    if have in (2, 4)
-                    else np.full(img.shape[:-1] + (1,), np.iinfo(img.dtype).max, img.dtype),
-                ],
-                axis=-1,
-            )
-    if dtype == np.uint16 and img.dtype == np.uint8:
-        img = img.astype(np.uint16) * 257
-    elif dtype == np.uint8 and img.dtype == np.uint16:
-        img = (img // 257).astype(np.uint8)
-    elif dtype.kind == "f":
-        img = img.astype(np.float32) / np.float32(np.iinfo(img.dtype).max)
-        img = img.astype(dtype)
-    return np.ascontiguousarray(img)
-
-
-def _filter_rows(rows: np.ndarray, bpp: int) -> bytes:
-    """libpng's adaptive filtering: per row, the filter (None, Sub, Up, Average, Paeth) whose output
-    has the smallest sum of |signed bytes|, the earliest on ties."""
-    out = bytearray()
-    prev = np.zeros(rows.shape[1], dtype=np.int16)
-    for row in rows.astype(np.int16):
-        left = np.concatenate([np.zeros(bpp, np.int16), row[:-bpp]]) if bpp < row.size else np.zeros_like(row)
-        upleft = (
-            np.concatenate([np.zeros(bpp, np.int16), prev[:-bpp]]) if bpp < row.size else np.zeros_like(row)
-        )
-        p = left + prev - upleft
-        pa, pb, pc = np.abs(p - left), np.abs(p - prev), np.abs(p - upleft)
-        paeth = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prev, upleft))
-        candidates = [row, row - left, row - prev, row - (left + prev) // 2, row - paeth]
-        best, best_sum = 0, None
-        for ftype, cand in enumerate(candidates):
-            v = (cand & 0xFF).astype(np.int32)
-            total = int(np.sum(np.where(v < 128, v, 256 - v)))
-            if best_sum is None or total < best_sum:
-                best, best_sum = ftype, total
-        out.append(best)
-        out += (candidates[best] & 0xFF).astype(np.uint8).tobytes()
-        prev = row
-    return bytes(out)
-
-
-def encode_png(img: np.ndarray, compression: int = -1) -> bytes:
-    """PNG as TensorFlow's libpng writes it: adaptive row filters, and zlib with the Z_FILTERED strategy
-    and the window shrunk to the image size, so the bytes usually match TensorFlow's exactly."""
-    if img.ndim != 3:
-        fail(f"image must be 3-dimensional: {shape_str(img.shape)}")
-    h, w, c = img.shape
-    color = {1: 0, 2: 4, 3: 2, 4: 6}.get(c)
-    if color is None:
-        fail(f"image must have 1, 2, 3, or 4 channels, got {c}")
-    depth = 16 if img.dtype == np.uint16 else 8
-    data = img.astype(">u2").tobytes() if depth == 16 else img.astype(np.uint8).tobytes()
-    stride = w * c * depth // 8
-    rows = (
-        np.frombuffer(data, dtype=np.uint8).reshape(h, stride)
-        if h and stride
-        else np.zeros((h, stride), np.uint8)
-    )
-    raw = _filter_rows(rows, max(1, c * depth // 8)) if stride else b"\x00" * h
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-        return struct.pack(">I", len(body)) + kind + body + crc
-
-    ihdr = struct.pack(">IIBBBBB", w, h, depth, color, 0, 0, 0)
-    level = compression if 0 <= compression <= 9 else 6
-    wbits = 15
-    size = h * (1 + stride)
-    if size <= 16384:
-        half = 1 << (wbits - 1)
-        while size + 262 <= half:
-            half >>= 1
-            wbits -= 1
-    wbits = max(wbits, 9)
-    compressor = zlib.compressobj(level, zlib.DEFLATED, wbits, 8, zlib.Z_FILTERED)
-    idat = bytearray(compressor.compress(raw) + compressor.flush())
-    _optimize_cmf(idat, size)
-    # libpng writes the stream in IDAT chunks of its 8 KiB buffer size
-    chunks = b"".join(chunk(b"IDAT", bytes(idat[i : i + 8192])) for i in range(0, len(idat), 8192))
-    return _PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunks + chunk(b"IEND", b"")
-
-
-def _optimize_cmf(data: bytearray, size: int) -> None:
-    """Rewrite the zlib header's window size down to what `size` bytes need, as libpng does."""
-    if size > 16384 or len(data) < 2:
-        return
-    cmf = data[0]
-    if (cmf & 0x0F) != 8 or (cmf & 0xF0) > 0x70:
-        return
-    cinfo = cmf >> 4
-    half = 1 << (cinfo + 7)
-    if size > half:
-        return
-    while True:
-        half >>= 1
-        cinfo -= 1
-        if not (cinfo > 0 and size <= half):
-            break
-    cmf = (cmf & 0x0F) | (cinfo << 4)
-    data[0] = cmf
-    flg = data[1] & 0xE0
-    flg += 0x1F - ((cmf << 8) + flg) % 0x1F
-    data[1] = flg
-
-
 # --------------------------------------------------------------------------- Pillow-backed codecs
 
 
@@ -1043,6 +796,10 @@ def _pillow() -> Any:
     except ImportError:
         fail("decoding/encoding this image format needs Pillow: pip install 'savedmodel[image]'")
     return Image
+
+
+def _decode_interlaced_png(data: bytes, channels: int, dtype: np.dtype) -> np.ndarray:
+    return _decode_with_pillow(data, channels, dtype, "PNG")
 
 
 def _decode_with_pillow(data: bytes, channels: int, dtype: np.dtype, fmt: str) -> np.ndarray:
@@ -1076,11 +833,11 @@ def _decode_with_pillow(data: bytes, channels: int, dtype: np.dtype, fmt: str) -
     arr = np.asarray(img.convert(mode))
     if arr.ndim == 2:
         arr = arr[..., None]
-    return _convert_channels(arr, 0, dtype)
+    return convert_channels(arr, 0, dtype)
 
 
 def _image_format(data: bytes) -> str:
-    if data.startswith(_PNG_SIGNATURE):
+    if data.startswith(PNG_SIGNATURE):
         return "PNG"
     if data[:3] == b"\xff\xd8\xff":
         return "JPEG"
@@ -1210,7 +967,7 @@ def decode_jpeg(
         if not (h > 0 and w > 0 and x >= 0 and y >= 0 and y + h <= arr.shape[0] and x + w <= arr.shape[1]):
             _jpeg_invalid(data)
         arr = arr[y : y + h, x : x + w]
-    return _convert_channels(np.ascontiguousarray(arr), 0, dtype)
+    return convert_channels(np.ascontiguousarray(arr), 0, dtype)
 
 
 def _decode_one(
@@ -1224,7 +981,7 @@ def _decode_one(
     if fmt == "unknown":
         fail("Unknown image file format. One of JPEG, PNG, GIF, BMP required.")
     if fmt == "PNG":
-        return decode_png(data, channels, dtype)
+        return decode_png(data, channels, dtype, _decode_interlaced_png)
     if fmt == "JPEG":
         return decode_jpeg(data, channels, dtype, jpeg or JpegOptions())
     return _decode_with_pillow(data, channels, dtype, fmt)
@@ -1343,63 +1100,6 @@ def _extract_jpeg_shape(node: NodeSpec) -> Any:
         return np.array([height, width, components], dtype=out)
 
     return run
-
-
-# --------------------------------------------------------------------------- audio (WAV)
-
-
-@kernel_factory("DecodeWav", family="audio", dtypes=("string",))
-def _decode_wav(node: NodeSpec) -> Any:
-    want_channels = int(node.attrs.get("desired_channels", -1))
-    want_samples = int(node.attrs.get("desired_samples", -1))
-
-    def run(ctx: Any, contents: np.ndarray) -> list[np.ndarray]:
-        data = to_bytes(np.asarray(contents, dtype=object)[()])
-        if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-            fail("Header mismatch: Expected RIFF/WAVE")
-        pos, fmt, pcm = 12, None, None
-        while pos + 8 <= len(data):
-            cid, size = struct.unpack_from("<4sI", data, pos)
-            body = data[pos + 8 : pos + 8 + size]
-            if cid == b"fmt ":
-                fmt = struct.unpack_from("<HHIIHH", body)
-            elif cid == b"data":
-                pcm = body
-            pos += 8 + size + (size & 1)
-        if fmt is None or pcm is None:
-            fail("WAV data is missing its fmt or data chunk")
-        audio_format, channels, rate, _, _, bits = fmt
-        if audio_format != 1 or bits != 16:
-            fail(f"Only 16-bit PCM WAV is supported, got format {audio_format} with {bits} bits")
-        samples = np.frombuffer(pcm[: len(pcm) // (2 * channels) * 2 * channels], dtype="<i2")
-        audio = samples.reshape(-1, channels).astype(np.float32) / np.float32(32768.0)
-        if want_channels > 0 and want_channels != channels:
-            audio = (
-                np.repeat(audio[:, :1], want_channels, axis=1) if channels == 1 else audio[:, :want_channels]
-            )
-        if want_samples >= 0:
-            if audio.shape[0] >= want_samples:
-                audio = audio[:want_samples]
-            else:
-                audio = np.concatenate(
-                    [audio, np.zeros((want_samples - audio.shape[0], audio.shape[1]), np.float32)]
-                )
-        return [np.ascontiguousarray(audio), np.array(rate, dtype=np.int32)]
-
-    return run
-
-
-@kernel("EncodeWav", family="audio", dtypes=("float32",))
-def _encode_wav(ctx: Any, audio: np.ndarray, sample_rate: np.ndarray) -> np.ndarray:
-    if audio.ndim != 2:
-        fail(f"audio must be 2-D, got shape {shape_str(audio.shape)}")
-    rate = int(np.asarray(sample_rate).reshape(-1)[0])
-    samples, channels = audio.shape
-    scaled = np.rint(audio.astype(np.float32) * np.float32(32768.0))
-    pcm = np.clip(scaled, -32768, 32767).astype("<i2").tobytes()
-    header = b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVE"
-    fmt = b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * channels * 2, channels * 2, 16)
-    return np.array(header + fmt + b"data" + struct.pack("<I", len(pcm)) + pcm, dtype=object)
 
 
 # --------------------------------------------------------------------------- projective transform
@@ -1626,125 +1326,3 @@ kernel("DrawBoundingBoxesV2", family="image", dtypes=("float32", "float16"))(
 kernel("DrawBoundingBoxes", family="image", dtypes=("float32", "float16"))(
     lambda ctx, images, boxes: _draw_boxes(images, boxes, None)
 )
-
-
-def _next_power_of_two(value: int) -> int:
-    return 1 << max(0, (value - 1).bit_length())
-
-
-@kernel_factory("AudioSpectrogram", family="audio", dtypes=("float32",))
-def _audio_spectrogram(node: NodeSpec) -> Any:
-    """Hann-windowed FFT power (or magnitude) per channel, as tensorflow/core/kernels/spectrogram.cc"""
-    window_size = int(node.attrs["window_size"])
-    stride = int(node.attrs["stride"])
-    squared = bool(node.attrs.get("magnitude_squared", False))
-
-    def run(ctx: Any, audio: Any) -> np.ndarray:
-        audio = np.asarray(audio)
-        if audio.ndim != 2:
-            fail(f"input must be 2-dimensional{list(audio.shape)}".replace(" ", ""))
-        if window_size < 2 or stride < 1:
-            fail(
-                f"Spectrogram initialization failed for window size {window_size} and stride {stride}"
-            )
-        samples, channels = audio.shape
-        fft_length = _next_power_of_two(window_size)
-        bins = fft_length // 2 + 1
-        frames = 0 if samples < window_size else 1 + (samples - window_size) // stride
-        # periodic Hann window, in double
-        window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(window_size) / window_size)
-        out = np.zeros((channels, frames, bins), dtype=np.float32)
-        if frames == 0:
-            return out
-        starts = np.arange(frames) * stride
-        for c in range(channels):
-            signal = audio[:, c].astype(np.float64)
-            windows = signal[starts[:, None] + np.arange(window_size)[None, :]] * window
-            spectrum = np.fft.rfft(windows, n=fft_length, axis=1)
-            power = spectrum.real * spectrum.real + spectrum.imag * spectrum.imag
-            out[c] = power if squared else np.sqrt(power)
-        return out
-
-    return run
-
-
-def _freq_to_mel(freq: Any) -> Any:
-    return 1127.0 * np.log1p(np.asarray(freq, dtype=np.float64) / 700.0)
-
-
-@kernel_factory("Mfcc", family="audio", dtypes=("float32",))
-def _mfcc(node: NodeSpec) -> Any:
-    """mel-frequency cepstral coefficients of a power spectrogram, as tensorflow/core/kernels/mfcc*.cc"""
-    upper = float(node.attrs.get("upper_frequency_limit", 4000.0))
-    lower = float(node.attrs.get("lower_frequency_limit", 20.0))
-    channels_count = int(node.attrs.get("filterbank_channel_count", 40))
-    dct_count = int(node.attrs.get("dct_coefficient_count", 13))
-
-    def filterbank(input_length: int, sample_rate: int) -> tuple[int, int, np.ndarray, np.ndarray] | None:
-        if channels_count < 1 or sample_rate <= 0 or input_length < 2 or lower < 0 or upper <= lower:
-            return None
-        mel_low, mel_high = float(_freq_to_mel(lower)), float(_freq_to_mel(upper))
-        spacing = (mel_high - mel_low) / float(channels_count + 1)
-        centers = [mel_low + spacing * (i + 1) for i in range(channels_count + 1)]
-        hz_per_bin = 0.5 * sample_rate / float(input_length - 1)
-        start = int(1.5 + lower / hz_per_bin)
-        end = int(upper / hz_per_bin)
-        mapper = np.full(input_length, -2, dtype=np.int64)
-        weights = np.zeros(input_length, dtype=np.float64)
-        channel = 0
-        for i in range(input_length):
-            if i < start or i > end:
-                continue
-            melf = float(_freq_to_mel(i * hz_per_bin))
-            while channel < channels_count and centers[channel] < melf:
-                channel += 1
-            band = channel - 1
-            mapper[i] = band
-            if band >= 0:
-                weights[i] = (centers[band + 1] - melf) / (centers[band + 1] - centers[band])
-            else:
-                weights[i] = (centers[0] - melf) / (centers[0] - mel_low)
-        return start, end, mapper, weights
-
-    def dct_matrix() -> np.ndarray | None:
-        if dct_count < 1 or channels_count < 1 or dct_count > channels_count:
-            return None
-        fnorm = np.sqrt(2.0 / channels_count)
-        arg = np.pi / channels_count
-        i = np.arange(dct_count, dtype=np.float64)[:, None]
-        j = np.arange(channels_count, dtype=np.float64)[None, :]
-        return fnorm * np.cos(i * arg * (j + 0.5))
-
-    def run(ctx: Any, spectrogram: Any, sample_rate: Any) -> np.ndarray:
-        spectrogram, sample_rate = np.asarray(spectrogram), np.asarray(sample_rate)
-        if spectrogram.ndim != 3:
-            fail(f"spectrogram must be 3-dimensional{list(spectrogram.shape)}".replace(" ", ""))
-        if sample_rate.ndim != 0:
-            fail(f"Input sample_rate should be a scalar tensor, got {list(sample_rate.shape)} instead.")
-        rate = int(sample_rate)
-        audio_channels, frames, bins = spectrogram.shape
-        bank = filterbank(bins, rate)
-        dct = dct_matrix() if bank is not None else None
-        if bank is None or dct is None:
-            fail(
-                f"Mfcc initialization failed for channel count {bins}, sample rate {rate} and "
-                f"filterbank_channel_count {channels_count}"
-            )
-        start, end, mapper, weights = bank
-        if bins <= end:
-            fail("Input too short to compute filterbank")
-        spec = spectrogram.astype(np.float64).reshape(audio_channels * frames, bins)
-        bank_out = np.zeros((audio_channels * frames, channels_count), dtype=np.float64)
-        for i in range(start, end + 1):  # every frame at once, bins added in TensorFlow's order
-            value = np.sqrt(spec[:, i])
-            weighted = value * weights[i]
-            band = int(mapper[i])
-            if band >= 0:
-                bank_out[:, band] += weighted
-            if band + 1 < channels_count:
-                bank_out[:, band + 1] += value - weighted
-        logs = np.log(np.maximum(bank_out, 1e-12))
-        out = np.einsum("kj,nj->nk", dct, logs) if logs.size else np.zeros((0, dct_count))
-        return out.astype(np.float32).reshape(audio_channels, frames, dct_count)
-
-    return run

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from savedmodel.ops import _eigen_x86 as eigen_x86
 from savedmodel.ops._common import (
     FLOATS,
     NUMERIC,
@@ -436,6 +437,15 @@ _pool_kernel("AvgPool3D", 5, "NDHWC", "avg")
 # --------------------------------------------------------------------------- normalization
 
 
+def _batch_norm_factor(var: np.ndarray, eps: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """rsqrt(var + eps) * scale, the per-channel factor of inference batch normalization (float32:
+    TensorFlow's rsqrt, the hardware estimate and a Newton step, bit for bit)."""
+    shifted = var + eps
+    if shifted.dtype == np.float32:
+        return eigen_x86.rsqrt_float32(shifted) * scale
+    return (np.asarray(1, var.dtype) / np.sqrt(shifted)) * scale
+
+
 def _batch_norm(node: NodeSpec, version: int) -> Any:
     eps = float(node.attrs.get("epsilon", 1e-4))
     fmt = _text_attr(node, "data_format", "NHWC")
@@ -476,7 +486,7 @@ def _batch_norm(node: NodeSpec, version: int) -> Any:
                 reserves = [bmean, bvar]
             else:
                 # TensorFlow's order: (x - mean) * (rsqrt(var + eps) * scale) + offset
-                inv = (np.asarray(1, u) / np.sqrt(var + np.asarray(eps, u))) * scale
+                inv = _batch_norm_factor(var, np.asarray(eps, u), scale)
                 y = (xw - mean.reshape(shape)) * inv.reshape(shape) + offset.reshape(shape)
                 out_mean, out_var = mean, var
                 reserves = [mean, var]

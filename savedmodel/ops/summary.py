@@ -276,7 +276,7 @@ def _image_summary(node: NodeSpec) -> Any:
     bad_color = np.asarray(bad, dtype=np.uint8).reshape(-1) if bad is not None else np.array([255, 0, 0, 255])
 
     def run(ctx: Any, tag: Any, tensor: Any) -> np.ndarray:
-        from savedmodel.ops.image import encode_png
+        from savedmodel.ops._png import encode_png
 
         tag, tensor = np.asarray(tag), np.asarray(tensor)
         if tag.ndim != 0:
@@ -308,7 +308,7 @@ def _audio_summary_v2(node: NodeSpec) -> Any:
     max_outputs = int(node.attrs.get("max_outputs", 3))
 
     def run(ctx: Any, tag: Any, tensor: Any, sample_rate: Any) -> np.ndarray:
-        from savedmodel.ops.image import _encode_wav
+        from savedmodel.ops.audio import _encode_wav
 
         tag, tensor, sample_rate = np.asarray(tag), np.asarray(tensor), np.asarray(sample_rate)
         if tag.ndim != 0:

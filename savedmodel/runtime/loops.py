@@ -641,6 +641,7 @@ class _Builder:
         return slot
 
     def input_slot(self, i: int, slot: int) -> int:
+        _require(slot < len(self.producers[i]))  # a malformed node lacking the input: the general path
         p, k = self.producers[i][slot]
         if p <= -2:
             return -2 - p

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from savedmodel.format import dtypes
+from savedmodel.format.tensor import element_bytes
 from savedmodel.proto import example_pb2
 from savedmodel.serving.errors import ServingError, internal, invalid_argument, unimplemented
 
@@ -711,19 +712,9 @@ def _value_formatter(dtype: int, name: str):  # noqa: ANN202 - returns a small c
         return lambda v: "true" if v else "false"
     if dtype == DT.DT_STRING:
         if name.endswith(BYTES_SUFFIX):
-            return lambda v: '{"b64": "' + base64.b64encode(_as_bytes(v)).decode("ascii") + '"}'
-        return lambda v: bytes_string(_as_bytes(v))
+            return lambda v: '{"b64": "' + base64.b64encode(element_bytes(v)).decode("ascii") + '"}'
+        return lambda v: bytes_string(element_bytes(v))
     return None
-
-
-def _as_bytes(value: Any) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        return _as_bytes(value.item())
-    return bytes(value)
 
 
 def _tensor_dtype(array: np.ndarray) -> int:
@@ -899,7 +890,7 @@ def classification_results(
     for i in range(num_examples):
         row = []
         for c in range(num_classes):
-            label = _as_bytes(classes[i, c]) if classes is not None else b""
+            label = element_bytes(classes[i, c]) if classes is not None else b""
             score = float(scores[i, c]) if scores is not None else 0.0
             row.append((label, score))
         results.append(row)

@@ -12,7 +12,7 @@ import pickle
 import numpy as np
 import pytest
 
-from savedmodel.cli import inputs
+from savedmodel.cli import expressions, inputs
 from savedmodel.errors import InvalidInputError, LimitExceededError, PolicyError
 from savedmodel.format import dtypes
 from savedmodel.proto import example_pb2
@@ -82,7 +82,7 @@ VALID_EXPRESSIONS = [
 
 @pytest.mark.parametrize("text, expected", VALID_EXPRESSIONS, ids=[t for t, _ in VALID_EXPRESSIONS])
 def test_valid_expressions_match_numpy(text, expected):
-    value = inputs.evaluate_expression(text, "k")
+    value = expressions.evaluate_expression(text, "k")
     if isinstance(expected, np.ndarray | np.generic):
         assert type(value) is type(expected)
         assert np.asarray(value).dtype == np.asarray(expected).dtype
@@ -93,7 +93,7 @@ def test_valid_expressions_match_numpy(text, expected):
 
 
 def test_nan_constant():
-    assert np.isnan(inputs.evaluate_expression("np.nan"))
+    assert np.isnan(expressions.evaluate_expression("np.nan"))
 
 
 def test_random_constructors_are_seeded_in_order():
@@ -101,7 +101,7 @@ def test_random_constructors_are_seeded_in_order():
         "a=np.random.rand(2, 3);b=np.random.randn(4);c=np.random.randint(0, 10, size=(5,));"
         "d=np.random.random((2,));e=np.random.uniform(-1, 1, size=3);f=np.random.normal(0, 2, 2)"
     )
-    rng = np.random.RandomState(inputs.RANDOM_SEED)
+    rng = np.random.RandomState(expressions.RANDOM_SEED)
     np.testing.assert_array_equal(values["a"], rng.rand(2, 3))
     np.testing.assert_array_equal(values["b"], rng.randn(4))
     np.testing.assert_array_equal(values["c"], rng.randint(0, 10, size=(5,)))
@@ -223,7 +223,7 @@ def test_deep_nesting_is_a_clean_error():
 
 def test_overlong_expression_is_refused():
     with pytest.raises(LimitExceededError):
-        inputs.evaluate_expression("1" * (inputs.MAX_EXPRESSION_CHARS + 1))
+        expressions.evaluate_expression("1" * (expressions.MAX_EXPRESSION_CHARS + 1))
 
 
 def test_parse_input_exprs_splits_keys_and_keeps_equals_in_values():

@@ -235,7 +235,7 @@ def test_export_weights_safetensors(tmp_path: Path) -> None:
     assert header["dense/emb"]["dtype"] == "BF16" and header["dense/emb"]["shape"] == [2, 3]
     start, end = header["dense/emb"]["data_offsets"]
     assert body[start:end] == emb.tobytes()
-    assert header["step"]["dtype"] == "I64"
+    assert header["step"]["dtype"] == "I64" and header["step"]["shape"] == []  # a scalar stays one
     vocab = tmp_path / "ckpt2" / "model.ckpt"
     vocab.parent.mkdir()
     ckpt.write_checkpoint(vocab, {"vocab": np.array([b"a"], dtype=object)})
@@ -253,3 +253,20 @@ def test_export_weights_safetensors(tmp_path: Path) -> None:
         )
         == 1
     )
+
+
+def test_cli_plain_inputs_and_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    args = ["convert", "--dir", str(CONVERT / "examples"), "--output_dir", str(out), "--plain_inputs"]
+    assert main([*args, "--verbose"]) == 0
+    captured = capsys.readouterr()
+    assert "plain inputs k, x" in captured.out
+    steps = [line.split("] ", 1)[1] for line in captured.err.splitlines()]
+    assert steps[0].startswith("reading ") and steps[-1] == f"writing {out}"
+    assert "signature 'classify' (1/4)" in steps
+    assert _signatures(out)["classify"] == "tensorflow/serving/predict"
+    assert main([*args, "--overwrite", "--verbose", "--json"]) == 0  # no progress with --json
+    captured = capsys.readouterr()
+    assert captured.err == "" and json.loads(captured.out)["written"]
+    assert main([*args, "--rename_signature", "a:b"]) == 1
+    assert "--plain_inputs" in capsys.readouterr().err

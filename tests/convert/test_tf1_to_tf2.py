@@ -16,12 +16,15 @@ from savedmodel.convert import ConversionError, plan, tf1_to_tf2
 from savedmodel.errors import NotFoundError, PolicyError
 from savedmodel.format import bundle
 from savedmodel.format import saved_model as sm
+from savedmodel.format import tensor as tensor_format
 from tests.conftest import FIXTURES
 from tools.realworld import harness
 
 CONVERT = FIXTURES / "convert"
 GOLDENS = json.loads((CONVERT / "goldens.json").read_text())
 MODELS = sorted(GOLDENS)
+# --plain_inputs: TF's parse op outputs for the golden examples (make_convert_fixtures.py)
+PLAIN = json.loads((CONVERT / "plain_goldens.json").read_text())
 REALWORLD = [
     "tfserving__saved_model_half_plus_two_cpu__2018_6fc2949",
     "tfdeploy__tensorflow-1.13.1__2019_70fe1d1",
@@ -189,6 +192,34 @@ def test_blockers_stop_the_conversion(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def _copy_model(source: Path, target: Path, proto: object) -> None:
+    (target / "variables").mkdir(parents=True)
+    sm.write_saved_model_proto(proto, target)
+    for f in (source / "variables").iterdir():
+        (target / "variables" / f.name).write_bytes(f.read_bytes())
+
+
+def test_init_op_work_is_reported(tmp_path: Path) -> None:
+    """An init op doing more than initialising tables and the variables the checkpoint lacks:
+    the report (and --dry-run --json) says what the converted model will not do."""
+    proto = sm.read_saved_model(CONVERT / "local_var")
+    graph = proto.meta_graphs[0].graph_def
+    value = graph.node.add(name="seven", op="Const")
+    value.attr["dtype"].type = 1
+    value.attr["value"].tensor.CopyFrom(tensor_format.from_numpy(np.float32(7.0), 1))
+    assign = graph.node.add(name="reset_scale", op="Assign", input=["scale", "seven"])
+    assign.attr["T"].type = 1
+    graph.node.add(name="stamp", op="Timestamp")
+    init = next(n for n in graph.node if n.name == "init_2")
+    init.input.extend(["^reset_scale", "^stamp"])
+    _copy_model(CONVERT / "local_var", tmp_path / "src", proto)
+    report = tf1_to_tf2(tmp_path / "src", tmp_path / "out")
+    assert report.written
+    assert any("re-assigns checkpointed variables" in w and "scale" in w for w in report.warnings)
+    assert any("does not run: stamp (Timestamp)" in w for w in report.warnings)
+    assert plan(CONVERT / "local_var").warnings == []  # local variable initialisers convert
+
+
 def test_tf2_models_are_refused(tmp_path: Path) -> None:
     tf1_to_tf2(CONVERT / "simple_save", tmp_path / "once")
     with pytest.raises(ConversionError, match="already a TF2 SavedModel"):
@@ -235,6 +266,12 @@ def tf_results(tmp_path_factory: pytest.TempPathFactory, converted: dict[str, Pa
     }
     tf1_to_tf2(CONVERT / "table_asset", root / "frozen", freeze=True)
     jobs["frozen"] = {"path": str(root / "frozen"), "cases": GOLDENS["table_asset"]}
+    # an embedding (ResourceGather) and a vocabulary table, frozen
+    tf1_to_tf2(CONVERT / "estimator_classifier", root / "frozen_estimator", freeze=True)
+    jobs["frozen_estimator"] = {
+        "path": str(root / "frozen_estimator"),
+        "cases": GOLDENS["estimator_classifier"],
+    }
     for name, value in SEED_MODELS.items():
         tf1_to_tf2(FIXTURES / "seed" / name, root / name)
         jobs[name] = {
@@ -252,6 +289,9 @@ def tf_results(tmp_path_factory: pytest.TempPathFactory, converted: dict[str, Pa
     )
     cases = {k: GOLDENS["examples"][v] for k, v in (("logits", "predict"), ("regress", "regress"))}
     jobs["edited"] = {"path": str(root / "edited"), "cases": cases}
+    for name in PLAIN:
+        tf1_to_tf2(CONVERT / name, root / f"plain_{name}", plain_inputs=True)
+        jobs[f"plain_{name}"] = {"path": str(root / f"plain_{name}"), "cases": PLAIN[name]}
     (root / "jobs.json").write_text(json.dumps(jobs))
     proc = subprocess.run(
         [str(ORACLE_PYTHON), str(TF_CHECK), str(root / "jobs.json")],
@@ -351,6 +391,9 @@ def test_tensorflow_loads_frozen(tf_results: dict) -> None:
     expected = {k: {o: array(v) for o, v in c["outputs"].items()} for k, c in GOLDENS["table_asset"].items()}
     _check_both_loaders(tf_results["frozen"], expected)
     assert tf_results["frozen"]["variables"] == []
+    cases = GOLDENS["estimator_classifier"]
+    expected = {k: {o: array(v) for o, v in c["outputs"].items()} for k, c in cases.items()}
+    _check_both_loaders(tf_results["frozen_estimator"], expected)
 
 
 def _clashing_model(path: Path) -> None:
@@ -383,3 +426,65 @@ def test_variable_names_that_clash(tmp_path: Path) -> None:
 def test_tensorflow_loads_clashing_names(tf_results: dict) -> None:
     _check_both_loaders(tf_results["clash"], {"serving_default": {"y": np.float32([11.0])}})
     assert tf_results["clash"]["variables"] == ["a/b:0", "a:0", "a_b:0", "variables:0"]
+
+
+# ------------------------------------------------------------------------------ --plain_inputs
+
+
+def _golden_outputs(name: str) -> dict[str, dict[str, np.ndarray]]:
+    return {key: {out: array(v) for out, v in GOLDENS[name][key]["outputs"].items()} for key in PLAIN[name]}
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN))
+def test_plain_inputs_match_tensorflow(tmp_path: Path, name: str) -> None:
+    """Fed the features TF's parse op gives for the golden examples, the plain signatures
+    answer what the tf.Example signatures did."""
+    report = tf1_to_tf2(CONVERT / name, tmp_path / "out", plain_inputs=True)
+    assert any("plain inputs" in c for c in report.changes)
+    model = savedmodel.load(tmp_path / "out")
+    meta = _meta(tmp_path / "out")
+    for key, case in PLAIN[name].items():
+        inputs = {k: array(v) for k, v in case["inputs"].items()}
+        assert set(meta.signature_def[key].inputs) == set(inputs)
+        assert meta.signature_def[key].method_name == "tensorflow/serving/predict"
+        result = model.signatures[key](**inputs)
+        for out, expected in _golden_outputs(name)[key].items():
+            assert_close(result[out], expected, f"plain {name}/{key}/{out}")
+
+
+def test_plain_inputs_spec_and_defaults() -> None:
+    """Dense features keep the parse op's dtype and [batch] + shape; sparse ones are three
+    inputs; a dense default is reported (the plain input has to be fed)."""
+    report = plan(CONVERT / "estimator_classifier", plain_inputs=True)
+    assert report.ok
+    assert any(
+        "'inputs' -> plain inputs color_dense_shape, color_indices, color_values, x" in c
+        for c in report.changes
+    )
+    out = plan(CONVERT / "estimator_regressor", plain_inputs=True)
+    assert any("plain input 'x'" in c and "[0.5, -0.5]" in c for c in out.changes), out.changes
+
+
+def test_plain_inputs_leave_out_features_a_signature_does_not_use(tmp_path: Path) -> None:
+    """TF Serving's half_plus_two parses x and x2 once for several signatures; each plain
+    signature takes only the features its outputs need (scores = x / 2 + 2, recorded by TF)."""
+    source = FIXTURES / "realworld" / REALWORLD[0]
+    report = tf1_to_tf2(source, tmp_path / "out", plain_inputs=True)
+    assert "signature 'classify_x_to_y': features its outputs do not use left out: x2" in report.changes
+    assert any("signature 'classify_x2_to_y3' parses no tf.Example input" in w for w in report.warnings)
+    model = savedmodel.load(tmp_path / "out")
+    scores = model.signatures["classify_x_to_y"](x=np.float32([[1.0], [4.0]]))["scores"]
+    np.testing.assert_allclose(scores, [[2.5], [4.0]])
+
+
+def test_plain_inputs_leave_other_signatures(tmp_path: Path) -> None:
+    report = tf1_to_tf2(CONVERT / "simple_save", tmp_path / "out", plain_inputs=True)
+    assert any("parses no tf.Example input" in w for w in report.warnings)
+    result = savedmodel.load(tmp_path / "out").signatures["serving_default"](input=np.float32([1.0]))
+    assert result["output"].tolist() == [6.0]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("name", sorted(PLAIN))
+def test_tensorflow_loads_plain_inputs(tf_results: dict, name: str) -> None:
+    _check_both_loaders(tf_results[f"plain_{name}"], _golden_outputs(name))

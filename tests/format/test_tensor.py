@@ -92,3 +92,20 @@ def test_dtype_names() -> None:
     assert dtypes.enum_name(dtypes.DT.DT_BFLOAT16) == "DT_BFLOAT16"
     assert dtypes.from_numpy(np.dtype(ml_dtypes.int4)) == dtypes.DT.DT_INT4
     assert dtypes.from_numpy(np.dtype("S3")) == dtypes.DT.DT_STRING
+
+
+def test_element_bytes_is_the_one_string_element_rule():
+    import pytest
+
+    from savedmodel.format.tensor import element_bytes
+
+    assert element_bytes(b"a") == b"a"
+    assert element_bytes("é") == "é".encode()
+    assert element_bytes(np.bytes_(b"x")) == b"x"
+    assert element_bytes(np.str_("y")) == b"y"
+    assert element_bytes(bytearray(b"z")) == b"z"
+    assert element_bytes(memoryview(b"m")) == b"m"
+    assert element_bytes(np.array(b"0d", dtype=object)) == b"0d"
+    for bad in (5, 1.5, None, np.array([b"a"], dtype=object)):
+        with pytest.raises(TypeError):
+            element_bytes(bad)

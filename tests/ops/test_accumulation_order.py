@@ -16,8 +16,9 @@ from savedmodel.proto import attr_value_pb2
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kernels_order"
 
 
-def _depthwise_cases() -> dict[str, dict[str, np.ndarray]]:
-    with np.load(FIXTURES / "DepthwiseConv2dNative.npz", allow_pickle=False) as data:
+def _cases(file_name: str) -> dict[str, dict[str, np.ndarray]]:
+    """`<case>/<part>` arrays of a goldens file, grouped by case."""
+    with np.load(FIXTURES / file_name, allow_pickle=False) as data:
         cases: dict[str, dict[str, np.ndarray]] = {}
         for key in data.files:
             case, part = key.split("/")
@@ -37,7 +38,7 @@ def _node(op: str, attrs: dict) -> NodeSpec:
     return NodeSpec(name="n", op=op, attrs=Attrs(amap), num_inputs=2)
 
 
-_DEPTHWISE = _depthwise_cases()
+_DEPTHWISE = _cases("DepthwiseConv2dNative.npz")
 
 
 @pytest.mark.parametrize("name", sorted(_DEPTHWISE))
@@ -50,16 +51,7 @@ def test_depthwise_conv_equals_tensorflow_bit_for_bit(name: str) -> None:
     np.testing.assert_array_equal(out, case["out"])
 
 
-def _reduction_cases() -> dict[str, dict[str, np.ndarray]]:
-    with np.load(FIXTURES / "reductions.npz", allow_pickle=False) as data:
-        cases: dict[str, dict[str, np.ndarray]] = {}
-        for key in data.files:
-            case, part = key.split("/")
-            cases.setdefault(case, {})[part] = data[key]
-    return cases
-
-
-_REDUCTIONS = _reduction_cases()
+_REDUCTIONS = _cases("reductions.npz")
 
 
 @pytest.mark.parametrize("op", ["Sum", "Mean"])
@@ -74,3 +66,49 @@ def test_sum_and_mean_keeping_the_inner_axis_equal_tensorflow_bit_for_bit(name: 
     np.testing.assert_array_equal(out, case[op])
     if op == "Sum" and name.startswith("0_"):  # np.sum's order differs here: the test can fail
         assert not np.array_equal(np.sum(case["x"], axis=tuple(case["axes"])), case[op])
+
+
+_ELEMENTWISE = _cases("elementwise.npz")
+
+
+@pytest.mark.parametrize(
+    ("name", "op"), sorted((name, op) for name, parts in _ELEMENTWISE.items() for op in parts if op != "x")
+)
+def test_float32_approximations_equal_tensorflow_bit_for_bit(name: str, op: str) -> None:
+    """Sigmoid, Rsqrt and Tanh: Eigen's packet approximations and its scalar tail."""
+    case = _ELEMENTWISE[name]
+    node = NodeSpec(name="n", op=op, attrs=Attrs({}), num_inputs=1)
+    out = lookup(op).prepare(node)(None, case["x"])
+    assert out.dtype == np.float32 and out.shape == case["x"].shape
+    np.testing.assert_array_equal(out, case[op])
+
+
+_BATCH_NORM = _cases("batch_norm.npz")
+
+
+@pytest.mark.parametrize("name", sorted(_BATCH_NORM))
+def test_inference_batch_norm_equals_tensorflow_bit_for_bit(name: str) -> None:
+    case = _BATCH_NORM[name]
+    attrs = {
+        "epsilon": attr_value_pb2.AttrValue(f=1e-3),
+        "is_training": attr_value_pb2.AttrValue(b=False),
+        "data_format": attr_value_pb2.AttrValue(s=str(case["data_format"]).encode()),
+    }
+    node = NodeSpec(name="n", op="FusedBatchNormV3", attrs=Attrs(attrs), num_inputs=5)
+    inputs = [case[k] for k in ("x", "scale", "offset", "mean", "variance")]
+    y = lookup("FusedBatchNormV3").prepare(node)(None, *inputs)[0]
+    np.testing.assert_array_equal(y, case["y"])
+
+
+_GEMM = _cases("gemm.npz")
+
+
+@pytest.mark.parametrize("op", ["MatMul", "Conv2D"])
+@pytest.mark.parametrize("name", sorted(_GEMM))
+def test_tf_gemm_order_reproduces_tensorflow_bit_for_bit(name: str, op: str) -> None:
+    """tools/tf_gemm_order.py's summation order (not yet savedmodel's MatMul/Conv2D) is TF's."""
+    from tools import tf_gemm_order
+
+    case = _GEMM[name]
+    np.testing.assert_array_equal(tf_gemm_order.matmul(case["a"], case["b"]), case[op])
+    assert not np.array_equal(case["a"] @ case["b"], case[op])  # NumPy's BLAS order differs

@@ -97,9 +97,9 @@ def rng(offset: int = 0) -> np.random.Generator:
     return np.random.default_rng(SEED + offset)
 
 
-def seed_all() -> None:
-    keras.utils.set_random_seed(SEED)
-    tf.random.set_seed(SEED)
+def seed_all(seed: int = SEED) -> None:
+    keras.utils.set_random_seed(seed)
+    tf.random.set_seed(seed)
 
 
 def save_keras(model: Any, path: Path) -> None:
@@ -143,17 +143,29 @@ def _calibrate_batchnorm(model: Any, images: np.ndarray) -> None:
         layer.momentum = momentum
 
 
-def _app(factory_name: str, size: int, preprocessing: bool, **kwargs: Any):
+def _app(
+    factory_name: str,
+    size: int,
+    preprocessing: bool,
+    seed: int = SEED,
+    calibration: int = 5,
+    images_offset: int = 0,
+    **kwargs: Any,
+):
+    """A Keras application with random weights (`seed`), its BatchNormalization statistics taken
+    from a random batch (`rng(calibration)`), run on two random images (`rng(images_offset)`)."""
+
     def build(path: Path, case_dir: Path) -> Built:
-        seed_all()
+        seed_all(seed)
         factory = getattr(keras.applications, factory_name)
         model = factory(
             input_shape=(size, size, 3), weights=None, classes=10, classifier_activation=None, **kwargs
         )
         low, high = (0, 255) if preprocessing else (-1, 1)  # with preprocessing the model rescales itself
-        _calibrate_batchnorm(model, rng(5).uniform(low, high, (8, size, size, 3)).astype(np.float32))
+        batch = rng(calibration).uniform(low, high, (8, size, size, 3)).astype(np.float32)
+        _calibrate_batchnorm(model, batch)
         save_keras(model, path)
-        images = rng().uniform(low, high, (2, size, size, 3)).astype(np.float32)
+        images = rng(images_offset).uniform(low, high, (2, size, size, 3)).astype(np.float32)
         return Built({"serving_default": {model.input_names[0]: images}}, tolerances=APP_TOLERANCES)
 
     return build

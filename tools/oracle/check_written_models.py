@@ -22,6 +22,12 @@ Run with the oracle venv (TensorFlow 2.21), never imported by savedmodel:
         For each program PROGRAMS/<name>.txt (tests/fixtures/api/programs): write it with TF and
         save OUT/<name>.object_graph.pb (its SavedObjectGraph), OUT/<name>.keras_metadata.pb (Keras
         models) and OUT/<name>.show_all.txt (a fresh `saved_model_cli show --all` on it).
+    tools/oracle/.venv/bin/python tools/oracle/check_written_models.py print-program PROGRAM OUT
+        Run PROGRAM as write-program does; its printed output as {"stdout": text}.
+    tools/oracle/.venv/bin/python tools/oracle/check_written_models.py guide-goldens GUIDES
+        For each program GUIDES/<name>.txt (tests/fixtures/api/guides; TensorFlow's guides as
+        programs), in a fresh process: what it prints with TF -> GUIDES/<name>.stdout.txt, and what
+        GUIDES/<name>.load.txt prints on the models it wrote -> GUIDES/<name>.load.stdout.txt.
     tools/oracle/.venv/bin/python tools/oracle/check_written_models.py batch JOBS_JSON
         Run many of the above in one process: JOBS_JSON is a file holding a list of
         [command, *args]; prints a JSON list of results ({"error": text} on failure).
@@ -121,6 +127,14 @@ def run_one(command: str, args: list[str]) -> dict:
             source = handle.read()
         exec(compile(source, args[0], "exec"), {"tf": tf, "OUT": args[1], "__name__": "__program__"})
         return {"written": args[1]}
+    if command == "print-program":
+        import contextlib
+        import io
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            run_one("write-program", args)
+        return {"stdout": out.getvalue()}
     if command == "show-all":
         import contextlib
         import io
@@ -166,8 +180,35 @@ def api_goldens(programs: str, out: str) -> None:
             print(name)
 
 
+def guide_goldens(guides: str) -> None:
+    import pathlib
+    import subprocess
+    import tempfile
+
+    folder = pathlib.Path(guides)
+    for program in sorted(p for p in folder.glob("*.txt") if p.name.count(".") == 1):
+        name = program.stem
+        with tempfile.TemporaryDirectory() as tmp:
+            out = pathlib.Path(tmp) / name
+            for source, golden in (
+                (program, f"{name}.stdout.txt"),
+                (folder / f"{name}.load.txt", f"{name}.load.stdout.txt"),
+            ):
+                if not source.exists():
+                    continue
+                result = subprocess.run(
+                    [sys.executable, __file__, "print-program", str(source), str(out)],
+                    capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                (folder / golden).write_text(json.loads(result.stdout.splitlines()[-1])["stdout"])
+        print(name)
+
+
 def main(argv: list[str]) -> None:
     command, *args = argv
+    if command == "guide-goldens":
+        guide_goldens(args[0])
+        return
     if command == "api-goldens":
         api_goldens(args[0], args[1])
         return

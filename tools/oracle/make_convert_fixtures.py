@@ -18,6 +18,10 @@ Models:
   local_var       a local variable (not checkpointed; the main_op initialises it)
 
 `make_convert_fixtures.py NAME...` rewrites only those models (and their goldens).
+plain_goldens.json: for each signature over serialized tf.Examples, the features TF's parse op
+gives for the golden examples, as `--plain_inputs` feeds them (the outputs are goldens.json's);
+`make_convert_fixtures.py --plain` rewrites only that file; `--goldens` the goldens of the
+Estimator exports that make_estimator_fixtures.py (TF 2.15) wrote, and plain_goldens.json.
 """
 
 from __future__ import annotations
@@ -249,6 +253,53 @@ def tf1_outputs(path: Path, feeds: dict) -> dict:
     return out
 
 
+def _parse_op(graph: tf.Graph, tensor_name: str) -> tf.Operation | None:
+    """The ParseExample(V2) op reading `tensor_name` (directly or through Identity)."""
+    names = {tensor_name}
+    for op in graph.get_operations():
+        if op.type == "Identity" and op.inputs[0].name in names:
+            names.add(op.outputs[0].name)
+    for op in graph.get_operations():
+        if op.type in ("ParseExample", "ParseExampleV2") and op.inputs[0].name in names:
+            return op
+    return None
+
+
+def plain_features(path: Path, feeds: dict) -> dict:
+    """For each signature over serialized tf.Examples: the features TF's parse op gives for the
+    golden examples, keyed as `--plain_inputs` names them (a sparse feature f: f_indices,
+    f_values, f_dense_shape)."""
+    out = {}
+    with tf.Graph().as_default() as graph, tf1.Session() as sess:
+        meta = tf1.saved_model.load(sess, ["serve"], str(path))
+        for key, inputs in feeds.items():
+            sig = meta.signature_def[key]
+            for name, value in inputs.items():
+                op = _parse_op(graph, sig.inputs[name].name)
+                if op is None:
+                    continue
+                if op.type == "ParseExampleV2":
+                    sparse = [k.decode() for k in sess.run(op.inputs[2]).ravel()]
+                    dense = [k.decode() for k in sess.run(op.inputs[3]).ravel()]
+                else:
+                    n_sparse, n_dense = op.get_attr("Nsparse"), op.get_attr("Ndense")
+                    keys = [sess.run(t).item().decode() for t in op.inputs[2 : 2 + n_sparse + n_dense]]
+                    sparse, dense = keys[:n_sparse], keys[n_sparse:]
+                n = len(sparse)
+                plain = {}
+                for i, feature in enumerate(sparse):
+                    plain[f"{feature}_indices"] = op.outputs[i]
+                    plain[f"{feature}_values"] = op.outputs[n + i]
+                    plain[f"{feature}_dense_shape"] = op.outputs[2 * n + i]
+                for i, feature in enumerate(dense):
+                    plain[feature] = op.outputs[3 * n + i]
+                values = sess.run(plain, {sig.inputs[name].name: value})
+                out.setdefault(key, {"inputs": {}})["inputs"].update(
+                    {k: _encode(v) for k, v in values.items()}
+                )
+    return out
+
+
 def main(names: list[str]) -> None:
     """Write the models named (all when none), keeping the other goldens."""
     golden_path = OUT / "goldens.json"
@@ -267,7 +318,60 @@ def main(names: list[str]) -> None:
             goldens[name][key]["outputs"] = outputs
         print("wrote", path)
     golden_path.write_text(json.dumps(goldens, indent=1, sort_keys=True) + "\n")
+    estimator_goldens()
+    write_plain_goldens()
+
+
+def _decode(entry: dict) -> np.ndarray:
+    if entry["dtype"] == "base64":
+        values = [base64.b64decode(v) for v in entry["value"]]
+        return np.array(values, dtype=object).reshape(entry["shape"])
+    if entry["dtype"] == "object":
+        return np.array([v.encode() for v in np.ravel(entry["value"])], dtype=object).reshape(entry["shape"])
+    return np.array(entry["value"], dtype=entry["dtype"]).reshape(entry["shape"])
+
+
+def write_plain_goldens() -> None:
+    """plain_goldens.json for every model of goldens.json (the models themselves untouched)."""
+    goldens = json.loads((OUT / "goldens.json").read_text())
+    plain = {}
+    for name, cases in sorted(goldens.items()):
+        feeds = {key: {k: _decode(v) for k, v in case["inputs"].items()} for key, case in cases.items()}
+        features = plain_features(OUT / name, feeds)
+        if features:
+            plain[name] = features
+    (OUT / "plain_goldens.json").write_text(json.dumps(plain, indent=1, sort_keys=True) + "\n")
+
+
+def estimator_goldens() -> None:
+    """Goldens of the Estimator exports (make_estimator_fixtures.py): every signature fed the
+    serialized examples of estimator_feeds.json, computed by TF 2.21's TF1 loader."""
+    feeds_path = OUT / "estimator_feeds.json"
+    if not feeds_path.exists():
+        return
+    golden_path = OUT / "goldens.json"
+    goldens = json.loads(golden_path.read_text())
+    for name, encoded in json.loads(feeds_path.read_text()).items():
+        batch = _decode(encoded)
+        with tf.Graph().as_default(), tf1.Session() as sess:
+            meta = tf1.saved_model.load(sess, ["serve"], str(OUT / name))
+            keys = sorted(k for k in meta.signature_def if not k.startswith("__"))
+            feeds = {key: {next(iter(meta.signature_def[key].inputs)): batch} for key in keys}
+        goldens[name] = {
+            key: {"inputs": {k: _encode(v) for k, v in inputs.items()}, "outputs": {}}
+            for key, inputs in feeds.items()
+        }
+        for key, outputs in tf1_outputs(OUT / name, feeds).items():
+            goldens[name][key]["outputs"] = outputs
+        print("goldens of", name)
+    golden_path.write_text(json.dumps(goldens, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:] == ["--plain"]:
+        write_plain_goldens()
+    elif sys.argv[1:] == ["--goldens"]:
+        estimator_goldens()
+        write_plain_goldens()
+    else:
+        main(sys.argv[1:])

@@ -5,14 +5,19 @@
 
 Covers the graph-building and saving parts of TF1 (`tf.Graph`, `tf1.placeholder`,
 `tf1.Session`, `tf1.saved_model.Builder`, `tf1.train.Saver`...) and TF2
-(eager tensors, `tf.function`, `tf.Module`, `tf.saved_model.save`), plus a Keras
-and Estimator subset. What it writes loads in TensorFlow.
+(eager tensors, `tf.function`, `tf.Module`, `tf.saved_model.save`/`load`, `tf.cond`,
+`tf.case`, `tf.while_loop`, `tf.map_fn`, `tf.train.Example`), plus a Keras and Estimator
+subset. What it writes loads in TensorFlow.
+
+A name it does not implement (`tf.GradientTape`, `tf.keras.layers.Foo`) raises one
+`savedmodel.UnsupportedError` naming it; that error is also an AttributeError, so `hasattr`
+answers False.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
+import sys as _sys
+from typing import Any, NamedTuple
 
 from savedmodel.api.tf import builder as _builder
 from savedmodel.api.tf import dtypes as _dtypes
@@ -45,6 +50,7 @@ from savedmodel.api.tf.dtypes import (
 )
 from savedmodel.api.tf.eager import EagerTensor
 from savedmodel.api.tf.graph import Graph, Operation, Tensor, TensorShape, executing_eagerly
+from savedmodel.api.tf.namespace import LazyNamespace, Namespace, unsupported
 from savedmodel.api.tf.ops import (
     NameScope as name_scope,  # noqa: N813 - TF's spelling
 )
@@ -134,14 +140,16 @@ def _enable_eager_execution(
     _graph.set_eager_execution(True)
 
 
-nn = SimpleNamespace(
+nn = Namespace(
+    "tf.nn",
     relu=_ops.relu,
     softmax=_ops.softmax,
     sigmoid=_ops.sigmoid,
     tanh=_ops.tanh,
     bias_add=_ops.bias_add,
 )
-math = SimpleNamespace(
+math = Namespace(
+    "tf.math",
     add=add,
     subtract=subtract,
     multiply=multiply,
@@ -165,7 +173,8 @@ math = SimpleNamespace(
     pow=pow,
 )
 
-_signature_constants = SimpleNamespace(
+_signature_constants = Namespace(
+    "tf.saved_model.signature_constants",
     DEFAULT_SERVING_SIGNATURE_DEF_KEY=_builder.DEFAULT_SERVING_SIGNATURE_DEF_KEY,
     PREDICT_METHOD_NAME=_builder.PREDICT_METHOD_NAME,
     CLASSIFY_METHOD_NAME=_builder.CLASSIFY_METHOD_NAME,
@@ -178,14 +187,16 @@ _signature_constants = SimpleNamespace(
     REGRESS_INPUTS=_builder.REGRESS_INPUTS,
     REGRESS_OUTPUTS=_builder.REGRESS_OUTPUTS,
 )
-_tag_constants = SimpleNamespace(
+_tag_constants = Namespace(
+    "tf.saved_model.tag_constants",
     SERVING=_builder.SERVING,
     TRAINING=_builder.TRAINING,
     EVAL=_builder.EVAL,
     GPU=_builder.GPU,
     TPU=_builder.TPU,
 )
-_signature_def_utils = SimpleNamespace(
+_signature_def_utils = Namespace(
+    "tf.compat.v1.saved_model.signature_def_utils",
     build_signature_def=_builder.build_signature_def,
     predict_signature_def=_builder.predict_signature_def,
     classification_signature_def=_builder.classification_signature_def,
@@ -201,12 +212,13 @@ def _tf1_load(sess: Any, tags: Any, export_dir: Any, import_scope: str | None = 
     return load(sess, tags, export_dir, import_scope, **kwargs)
 
 
-_v1_saved_model = SimpleNamespace(
+_v1_saved_model = Namespace(
+    "tf.compat.v1.saved_model",
     Builder=_builder.Builder,
-    builder=SimpleNamespace(SavedModelBuilder=_builder.Builder),
+    builder=Namespace("tf.compat.v1.saved_model.builder", SavedModelBuilder=_builder.Builder),
     simple_save=_builder.simple_save,
     load=_tf1_load,
-    loader=SimpleNamespace(load=_tf1_load),
+    loader=Namespace("tf.compat.v1.saved_model.loader", load=_tf1_load),
     predict_signature_def=_builder.predict_signature_def,
     classification_signature_def=_builder.classification_signature_def,
     regression_signature_def=_builder.regression_signature_def,
@@ -216,9 +228,12 @@ _v1_saved_model = SimpleNamespace(
     signature_def_utils=_signature_def_utils,
     signature_constants=_signature_constants,
     tag_constants=_tag_constants,
-    utils=SimpleNamespace(build_tensor_info=_builder.build_tensor_info),
+    utils=Namespace("tf.compat.v1.saved_model.utils", build_tensor_info=_builder.build_tensor_info),
     contains_saved_model=_builder.contains_saved_model,
-    main_op=SimpleNamespace(main_op=lambda: _ops.group(_variables.global_variables_initializer())),
+    main_op=Namespace(
+        "tf.compat.v1.saved_model.main_op",
+        main_op=lambda: _ops.group(_variables.global_variables_initializer()),
+    ),
     **{
         k: getattr(_builder, k)
         for k in (
@@ -278,7 +293,8 @@ def _create_global_step(graph: Graph | None = None) -> Any:
     return step
 
 
-_v1_train = SimpleNamespace(
+_v1_train = Namespace(
+    "tf.compat.v1.train",
     Saver=_saver.Saver,
     import_meta_graph=_saver.import_meta_graph,
     export_meta_graph=lambda filename=None, as_text=False, **kw: _saver.Saver(
@@ -329,8 +345,8 @@ def _nest_pack(structure: Any, flat_sequence: Any, expand_composites: bool = Fal
     return pack(structure, list(flat_sequence))
 
 
-nest = SimpleNamespace(map_structure=_map_structure, flatten=_nest_flatten, pack_sequence_as=_nest_pack)
-graph_util = SimpleNamespace(import_graph_def=import_graph_def)
+nest = Namespace("tf.nest", map_structure=_map_structure, flatten=_nest_flatten, pack_sequence_as=_nest_pack)
+graph_util = Namespace("tf.compat.v1.graph_util", import_graph_def=import_graph_def)
 
 
 def _wrap_function(fn: Any, signature: Any, name: str | None = None) -> Any:
@@ -339,31 +355,11 @@ def _wrap_function(fn: Any, signature: Any, name: str | None = None) -> Any:
     return wrap_function(fn, signature, name)
 
 
-class _LazyNamespace:
-    """A namespace whose attributes come from a module imported on first use."""
-
-    def __init__(self, module: str, **extra: Any) -> None:
-        self._module = module
-        self._extra = extra
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        if name in self._extra:
-            return self._extra[name]
-        import importlib
-
-        module = importlib.import_module(self._module)
-        try:
-            return getattr(module, name)
-        except AttributeError:
-            raise AttributeError(f"{self._module} has no attribute {name!r}") from None
-
-
-_gfile = _LazyNamespace("savedmodel.api.tf.gfile")
-io = SimpleNamespace(gfile=_gfile)
-_v1_gfile = _LazyNamespace(
+_gfile = LazyNamespace("savedmodel.api.tf.gfile", "tf.io.gfile")
+io = Namespace("tf.io", gfile=_gfile)
+_v1_gfile = LazyNamespace(
     "savedmodel.api.tf.gfile",
+    "tf.compat.v1.gfile",
     Copy=lambda src, dst, overwrite=False: _gfile.copy(src, dst, overwrite),
     DeleteRecursively=lambda path: _gfile.rmtree(path),
     Exists=lambda path: _gfile.exists(path),
@@ -379,8 +375,9 @@ _v1_gfile = _LazyNamespace(
 GraphDef = __import__("savedmodel.proto.graph_pb2", fromlist=["GraphDef"]).GraphDef
 NodeDef = __import__("savedmodel.proto.node_def_pb2", fromlist=["NodeDef"]).NodeDef
 
-compat = SimpleNamespace()
-compat.v1 = SimpleNamespace(
+compat = Namespace("tf.compat")
+compat.v1 = Namespace(
+    "tf.compat.v1",
     placeholder=_ops.placeholder,
     placeholder_with_default=_ops.placeholder_with_default,
     Session=_session.Session,
@@ -394,7 +391,9 @@ compat.v1 = SimpleNamespace(
     enable_resource_variables=_variables.enable_resource_variables,
     constant=constant,
     global_variables_initializer=_variables.global_variables_initializer,
-    initializers=SimpleNamespace(global_variables=_variables.global_variables_initializer),
+    initializers=Namespace(
+        "tf.compat.v1.initializers", global_variables=_variables.global_variables_initializer
+    ),
     variables_initializer=_variables.variables_initializer,
     global_variables=_variables.global_variables,
     trainable_variables=_variables.trainable_variables,
@@ -413,7 +412,8 @@ compat.v1 = SimpleNamespace(
     io=io,
     nest=nest,
     name_scope=name_scope,
-    GraphKeys=SimpleNamespace(
+    GraphKeys=Namespace(
+        "tf.compat.v1.GraphKeys",
         GLOBAL_VARIABLES="variables",
         TRAINABLE_VARIABLES="trainable_variables",
         GLOBAL_STEP="global_step",
@@ -439,11 +439,67 @@ compat.v1 = SimpleNamespace(
     executing_eagerly=executing_eagerly,
 )
 
+from savedmodel.api.tf.control_flow import case, cond, map_fn, while_loop  # noqa: E402
 from savedmodel.api.tf.function import TensorSpec, function  # noqa: E402
 from savedmodel.api.tf.module import Module  # noqa: E402
 
-saved_model = _LazyNamespace(
+compat.v1.cond = cond
+compat.v1.case = case
+compat.v1.while_loop = while_loop
+compat.v1.map_fn = map_fn
+
+
+class PhysicalDevice(NamedTuple):
+    name: str
+    device_type: str
+
+
+def _list_physical_devices(device_type: str | None = None) -> list[PhysicalDevice]:
+    """savedmodel runs on the CPU only: one CPU device, no GPU or TPU."""
+    cpu = PhysicalDevice("/physical_device:CPU:0", "CPU")
+    return [cpu] if device_type in (None, "CPU") else []
+
+
+def _set_memory_growth(device: PhysicalDevice, enable: bool) -> None:
+    """Nothing to do on the CPU (TF allows it only for GPUs, which savedmodel never lists)."""
+
+
+config = Namespace(
+    "tf.config",
+    list_physical_devices=_list_physical_devices,
+    list_logical_devices=_list_physical_devices,
+    experimental=Namespace(
+        "tf.config.experimental",
+        list_physical_devices=_list_physical_devices,
+        set_memory_growth=_set_memory_growth,
+    ),
+)
+
+train = LazyNamespace(
+    "savedmodel.proto.example_pb2",
+    "tf.train",
+    latest_checkpoint=_saver.latest_checkpoint,
+)
+compat.v1.train.Example = train.Example
+compat.v1.train.Features = train.Features
+compat.v1.train.Feature = train.Feature
+compat.v1.train.BytesList = train.BytesList
+compat.v1.train.FloatList = train.FloatList
+compat.v1.train.Int64List = train.Int64List
+
+
+def _saving() -> Any:
+    import importlib
+
+    return importlib.import_module("savedmodel.api.tf.saving")
+
+
+saved_model = LazyNamespace(
     "savedmodel.api.tf.saving",
+    "tf.saved_model",
+    save=lambda obj, export_dir, signatures=None, options=None, **kw: _saving().saved_model_save(
+        obj, export_dir, signatures, options, **kw
+    ),
     DEFAULT_SERVING_SIGNATURE_DEF_KEY=_builder.DEFAULT_SERVING_SIGNATURE_DEF_KEY,
     SERVING=_builder.SERVING,
     TRAINING=_builder.TRAINING,
@@ -459,9 +515,30 @@ saved_model = _LazyNamespace(
     SAVED_MODEL_FILENAME_PBTXT=_builder.SAVED_MODEL_FILENAME_PBTXT,
     contains_saved_model=_builder.contains_saved_model,
 )
-keras = _LazyNamespace("savedmodel.api.tf.keras")
-estimator = _LazyNamespace("savedmodel.api.tf.estimator")
-data = _LazyNamespace("savedmodel.api.tf.data")
+keras = LazyNamespace("savedmodel.api.tf.keras", "tf.keras")
+estimator = LazyNamespace("savedmodel.api.tf.estimator", "tf.estimator")
+data = LazyNamespace("savedmodel.api.tf.data", "tf.data")
+
+
+def __getattr__(name: str) -> Any:
+    """Every name this facade does not implement: one clear UnsupportedError naming it."""
+    if name.startswith("__") and name.endswith("__"):
+        raise AttributeError(name)
+    raise unsupported(f"tf.{name}")
+
+
+class _FacadeModule(type(_sys.modules[__name__])):  # type: ignore[misc]
+    """Keeps `tf.keras`, `tf.data`, `tf.estimator` the strict namespaces above when Python binds
+    the same-named implementation modules (savedmodel.api.tf.keras...) on their first import."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FACADE_NAMESPACES and isinstance(value, type(_sys)):
+            return
+        super().__setattr__(name, value)
+
+
+_FACADE_NAMESPACES = ("keras", "estimator", "data")
+_sys.modules[__name__].__class__ = _FacadeModule
 
 __all__ = [
     "DType",
@@ -555,6 +632,12 @@ __all__ = [
     "transpose",
     "where",
     "zeros",
+    "cond",
+    "case",
+    "while_loop",
+    "map_fn",
+    "train",
+    "config",
 ]
 _ = (
     bfloat16,

@@ -361,10 +361,14 @@ def resource_of(value: Any) -> Any:
 
 def outer_handle(outer: Graph, captured: Any) -> Tensor:
     """The resource handle tensor for `captured` in the calling graph."""
+    if isinstance(captured, Tensor) and captured.graph is outer:
+        return captured
     if isinstance(outer, FuncGraph):
-        if isinstance(captured, Tensor) and captured.graph is outer:
-            return captured
+        if isinstance(captured, Tensor):  # a tensor of a graph further out: captured in turn
+            return outer.capture(captured)
         return outer.capture_handle(captured)
+    if getattr(captured, "graph", None) is outer and hasattr(captured, "handle"):
+        return captured.handle  # a variable of this (TF1-style) graph
     lookup = getattr(outer, "variable_handle", None)
     if lookup is not None:
         return lookup(captured)
@@ -564,12 +568,27 @@ class Function:
         # eagerly. With an input_signature the one trace serves both.
         in_graph = self.input_signature is None and not g.executing_eagerly()
         cache_key = ("graph" if in_graph else "eager", key)
-        trace = self._traces.get(cache_key)
+        trace = self._traces.get(cache_key) or self._general_trace(cache_key[0], values, kwargs)
         if trace is None:
             trace = self._trace(values, kwargs)
             self._traces[cache_key] = trace
             self._trace_args.setdefault(key, (values, kwargs))
         return trace
+
+    def _general_trace(
+        self, context: str, values: list[Any], kwargs: dict[str, Any]
+    ) -> ConcreteFunction | None:
+        """As TF dispatches: an existing trace whose inputs are more general (a TensorSpec of
+        unknown shape or dims where these have them) serves, the most specific such one."""
+        found = [
+            (self._trace_args[key], trace)
+            for (ctx, key), trace in self._traces.items()
+            if ctx == context and _generalizes(self._trace_args[key], (values, kwargs))
+        ]
+        for args, trace in found:
+            if all(_generalizes(other, args) for other, _ in found):
+                return trace
+        return found[0][1] if found else None
 
     def _trace(self, values: list[Any], kwargs: dict[str, Any]) -> ConcreteFunction:
         graph = FuncGraph(f"__inference_{self._name}_{next(_UID)}")
@@ -588,19 +607,7 @@ class Function:
                 else fn(*call_args, **call_kwargs)
             )
             outputs = _output_tensors(result)
-            identities = []
-            for out in flatten(outputs) if outputs is not None else []:
-                op = graph.create_op(
-                    "Identity",
-                    [out],
-                    {"T": g.attr_type(out.dtype)},
-                    [out.dtype],
-                    [out.shape],
-                    name="Identity",
-                    control_inputs=_side_effects(graph),
-                )
-                identities.append(op.outputs[0])
-            graph.outputs = identities
+            set_outputs(graph, flatten(outputs) if outputs is not None else [])
         signature = (tuple(structured), {})
         return ConcreteFunction(graph, signature, outputs, self._name, names[: len(values)])
 
@@ -657,6 +664,52 @@ class Function:
         return f"<savedmodel.tf.function {self._name} at 0x{id(self):X}>"
 
 
+def set_outputs(graph: FuncGraph, tensors: Sequence[Tensor]) -> list[Tensor]:
+    """Make `tensors` the function's outputs, each through an Identity that runs after its side
+    effects (as TF writes them); returns the Identity outputs."""
+    identities = []
+    for out in tensors:
+        op = graph.create_op(
+            "Identity",
+            [out],
+            {"T": g.attr_type(out.dtype)},
+            [out.dtype],
+            [out.shape],
+            name="Identity",
+            control_inputs=_side_effects(graph),
+        )
+        identities.append(op.outputs[0])
+    graph.outputs = identities
+    return identities
+
+
+def _generalizes(general: Any, specific: Any) -> bool:
+    """Whether traced arguments `general` accept every call `specific` describes."""
+    general_spec, specific_spec = _spec_of(general), _spec_of(specific)
+    if general_spec is not None or specific_spec is not None:
+        if general_spec is None or specific_spec is None or general_spec.dtype != specific_spec.dtype:
+            return False
+        outer, inner = general_spec.shape.dims, specific_spec.shape.dims
+        if outer is None:
+            return True
+        return (
+            inner is not None
+            and len(inner) == len(outer)
+            and all(a is None or a == b for a, b in zip(outer, inner, strict=True))
+        )
+    if isinstance(general, dict) and isinstance(specific, dict):
+        return general.keys() == specific.keys() and all(
+            _generalizes(general[k], specific[k]) for k in general
+        )
+    if isinstance(general, list | tuple) and isinstance(specific, list | tuple):
+        return (
+            type(general) is type(specific)
+            and len(general) == len(specific)
+            and all(_generalizes(a, b) for a, b in zip(general, specific, strict=True))
+        )
+    return _hashable(general) == _hashable(specific)
+
+
 def _side_effects(graph: FuncGraph) -> list[Operation]:
     return list(graph.control_outputs)
 
@@ -664,7 +717,7 @@ def _side_effects(graph: FuncGraph) -> list[Operation]:
 def _output_tensors(result: Any) -> Any:
     from savedmodel.api.tf.variables import BaseVariable
 
-    if result is None:
+    if result is None or isinstance(result, Operation):  # nothing returned, or only an op (no_op, group)
         return None
     if isinstance(result, dict):
         return {k: _output_tensors(v) for k, v in result.items()}

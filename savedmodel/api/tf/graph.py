@@ -143,6 +143,8 @@ class Tensor:
         return f"<tf.Tensor '{self.name}' shape={self._shape} dtype={self.dtype.name}>"
 
     def __str__(self) -> str:
+        if self._shape.dims is None:  # TF leaves out an unknown shape
+            return f'Tensor("{self.name}", dtype={self.dtype.name})'
         return f'Tensor("{self.name}", shape={self._shape}, dtype={self.dtype.name})'
 
     def __hash__(self) -> int:

@@ -15,7 +15,6 @@ from savedmodel.api.tf import builder as b
 from savedmodel.api.tf import graph as g
 from savedmodel.api.tf import op_defs, ops
 from savedmodel.api.tf.dtypes import as_dtype
-from savedmodel.api.tf.eager import EagerTensor
 from savedmodel.api.tf.function import ConcreteFunction, FuncGraph, Function, TensorSpec, flatten
 from savedmodel.api.tf.graph import Graph, Tensor
 from savedmodel.api.tf.meta_graph import GIT_VERSION, TENSORFLOW_VERSION
@@ -39,6 +38,18 @@ DEFAULT_SERVING_SIGNATURE_DEF_KEY = b.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 SERVING = b.SERVING
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 _VERSION = versions_pb2.VersionDef(producer=1, min_consumer=1)
+
+
+class SaveOptions:
+    """`tf.saved_model.SaveOptions`: accepted for compatibility; savedmodel writes one format
+    (no proto splitting, no device placement), so the options change nothing."""
+
+    def __init__(self, **options: Any) -> None:
+        self.__dict__.update(options)
+
+
+class LoadOptions(SaveOptions):
+    """`tf.saved_model.LoadOptions`: accepted for compatibility; loading takes no options."""
 
 
 class _SignatureMap:
@@ -215,7 +226,7 @@ class _Exporter:
             if hasattr(obj, "_extra_children"):
                 children += obj._extra_children()
         children += [(name, fn) for name, fn in class_functions(obj) if fn.concrete_functions()]
-        if is_root and self.signatures:
+        if is_root:  # as TF, an empty signature map where there are no signatures
             children.append(("signatures", _SignatureMap(self.wrappers)))
         return children
 
@@ -501,6 +512,11 @@ def _signature_wrapper(target: ConcreteFunction | Function) -> ConcreteFunction:
             result = target(*args)
         else:
             result = target._call_in_graph(graph, args)
+        if not _valid_signature_outputs(result):
+            raise InvalidInputError(
+                f"a signature function must return a tensor, a flat list of tensors or a dict of string keys "
+                f"to tensors; {label} returns {result!r}"
+            )
         if isinstance(result, dict):
             outputs = dict(result)
         else:
@@ -660,7 +676,14 @@ def _traced_restore(keys: list[str], variables: list[EagerVariable]) -> Concrete
 
 def _signature_functions(obj: Any, signatures: Any) -> dict[str, ConcreteFunction | Function]:
     if signatures is None:
-        found = [fn for _, fn in class_functions(obj) if fn.input_signature is not None]
+        # As TF: the one tf.function with an input_signature that returns something (a function
+        # returning nothing cannot be a signature).
+        found = [
+            fn
+            for _, fn in class_functions(obj)
+            if fn.input_signature is not None
+            and _valid_signature_outputs(fn.get_concrete_function().structured_outputs)
+        ]
         call = getattr(obj, "_default_signature_function", None)
         if call is not None:  # tf-keras passes its default signature as a concrete function
             found = [call().get_concrete_function()]
@@ -692,6 +715,20 @@ def _signature_functions(obj: Any, signatures: Any) -> dict[str, ConcreteFunctio
     return out
 
 
+def _valid_signature_outputs(structure: Any) -> bool:
+    """What a signature may return (TF's rule): a tensor, a flat list/tuple of tensors, or a dict
+    of string keys to tensors."""
+    if isinstance(structure, Tensor):
+        return True
+    if isinstance(structure, dict):
+        return bool(structure) and all(
+            isinstance(k, str) and isinstance(v, Tensor) for k, v in structure.items()
+        )
+    if isinstance(structure, list | tuple):
+        return bool(structure) and all(isinstance(v, Tensor) for v in structure)
+    return False
+
+
 def build_saved_model(obj: Any, signatures: Any = None) -> tuple[saved_model_pb2.SavedModel, _Exporter]:
     exporter = _Exporter(obj, _signature_functions(obj, signatures))
     meta = exporter.build()
@@ -708,9 +745,16 @@ def _fingerprint(directory: Any) -> bytes:
 
 
 def save(
-    obj: Any, export_dir: str | os.PathLike[str], signatures: Any = None, options: Any = None, **_: Any
+    obj: Any,
+    export_dir: str | os.PathLike[str],
+    signatures: Any = None,
+    options: Any = None,
+    keras_metadata: bool = True,
+    **_: Any,
 ) -> None:
-    """`tf.saved_model.save`: writes (atomically, replacing an existing SavedModel as TF does)."""
+    """Write a TF2 SavedModel (atomically, replacing an existing one as TF does). Keras's
+    `model.save` writes keras_metadata.pb for Keras models; `tf.saved_model.save` (saved_model_save)
+    does not, as in TensorFlow."""
     proto, exporter = build_saved_model(obj, signatures)
     variables = exporter.variables()
     tensors = {ckpt.checkpoint_key(exporter.nodes[i].path): np.asarray(v._value) for i, v in variables}
@@ -723,7 +767,8 @@ def save(
         write_variables=write_variables,
         always_create_variables_dir=True,
         fingerprint=_fingerprint_or_none(),
-        keras_metadata=_keras_metadata(obj, exporter),
+        keras_metadata=_keras_metadata(obj, exporter) if keras_metadata else None,
+        always_create_assets_dir=True,
     )
     writer.write_saved_model_dir(export_dir, contents, overwrite=True)
 
@@ -745,83 +790,16 @@ def _fingerprint_or_none() -> Any:
 # --- loading ------------------------------------------------------------------------------
 
 
-def _to_eager(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _to_eager(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_eager(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_to_eager(v) for v in value)
-    if isinstance(value, np.ndarray | np.generic):
-        return EagerTensor(np.asarray(value))
-    return value
+def saved_model_save(
+    obj: Any, export_dir: str | os.PathLike[str], signatures: Any = None, options: Any = None, **_: Any
+) -> None:
+    """`tf.saved_model.save`."""
+    save(obj, export_dir, signatures, options, keras_metadata=False)
 
 
-def _to_numpy(value: Any) -> Any:
-    if isinstance(value, EagerTensor):
-        return value._value
-    if isinstance(value, BaseVariable):
-        return np.asarray(value._dense_read()._value)
-    if isinstance(value, dict):
-        return {k: _to_numpy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_to_numpy(v) for v in value)
-    return value
-
-
-class _TensorCallable:
-    """Wraps a callable of the shared loader: EagerTensors in, EagerTensors out."""
-
-    def __init__(self, target: Any) -> None:
-        self._target = target
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        result = self._target(*[_to_numpy(a) for a in args], **{k: _to_numpy(v) for k, v in kwargs.items()})
-        return _to_eager(result)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._target, name)
-
-    def __repr__(self) -> str:
-        return repr(self._target)
-
-
-class _Signatures(Mapping):
-    def __init__(self, signatures: Mapping[str, Any]) -> None:
-        self._signatures = signatures
-
-    def __getitem__(self, key: str) -> Any:
-        return _TensorCallable(self._signatures[key])
-
-    def __iter__(self):  # noqa: ANN204
-        return iter(self._signatures)
-
-    def __len__(self) -> int:
-        return len(self._signatures)
-
-    def __repr__(self) -> str:
-        return f"_SignatureMap({dict(self._signatures)!r})"
-
-
-class Loaded:
-    """What `tf.saved_model.load` returns: the shared loader's object with TF-typed values."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.signatures = _Signatures(inner.signatures)
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._inner, name)
-        return _TensorCallable(value) if callable(value) else value
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return _TensorCallable(self._inner)(*args, **kwargs)
-
-    def __repr__(self) -> str:
-        return repr(self._inner)
-
-
-def load(export_dir: str | os.PathLike[str], tags: Any = None, options: Any = None) -> Loaded:
+def load(export_dir: str | os.PathLike[str], tags: Any = None, options: Any = None) -> Any:
+    """`tf.saved_model.load`: the object graph's root with TF-typed values (savedmodel.api.tf.loaded)."""
+    from savedmodel.api.tf.loaded import Loaded
     from savedmodel.loader import load as shared_load
 
     return Loaded(shared_load(os.fspath(export_dir), tags))
