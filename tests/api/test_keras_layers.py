@@ -23,6 +23,7 @@ from tests.conftest import ROOT, assert_matches_golden, golden_array
 
 CASES: dict[str, Any] = json.loads(GOLDENS.read_text())
 CHECK = ROOT / "tools" / "oracle" / "make_keras_layer_goldens.py"
+KERAS3 = ["cnn_sequential", "nested_models", "tabular_two_inputs", "text_functional"]  # as .keras too
 layers = tf.keras.layers
 
 
@@ -123,15 +124,28 @@ def test_default_initializers_are_keras_ones() -> None:
     assert [w.tolist() for w in bn.get_weights()] == [[1, 1], [0, 0], [0, 0], [1, 1]]
 
 
-@pytest.mark.parametrize("path", ["m.keras", "m.h5"])
-def test_other_save_formats_are_refused_clearly(tmp_path: Path, path: str) -> None:
+def test_hdf5_is_refused_clearly(tmp_path: Path) -> None:
     model = tf.keras.Sequential([tf.keras.Input((2,)), layers.Dense(1)])
     with pytest.raises(UnsupportedError, match="save_format='tf'") as info:
-        model.save(tmp_path / path)
+        model.save(tmp_path / "m.h5")
     assert isinstance(info.value, SavedModelError)
-    assert not (tmp_path / path).exists()
-    with pytest.raises(UnsupportedError, match="h5"):
+    assert not (tmp_path / "m.h5").exists()
+    with pytest.raises(UnsupportedError, match="HDF5"):
         model.save(tmp_path / "dir", save_format="h5")
+
+
+def test_save_keras3_file(written: Any, tmp_path: Path) -> None:
+    """`model.save("m.keras")`: a Keras 3 zip (config, metadata, weights; converted from what
+    `model.save(dir)` writes); Keras 3 itself reads it in the oracle test."""
+    import zipfile
+
+    model = written[1]["text_functional"]["model"]
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        assert {"config.json", "metadata.json", "model.weights.h5"} <= set(archive.namelist())
+        config = json.loads(archive.read("config.json"))
+    assert config["class_name"] == "Functional"
+    assert config["config"]["name"] == "text"
 
 
 @pytest.mark.parametrize(
@@ -164,7 +178,10 @@ def test_merge_layers_want_lists() -> None:
 
 @pytest.mark.oracle
 def test_tf_keras_loads_what_we_write(oracle_python: Path, written: Any) -> None:
-    root, _ = written
+    """tf-keras's load_model and TF's signatures on our SavedModels; Keras 3 on our .keras files."""
+    root, namespaces = written
+    for name in KERAS3:
+        namespaces[name]["model"].save(root / f"{name}.keras")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_USE_LEGACY_KERAS="1", PYTHONHASHSEED="0")
     proc = subprocess.run(
         [str(oracle_python), str(CHECK), "check", str(root), *sorted(PROGRAMS)],
@@ -175,6 +192,10 @@ def test_tf_keras_loads_what_we_write(oracle_python: Path, written: Any) -> None
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name in KERAS3:
+        result = results[name]
+        assert "keras3_error" not in result, result
+        assert_matches_golden(golden_array(result["keras3"]), CASES[name]["output"], f"Keras 3 {name}")
     for name in sorted(PROGRAMS):
         result = results[name]
         assert "keras_error" not in result and "signature_error" not in result, result

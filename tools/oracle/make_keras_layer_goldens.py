@@ -10,7 +10,8 @@ Run with the oracle venv (TensorFlow 2.21 + tf-keras 2.21, TF_USE_LEGACY_KERAS=1
     tools/oracle/.venv/bin/python tools/oracle/make_keras_layer_goldens.py check ROOT NAME...
         For each ROOT/NAME (a SavedModel savedmodel.tf wrote for program NAME): tf-keras's
         `load_model` (its layer classes, its output on the program's INPUTS) and
-        `tf.saved_model.load`'s serving_default signature output, as JSON on stdout.
+        `tf.saved_model.load`'s serving_default signature output, and Keras 3's output for
+        ROOT/NAME.keras where there is one, as JSON on stdout.
 """
 
 from __future__ import annotations
@@ -120,6 +121,17 @@ def check(root: str, names: list[str]) -> None:
             result["keras"] = as_jsonable(model.predict_on_batch(batch))
         except Exception as exc:  # noqa: BLE001 - reported to the test
             result["keras_error"] = f"{type(exc).__name__}: {exc}"
+        keras_file = Path(root) / f"{name}.keras"
+        if keras_file.exists():  # what model.save("NAME.keras") wrote: Keras 3 loads it
+            try:
+                import keras
+
+                model3 = keras.saving.load_model(str(keras_file))
+                result["keras3"] = as_jsonable(
+                    model3.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
+                )
+            except Exception as exc:  # noqa: BLE001
+                result["keras3_error"] = f"{type(exc).__name__}: {exc}"
         try:
             fn = tf.saved_model.load(directory).signatures["serving_default"]
             specs = fn.structured_input_signature[1]

@@ -849,10 +849,26 @@ class Model(Layer):
     ) -> None:
         from savedmodel.api.tf.saving import save
 
-        _check_save_format(filepath, save_format)
+        fmt = _save_format(filepath, save_format)
         if not overwrite and Path(filepath).exists():
             raise FileExistsError(f"{filepath} exists and overwrite=False")
+        if fmt == "keras":
+            self._save_keras3(filepath)
+            return
         save(self, filepath, signatures=signatures)
+
+    def _save_keras3(self, filepath: str | os.PathLike[str]) -> None:
+        """A Keras 3 `.keras` file: the model saved as tf-keras saves it, then converted
+        (savedmodel.convert.keras3; a layer it cannot translate raises ConversionError)."""
+        import tempfile
+
+        from savedmodel.api.tf.saving import save
+        from savedmodel.convert.keras3 import to_keras3
+
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = Path(tmp) / "saved_model"
+            save(self, saved)
+            to_keras3(saved, filepath, overwrite=True)
 
 
 class Sequential(Model):
@@ -1133,15 +1149,16 @@ def load_model(
     return model
 
 
-def _check_save_format(filepath: Any, save_format: str | None) -> None:
-    """Only TF's SavedModel format is written: a `.keras` zip or an HDF5 file is refused, naming
-    what to do instead."""
+def _save_format(filepath: Any, save_format: str | None) -> str:
+    """ "tf" (TF's SavedModel format, a directory) or "keras" (a Keras 3 `.keras` zip, by its
+    suffix or save_format='keras'); HDF5 is refused, naming what to do instead."""
     suffix = Path(os.fspath(filepath)).suffix.lower()
     fmt = (save_format or {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}.get(suffix, "tf")).lower()
     if fmt in ("tf", "tensorflow"):
-        return
-    what = "the Keras v3 '.keras' format" if fmt == "keras" else f"save_format={fmt!r}"
+        return "tf"
+    if fmt == "keras":
+        return "keras"
     raise UnsupportedError(
-        f"cannot save {filepath}: savedmodel writes only TensorFlow's SavedModel format, not {what}; "
-        "save to a directory with save_format='tf' (tf.keras.models.load_model reads it)"
+        f"cannot save {filepath}: savedmodel does not write HDF5 (save_format={fmt!r}); save to a "
+        "directory (TF's SavedModel format, save_format='tf') or to a Keras 3 '.keras' file"
     )
