@@ -504,7 +504,10 @@ def _signature_wrapper(target: ConcreteFunction | Function) -> ConcreteFunction:
         label = "signature_wrapper"
     graph = FuncGraph(f"__inference_{label}_{next(_UID)}")
     with graph.as_default():
-        args = [graph.add_arg(spec, name) for spec, name in zip(specs, names, strict=True)]
+        # TF flattens a signature's keyword inputs in sorted order: the wrapper's args follow it
+        order = sorted(range(len(specs)), key=lambda i: names[i])
+        placed = {i: graph.add_arg(specs[i], names[i]) for i in order}
+        args = [placed[i] for i in range(len(specs))]
         if isinstance(target, Function):
             result = target(*args)
         else:
@@ -529,10 +532,10 @@ def _signature_wrapper(target: ConcreteFunction | Function) -> ConcreteFunction:
     structured = {k: identities[i] for i, k in enumerate(sorted(outputs))}
     wrapper = ConcreteFunction(
         graph,
-        ((), {n: TensorSpec(s.shape, s.dtype, n) for n, s in zip(names, specs, strict=True)}),
+        ((), {names[i]: TensorSpec(specs[i].shape, specs[i].dtype, names[i]) for i in order}),
         structured,
         label,
-        names,
+        [names[i] for i in order],
     )
     return wrapper
 

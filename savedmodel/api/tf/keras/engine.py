@@ -1,5 +1,5 @@
-"""A Keras subset: `Input`, functional `Model`, `Sequential`, `Dense`, ops on Keras tensors
-(TFOpLambda layers), `model.save(..., save_format='tf')`, `models.load_model`, `predict`."""
+"""The Keras engine: Keras tensors, `Layer`, `InputLayer`, op layers (TFOpLambda), the functional
+`Model` and `Sequential`, `model.save(dir)` and `models.load_model`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 import os
 from collections import defaultdict
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -20,10 +19,11 @@ from savedmodel.api.tf.function import Function, TensorSpec, function
 from savedmodel.api.tf.graph import TensorShape, as_shape
 from savedmodel.api.tf.module import Module
 from savedmodel.api.tf.variables import Variable
-from savedmodel.errors import FormatError, InvalidInputError
+from savedmodel.errors import FormatError, InvalidInputError, UnsupportedError
 from savedmodel.proto import saved_metadata_pb2
 
 _NAME_COUNTS: dict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
+_TENSOR_SERIALS = itertools.count()
 
 
 def _unique_layer_name(base: str) -> str:
@@ -41,10 +41,19 @@ class KerasTensor:
     """A symbolic output of a layer in a functional model."""
 
     def __init__(
-        self, layer: Layer, inputs: list[Any], kwargs: dict[str, Any], shape: TensorShape, dtype: Any
+        self,
+        layer: Layer,
+        inputs: list[Any],
+        kwargs: dict[str, Any],
+        shape: TensorShape,
+        dtype: Any,
+        call_inputs: Any = None,
     ) -> None:
         self.layer = layer
+        self.serial = next(_TENSOR_SERIALS)  # creation order: a shared layer's nodes are numbered by it
         self.inbound = inputs
+        # the first call argument as given: one tensor, or a list of them (Concatenate, Add)
+        self.call_inputs = call_inputs if call_inputs is not None else (inputs[0] if inputs else None)
         self.kwargs = kwargs
         self.shape = shape
         self.dtype = as_dtype(dtype)
@@ -88,18 +97,43 @@ _install_keras_operators()
 
 
 class Layer(Module):
-    """Base of layers: `__call__` on Keras tensors builds the model graph, on tensors computes."""
+    """Base of layers: `__call__` on Keras tensors builds the model graph, on tensors computes.
+
+    A layer's weights are made by `add_weight` (tracked under their attribute name, in Keras's
+    order); layers it owns (an LSTM's cell) are tracked by `add_sublayer`."""
 
     _class_name = "Layer"
     _identifier = "_tf_keras_layer"
+    _expects_training_arg = False
+    _autocast = True
+    _must_restore_from_config = False
 
     def __init__(
-        self, name: str | None = None, dtype: Any = "float32", trainable: bool = True, **_: Any
+        self,
+        name: str | None = None,
+        dtype: Any = "float32",
+        trainable: bool = True,
+        input_shape: Any = None,
+        batch_input_shape: Any = None,
+        input_dim: int | None = None,
+        **_: Any,
     ) -> None:
         super().__init__(name=name or _unique_layer_name(_snake(type(self).__name__)))
+        if input_dim is not None and input_shape is None:  # Dense(4, input_dim=3)
+            input_shape = (input_dim,)
         self._dtype = as_dtype(dtype or "float32")
         self.trainable = trainable
         self.built = False
+        if input_shape is not None:
+            batch_input_shape = [None, *([input_shape] if isinstance(input_shape, int) else input_shape)]
+        # a Sequential model's first layer may say its input's shape (`Dense(2, input_shape=(3,))`)
+        self._batch_input_shape = None if batch_input_shape is None else list(batch_input_shape)
+        self._weight_slots: list[tuple[str, Any]] = []
+        self._sublayer_slots: list[tuple[str, Layer]] = []
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
 
     @property
     def dtype(self) -> str:
@@ -108,28 +142,65 @@ class Layer(Module):
     def build(self, input_shape: TensorShape) -> None:
         self.built = True
 
+    def add_weight(
+        self,
+        name: str,
+        shape: Any,
+        initializer: Any = "glorot_uniform",
+        trainable: bool = True,
+        dtype: Any = None,
+        attribute: str | None = None,
+    ) -> Any:
+        """A weight `<layer>/<name>`, tracked (and kept on the layer) as `attribute` (default: name)."""
+        from savedmodel.api.tf.keras import initializers
+
+        dtype = as_dtype(dtype).as_numpy_dtype if dtype is not None else self._dtype.as_numpy_dtype
+        value = (
+            np.asarray(initializer(shape, dtype), dtype=dtype)
+            if callable(initializer)
+            else initializers.initial_value(initializer, shape, dtype)
+        )
+        var = Variable(
+            value,
+            name=f"{self.name}/{name}",
+            trainable=trainable,
+        )
+        self._weight_slots.append((attribute or name, var))
+        setattr(self, attribute or name, var)
+        return var
+
+    def add_sublayer(self, attribute: str, layer: Layer) -> Layer:
+        self._sublayer_slots.append((attribute, layer))
+        setattr(self, attribute, layer)
+        return layer
+
     def call(self, inputs: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
-    def compute_output_shape(self, input_shape: TensorShape, kwargs: dict[str, Any]) -> TensorShape:
+    def compute_output_shape(self, input_shape: Any, kwargs: dict[str, Any]) -> TensorShape:
         return input_shape
 
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
-        if isinstance(inputs, KerasTensor):
+        flat_inputs = [t for t in _flat(inputs) if isinstance(t, KerasTensor)]
+        if flat_inputs:
+            shape = _map(inputs, lambda t: t.shape)
             if not self.built:
-                self.build(inputs.shape)
+                self.build(shape)
                 self.built = True
             if getattr(self, "_build_input_shape", None) is None:
-                self._build_input_shape = inputs.shape
+                self._build_input_shape = shape
+                self._build_input_dtype = flat_inputs[0].dtype
+            tensor_kwargs = [v for v in kwargs.values() if isinstance(v, KerasTensor)]
             return KerasTensor(
                 self,
-                [inputs],
+                flat_inputs + tensor_kwargs,
                 kwargs,
-                self.compute_output_shape(inputs.shape, kwargs),
-                self._output_dtype(inputs),
+                self.compute_output_shape(shape, kwargs),
+                self._output_dtype(flat_inputs[0]),
+                call_inputs=inputs,
             )
         if not self.built:
-            self.build(_shape_of(inputs))
+            self.build(_map(inputs, _shape_of) if isinstance(inputs, list | tuple) else _shape_of(inputs))
             self.built = True
         return self.call(inputs, **kwargs)
 
@@ -137,32 +208,38 @@ class Layer(Module):
         return self._dtype
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = {"class_name": "__tuple__", "items": self._batch_input_shape}
+        return config
 
     def _metadata(self) -> dict[str, Any]:
         """What tf-keras stores for a layer in keras_metadata.pb."""
         out: dict[str, Any] = {
             "name": self.name,
             "trainable": self.trainable,
-            "expects_training_arg": False,
+            "expects_training_arg": self._expects_training_arg,
             "dtype": self.dtype,
             "batch_input_shape": None,
             "stateful": False,
-            "must_restore_from_config": isinstance(self, TFOpLambda),
+            "must_restore_from_config": isinstance(self, TFOpLambda) or self._must_restore_from_config,
             "preserve_input_structure_in_config": isinstance(self, TFOpLambda),
-            "autocast": not isinstance(self, TFOpLambda),
+            "autocast": self._autocast and not isinstance(self, TFOpLambda),
             "class_name": self._class_name,
             "config": self.get_config(),
         }
-        input_spec = self._input_spec()
+        if "batch_input_shape" in out["config"]:
+            out["batch_input_shape"] = out["config"]["batch_input_shape"]
+        input_spec = self._input_spec() if getattr(self, "_build_input_shape", None) is not None else None
         if input_spec is not None:
             out["input_spec"] = input_spec
         shape = getattr(self, "_build_input_shape", None)
         if shape is not None:
-            out["build_input_shape"] = _shape_json(shape)
+            out["build_input_shape"] = _map(shape, _shape_json)
         return out
 
-    def _input_spec(self) -> dict[str, Any] | None:
+    def _input_spec(self) -> Any:
+        """The layer's InputSpec as tf-keras saves it (None: the layer has none)."""
         return None
 
     @property
@@ -171,11 +248,31 @@ class Layer(Module):
 
     # object graph (what tf-keras's SavedModel serialization tracks per layer)
     def _own_weights(self) -> list[Any]:
-        return []
+        """The layer's weights in Keras's order: its own, then its sublayers'."""
+        return [var for _, var in self._weight_paths()]
+
+    def _weight_paths(self) -> list[tuple[str, Any]]:
+        """(object path below the layer, variable), e.g. `kernel`, `cell/recurrent_kernel`."""
+        out = list(self._named_weights())
+        for attribute, layer in self._sublayer_slots:
+            out += [(f"{attribute}/{path}", var) for path, var in layer._weight_paths()]
+        return out
+
+    def _traceable(self) -> bool:
+        """Whether tf-keras-style `__call__` functions are traced for the layer: a single-tensor
+        call with no tensor keyword arguments."""
+        shape = getattr(self, "_build_input_shape", None)
+        return isinstance(shape, TensorShape) and type(self).call is not Layer.call
 
     def _saved_functions(self) -> dict[str, Any]:
         """Traced functions saved with the layer (`__call__`, `call_and_return_...`)."""
-        return {}
+        if not self._traceable():
+            return {}
+        spec = TensorSpec(self._build_input_shape, self._input_dtype(), "inputs")
+        return _call_functions(self, spec, expects_training=self._expects_training_arg)
+
+    def _input_dtype(self) -> Any:
+        return getattr(self, "_build_input_dtype", self._dtype)
 
     def _saved_layers(self) -> list[Layer]:
         return []
@@ -235,10 +332,10 @@ class Layer(Module):
         return out
 
     def _layer_children(self) -> list[tuple[str, Any]]:
-        return []
+        return list(self._sublayer_slots)
 
     def _named_weights(self) -> list[tuple[str, Any]]:
-        return []
+        return list(self._weight_slots)
 
     @property
     def weights(self) -> list[Any]:
@@ -251,6 +348,53 @@ class Layer(Module):
     def set_weights(self, values: list[Any]) -> None:
         for var, value in zip(self.weights, values, strict=True):
             var.assign(np.asarray(value, dtype=var.dtype.as_numpy_dtype))
+
+
+def _add_layer_metadata(
+    meta: saved_metadata_pb2.SavedMetadata, owner: Layer, path: str, node_ids: dict[int, int], seen: set[int]
+) -> None:
+    """A node for each layer below `owner` (a model's layers, a nested model's, an LSTM's cell, an
+    attention layer's projections), at its first object path: tf-keras rebuilds a model from its
+    layers' nodes and builds a layer it rebuilt unbuilt from the shape recorded there."""
+    inbound: dict[str, Any] = {}
+    if isinstance(owner, Model):
+        layers = owner.get_config()["layers"]
+        inbound = {entry["name"]: entry.get("inbound_nodes") for entry in layers if "name" in entry}
+    for index, (local_name, layer) in enumerate(owner._layer_children()):
+        if id(layer) in seen or (node_ids and id(layer) not in node_ids):
+            continue
+        seen.add(id(layer))
+        node = meta.nodes.add(
+            node_id=node_ids.get(id(layer), index + 1),
+            node_path=f"{path}.{local_name}",
+            identifier=layer._identifier,
+        )
+        node.version.producer, node.version.min_consumer = 2, 1
+        layer_meta = layer._metadata()
+        if inbound.get(layer.name):
+            layer_meta = _insert_after(layer_meta, "config", "inbound_nodes", inbound[layer.name])
+        node.metadata = json.dumps(layer_meta)
+        _add_layer_metadata(meta, layer, f"{path}.{local_name}", node_ids, seen)
+
+
+def input_spec_json(
+    ndim: int | None = None,
+    min_ndim: int | None = None,
+    axes: dict[int, int] | None = None,
+    shape: Any = None,
+) -> dict[str, Any]:
+    """An InputSpec as tf-keras writes one in keras_metadata.pb."""
+    return {
+        "class_name": "InputSpec",
+        "config": {
+            "dtype": None,
+            "shape": None if shape is None else {"class_name": "__tuple__", "items": list(shape)},
+            "ndim": ndim,
+            "max_ndim": None,
+            "min_ndim": min_ndim,
+            "axes": {str(k): v for k, v in (axes or {}).items()},
+        },
+    }
 
 
 class _KerasApi:
@@ -329,9 +473,11 @@ def _shape_of(value: Any) -> TensorShape:
 
 
 def _snake(name: str) -> str:
+    """A class name as Keras names its instances: `Conv2D` -> `conv2d`, `LSTMCell` -> `lstm_cell`."""
     import re
 
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    words = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", words).lower()
 
 
 class InputLayer(Layer):
@@ -414,124 +560,17 @@ class TFOpLambda(Layer):
         }
 
 
-_ACTIVATIONS = {
-    None: lambda x: x,
-    "linear": lambda x: x,
-    "relu": ops.relu,
-    "sigmoid": ops.sigmoid,
-    "tanh": ops.tanh,
-    "softmax": ops.softmax,
-}
-
-
-class Dense(Layer):
-    _class_name = "Dense"
-
-    def __init__(
-        self,
-        units: int,
-        activation: Any = None,
-        use_bias: bool = True,
-        kernel_initializer: Any = "glorot_uniform",
-        bias_initializer: Any = "zeros",
-        seed: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.units = int(units)
-        self.activation = activation if callable(activation) else _ACTIVATIONS.get(activation, None)
-        self._activation_name = activation if isinstance(activation, str) or activation is None else "custom"
-        if self.activation is None:
-            raise InvalidInputError(f"unsupported activation {activation!r}")
-        self.use_bias = use_bias
-        self._kernel_initializer = kernel_initializer
-        self._seed = seed
-
-    def build(self, input_shape: TensorShape) -> None:
-        dims = input_shape.dims or (None,)
-        fan_in = dims[-1]
-        if fan_in is None:
-            raise InvalidInputError(f"Dense layer {self.name}: the last input dimension must be known")
-        rng = np.random.default_rng(self._seed)
-        limit = np.sqrt(6.0 / (fan_in + self.units))
-        kernel = rng.uniform(-limit, limit, size=(fan_in, self.units)).astype(self._dtype.as_numpy_dtype)
-        if isinstance(self._kernel_initializer, str) and self._kernel_initializer in ("zeros", "ones"):
-            kernel = getattr(np, self._kernel_initializer)(
-                (fan_in, self.units), dtype=self._dtype.as_numpy_dtype
-            )
-        self.kernel = Variable(kernel, name=f"{self.name}/kernel")
-        if self.use_bias:
-            self.bias = Variable(
-                np.zeros(self.units, dtype=self._dtype.as_numpy_dtype), name=f"{self.name}/bias"
-            )
-        self.built = True
-
-    def _own_weights(self) -> list[Any]:
-        return [v for _, v in self._named_weights()]
-
-    def _named_weights(self) -> list[tuple[str, Any]]:
-        out = [("kernel", self.kernel)] if hasattr(self, "kernel") else []
-        if self.use_bias and hasattr(self, "bias"):
-            out.append(("bias", self.bias))
-        return out
-
-    def _input_spec(self) -> dict[str, Any] | None:
-        shape = getattr(self, "_build_input_shape", None)
-        if shape is None or not shape.dims:
-            return None
-        return {
-            "class_name": "InputSpec",
-            "config": {
-                "dtype": None,
-                "shape": None,
-                "ndim": None,
-                "max_ndim": None,
-                "min_ndim": 2,
-                "axes": {"-1": shape.dims[-1]},
-            },
-        }
-
-    def _saved_functions(self) -> dict[str, Any]:
-        shape = getattr(self, "_build_input_shape", None)
-        if shape is None:
-            return {}
-        return _call_functions(self, TensorSpec(shape, self._dtype, "inputs"), expects_training=False)
-
-    def call(self, inputs: Any, **_: Any) -> Any:
-        x = ops.matmul(inputs, self.kernel)
-        if self.use_bias:
-            x = ops.bias_add(x, self.bias)
-        return self.activation(x)
-
-    def compute_output_shape(self, input_shape: TensorShape, kwargs: dict[str, Any]) -> TensorShape:
-        dims = list(input_shape.dims or (None,))
-        return TensorShape(dims[:-1] + [self.units])
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "activation": self._activation_name or "linear",
-            "use_bias": self.use_bias,
-            "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": self._seed}},
-            "bias_initializer": {"class_name": "Zeros", "config": {}},
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
-            "activity_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
-        }
-
-
-def Input(
+def Input(  # noqa: N802
     shape: Any = None,
     batch_size: int | None = None,
     name: str | None = None,
-    dtype: Any = None,  # noqa: N802
+    dtype: Any = None,
+    batch_shape: Any = None,
     **_: Any,
 ) -> KerasTensor:
     dims = [shape] if isinstance(shape, int) else list(shape or [])
-    layer = InputLayer([batch_size, *dims], dtype=dtype or "float32", name=name)
+    full = list(batch_shape) if batch_shape is not None else [batch_size, *dims]
+    layer = InputLayer(full, dtype=dtype or "float32", name=name)
     return KerasTensor(layer, [], {}, layer.batch_input_shape, layer._dtype)
 
 
@@ -551,7 +590,13 @@ class Model(Layer):
         self._inputs = inputs if isinstance(inputs, list | tuple) else [inputs]
         self._outputs = outputs
         self._nodes = self._topological()
-        self._layers = [t.layer for t in self._nodes]
+        self._layers = _keras_layer_order(self._inputs, _flat(self._outputs))
+        # a layer called more than once (shared) has several nodes: numbered in creation order
+        self._node_index: dict[int, int] = {}
+        for layer in self._layers:
+            mine = sorted((t for t in self._nodes if t.layer is layer), key=lambda t: t.serial)
+            first = _first_node_index(layer)
+            self._node_index.update({id(t): first + i for i, t in enumerate(mine)})
         self.built = True
 
     def _topological(self) -> list[KerasTensor]:
@@ -603,9 +648,12 @@ class Model(Layer):
         for node in self._nodes:
             if id(node) in values:
                 continue
-            args = [values[id(p)] for p in node.inbound]
+            args = _map(node.call_inputs, lambda t: values[id(t)])
             kwargs = {k: values[id(v)] if isinstance(v, KerasTensor) else v for k, v in node.kwargs.items()}
-            values[id(node)] = node.layer.call(*args, **kwargs)
+            out = node.layer.call(args, **kwargs)
+            if hasattr(out, "set_shape") and out.shape.dims is None and node.shape.dims is not None:
+                out.set_shape(node.shape)  # an op without static shape inference (Einsum, Split...)
+            values[id(node)] = out
         return _map(self._outputs, lambda t: values[id(t)])
 
     def __call__(self, inputs: Any, training: Any = None, **kwargs: Any) -> Any:
@@ -627,34 +675,39 @@ class Model(Layer):
 
     # config
     def get_config(self) -> dict[str, Any]:
-        layers = []
-        for node in self._nodes:
-            inbound = []
+        inbound: dict[int, list[Any]] = {id(layer): [] for layer in self._layers}
+        for node in sorted(self._nodes, key=lambda t: t.serial):
             if node.inbound:
-                kwargs = {
-                    k: [v.layer.name, 0, 0] if isinstance(v, KerasTensor) else v
-                    for k, v in node.kwargs.items()
-                }
-                if isinstance(node.layer, TFOpLambda):
-                    kwargs.setdefault("name", None)
-                    inbound = [[node.inbound[0].layer.name, 0, 0, kwargs]]
-                else:  # one call node, its list of inbound tensors
-                    inbound = [[[node.inbound[0].layer.name, 0, 0, kwargs]]]
-            layers.append(
-                {
-                    "class_name": node.layer._class_name,
-                    "config": node.layer.get_config(),
-                    "name": node.layer.name,
-                    "inbound_nodes": inbound,
-                }
-            )
+                inbound[id(node.layer)].append(self._node_data(node))
+        layers = [
+            {
+                "class_name": layer._class_name,
+                "config": layer.get_config(),
+                "name": layer.name,
+                "inbound_nodes": inbound[id(layer)],
+            }
+            for layer in self._layers
+        ]
         return {
             "name": self.name,
             "trainable": True,
             "layers": layers,
-            "input_layers": [[t.layer.name, 0, 0] for t in self._inputs],
-            "output_layers": [[t.layer.name, 0, 0] for t in _flat(self._outputs)],
+            "input_layers": [self._ref(t) for t in self._inputs],
+            "output_layers": [self._ref(t) for t in _flat(self._outputs)],
         }
+
+    def _ref(self, tensor: KerasTensor) -> list[Any]:
+        """How a saved config names a tensor: [layer name, node index, tensor index]."""
+        return [tensor.layer.name, self._node_index.get(id(tensor), 0), 0]
+
+    def _node_data(self, node: KerasTensor) -> list[Any]:
+        """One call of a layer as a saved config records it."""
+        kwargs = {k: self._ref(v) if isinstance(v, KerasTensor) else v for k, v in node.kwargs.items()}
+        if isinstance(node.layer, TFOpLambda):
+            kwargs.setdefault("name", None)
+            return [*self._ref(node.inbound[0]), kwargs]
+        # each tensor of the first argument, with the other arguments
+        return [[*self._ref(t), kwargs] for t in _flat(node.call_inputs)]
 
     def summary(self) -> None:
         for layer in self.layers:
@@ -726,27 +779,29 @@ class Model(Layer):
         root = meta.nodes.add(node_id=0, node_path="root", identifier=self._identifier)
         root.version.producer, root.version.min_consumer = 2, 1
         root.metadata = json.dumps(self._root_metadata())
-        seen: set[int] = set()
-        config = self.get_config()
-        inbound = {entry["name"]: entry.get("inbound_nodes") for entry in config["layers"] if "name" in entry}
-        for index, (local_name, layer) in enumerate(self._layer_children()):
-            if id(layer) in seen:
-                continue
-            seen.add(id(layer))
-            node_id = (node_ids or {}).get(id(layer), index + 1)
-            node = meta.nodes.add(
-                node_id=node_id, node_path=f"root.{local_name}", identifier=layer._identifier
-            )
-            node.version.producer, node.version.min_consumer = 2, 1
-            layer_meta = layer._metadata()
-            if inbound.get(layer.name):
-                layer_meta = _insert_after(layer_meta, "config", "inbound_nodes", inbound[layer.name])
-            node.metadata = json.dumps(layer_meta)
+        _add_layer_metadata(meta, self, "root", node_ids or {}, {id(self)})
         return meta.SerializeToString(deterministic=True)
 
     def _tracked_layers(self) -> list[Layer]:
         """The layers in the object graph (a Sequential model does not track its InputLayer)."""
         return list(self.layers)
+
+    # a model used as a layer of another
+    def _metadata(self) -> dict[str, Any]:
+        return self._root_metadata()
+
+    def compute_output_shape(self, input_shape: Any, kwargs: dict[str, Any]) -> Any:
+        return _map(self._outputs, lambda t: t.shape)
+
+    def _output_dtype(self, inputs: KerasTensor) -> Any:
+        return self.outputs[0].dtype
+
+    def _weight_paths(self) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        for local_name, layer in self._layer_children():
+            if local_name.startswith("layer_with_weights-"):
+                out += [(f"{local_name}/{path}", var) for path, var in layer._weight_paths()]
+        return out
 
     def _layer_children(self) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = []
@@ -794,12 +849,26 @@ class Model(Layer):
     ) -> None:
         from savedmodel.api.tf.saving import save
 
-        fmt = save_format or ("h5" if str(filepath).endswith((".h5", ".keras")) else "tf")
-        if fmt != "tf":
-            raise InvalidInputError(f"save_format={fmt!r} is not supported; use save_format='tf'")
+        fmt = _save_format(filepath, save_format)
         if not overwrite and Path(filepath).exists():
             raise FileExistsError(f"{filepath} exists and overwrite=False")
+        if fmt == "keras":
+            self._save_keras3(filepath)
+            return
         save(self, filepath, signatures=signatures)
+
+    def _save_keras3(self, filepath: str | os.PathLike[str]) -> None:
+        """A Keras 3 `.keras` file: the model saved as tf-keras saves it, then converted
+        (savedmodel.convert.keras3; a layer it cannot translate raises ConversionError)."""
+        import tempfile
+
+        from savedmodel.api.tf.saving import save
+        from savedmodel.convert.keras3 import to_keras3
+
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = Path(tmp) / "saved_model"
+            save(self, saved)
+            to_keras3(saved, filepath, overwrite=True)
 
 
 class Sequential(Model):
@@ -834,11 +903,23 @@ class Sequential(Model):
         elif self._pending and isinstance(self._pending[0], InputLayer):
             first = self._pending.pop(0)
             self._build_from(KerasTensor(first, [], {}, first.batch_input_shape, first._dtype))
+        elif self._pending and getattr(self._pending[0], "_batch_input_shape", None) is not None:
+            self._build_from_first_layer()
+
+    def _build_from_first_layer(self) -> None:
+        first = self._pending[0]
+        shape = first._batch_input_shape
+        self._build_from(Input(batch_shape=shape, dtype=first.dtype, name=f"{first.name}_input"))
 
     def add(self, layer: Any) -> None:
+        if isinstance(layer, KerasTensor) and not self._pending:
+            self._build_from(layer)
+            return
         self._pending.append(layer)
         if self._inputs:
             self._build_from(self._inputs[0])
+        elif getattr(self._pending[0], "_batch_input_shape", None) is not None:
+            self._build_from_first_layer()
 
     def _build_from(self, inp: KerasTensor) -> None:
         x: Any = inp
@@ -851,6 +932,46 @@ class Sequential(Model):
             value = ops.convert_to_tensor(inputs)
             self._build_from(Input(shape=list(value.shape.dims[1:]), dtype=value.dtype))
         return Model.call(self, inputs, training=training)
+
+
+def _keras_layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Layer]:
+    """A functional model's layers in tf-keras's order (which its config, its object graph's
+    `layer-N` and `get_weights` follow): by depth from the outputs, deepest first; at equal depth in
+    the order a depth-first walk from the outputs meets them; inputs that reach no output last."""
+    order: list[KerasTensor] = []  # nodes, each after the nodes it takes
+    first_seen: dict[int, int] = {}
+    done: set[int] = set()
+
+    def visit(tensor: KerasTensor) -> None:
+        if id(tensor) in done:
+            return
+        first_seen.setdefault(id(tensor.layer), len(first_seen))
+        for parent in tensor.inbound:
+            visit(parent)
+        done.add(id(tensor))
+        order.append(tensor)
+
+    for tensor in outputs:
+        visit(tensor)
+    node_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    for tensor in reversed(order):
+        depth = max(node_depth.get(id(tensor), 0), layer_depth.get(id(tensor.layer), 0))
+        layer_depth[id(tensor.layer)] = node_depth[id(tensor)] = depth
+        for parent in tensor.inbound:
+            node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    layers = {id(t.layer): t.layer for t in order}
+    for tensor in inputs:
+        if id(tensor.layer) not in layers:
+            layers[id(tensor.layer)] = tensor.layer
+            layer_depth[id(tensor.layer)], first_seen[id(tensor.layer)] = 0, -1
+    return sorted(layers.values(), key=lambda la: (-layer_depth[id(la)], first_seen[id(la)]))
+
+
+def _first_node_index(layer: Layer) -> int:
+    """The index of a layer's first call in a model's config: a model used as a layer has a node
+    of its own (its construction), so its calls count from 1, as tf-keras counts them."""
+    return 1 if isinstance(layer, Model) and layer._inputs else 0
 
 
 def _flat(value: Any) -> list[Any]:
@@ -879,50 +1000,92 @@ def _layer_from_config(class_name: str, config: dict[str, Any]) -> Layer:
         return InputLayer(items, dtype=config.get("dtype", "float32"), name=config.get("name"))
     if class_name == "TFOpLambda":
         return TFOpLambda(config["function"], name=config.get("name"), dtype=config.get("dtype", "float32"))
-    if class_name == "Dense":
-        activation = config.get("activation", "linear")
-        return Dense(
-            config["units"],
-            activation=activation,
-            use_bias=config.get("use_bias", True),
+    if class_name in ("Functional", "Sequential", "Model"):  # a model used as a layer
+        return _rebuild_functional(config, class_name)
+    from savedmodel.api.tf.keras import layers
+
+    cls = getattr(layers, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise UnsupportedError(f"cannot rebuild a Keras layer of class {class_name!r}")
+    return cls.from_config(_decode_config(config))
+
+
+def _decode_config(value: Any) -> Any:
+    """A saved config with its tuples and TensorShapes (`{"class_name": "__tuple__", ...}`) as lists."""
+    if isinstance(value, dict):
+        if value.get("class_name") in ("__tuple__", "TensorShape") and "items" in value:
+            return None if value["items"] is None else [_decode_config(v) for v in value["items"]]
+        return {k: _decode_config(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_config(v) for v in value]
+    return value
+
+
+def _inbound_call(
+    entry: Any, outputs: dict[tuple[str, int], KerasTensor]
+) -> tuple[Any, dict[str, Any]] | None:
+    """A call node of a saved functional config: the first argument and the keyword arguments;
+    None while a tensor it takes is not made yet."""
+    if entry and isinstance(entry[0], str):  # a TFOpLambda's node: [name, 0, 0, kwargs]
+        entry = [entry]
+
+    def tensor(ref: Any) -> KerasTensor | None:
+        return outputs.get((ref[0], int(ref[1])))
+
+    def is_ref(value: Any) -> bool:
+        return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+
+    kwargs = (entry[0] + [{}])[3] or {}
+    refs = [item for item in entry] + [v for v in kwargs.values() if is_ref(v)]
+    if any(tensor(ref) is None for ref in refs):
+        return None
+    tensors = [tensor(item) for item in entry]
+    kwargs = {k: tensor(v) if is_ref(v) else v for k, v in kwargs.items() if k != "name"}
+    return (tensors[0] if len(tensors) == 1 else tensors), kwargs
+
+
+def _rebuild_sequential(config: dict[str, Any]) -> Model:
+    built = [_layer_from_config(entry["class_name"], entry["config"]) for entry in config["layers"]]
+    if built and isinstance(built[0], InputLayer):
+        first = built.pop(0)
+        return Sequential(
+            [KerasTensor(first, [], {}, first.batch_input_shape, first._dtype), *built],
             name=config.get("name"),
-            dtype=config.get("dtype", "float32"),
         )
-    raise InvalidInputError(f"cannot rebuild a Keras layer of class {class_name!r}")
+    if not built or built[0]._batch_input_shape is None:
+        raise InvalidInputError("a Sequential model without an input shape cannot be rebuilt")
+    return Sequential(built, name=config.get("name"))
 
 
 def _rebuild_functional(config: dict[str, Any], class_name: str) -> Model:
-    layers: dict[str, Layer] = {}
-    outputs: dict[str, KerasTensor] = {}
+    if class_name == "Sequential" and "input_layers" not in config:
+        return _rebuild_sequential(config)
+    outputs: dict[tuple[str, int], KerasTensor] = {}
+    pending: list[tuple[Layer, str, list[Any]]] = []  # each layer's calls not made yet, in order
     for entry in config["layers"]:
         layer = _layer_from_config(entry["class_name"], entry["config"])
         name = entry.get("name") or layer.name
-        layers[name] = layer
         if isinstance(layer, InputLayer):
-            outputs[name] = KerasTensor(layer, [], {}, layer.batch_input_shape, layer._dtype)
+            outputs[(name, 0)] = KerasTensor(layer, [], {}, layer.batch_input_shape, layer._dtype)
             continue
-        inbound = entry.get("inbound_nodes") or []
-        if not inbound and class_name == "Sequential":
-            if not outputs:
-                raise InvalidInputError("a Sequential model without an InputLayer cannot be rebuilt")
-            previous = list(outputs.values())[-1]
-            outputs[name] = layer(previous)
-            continue
-        first = inbound[0]
-        if isinstance(first[0], list):
-            first = first[0]
-        source, _, _, kwargs = (first + [{}])[:4]
-        kwargs = {
-            k: outputs[v[0]] if isinstance(v, list) and v and v[0] in outputs else v
-            for k, v in (kwargs or {}).items()
-            if k != "name"
-        }
-        outputs[name] = layer(outputs[source], **kwargs)
-    if class_name == "Sequential" and "input_layers" not in config:
-        names = list(outputs)
-        return Model(inputs=outputs[names[0]], outputs=outputs[names[-1]], name=config.get("name"))
-    ins = [outputs[name] for name, _, _ in config["input_layers"]]
-    outs = [outputs[name] for name, _, _ in config["output_layers"]]
+        pending.append((layer, name, list(entry.get("inbound_nodes") or [[]])))
+    while pending:
+        progress = False
+        for layer, name, nodes in pending:
+            call = _inbound_call(nodes[0], outputs) if nodes else None
+            if call is None:
+                continue
+            index = _first_node_index(layer) + sum(1 for key in outputs if key[0] == name)
+            outputs[(name, index)] = layer(call[0], **call[1])
+            nodes.pop(0)
+            progress = True
+        pending = [item for item in pending if item[2]]
+        if pending and not progress:
+            raise FormatError(
+                f"the model config's layers {[item[1] for item in pending]} take tensors never made"
+            )
+    ins = [outputs[(name, int(index))] for name, index, _ in config["input_layers"]]
+    outs = [outputs[(name, int(index))] for name, index, _ in config["output_layers"]]
     return Model(
         inputs=ins[0] if len(ins) == 1 else ins,
         outputs=outs[0] if len(outs) == 1 else outs,
@@ -931,20 +1094,36 @@ def _rebuild_functional(config: dict[str, Any], class_name: str) -> Model:
 
 
 def _restore_weights(model: Model, path: Path) -> None:
-    """Assign each layer's weights from the object-based checkpoint (`layer_with_weights-N/kernel/...`)."""
+    """Assign each layer's weights from the object-based checkpoint: a weight's object path
+    (`layer_with_weights-N/cell/kernel`) leads through the checkpoint's object graph to its key
+    (which is the weight's shortest path, maybe `variables/3`)."""
     weighted = [layer for layer in model._tracked_layers() if layer._own_weights()]
     if not weighted:
         return
-    from savedmodel.format.checkpoint import CheckpointReader
+    from savedmodel.format.checkpoint import OBJECT_GRAPH_KEY, CheckpointReader, parse_object_graph
 
     reader = CheckpointReader(path / "variables" / "variables")
+    graph = parse_object_graph(np.asarray(reader.get_tensor(OBJECT_GRAPH_KEY)).item())
     tracked = model._tracked_layers()
     for index, layer in enumerate(weighted):
-        for attr, var in layer._named_weights():
-            key = f"layer_with_weights-{index}/{attr}/.ATTRIBUTES/VARIABLE_VALUE"
-            if not reader.has_tensor(key):
-                key = f"layer-{tracked.index(layer)}/{attr}/.ATTRIBUTES/VARIABLE_VALUE"
+        for attr, var in layer._weight_paths():
+            names = attr.split("/")
+            key = _checkpoint_key(graph, [f"layer_with_weights-{index}", *names]) or _checkpoint_key(
+                graph, [f"layer-{tracked.index(layer)}", *names]
+            )
+            if key is None:
+                raise FormatError(f"{path}: the checkpoint has no value for {layer.name}/{attr}")
             var.assign(np.asarray(reader.get_tensor(key)))
+
+
+def _checkpoint_key(graph: Any, names: list[str]) -> str | None:
+    node = graph.nodes[0]
+    for name in names:
+        child = next((c.node_id for c in node.children if c.local_name == name), None)
+        if child is None:
+            return None
+        node = graph.nodes[child]
+    return next((a.checkpoint_key for a in node.attributes if a.name == "VARIABLE_VALUE"), None)
 
 
 def load_model(
@@ -970,17 +1149,16 @@ def load_model(
     return model
 
 
-def clear_session() -> None:
-    """`tf.keras.backend.clear_session`: default layer names start again (`dense`, `input_1`...)."""
-    _NAME_COUNTS.clear()
-
-
-backend = SimpleNamespace(clear_session=clear_session)
-layers = SimpleNamespace(Dense=Dense, InputLayer=InputLayer, Layer=Layer)
-models = SimpleNamespace(
-    load_model=load_model,
-    Model=Model,
-    Sequential=Sequential,
-    save_model=lambda model, filepath, **kw: model.save(filepath, **kw),
-)
-_ = (Function, EagerTensor)
+def _save_format(filepath: Any, save_format: str | None) -> str:
+    """ "tf" (TF's SavedModel format, a directory) or "keras" (a Keras 3 `.keras` zip, by its
+    suffix or save_format='keras'); HDF5 is refused, naming what to do instead."""
+    suffix = Path(os.fspath(filepath)).suffix.lower()
+    fmt = (save_format or {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}.get(suffix, "tf")).lower()
+    if fmt in ("tf", "tensorflow"):
+        return "tf"
+    if fmt == "keras":
+        return "keras"
+    raise UnsupportedError(
+        f"cannot save {filepath}: savedmodel does not write HDF5 (save_format={fmt!r}); save to a "
+        "directory (TF's SavedModel format, save_format='tf') or to a Keras 3 '.keras' file"
+    )

@@ -1,0 +1,293 @@
+"""LSTM and GRU over a known number of timesteps, unrolled into a static loop (TensorFlow loads and
+runs the graph as it is; tf-keras rebuilds the layers from their configs). Weights live on the
+layer's `cell` (LSTMCell / GRUCell), as in tf-keras: kernel, recurrent_kernel, bias."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from savedmodel.api.tf import ops
+from savedmodel.api.tf.graph import TensorShape
+from savedmodel.api.tf.keras import backend as K
+from savedmodel.api.tf.keras import initializers
+from savedmodel.api.tf.keras.engine import Layer, input_spec_json
+from savedmodel.api.tf.keras.layers.core import activation_fn, dims_of
+from savedmodel.errors import InvalidInputError, UnsupportedError
+
+
+class _Cell(Layer):
+    """What LSTMCell and GRUCell share: units, activations, initializers."""
+
+    _expects_training_arg = True
+    _gates = 4
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        recurrent_activation: Any = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.pop("implementation", None)
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.activation, self._activation_name = activation_fn(activation)
+        self.recurrent_activation, self._recurrent_activation_name = activation_fn(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self._kernel_initializer = initializers.check(kernel_initializer)
+        self._recurrent_initializer = initializers.check(recurrent_initializer)
+        self._bias_initializer = initializers.check(bias_initializer)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+
+    def _metadata(self) -> dict[str, Any]:
+        out = super()._metadata()
+        if "build_input_shape" in out:  # tf-keras records a cell's as a tuple
+            out["build_input_shape"] = {"class_name": "__tuple__", "items": out["build_input_shape"]["items"]}
+        return out
+
+    def build_cell(self, input_dim: int) -> None:
+        width = self._gates * self.units
+        self.add_weight("kernel", (input_dim, width), self._kernel_initializer)
+        self.add_weight("recurrent_kernel", (self.units, width), self._recurrent_initializer)
+        if self.use_bias:
+            self.add_weight("bias", self._bias_shape(), self._bias_value)
+        self.built = True
+
+    def _bias_shape(self) -> tuple[int, ...]:
+        return (self._gates * self.units,)
+
+    def _context(self) -> dict[str, Any]:
+        """What every timestep uses, made once: each weight read once, the split axes."""
+        ctx: dict[str, Any] = {name: ops.convert_to_tensor(var) for name, var in self._weight_slots}
+        ctx["axis"], ctx["last_axis"] = K.int_const(1), K.int_const(-1)
+        ctx["input_bias"] = ctx.get("bias")
+        return ctx
+
+    def step(self, projected: Any, state: Any, ctx: dict[str, Any]) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def unroll(self, x: Any, timesteps: int, backwards: bool) -> list[Any]:
+        """The outputs of every timestep of x ([batch, time, features]), in the order processed.
+        The input projection (x @ kernel + input bias) is one op over all timesteps."""
+        ctx = self._context()
+        projected = K.einsum("abc,cd->abd", x, ctx["kernel"])
+        if ctx["input_bias"] is not None:
+            projected = ops.bias_add(projected, ctx["input_bias"])
+        steps = K.unstack(projected, timesteps, axis=1)
+        state = None
+        outputs = []
+        for z in steps[::-1] if backwards else steps:
+            output, state = self.step(z, state, ctx)
+            outputs.append(output)
+        return outputs
+
+    def _bias_value(self, shape: Any, dtype: Any) -> np.ndarray:
+        return initializers.initial_value(self._bias_initializer, shape, dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self._activation_name,
+            "recurrent_activation": self._recurrent_activation_name,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self._kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self._recurrent_initializer),
+            "bias_initializer": initializers.serialize(self._bias_initializer),
+            "kernel_regularizer": None,
+            "recurrent_regularizer": None,
+            "bias_regularizer": None,
+            "kernel_constraint": None,
+            "recurrent_constraint": None,
+            "bias_constraint": None,
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "implementation": 2,
+        }
+
+
+class LSTMCell(_Cell):
+    _class_name = "LSTMCell"
+
+    def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("name", "lstm_cell")  # tf-keras names every LSTM's cell so
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def _bias_value(self, shape: Any, dtype: Any) -> np.ndarray:
+        bias = super()._bias_value(shape, dtype)
+        if self.unit_forget_bias:  # the forget gate starts at 1
+            bias[self.units : 2 * self.units] = 1
+        return bias
+
+    def step(self, z: Any, state: Any, ctx: dict[str, Any]) -> tuple[Any, Any]:
+        """One timestep from the projected input: (output, new state); the state is (h, c),
+        None before the first step."""
+        if state is not None:
+            z = ops.add(z, ops.matmul(state[0], ctx["recurrent_kernel"]))
+        i, f, g, o = K.split(z, 4, axis=ctx["axis"])
+        i, f, o = (self.recurrent_activation(t) for t in (i, f, o))
+        c = ops.multiply(i, self.activation(g))
+        if state is not None:
+            c = ops.add(ops.multiply(f, state[1]), c)
+        h = ops.multiply(o, self.activation(c))
+        return h, (h, c)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["unit_forget_bias"] = self.unit_forget_bias
+        return config
+
+
+class GRUCell(_Cell):
+    _class_name = "GRUCell"
+    _gates = 3
+
+    def __init__(self, units: int, reset_after: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("name", "gru_cell")
+        super().__init__(units, **kwargs)
+        self.reset_after = bool(reset_after)
+
+    def _bias_shape(self) -> tuple[int, ...]:
+        width = self._gates * self.units
+        return (2, width) if self.reset_after else (width,)
+
+    def _context(self) -> dict[str, Any]:
+        ctx = super()._context()
+        ctx["one"] = ops.constant(np.float32(1.0))
+        ctx["input_bias"] = ctx["recurrent_bias"] = None
+        if self.use_bias and self.reset_after:
+            ctx["input_bias"], ctx["recurrent_bias"] = K.unstack(ctx["bias"], 2, axis=0)
+        elif self.use_bias:
+            ctx["input_bias"] = ctx["bias"]
+        if not self.reset_after:
+            ctx["recurrent_parts"] = K.split(ctx["recurrent_kernel"], 3, axis=ctx["axis"])
+        return ctx
+
+    def step(self, mx: Any, state: Any, ctx: dict[str, Any]) -> tuple[Any, Any]:
+        """One timestep from the projected input; the state is h, None before the first step
+        (then h is zero)."""
+        x_z, x_r, x_h = K.split(mx, 3, axis=ctx["axis"])
+        if self.reset_after:
+            inner = ctx["recurrent_bias"]
+            if state is not None:
+                inner = ops.matmul(state, ctx["recurrent_kernel"])
+                if ctx["recurrent_bias"] is not None:
+                    inner = ops.bias_add(inner, ctx["recurrent_bias"])
+            r_z, r_r, r_h = K.split(inner, 3, axis=ctx["last_axis"]) if inner is not None else (None,) * 3
+            z = self.recurrent_activation(_plus(x_z, r_z))
+            r = self.recurrent_activation(_plus(x_r, r_r))
+            hh = self.activation(_plus(x_h, None if r_h is None else ops.multiply(r, r_h)))
+        else:
+            u_z, u_r, u_h = ctx["recurrent_parts"]
+            z = self.recurrent_activation(_plus(x_z, None if state is None else ops.matmul(state, u_z)))
+            r = self.recurrent_activation(_plus(x_r, None if state is None else ops.matmul(state, u_r)))
+            recurrent = None if state is None else ops.matmul(ops.multiply(r, state), u_h)
+            hh = self.activation(_plus(x_h, recurrent))
+        h = ops.multiply(ops.subtract(ctx["one"], z), hh)
+        if state is not None:
+            h = ops.add(ops.multiply(z, state), h)
+        return h, h
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["reset_after"] = self.reset_after
+        return config
+
+
+def _plus(x: Any, y: Any) -> Any:
+    return x if y is None else ops.add(x, y)
+
+
+class _RNN(Layer):
+    _identifier = "_tf_keras_rnn_layer"
+    _expects_training_arg = True
+    _cell_class: type[_Cell] = LSTMCell
+
+    def __init__(
+        self,
+        units: int,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        time_major: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        name = type(self).__name__
+        if return_state or stateful or time_major:
+            raise UnsupportedError(f"{name}: return_state, stateful and time_major are not supported")
+        layer_keys = ("name", "dtype", "trainable", "input_shape", "batch_input_shape")
+        layer_kwargs = {k: kwargs.pop(k) for k in layer_keys if k in kwargs}
+        super().__init__(**layer_kwargs)
+        self.return_sequences = bool(return_sequences)
+        self.go_backwards = bool(go_backwards)
+        self.unroll = bool(unroll)
+        for key in ("activity_regularizer", "cell"):
+            kwargs.pop(key, None)
+        self.add_sublayer("cell", self._cell_class(units, dtype=self.dtype, **kwargs))
+
+    def build(self, input_shape: TensorShape) -> None:
+        dims = dims_of(input_shape, self)
+        if len(dims) != 3 or dims[-1] is None:
+            raise InvalidInputError(
+                f"layer {self.name}: expects [batch, timesteps, features] with known features"
+            )
+        self.cell.build_cell(int(dims[-1]))
+        self.cell._build_input_shape = TensorShape([dims[0], dims[-1]])
+        self.built = True
+
+    def call(self, inputs: Any, training: Any = None, **_: Any) -> Any:
+        x = ops.convert_to_tensor(inputs)
+        timesteps = (x.shape.dims or (None, None))[1]
+        if timesteps is None:
+            raise UnsupportedError(
+                f"layer {self.name}: the number of timesteps must be known (give the Input a fixed length)"
+            )
+        outputs = self.cell.unroll(x, int(timesteps), self.go_backwards)
+        return K.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
+
+    def _input_spec(self) -> Any:
+        features = dims_of(self._build_input_shape, self)[-1]
+        return [input_spec_json(ndim=3, shape=[None, None, features])]
+
+    def compute_output_shape(self, input_shape: TensorShape, kwargs: dict[str, Any]) -> TensorShape:
+        dims = dims_of(input_shape, self)
+        units = self.cell.units
+        return TensorShape([dims[0], dims[1], units] if self.return_sequences else [dims[0], units])
+
+    def get_config(self) -> dict[str, Any]:
+        cell = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell.pop(key)
+        return {
+            **super().get_config(),
+            "return_sequences": self.return_sequences,
+            "return_state": False,
+            "go_backwards": self.go_backwards,
+            "stateful": False,
+            "unroll": self.unroll,
+            "time_major": False,
+            **cell,
+            "activity_regularizer": None,
+        }
+
+
+class LSTM(_RNN):
+    _class_name = "LSTM"
+    _cell_class = LSTMCell
+
+
+class GRU(_RNN):
+    _class_name = "GRU"
+    _cell_class = GRUCell
