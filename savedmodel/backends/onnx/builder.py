@@ -34,6 +34,12 @@ class NotExportable(Exception):
     """A node the exporter cannot express in ONNX (the reason is the message)."""
 
 
+def contiguous(value: Any) -> np.ndarray:
+    """`value` as a C-contiguous array of its own rank (np.ascontiguousarray makes scalars 1-d)."""
+    array = np.asarray(value)
+    return array if array.flags.c_contiguous else array.copy(order="C")
+
+
 def onnx_type(dtype: np.dtype) -> int:
     return int(helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
 
@@ -134,7 +140,7 @@ class RegionBuilder:
             shape = [None] * value.ndim
             graph_inputs.append(helper.make_tensor_value_info(name, onnx_type(value.dtype), shape))
         graph_outputs = [helper.make_tensor_value_info(n, onnx_type(d), None) for n, d in outputs]
-        initializers = [numpy_helper.from_array(np.ascontiguousarray(v), n) for n, v in self.initializers.items()]
+        initializers = [numpy_helper.from_array(contiguous(v), n) for n, v in self.initializers.items()]
         graph = helper.make_graph(self.nodes, "savedmodel", graph_inputs, graph_outputs, initializers)
         model = helper.make_model(
             graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="savedmodel"

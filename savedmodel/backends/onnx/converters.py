@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from savedmodel.backends.onnx.builder import NotExportable, RegionBuilder, onnx_type, scalar_attr_tensor
+from savedmodel.backends.onnx.builder import NotExportable, contiguous, RegionBuilder, onnx_type, scalar_attr_tensor
 from savedmodel.graph.model import Node
 from savedmodel.ops.registry import Attrs
 
@@ -303,7 +303,7 @@ def _conv(b: RegionBuilder, node: Node, weights: np.ndarray, group: int) -> list
         data = b.op1("Transpose", [data], perm=_channels_first(rank))
     out = b.op1(
         "Conv",
-        [data, b.const(np.ascontiguousarray(weights))],
+        [data, b.const(contiguous(weights))],
         strides=strides,
         dilations=dilations,
         group=group,

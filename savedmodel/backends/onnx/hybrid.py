@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from savedmodel.backends.onnx.builder import (
+    contiguous,
     EXPORTABLE_DTYPES,
     NotExportable,
     RegionBuilder,
@@ -221,7 +222,7 @@ class Region:
         self.dtypes = [i.type for i in session.get_inputs()]
 
     def __call__(self, ctx: Any, *args: Any) -> list[Any]:
-        feed = {name: np.ascontiguousarray(value) for name, value in zip(self.input_names, args, strict=True)}
+        feed = {name: contiguous(value) for name, value in zip(self.input_names, args, strict=True)}
         return self.session.run(self.output_names, feed)
 
 
@@ -266,7 +267,7 @@ def _first_mismatch(exporter: Exporter, region: list[str], threads: int | None) 
     session = _session(model, threads)
     results = session.run(
         [n for _, n in produced],
-        {tensor_name(r): np.ascontiguousarray(exporter.values[r]) for r in input_refs},
+        {tensor_name(r): contiguous(exporter.values[r]) for r in input_refs},
     )
     for (ref, _), result in zip(produced, results, strict=True):
         if not close_enough(result, exporter.values[ref]):
