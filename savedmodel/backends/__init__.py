@@ -28,3 +28,24 @@ def resolve(backend: str | None) -> str:
         source = "backend" if backend else ENVIRONMENT_VARIABLE
         raise InvalidInputError(f"unknown {source} {chosen!r} (choose from {', '.join(BACKENDS)})")
     return chosen
+
+
+def add_argument(parser: object) -> None:
+    """The `--backend {numpy,onnxruntime}` option of `savedmodel run` and `savedmodel serve`."""
+    parser.add_argument(  # type: ignore[attr-defined]
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help=f"how signatures run: numpy kernels, or onnxruntime where the graph exports to ONNX "
+        f"(needs savedmodel[onnx]); default ${ENVIRONMENT_VARIABLE}, else numpy",
+    )
+
+
+def check(backend: str | None) -> str:
+    """Resolve `backend` and fail now, in one line, when its extra is not installed."""
+    chosen = resolve(backend)
+    if chosen == "onnxruntime":
+        from savedmodel.backends.onnx import require
+
+        require()
+    return chosen

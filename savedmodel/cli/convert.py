@@ -8,6 +8,8 @@ savedmodel convert --dir IN --output_dir OUT --rename_signature old:new --remove
     edit signatures only; every other file is copied byte for byte
 savedmodel convert ... --dry-run [--json]
     say what would change and what blocks the conversion; write nothing (exit 1 when blocked)
+savedmodel convert --dir D --to onnx --output model.onnx [--signature_def K] [--dry-run] [--json]
+    one signature as one ONNX model (needs savedmodel[onnx]), or the ops that block it (exit 1)
 savedmodel export-weights --dir D --output weights.npz [--names tf|keys]
     every variable as a NumPy .npz (dtypes kept; see savedmodel.convert.weights)
 """
@@ -35,6 +37,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "the signature flags, edit its signatures and nothing else.",
     )
     parser.add_argument("--dir", required=True, help="the SavedModel to read")
+    parser.add_argument(
+        "--to",
+        choices=["tf2", "onnx"],
+        default="tf2",
+        help="tf2: a TF2-style SavedModel (default); onnx: an ONNX model of one signature (--output)",
+    )
+    parser.add_argument("--output", help="the file to write (--to onnx)")
     parser.add_argument(
         "--output_dir", help="where to write the result (refused if it exists and is not empty)"
     )
@@ -84,6 +93,8 @@ def _print(report: Report, as_json: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.to == "onnx":
+        return run_onnx(args)
     if not args.dry_run and not args.output_dir:
         raise InvalidInputError("--output_dir is required (or pass --dry-run)")
     tags = parse_tags(args.tag_set) if args.tag_set else None
@@ -119,6 +130,23 @@ def run(args: argparse.Namespace) -> int:
     report = tf1_to_tf2(args.dir, args.output_dir, tags, keys, freeze=args.freeze, overwrite=args.overwrite)
     _print(report, args.json)
     return 0
+
+
+def run_onnx(args: argparse.Namespace) -> int:
+    """`--to onnx`: write the signature's ONNX model, or print why it cannot be exported."""
+    if not args.dry_run and not args.output:
+        raise InvalidInputError("--output is required with --to onnx (or pass --dry-run)")
+    from savedmodel.backends.onnx import require
+
+    require()
+    from savedmodel.backends.onnx.export import export_onnx
+
+    tags = parse_tags(args.tag_set) if args.tag_set else None
+    report, _ = export_onnx(
+        args.dir, args.output, args.signature_def, tags, dry_run=args.dry_run, overwrite=args.overwrite
+    )
+    _print(report, args.json)
+    return 0 if report.ok else 1
 
 
 # ------------------------------------------------------------------------------ export-weights

@@ -18,6 +18,7 @@ import numpy as np
 
 from savedmodel.backends.onnx.flatten import FlatGraph, flatten, foldable
 from savedmodel.backends.onnx.hybrid import HybridResult, Partition, build_hybrid
+from savedmodel.errors import FormatError
 from savedmodel.graph.names import parse_tensor_name
 from savedmodel.runtime import plan as plan_module
 from savedmodel.runtime.plan import Plan, compile_plan
@@ -50,21 +51,29 @@ def trace(runtime: Any, flat: FlatGraph, args: Sequence[Any]) -> dict[Ref, Any]:
     return values
 
 
-def example_inputs(specs: Sequence[TensorSpec]) -> list[np.ndarray] | None:
-    """Inputs to trace with at load (unknown dims 1), or None when an input is not numeric."""
+def example_inputs(specs: Sequence[TensorSpec], strings: bool = False) -> list[np.ndarray] | None:
+    """Inputs to trace with (unknown dims 1), or None when an input is not numeric (with
+    `strings`, string inputs are empty strings instead)."""
     values = []
     for spec in specs:
         dtype = np.dtype(spec.dtype)
-        if spec.shape is None or dtype.kind not in "fiub":
+        if spec.shape is None or dtype.kind not in ("fiubO" if strings else "fiub"):
             return None
         shape = tuple(1 if d is None else d for d in spec.shape)
         count = int(np.prod(shape))
-        if dtype.kind == "f":
+        if dtype.kind == "O":
+            value = np.full(shape, b"", dtype=object)
+        elif dtype.kind == "f":
             value = (np.arange(count) % 7 / 7.0 + 0.05).astype(dtype).reshape(shape)
         else:
             value = np.zeros(shape, dtype)
         values.append(value)
     return values
+
+
+def has_dataflow(flat: FlatGraph) -> bool:
+    """TF1 control flow (Switch/Merge/Enter/Exit/NextIteration): the dataflow executor's domain."""
+    return any(flat.graph.nodes[n].op in plan_module.DATAFLOW_OPS for n in flat.needed)
 
 
 def hybrid_allowed(flat: FlatGraph, fixed: set[str]) -> bool:
@@ -86,8 +95,9 @@ class OnnxPlan(Plan):
         self.runtime = runtime
         self.numpy_plan = numpy_plan
         self.flat = flat
-        self.fixed = foldable(flat)
-        self.allowed = hybrid_allowed(flat, self.fixed)
+        dataflow = has_dataflow(flat)
+        self.fixed = set() if dataflow else foldable(flat)
+        self.allowed = not dataflow and hybrid_allowed(flat, self.fixed)
         self.hybrid: HybridResult | None = None
         self.ranks: tuple[int, ...] | None = None
         self._lock = threading.Lock()
@@ -123,7 +133,10 @@ def accelerate(loaded: Any) -> None:
     for key, signature in loaded.signatures.items():
         if signature.plan is None:
             continue
-        flat = flatten_signature(session, signature.inputs, signature.outputs)
+        try:
+            flat = flatten_signature(session, signature.inputs, signature.outputs)
+        except FormatError:  # a TF1 while loop (a cycle through NextIteration): NumPy only
+            continue
         plan = OnnxPlan(session.runtime, signature.plan, flat, f"{session.graph.where}, signature {key!r}")
         examples = example_inputs(signature.inputs)
         if plan.allowed and examples is not None:

@@ -40,6 +40,10 @@ def contiguous(value: Any) -> np.ndarray:
     return array if array.flags.c_contiguous else array.copy(order="C")
 
 
+def dtype_text(dtype: np.dtype) -> str:
+    return "string" if dtype == np.dtype(object) else str(dtype)
+
+
 def onnx_type(dtype: np.dtype) -> int:
     return int(helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
 
@@ -68,7 +72,7 @@ class RegionBuilder:
         if not isinstance(value, np.ndarray):
             value = np.asarray(value) if isinstance(value, (np.generic, int, float, bool)) else None
         if value is None:
-            raise NotExportable(f"tensor {tensor_name(ref)} is not a dense tensor")
+            raise NotExportable("takes a resource, variant or other non-dense value")
         return value
 
     def rank(self, ref: Ref) -> int:
@@ -98,7 +102,7 @@ class RegionBuilder:
             return name
         value = self.info(ref)
         if value.dtype not in EXPORTABLE_DTYPES:
-            raise NotExportable(f"tensor {tensor_name(ref)} has dtype {value.dtype}")
+            raise NotExportable(f"{dtype_text(value.dtype)} tensors do not export")
         name = tensor_name(ref)
         if self.is_const(ref):
             self.initializers[name] = value
@@ -132,12 +136,17 @@ class RegionBuilder:
         return f"{self.current}/{hint}_{self._count}"
 
     # ------------------------------------------------------------------ the model
-    def model(self, outputs: Sequence[tuple[str, np.dtype]], input_names: Mapping[Ref, str] | None = None):
-        """The ModelProto: graph inputs in `self.inputs` order, `outputs` (name, dtype) in order."""
+    def model(
+        self,
+        outputs: Sequence[tuple[str, np.dtype]],
+        shapes: Mapping[str, Sequence[int | None]] | None = None,
+    ) -> onnx.ModelProto:
+        """The ModelProto: graph inputs in `self.inputs` order (dims unknown unless `shapes` gives
+        them by input name), `outputs` (name, dtype) in order."""
         graph_inputs = []
         for ref, name in self.inputs.items():
             value = self.info(ref)
-            shape = [None] * value.ndim
+            shape = list((shapes or {}).get(name) or [None] * value.ndim)
             graph_inputs.append(helper.make_tensor_value_info(name, onnx_type(value.dtype), shape))
         graph_outputs = [helper.make_tensor_value_info(n, onnx_type(d), None) for n, d in outputs]
         initializers = [numpy_helper.from_array(contiguous(v), n) for n, v in self.initializers.items()]
@@ -168,7 +177,7 @@ def convert_node(builder: RegionBuilder, node: Node) -> None:
         ref = (node.name, i)
         value = builder.values.get(ref)
         if not isinstance(value, np.ndarray) and not isinstance(value, np.generic):
-            raise NotExportable(f"output {i} is not a dense tensor")
+            raise NotExportable("outputs a resource, variant or other non-dense value")
         if np.asarray(value).dtype not in EXPORTABLE_DTYPES:
-            raise NotExportable(f"output {i} has dtype {np.asarray(value).dtype}")
+            raise NotExportable(f"{dtype_text(np.asarray(value).dtype)} tensors do not export")
         builder.names[ref] = name

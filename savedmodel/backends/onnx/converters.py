@@ -14,7 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from savedmodel.backends.onnx.builder import NotExportable, contiguous, RegionBuilder, onnx_type, scalar_attr_tensor
+from savedmodel.backends.onnx.builder import (
+    NotExportable,
+    RegionBuilder,
+    contiguous,
+    onnx_type,
+    scalar_attr_tensor,
+)
 from savedmodel.graph.model import Node
 from savedmodel.ops.registry import Attrs
 
@@ -320,7 +326,9 @@ def conv(b: RegionBuilder, node: Node) -> list[Any]:
     kernel = b.const_value(node.inputs[1], "filter")  # [spatial..., in / groups, out]
     rank = kernel.ndim
     weights = np.transpose(kernel, [rank - 1, rank - 2, *range(rank - 2)])
-    channels = b.info(node.inputs[0]).shape[-1 if not text(node, "data_format", "NHWC").startswith("NC") else 1]
+    channels = b.info(node.inputs[0]).shape[
+        -1 if not text(node, "data_format", "NHWC").startswith("NC") else 1
+    ]
     if channels % kernel.shape[-2]:
         raise NotExportable("input channels not a multiple of the filter's")
     return _conv(b, node, weights, channels // kernel.shape[-2])
@@ -395,7 +403,9 @@ def fused_batch_norm(b: RegionBuilder, node: Node) -> list[Any]:
     dtype = b.dtype(x)
     y = b.op1("Mul", [b.value(x), b.const(multiplier.reshape(shape), dtype)])
     y = b.op1("Add", [y, b.const(shift.reshape(shape), dtype)])
-    return [y, b.value(mean), b.value(variance), None, None, None][: 6 if node.op == "FusedBatchNormV3" else 5]
+    return [y, b.value(mean), b.value(variance), None, None, None][
+        : 6 if node.op == "FusedBatchNormV3" else 5
+    ]
 
 
 # ------------------------------------------------------------------------------ reductions
@@ -496,7 +506,9 @@ def unpack(b: RegionBuilder, node: Node) -> list[Any]:
     a = attrs(node)
     count = int(a["num"])
     axis = int(a.get("axis", 0))
-    parts = b.op("Split", [b.value(node.inputs[0])], count, axis=axis) if count > 1 else [b.value(node.inputs[0])]
+    parts = (
+        b.op("Split", [b.value(node.inputs[0])], count, axis=axis) if count > 1 else [b.value(node.inputs[0])]
+    )
     axes = b.int64s([axis])
     return [b.op1("Squeeze", [part, axes]) for part in parts]
 
@@ -539,10 +551,15 @@ def strided_slice(b: RegionBuilder, node: Node) -> list[Any]:
     begin = axis_list(b, node.inputs[1], "begin")
     end = axis_list(b, node.inputs[2], "end")
     strides = axis_list(b, node.inputs[3], "strides")
-    masks = {k: int(a.get(k, 0)) for k in ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")}
+    masks = {
+        k: int(a.get(k, 0))
+        for k in ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+    }
     rank = b.rank(node.inputs[0])
     real = sum(
-        1 for i in range(len(begin)) if not (masks["ellipsis_mask"] >> i & 1 or masks["new_axis_mask"] >> i & 1)
+        1
+        for i in range(len(begin))
+        if not (masks["ellipsis_mask"] >> i & 1 or masks["new_axis_mask"] >> i & 1)
     )
     starts, ends, axes, steps, shrink, layout = [], [], [], [], [], []
     dim = 0
@@ -640,7 +657,9 @@ def fill(b: RegionBuilder, node: Node) -> list[Any]:
     shape = to_int64(b, dims)
     if b.is_const(value):
         fill_value = b.info(value)
-        return [b.op1("ConstantOfShape", [shape], value=scalar_attr_tensor(fill_value.item(), fill_value.dtype))]
+        return [
+            b.op1("ConstantOfShape", [shape], value=scalar_attr_tensor(fill_value.item(), fill_value.dtype))
+        ]
     return [b.op1("Expand", [b.value(value), shape])]
 
 

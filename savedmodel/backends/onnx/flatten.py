@@ -84,7 +84,9 @@ class _Splicer:
         flat names a control dependency on this graph's work waits for."""
         if depth > MAX_INLINE_DEPTH:
             raise LimitExceededError(f"function calls nested more than {MAX_INLINE_DEPTH} deep")
-        extra = [n.name for n in graph.nodes.values() if plan_module.is_stateful(n.op)] if keep_stateful else []
+        extra = (
+            [n.name for n in graph.nodes.values() if plan_module.is_stateful(n.op)] if keep_stateful else []
+        )
         needed = plan_module.prune(graph, [r[0] for r in roots if r not in fed], [*targets, *extra], fed)
         order = plan_module.topological_order(graph, needed, fed)
         resolved: dict[Ref, Ref] = {}

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from savedmodel.backends.onnx.builder import (
-    contiguous,
     EXPORTABLE_DTYPES,
     NotExportable,
     RegionBuilder,
+    contiguous,
     convert_node,
     tensor_name,
 )
@@ -34,7 +34,7 @@ from savedmodel.backends.onnx.flatten import FlatGraph
 from savedmodel.errors import FormatError
 from savedmodel.graph.model import GraphModel
 from savedmodel.runtime import plan as plan_module
-from savedmodel.runtime.plan import StraightPlan, Step
+from savedmodel.runtime.plan import Step, StraightPlan
 
 Ref = tuple[str, int]
 # Regions made only of these do no work worth a call into onnxruntime.
@@ -172,7 +172,7 @@ class Exporter:
         return model, list(builder.inputs), names
 
 
-def _session(model: Any, threads: int | None) -> Any:
+def session_for(model: Any, threads: int | None) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -230,7 +230,7 @@ def verify(exporter: Exporter, region: list[str], outputs: list[Ref], threads: i
     """The region's session, its outputs checked against the trace; NotExportable blames a node."""
     model, input_refs, names = exporter.build_region(region, outputs)
     try:
-        session = _session(model, threads)
+        session = session_for(model, threads)
     except Exception as exc:  # noqa: BLE001 - onnxruntime refusing a model is an ordinary outcome
         raise _Blame(blamed_node(exc) or region[0], f"onnxruntime refused it: {exc}") from None
     region_run = Region(session, input_refs, [tensor_name(r) for r in input_refs], names)
@@ -256,15 +256,14 @@ def _first_mismatch(exporter: Exporter, region: list[str], threads: int | None) 
         (name, i)
         for name in region
         for i in range(max(exporter.graph.layout(name).count, 1))
-        if (name, i) in exporter.values
-        and np.asarray(exporter.values[(name, i)]).dtype in EXPORTABLE_DTYPES
+        if (name, i) in exporter.values and np.asarray(exporter.values[(name, i)]).dtype in EXPORTABLE_DTYPES
     ]
     try:
         model, input_refs, names = exporter.build_region(region, refs)
     except NotExportable:
         return region[0]
     produced = [(ref, name) for ref, name in zip(refs, names, strict=True)]
-    session = _session(model, threads)
+    session = session_for(model, threads)
     results = session.run(
         [n for _, n in produced],
         {tensor_name(r): contiguous(exporter.values[r]) for r in input_refs},
@@ -303,8 +302,14 @@ def export_regions(exporter: Exporter, threads: int | None) -> tuple[Partition, 
     return partition, []
 
 
-def build_hybrid(runtime: Any, flat: FlatGraph, values: Mapping[Ref, Any], fixed: set[str],
-                 threads: int | None = None, name: str = "signature") -> HybridResult:
+def build_hybrid(
+    runtime: Any,
+    flat: FlatGraph,
+    values: Mapping[Ref, Any],
+    fixed: set[str],
+    threads: int | None = None,
+    name: str = "signature",
+) -> HybridResult:
     exporter = Exporter(flat, values, fixed)
     partition, regions = export_regions(exporter, threads)
     graph = flat.graph
