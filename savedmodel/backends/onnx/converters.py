@@ -698,3 +698,141 @@ def cumsum(b: RegionBuilder, node: Node) -> list[Any]:
             reverse=int(bool(a.get("reverse", False))),
         )
     ]
+
+
+@converter("ClipByValue")
+def clip_by_value(b: RegionBuilder, node: Node) -> list[Any]:
+    x, low, high = inputs(b, node)
+    return [b.op1("Min", [b.op1("Max", [x, low]), high])]
+
+
+@converter("FloorDiv")
+def floor_div(b: RegionBuilder, node: Node) -> list[Any]:
+    x, y = inputs(b, node)
+    if b.dtype(node.inputs[0]) in FLOATS:
+        return [b.op1("Floor", [b.op1("Div", [x, y])])]
+    remainder = b.op1("Mod", [x, y], fmod=0)  # integers: the divisor's sign, as floor division leaves
+    return [b.op1("Div", [b.op1("Sub", [x, remainder]), y])]
+
+
+@converter("FloorMod")
+def floor_mod(b: RegionBuilder, node: Node) -> list[Any]:
+    x, y = inputs(b, node)
+    dtype = b.dtype(node.inputs[0])
+    if dtype not in FLOATS:
+        return [b.op1("Mod", [x, y], fmod=0)]
+    remainder = b.op1("Mod", [x, y], fmod=1)  # C fmod: the dividend's sign
+    zero = b.const(0, dtype)
+    wrong_sign = b.op1(
+        "And",
+        [
+            b.op1("Not", [b.op1("Equal", [remainder, zero])]),
+            b.op1("Less", [b.op1("Mul", [remainder, y]), zero]),
+        ],
+    )
+    return [b.op1("Where", [wrong_sign, b.op1("Add", [remainder, y]), remainder])]
+
+
+def _bool_reduce(onnx_op: str) -> Converter:
+    def convert(b: RegionBuilder, node: Node) -> list[Any]:
+        x, axes_ref = node.inputs
+        axes = axis_list(b, axes_ref)
+        if not axes:
+            return [b.op1("Identity", [b.value(x)])]
+        keep = int(bool(attrs(node).get("keep_dims", False)))
+        as_int = b.op1("Cast", [b.value(x)], to=onnx_type(np.int32))
+        reduced = b.op1(onnx_op, [as_int], axes=axes, keepdims=keep)
+        return [b.op1("Cast", [reduced], to=onnx_type(np.bool_))]
+
+    return convert
+
+
+CONVERTERS["All"] = _bool_reduce("ReduceMin")
+CONVERTERS["Any"] = _bool_reduce("ReduceMax")
+
+
+@converter("Where")
+def where(b: RegionBuilder, node: Node) -> list[Any]:
+    if len(node.inputs) != 1:
+        raise NotExportable("three-operand Where")
+    return [b.op1("Transpose", [b.op1("NonZero", [b.value(node.inputs[0])])], perm=[1, 0])]
+
+
+@converter("ReverseV2")
+def reverse(b: RegionBuilder, node: Node) -> list[Any]:
+    axes = axis_list(b, node.inputs[1])
+    if not axes:
+        return [b.op1("Identity", [b.value(node.inputs[0])])]
+    count = len(axes)
+    return [
+        b.op1(
+            "Slice",
+            [
+                b.value(node.inputs[0]),
+                b.int64s([-1] * count),
+                b.int64s([INT64_MIN] * count),
+                b.int64s(axes),
+                b.int64s([-1] * count),
+            ],
+        )
+    ]
+
+
+@converter("TopKV2")
+def top_k(b: RegionBuilder, node: Node) -> list[Any]:
+    x, k = node.inputs
+    if not bool(attrs(node).get("sorted", True)):
+        raise NotExportable("unsorted top-k")
+    count = b.op1("Reshape", [to_int64(b, k), b.int64s([1])])
+    values, indices = b.op("TopK", [b.value(x), count], 2, axis=-1, largest=1, sorted=1)
+    return [values, cast_index(b, indices, attrs(node).dtype("index_type", 3))]
+
+
+@converter("OneHot")
+def one_hot(b: RegionBuilder, node: Node) -> list[Any]:
+    indices, depth, on, off = node.inputs
+    depth_name = b.op1("Reshape", [to_int64(b, depth), b.int64s([1])])
+    index_type = b.dtype(indices)
+    ids = b.value(indices)
+    # TensorFlow gives negative indices an all-off row; ONNX would count them from the end.
+    negative = b.op1("Less", [ids, b.const(0, index_type)])
+    ids = b.op1("Where", [negative, b.op1("Cast", [depth_name], to=onnx_type(index_type)), ids])
+    values = b.op1(
+        "Concat",
+        [b.op1("Reshape", [b.value(off), b.int64s([1])]), b.op1("Reshape", [b.value(on), b.int64s([1])])],
+        axis=0,
+    )
+    return [b.op1("OneHot", [ids, depth_name, values], axis=int(attrs(node).get("axis", -1)))]
+
+
+_RESIZE_MODES = {"ResizeBilinear": "linear", "ResizeNearestNeighbor": "nearest", "ResizeBicubic": "cubic"}
+
+
+@converter(*_RESIZE_MODES)
+def resize(b: RegionBuilder, node: Node) -> list[Any]:
+    require_float(b, node)
+    a = attrs(node)
+    align, half = bool(a.get("align_corners", False)), bool(a.get("half_pixel_centers", False))
+    mode = _RESIZE_MODES[node.op]
+    extra: dict[str, Any] = {}
+    if align:
+        transform = "align_corners"
+        extra["nearest_mode"] = "round_prefer_ceil"
+    elif half:  # nearest: floor((i + 0.5) * scale) = x_original rounded half up
+        transform = "half_pixel"
+        extra["nearest_mode"] = "round_prefer_ceil"
+    else:
+        transform = "asymmetric"
+        extra["nearest_mode"] = "floor"
+    if mode == "cubic":
+        extra = {"cubic_coeff_a": -0.5 if half else -0.75, "exclude_outside": int(half)}
+    if mode != "nearest":
+        extra.pop("nearest_mode", None)
+    x = b.op1("Transpose", [b.value(node.inputs[0])], perm=[0, 3, 1, 2])
+    leading = b.op1("Slice", [b.op1("Shape", [x]), b.int64s([0]), b.int64s([2])])
+    sizes = b.op1("Concat", [leading, to_int64(b, node.inputs[1])], axis=0)
+    out = b.op1("Resize", [x, "", "", sizes], mode=mode, coordinate_transformation_mode=transform, **extra)
+    out = b.op1("Transpose", [out], perm=[0, 2, 3, 1])
+    if mode == "nearest" or b.dtype(node.inputs[0]) == np.float32:
+        return [out]
+    return [b.op1("Cast", [out], to=onnx_type(np.float32))]
