@@ -227,3 +227,50 @@ def test_convert_to_onnx_dry_run_writes_nothing(tmp_path, capsys) -> None:
     args = ["convert", "--dir", str(directory), "--to", "onnx", "--output", str(target), "--dry-run"]
     assert main(args) == 0
     assert "can convert" in capsys.readouterr().out and not target.exists()
+
+
+@needs_onnx
+def test_serve_takes_backend(tmp_path) -> None:
+    """`savedmodel serve --backend onnxruntime` answers :predict as TensorFlow Serving does."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("uvicorn")
+    from savedmodel.serving.server import free_port
+    from tests.serving.serving_helpers import GOLDENS, HALF_PLUS_N, copy_version, wait_for
+
+    base = tmp_path / "half"
+    copy_version(HALF_PLUS_N / "1", base, 1)
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "savedmodel",
+        "serve",
+        "--model_name",
+        "half",
+        "--model_base_path",
+        str(base),
+        "--rest_api_port",
+        str(port),
+        "--backend",
+        "onnxruntime",
+        "--log_level",
+        "warning",
+    ]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+
+            def up() -> bool:
+                try:
+                    return client.get("/v1/models/half").status_code == 200
+                except httpx.TransportError:
+                    return proc.poll() is not None
+
+            assert wait_for(up, timeout=60) and proc.poll() is None, "server did not come up"
+            golden = GOLDENS["1"]["predict"]
+            response = client.post("/v1/models/half:predict", json={"instances": golden["body"]["instances"]})
+            assert response.status_code == 200, response.text
+            assert response.json()["predictions"] == golden["predictions"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
