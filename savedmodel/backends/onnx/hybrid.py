@@ -287,13 +287,17 @@ class HybridResult:
 def export_regions(exporter: Exporter, threads: int | None) -> tuple[Partition, list[Region]]:
     """Partition, build and check every region, moving blamed nodes to NumPy until all pass."""
     exporter.probe()
+    checked: dict[tuple, Region] = {}  # regions that passed, kept across repartitions
     for _ in range(MAX_REPARTITIONS):
         partition = exporter.partition()
         regions: list[Region] = []
         try:
             for region in partition.regions:
                 outputs = exporter.consumed_outside(region, partition.order)
-                regions.append(verify(exporter, region, outputs, threads))
+                key = (tuple(region), tuple(outputs))
+                if key not in checked:
+                    checked[key] = verify(exporter, region, outputs, threads)
+                regions.append(checked[key])
         except _Blame as blame:
             exporter.blocked[blame.node] = blame.reason
             continue
