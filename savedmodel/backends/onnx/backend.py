@@ -83,8 +83,13 @@ def hybrid_allowed(flat: FlatGraph, fixed: set[str]) -> bool:
 
 
 def _threads() -> int | None:
+    """onnxruntime's intra-op threads: $SAVEDMODEL_ONNX_THREADS, else the CPUs this process may
+    use (onnxruntime's own default counts the host's cores, too many in a container or cgroup)."""
     value = os.environ.get(THREADS_VARIABLE)
-    return int(value) if value and value.isdigit() else None
+    if value and value.isdigit() and int(value) > 0:
+        return int(value)
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else None
 
 
 class OnnxPlan(Plan):
