@@ -332,7 +332,9 @@ def run_command(args: argparse.Namespace) -> int:
     output_keys = sorted(signature.outputs)
     paths = output_paths(args.outdir, output_keys, args.overwrite) if args.outdir else {}
 
-    model = load_model(args.dir, tags, policy_from_args(args), getattr(args, "backend", None))
+    backend = getattr(args, "backend", None)
+    policy = policy_from_args(args)
+    model = load_model(args.dir, tags, policy, backend) if backend else load_model(args.dir, tags, policy)
     results = model.signatures[args.signature_def](**feeds)
     for key in output_keys:
         if key not in results:
