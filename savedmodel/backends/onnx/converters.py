@@ -262,10 +262,48 @@ def matmul(b: RegionBuilder, node: Node) -> list[Any]:
 @converter("Einsum")
 def einsum(b: RegionBuilder, node: Node) -> list[Any]:
     require_float(b, node)
-    equation = text(node, "equation")
+    equation = text(node, "equation").replace(" ", "")
     if any(c.isupper() for c in equation):
         raise NotExportable("upper-case subscripts")
+    as_matmul = _einsum_as_matmul(b, node, equation)
+    if as_matmul is not None:
+        return [as_matmul]
     return [b.op1("Einsum", inputs(b, node), equation=equation)]
+
+
+def _einsum_as_matmul(b: RegionBuilder, node: Node, equation: str) -> str | None:
+    """`x,w->y` with a constant `w` (EinsumDense): x's trailing dims contracted with w's leading
+    ones, the output x's other dims then w's: one MatMul (and Reshapes), which onnxruntime
+    fuses with a following bias Add; None for any other equation."""
+    if len(node.inputs) != 2 or "." in equation or "->" not in equation:
+        return None
+    operands, out = equation.split("->")
+    if operands.count(",") != 1 or not b.is_const(node.inputs[1]):
+        return None
+    left, right = operands.split(",")
+    weights = b.info(node.inputs[1])
+    contracted = [c for c in left if c in right and c not in out]
+    free_left = [c for c in left if c not in contracted]
+    free_right = [c for c in right if c not in contracted]
+    if (
+        len(set(equation) - {",", "-", ">"}) != len(free_left) + len(contracted) + len(free_right)
+        or not contracted
+        or left != "".join(free_left + contracted)
+        or right != "".join(contracted + free_right)
+        or out != "".join(free_left + free_right)
+        or weights.ndim != len(right)
+        or b.rank(node.inputs[0]) != len(left)
+    ):
+        return None
+    depth = int(np.prod(weights.shape[: len(contracted)]))
+    widths = list(weights.shape[len(contracted) :])
+    x = b.value(node.inputs[0])
+    if len(contracted) > 1:
+        x = b.op1("Reshape", [x, b.int64s([0] * len(free_left) + [depth])])
+    y = b.op1("MatMul", [x, b.const(weights.reshape(depth, -1).copy())])
+    if len(free_right) != 1:
+        y = b.op1("Reshape", [y, b.int64s([0] * len(free_left) + widths)])
+    return y
 
 
 # ------------------------------------------------------------------------------ convolution
