@@ -274,3 +274,16 @@ def test_serve_takes_backend(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@needs_onnx
+def test_a_signature_that_trains_does_not_leave_others_stale(monkeypatch) -> None:
+    """tf-rust's regression model: `train` assigns the variables `w` and `b` read. Folded reads
+    are rebuilt live once a variable changes, and a signature that assigns is never traced at
+    load (the trace would run its update an extra time)."""
+    from tools.realworld import harness as realworld
+
+    monkeypatch.setenv("SAVEDMODEL_BACKEND", "onnxruntime")
+    case = realworld.load_case(realworld.FIXTURES / "tfrust__regression_savedmodel__2021_0682aef")
+    outcomes = list(realworld.evaluate(case))
+    assert outcomes and all(o.status == "PASS" for o in outcomes), [str(o) for o in outcomes]

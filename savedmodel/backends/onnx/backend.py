@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from savedmodel.backends.onnx.flatten import FlatGraph, flatten, foldable
+from savedmodel.backends.onnx.flatten import VARIABLE_READS, FlatGraph, flatten, foldable
 from savedmodel.backends.onnx.hybrid import HybridResult, Partition, build_hybrid
 from savedmodel.errors import FormatError
 from savedmodel.graph.names import parse_tensor_name
 from savedmodel.runtime import plan as plan_module
 from savedmodel.runtime.plan import Plan, compile_plan
+from savedmodel.runtime.resources import RefVariable, VariableResource
 from savedmodel.runtime.structure import TensorSpec
 
 Ref = tuple[str, int]
@@ -71,6 +72,32 @@ def example_inputs(specs: Sequence[TensorSpec], strings: bool = False) -> list[n
     return values
 
 
+# Stateful ops that only read state: a signature made of these and stateless ops can be traced
+# at load on generated inputs. Any other stateful op (an assignment, a random op, a table
+# insert...) must not run an extra time: such a signature is traced by its first real call.
+READ_ONLY_STATEFUL = frozenset(
+    {
+        "ReadVariableOp",
+        "ResourceGather",
+        "VarHandleOp",
+        "VariableV2",
+        "Variable",
+        "HashTableV2",
+        "LookupTableFindV2",
+        "LookupTableSizeV2",
+        "NoOp",
+    }
+)
+
+
+def traceable_at_load(flat: FlatGraph) -> bool:
+    graph = flat.graph
+    return all(
+        graph.nodes[n].op in READ_ONLY_STATEFUL or not plan_module.is_stateful(graph.nodes[n].op)
+        for n in flat.needed
+    )
+
+
 def has_dataflow(flat: FlatGraph) -> bool:
     """TF1 control flow (Switch/Merge/Enter/Exit/NextIteration): the dataflow executor's domain."""
     return any(flat.graph.nodes[n].op in plan_module.DATAFLOW_OPS for n in flat.needed)
@@ -101,10 +128,14 @@ class OnnxPlan(Plan):
         self.numpy_plan = numpy_plan
         self.flat = flat
         dataflow = has_dataflow(flat)
+        self.fold_variables = True
         self.fixed = set() if dataflow else foldable(flat)
         self.allowed = not dataflow and hybrid_allowed(flat, self.fixed)
         self.hybrid: HybridResult | None = None
         self.ranks: tuple[int, ...] | None = None
+        # (variable, its value when folded): another signature or function that assigns one of
+        # the model's variables makes the plan rebuild with variable reads left live.
+        self.watched: list[tuple[Any, Any]] = []
         self._lock = threading.Lock()
 
     @property
@@ -113,10 +144,16 @@ class OnnxPlan(Plan):
 
     def build(self, args: Sequence[Any]) -> list[Any]:
         """Trace on `args`, build the hybrid plan; returns the trace's fetches."""
+        self.fixed = foldable(self.flat, self.fold_variables)
         values = trace(self.runtime, self.flat, args)
         self.hybrid = build_hybrid(self.runtime, self.flat, values, self.fixed, _threads(), self.name)
         self.ranks = tuple(np.ndim(a) for a in args)
+        folded = any(self.flat.graph.nodes[n].op in VARIABLE_READS for n in self.fixed)
+        self.watched = variable_values(self.runtime) if folded else []
         return [values[ref] for ref in self.flat.fetches]
+
+    def _variables_changed(self) -> bool:
+        return any(variable.value is not value for variable, value in self.watched)
 
     def _execute(self, ctx: Any, args: Sequence[Any]) -> list[Any]:
         if not self.allowed:
@@ -127,9 +164,25 @@ class OnnxPlan(Plan):
                 if self.hybrid is None:
                     return self.build(args)
                 hybrid = self.hybrid
+        if self.watched and self._variables_changed():
+            with self._lock:
+                if self.watched and self._variables_changed():
+                    self.fold_variables = False
+                    return self.build(args)
+                hybrid = self.hybrid
         if tuple(np.ndim(a) for a in args) != self.ranks:
             return self.numpy_plan._execute(ctx, args)
-        return hybrid.plan._execute(ctx, args)
+        return hybrid.plan._execute(ctx, args)  # type: ignore[union-attr]
+
+
+def variable_values(runtime: Any) -> list[tuple[Any, Any]]:
+    """Every variable of the runtime with its current value (kernels replace a variable's array
+    when they assign it, never write into it, so identity tells a change)."""
+    return [
+        (item, item.value)
+        for _, item in runtime.resources.items()
+        if isinstance(item, (VariableResource, RefVariable))
+    ]
 
 
 def accelerate(loaded: Any) -> None:
@@ -144,7 +197,7 @@ def accelerate(loaded: Any) -> None:
             continue
         plan = OnnxPlan(session.runtime, signature.plan, flat, f"{session.graph.where}, signature {key!r}")
         examples = example_inputs(signature.inputs)
-        if plan.allowed and examples is not None:
+        if plan.allowed and examples is not None and traceable_at_load(flat):
             try:
                 plan.build(examples)
             except Exception:  # noqa: BLE001 - generated inputs a model rejects: build on first call

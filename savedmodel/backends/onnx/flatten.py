@@ -158,10 +158,11 @@ def writes_variables(flat: FlatGraph) -> bool:
     return any(flat.graph.nodes[name].op in VARIABLE_WRITES for name in flat.needed)
 
 
-def foldable(flat: FlatGraph) -> set[str]:
-    """Nodes whose outputs are the same on every call (see the module docstring)."""
+def foldable(flat: FlatGraph, fold_variables: bool = True) -> set[str]:
+    """Nodes whose outputs are the same on every call (see the module docstring); variable reads
+    only with `fold_variables` (the caller watches the variables for changes)."""
     fed = set(flat.feeds)
-    variables_fixed = not writes_variables(flat)
+    variables_fixed = fold_variables and not writes_variables(flat)
     graph = flat.graph
     order = plan_module.topological_order(graph, flat.needed, fed)
     fixed: set[str] = set()
