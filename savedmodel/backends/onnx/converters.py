@@ -425,7 +425,7 @@ def avg_pool(b: RegionBuilder, node: Node) -> list[Any]:
 def fused_batch_norm(b: RegionBuilder, node: Node) -> list[Any]:
     a = attrs(node)
     if a.get("is_training", True):
-        raise NotExportable("training mode (batch statistics)")
+        return _batch_statistics_norm(b, node)
     x, scale, offset, mean, variance = node.inputs[:5]
     if b.dtype(x) not in FLOATS:
         raise NotExportable(f"{b.dtype(x)} input")
@@ -444,6 +444,33 @@ def fused_batch_norm(b: RegionBuilder, node: Node) -> list[Any]:
     return [y, b.value(mean), b.value(variance), None, None, None][
         : 6 if node.op == "FusedBatchNormV3" else 5
     ]
+
+
+def _batch_statistics_norm(b: RegionBuilder, node: Node) -> list[Any]:
+    """Training-mode FusedBatchNorm: normalised by the batch's own mean and (biased) variance
+    over every axis but the channel's (tf-keras LayerNormalization's fused path). Only `y`
+    exports; the batch statistics outputs do not."""
+    x, scale, offset = node.inputs[:3]
+    if b.dtype(x) != np.float32 or b.dtype(scale) != np.float32:
+        raise NotExportable(f"{b.dtype(x)} input")
+    rank = b.rank(x)
+    channel = rank - 1 if not text(node, "data_format", "NHWC").startswith("NC") else 1
+    axes = [i for i in range(rank) if i != channel]
+    epsilon = float(attrs(node).get("epsilon", 1e-4))
+    data = b.value(x)
+    mean = b.op1("ReduceMean", [data], axes=axes, keepdims=1)
+    centered = b.op1("Sub", [data, mean])
+    variance = b.op1("ReduceMean", [b.op1("Mul", [centered, centered])], axes=axes, keepdims=1)
+    deviation = b.op1("Sqrt", [b.op1("Add", [variance, b.const(epsilon, np.float32)])])
+    normalized = b.op1("Div", [centered, deviation])
+    trailing = b.int64s(range(1, rank - channel)) if rank - 1 > channel else None
+
+    def per_channel(ref: tuple[str, int]) -> str:
+        name = b.value(ref)
+        return b.op1("Unsqueeze", [name, trailing]) if trailing is not None else name
+
+    y = b.op1("Add", [b.op1("Mul", [normalized, per_channel(scale)]), per_channel(offset)])
+    return [y] + [None] * (5 if node.op == "FusedBatchNormV3" else 4)
 
 
 # ------------------------------------------------------------------------------ reductions
