@@ -26,6 +26,7 @@ CACHED = {k: v for k, v in harness.discover(harness.CACHE_DIR).items() if k not 
 # Cases whose every node exports (one region, nothing left on NumPy).
 WHOLLY_EXPORTED = {
     "batchnorm_inference",
+    "conv2d_transpose",
     "conv3d",
     "depthwise_conv2d",
     "float16_compute",

@@ -901,3 +901,41 @@ def resize(b: RegionBuilder, node: Node) -> list[Any]:
     if mode == "nearest" or b.dtype(node.inputs[0]) == np.float32:
         return [out]
     return [b.op1("Cast", [out], to=onnx_type(np.float32))]
+
+
+@converter("Conv2DBackpropInput")
+def conv_transpose(b: RegionBuilder, node: Node) -> list[Any]:
+    """The full transposed convolution, then cropped to `input_sizes` where the forward
+    convolution's padding would have started (SAME: half the total, the smaller half first; VALID:
+    none), zero-extended where `input_sizes` reaches past it."""
+    sizes, kernel_ref, grad = node.inputs
+    if b.dtype(grad) not in FLOATS:
+        raise NotExportable(f"{b.dtype(grad)} operands")
+    kernel = b.const_value(kernel_ref, "filter")  # [h, w, out channels, in channels]
+    padding = text(node, "padding")
+    if padding not in ("SAME", "VALID") or b.rank(grad) != 4:
+        raise NotExportable(f"padding {padding!r}")
+    nhwc = not text(node, "data_format", "NHWC").startswith("NC")
+    a = attrs(node)
+    strides = _spatial(list(a.get("strides") or [1] * 4), nhwc)
+    dilations = _spatial(list(a.get("dilations") or [1] * 4), nhwc)
+    data = b.value(grad)
+    if nhwc:
+        data = b.op1("Transpose", [data], perm=_channels_first(4))
+    weights = b.const(np.ascontiguousarray(np.transpose(kernel, [3, 2, 0, 1])))
+    full = b.op1("ConvTranspose", [data, weights], strides=strides, dilations=dilations, pads=[0, 0, 0, 0])
+    produced = b.op1("Slice", [b.op1("Shape", [full]), b.int64s([2]), b.int64s([4])])
+    wanted = b.op1("Slice", [to_int64(b, sizes), b.int64s([1 if nhwc else 2]), b.int64s([3 if nhwc else 4])])
+    zero = b.int64s([0])
+    if padding == "SAME":
+        excess = b.op1("Max", [b.op1("Sub", [produced, wanted]), zero])
+        before = b.op1("Div", [excess, b.int64s([2])])
+    else:
+        before = b.int64s([0, 0])
+    end = b.op1("Add", [before, wanted])
+    extra = b.op1("Max", [b.op1("Sub", [end, produced]), zero])
+    pads = b.op1("Concat", [b.int64s([0] * 6), extra], axis=0)
+    out = b.op1("Slice", [b.op1("Pad", [full, pads]), before, end, b.int64s([2, 3])])
+    if nhwc:
+        out = b.op1("Transpose", [out], perm=_channels_last(4))
+    return [out]
