@@ -288,3 +288,30 @@ def test_a_signature_that_trains_does_not_leave_others_stale(monkeypatch) -> Non
     case = realworld.load_case(realworld.FIXTURES / "tfrust__regression_savedmodel__2021_0682aef")
     outcomes = list(realworld.evaluate(case))
     assert outcomes and all(o.status == "PASS" for o in outcomes), [str(o) for o in outcomes]
+
+
+@needs_onnx
+@pytest.mark.parametrize("fault", ["wrong result", "refused by onnxruntime"])
+def test_a_node_onnxruntime_gets_wrong_goes_back_to_numpy(monkeypatch, fault) -> None:
+    """Regions are checked when built: a converter that computes something else, or emits what
+    onnxruntime refuses, costs that node its export, not the model its result."""
+    from savedmodel.backends.onnx import converters
+
+    def broken(b, node):
+        op = "Neg" if fault == "wrong result" else "NoSuchOnnxOp"
+        return [b.op1(op, [b.value(node.inputs[0])])]
+
+    monkeypatch.setitem(converters.CONVERTERS, "Relu6", broken)
+    case = harness.load_case(COMMITTED["depthwise_conv2d"])
+    loaded = savedmodel.load(case.saved_model, backend="onnxruntime")
+    mismatches = harness.compare(case, harness.run_case(case, loaded))
+    assert not mismatches, mismatches
+    (entry,) = _summary(loaded).values()
+    reasons = {
+        loaded.signatures["serving_default"].plan.flat.graph.nodes[n].op: r
+        for n, r in entry["blocked"].items()
+    }
+    assert set(reasons) == {"Relu6"}, reasons
+    expected = "differs from the NumPy" if fault == "wrong result" else "onnxruntime refused"
+    assert expected in reasons["Relu6"]
+    assert entry["regions"] >= 1

@@ -186,13 +186,18 @@ def session_for(model: Any, threads: int | None) -> Any:
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
-_NODE_IN_ERROR = re.compile(r"node with name '([^'|]*)\|")
+# How onnxruntime's errors name a node: "Node (NAME) Op (...)", "node with name 'NAME'".
+_NODE_IN_ERROR = re.compile(r"[Nn]ode \(([^|)]*)\||node with name '([^'|]*)\|")
 
 
-def blamed_node(error: Exception) -> str | None:
-    """The TensorFlow node an onnxruntime error names (ONNX node names start `<tf node>|`)."""
-    match = _NODE_IN_ERROR.search(str(error))
-    return match.group(1) if match else None
+def blamed_node(error: Exception, region: Sequence[str]) -> str:
+    """The TensorFlow node of `region` an onnxruntime error names (ONNX node names start
+    `<tf node>|`), else the region's first node."""
+    for match in _NODE_IN_ERROR.finditer(str(error)):
+        name = match.group(1) or match.group(2)
+        if name in region:
+            return name
+    return region[0]
 
 
 def close_enough(actual: Any, expected: Any) -> bool:
@@ -222,7 +227,6 @@ class Region:
         self.inputs = inputs
         self.input_names = input_names
         self.output_names = output_names
-        self.dtypes = [i.type for i in session.get_inputs()]
 
     def __call__(self, ctx: Any, *args: Any) -> list[Any]:
         feed = {name: contiguous(value) for name, value in zip(self.input_names, args, strict=True)}
@@ -235,12 +239,15 @@ def verify(exporter: Exporter, region: list[str], outputs: list[Ref], threads: i
     try:
         session = session_for(model, threads)
     except Exception as exc:  # noqa: BLE001 - onnxruntime refusing a model is an ordinary outcome
-        raise _Blame(blamed_node(exc) or region[0], f"onnxruntime refused it: {exc}") from None
+        named = blamed_node(exc, region)
+        if named == region[0] and len(region) > 1:
+            named = _first_refused(exporter, region) or named
+        raise _Blame(named, f"onnxruntime refused it: {exc}") from None
     region_run = Region(session, input_refs, [tensor_name(r) for r in input_refs], names)
     try:
         results = region_run(None, *[exporter.values[ref] for ref in input_refs])
     except Exception as exc:  # noqa: BLE001
-        raise _Blame(blamed_node(exc) or region[0], f"onnxruntime failed: {exc}") from None
+        raise _Blame(blamed_node(exc, region), f"onnxruntime failed: {exc}") from None
     if all(close_enough(r, exporter.values[ref]) for r, ref in zip(results, outputs, strict=True)):
         return region_run
     raise _Blame(_first_mismatch(exporter, region, threads), "its result differs from the NumPy kernel's")
@@ -251,6 +258,20 @@ class _Blame(Exception):
         super().__init__(reason)
         self.node = node
         self.reason = reason
+
+
+def _first_refused(exporter: Exporter, region: list[str]) -> str | None:
+    """The first node of `region` that onnxruntime refuses on its own (when its error named none)."""
+    for name in region:
+        if (name, 0) not in exporter.values:
+            continue
+        try:
+            session_for(exporter.build_region([name], [(name, 0)])[0], 1)
+        except NotExportable:
+            continue
+        except Exception:  # noqa: BLE001
+            return name
+    return None
 
 
 def _first_mismatch(exporter: Exporter, region: list[str], threads: int | None) -> str:
@@ -265,12 +286,15 @@ def _first_mismatch(exporter: Exporter, region: list[str], threads: int | None) 
         model, input_refs, names = exporter.build_region(region, refs)
     except NotExportable:
         return region[0]
-    produced = [(ref, name) for ref, name in zip(refs, names, strict=True)]
-    session = session_for(model, threads)
-    results = session.run(
-        [n for _, n in produced],
-        {tensor_name(r): contiguous(exporter.values[r]) for r in input_refs},
-    )
+    produced = list(zip(refs, names, strict=True))
+    try:
+        session = session_for(model, threads)
+        results = session.run(
+            [n for _, n in produced],
+            {tensor_name(r): contiguous(exporter.values[r]) for r in input_refs},
+        )
+    except Exception as exc:  # noqa: BLE001 - the debugging model itself fails: blame what it names
+        return blamed_node(exc, region)
     for (ref, _), result in zip(produced, results, strict=True):
         if not close_enough(result, exporter.values[ref]):
             return ref[0]
