@@ -39,6 +39,13 @@ WHOLLY_EXPORTED = {
 MIXED = {"string_split", "string_lookup", "control_flow_v2", "tf1_dynamic_rnn", "gather_scatter"}
 
 
+def run_add_two(expression: str, *flags: str) -> int:
+    """`savedmodel run` on the bundled example model."""
+    directory = str(ROOT / "examples" / "add_two")
+    argv = ["run", "--dir", directory, "--tag_set", "serve", "--signature_def", "serving_default"]
+    return main([*argv, "--input_exprs", expression, *flags])
+
+
 def _summary(loaded) -> dict:
     from savedmodel.backends.onnx.backend import summary
 
@@ -129,21 +136,7 @@ def test_missing_extra_names_it(monkeypatch, capsys) -> None:
     monkeypatch.setattr(onnx_backend, "available", lambda: False)
     with pytest.raises(MissingExtraError, match=r"pip install 'savedmodel\[onnx\]'"):
         savedmodel.load(ROOT / "examples" / "add_two", backend="onnxruntime")
-    code = main(
-        [
-            "run",
-            "--dir",
-            str(ROOT / "examples" / "add_two"),
-            "--tag_set",
-            "serve",
-            "--signature_def",
-            "serving_default",
-            "--input_exprs",
-            "input=1.0",
-            "--backend",
-            "onnxruntime",
-        ]
-    )
+    code = run_add_two("input=1.0", "--backend", "onnxruntime")
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "savedmodel[onnx]" in err
 
@@ -165,21 +158,7 @@ def test_importing_and_running_imports_no_onnx() -> None:
 
 @needs_onnx
 def test_run_command_takes_backend(capsys) -> None:
-    code = main(
-        [
-            "run",
-            "--dir",
-            str(ROOT / "examples" / "add_two"),
-            "--tag_set",
-            "serve",
-            "--signature_def",
-            "serving_default",
-            "--input_exprs",
-            "input=10",
-            "--backend",
-            "onnxruntime",
-        ]
-    )
+    code = run_add_two("input=10", "--backend", "onnxruntime")
     assert code == 0
     assert capsys.readouterr().out == "Result for output key output:\n12.0\n"
 
