@@ -143,14 +143,23 @@ class OnnxPlan(Plan):
         return self.hybrid.partition if self.hybrid else None
 
     def build(self, args: Sequence[Any]) -> list[Any]:
-        """Trace on `args`, build the hybrid plan; returns the trace's fetches."""
+        """Trace on `args` (a NumPy run: its errors are the call's), build the hybrid plan;
+        returns the trace's fetches. A plan that cannot be built leaves the signature on NumPy."""
         self.fixed = foldable(self.flat, self.fold_variables)
         values = trace(self.runtime, self.flat, args)
-        self.hybrid = build_hybrid(self.runtime, self.flat, values, self.fixed, _threads(), self.name)
+        fetched = [values[ref] for ref in self.flat.fetches]
+        self.allowed = hybrid_allowed(self.flat, self.fixed)  # live TF1 references: NumPy only
+        if not self.allowed:
+            return fetched
+        try:
+            self.hybrid = build_hybrid(self.runtime, self.flat, values, self.fixed, _threads(), self.name)
+        except Exception:  # noqa: BLE001 - an exporter failure costs speed, never the result
+            self.allowed = False
+            return fetched
         self.ranks = tuple(np.ndim(a) for a in args)
         folded = any(self.flat.graph.nodes[n].op in VARIABLE_READS for n in self.fixed)
         self.watched = variable_values(self.runtime) if folded else []
-        return [values[ref] for ref in self.flat.fetches]
+        return fetched
 
     def _variables_changed(self) -> bool:
         return any(variable.value is not value for variable, value in self.watched)
@@ -168,9 +177,11 @@ class OnnxPlan(Plan):
             with self._lock:
                 if self.watched and self._variables_changed():
                     self.fold_variables = False
+                    self.watched = []
+                    self.hybrid = None  # a failed rebuild leaves nothing stale to run
                     return self.build(args)
                 hybrid = self.hybrid
-        if tuple(np.ndim(a) for a in args) != self.ranks:
+        if not self.allowed or tuple(np.ndim(a) for a in args) != self.ranks:
             return self.numpy_plan._execute(ctx, args)
         return hybrid.plan._execute(ctx, args)  # type: ignore[union-attr]
 
