@@ -34,7 +34,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="migrate a TF1 SavedModel to a TF2-style one, or edit its signatures",
         description="Convert a TF1 SavedModel into a TF2-style SavedModel (signatures as concrete "
         "functions, resource variables tracked in the object graph, TF2 checkpoint keys), or, with "
-        "the signature flags, edit its signatures and nothing else.",
+        "the signature flags, edit its signatures and nothing else; with --to onnx, write one signature "
+        "as an ONNX model (savedmodel[onnx]) or list the ops that block it.",
     )
     parser.add_argument("--dir", required=True, help="the SavedModel to read")
     parser.add_argument(
