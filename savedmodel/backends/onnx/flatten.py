@@ -99,7 +99,8 @@ class _Splicer:
             node = graph.nodes[name]
             inputs = [ref(src) for src in node.inputs]
             waits = [flat for c in node.control for flat in done.get(c, [])]
-            if not prefix or not inputs:
+            if control and all(graph.nodes[src[0]].op == ARG_OP for src in node.inputs):
+                # What the call waited for, its body's first nodes wait for.
                 waits += list(control)
             if node.op == ARG_OP:
                 resolved[(name, 0)] = args[node.attr["index"].i]
