@@ -59,6 +59,7 @@ class RegionBuilder:
         self.values = values  # recorded value of every tensor (the trace)
         self.fixed = fixed  # foldable nodes
         self.resource_value = resource_value
+        self.graph: Any = None  # the flat GraphModel, for converters that match patterns
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: dict[str, np.ndarray] = {}
         self.inputs: dict[Ref, str] = {}
@@ -74,6 +75,11 @@ class RegionBuilder:
         if value is None:
             raise NotExportable("takes a resource, variant or other non-dense value")
         return value
+
+    def producer(self, ref: Ref, *ops: str) -> Node | None:
+        """The node producing `ref` when it is output 0 of one of `ops`, else None."""
+        node = self.graph.nodes.get(ref[0]) if self.graph is not None else None
+        return node if node is not None and ref[1] == 0 and node.op in ops else None
 
     def rank(self, ref: Ref) -> int:
         return self.info(ref).ndim

@@ -89,7 +89,6 @@ def _elementwise(onnx_op: str, floats_only: bool = False, **fixed: Any) -> Conve
 
 
 for _tf, _onnx in {
-    "AddV2": "Add",
     "Add": "Add",
     "Sub": "Sub",
     "Mul": "Mul",
@@ -939,3 +938,83 @@ def conv_transpose(b: RegionBuilder, node: Node) -> list[Any]:
     if nhwc:
         out = b.op1("Transpose", [out], perm=_channels_last(4))
     return [out]
+
+
+# ------------------------------------------------------------------------------ layer normalization
+
+
+@converter("AddV2")
+def add_v2(b: RegionBuilder, node: Node) -> list[Any]:
+    """AddV2, or the last op of tf.nn.batch_normalization over tf.nn.moments (Keras
+    LayerNormalization): then one ONNX LayerNormalization, its other ops left unused."""
+    fused = _layer_norm(b, node)
+    return [fused] if fused is not None else [b.op1("Add", inputs(b, node))]
+
+
+def _operands(b: RegionBuilder, node: Node, op: str) -> tuple[Node, tuple[str, int]] | None:
+    """For a commutative `node`: (its input produced by `op`, the other input)."""
+    for i in (0, 1):
+        found = b.producer(node.inputs[i], op)
+        if found is not None:
+            return found, node.inputs[1 - i]
+    return None
+
+
+def _layer_norm(b: RegionBuilder, node: Node) -> str | None:
+    found = _operands(b, node, "Mul") if len(node.inputs) == 2 else None
+    if found is None:
+        return None
+    scaled, shifted_ref = found  # x * (rsqrt(var + eps) * gamma), beta - mean * (...)
+    shifted = b.producer(shifted_ref, "Sub")
+    if shifted is None or not b.is_const(shifted.inputs[0]):
+        return None
+    for i in (0, 1):
+        factor = b.producer(scaled.inputs[1 - i], "Mul")
+        if factor is not None:
+            x = scaled.inputs[i]
+            break
+    else:
+        return None
+    centered = b.producer(shifted.inputs[1], "Mul")
+    root = _operands(b, factor, "Rsqrt")
+    if centered is None or root is None or factor.name not in (r[0] for r in centered.inputs):
+        return None
+    rsqrt, gamma = root
+    mean_ref = next((r for r in centered.inputs if r[0] != factor.name), None)
+    mean = b.producer(mean_ref, "Mean") if mean_ref else None
+    plus = b.producer(rsqrt.inputs[0], "AddV2", "Add")
+    if mean is None or plus is None or mean.inputs[0] != x or not b.is_const(gamma):
+        return None
+    variance = b.producer(plus.inputs[0], "Mean")
+    epsilon = b.info(plus.inputs[1]) if b.is_const(plus.inputs[1]) else None
+    squared = b.producer(variance.inputs[0], "SquaredDifference") if variance is not None else None
+    if squared is None or epsilon is None or epsilon.size != 1 or squared.inputs[0] != x:
+        return None
+    stopped = b.producer(squared.inputs[1], "StopGradient", "Identity")
+    if (stopped.inputs[0] if stopped is not None else squared.inputs[1]) != mean_ref:
+        return None
+    rank = b.rank(x)
+    axes = sorted(a % rank for a in axis_list(b, mean.inputs[1]))
+    if (
+        b.dtype(x) != np.float32
+        or axes != list(range(axes[0], rank))
+        or sorted(a % rank for a in axis_list(b, variance.inputs[1])) != axes
+        or not (attrs(mean).get("keep_dims") and attrs(variance).get("keep_dims"))
+    ):
+        return None
+    trailing = tuple(b.info(x).shape[axes[0] :])
+    scale, offset = (_squeeze_leading(b.info(ref)) for ref in (gamma, shifted.inputs[0]))
+    if scale.shape != trailing or offset.shape != trailing:  # nothing to bake in from the trace
+        return None
+    return b.op1(
+        "LayerNormalization",
+        [b.value(x), b.const(scale, np.float32), b.const(offset, np.float32)],
+        axis=axes[0],
+        epsilon=float(epsilon.reshape(())),
+    )
+
+
+def _squeeze_leading(value: np.ndarray) -> np.ndarray:
+    while value.ndim and value.shape[0] == 1:
+        value = value[0]
+    return value

@@ -106,7 +106,9 @@ class Exporter:
         self.nodes = {n for n in flat.needed if n not in fixed and (n, 0) not in self.fed}
 
     def builder(self) -> RegionBuilder:
-        return RegionBuilder(self.values, self.fixed, resource_value)
+        builder = RegionBuilder(self.values, self.fixed, resource_value)
+        builder.graph = self.graph
+        return builder
 
     def probe(self) -> None:
         """Try each node's converter on its own; record why those that fail cannot export."""
