@@ -401,6 +401,8 @@ class LoadedModel:
         self._objects: list[Any] = []
         self._root: Any = None
         self._bundle_cache: Any = None
+        # The execution backend of the signatures (savedmodel.backends): "numpy" or "onnxruntime".
+        self.backend = "numpy"
 
     # -- object graph ----------------------------------------------------------------------------
     def _capture(self, node_id: int) -> Any:
@@ -456,14 +458,32 @@ class _RestoredResource:
 
 
 def load(
-    path: str | os.PathLike[str], tags: str | Sequence[str] | None = None, *, policy: Policy | None = None
+    path: str | os.PathLike[str],
+    tags: str | Sequence[str] | None = None,
+    *,
+    policy: Policy | None = None,
+    backend: str | None = None,
 ) -> LoadedModel:
-    """Load the SavedModel at `path` (see the module docstring)."""
+    """Load the SavedModel at `path` (see the module docstring). `backend`: "numpy" or
+    "onnxruntime" (savedmodel.backends; default: $SAVEDMODEL_BACKEND, else numpy)."""
+    from savedmodel.backends import resolve
+
     policy = policy or DEFAULT_POLICY
+    chosen = resolve(backend)
+    if chosen == "onnxruntime":
+        from savedmodel.backends.onnx import require
+
+        require(str(path))
     # Constants are decoded while plans are prepared, outside any call context:
     # make the policy's limits the active ones for that.
     with using_limits(policy.limits):
-        return _load(path, tags, policy)
+        loaded = _load(path, tags, policy)
+        if chosen == "onnxruntime":
+            from savedmodel.backends.onnx.backend import accelerate
+
+            accelerate(loaded)
+        loaded.backend = chosen
+        return loaded
 
 
 def _load(path: str | os.PathLike[str], tags: str | Sequence[str] | None, policy: Policy) -> LoadedModel:

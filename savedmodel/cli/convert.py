@@ -12,6 +12,8 @@ savedmodel convert --dir KERAS2_MODEL --to keras3 --output model.keras [--overwr
     tf-keras SavedModel -> Keras 3 .keras file (savedmodel.convert.keras3.to_keras3)
 savedmodel convert ... --dry-run [--json]
     say what would change and what blocks the conversion; write nothing (exit 1 when blocked)
+savedmodel convert --dir D --to onnx --output model.onnx [--signature_def K] [--dry-run] [--json]
+    one signature as one ONNX model (needs savedmodel[onnx]), or the ops that block it (exit 1)
 savedmodel export-weights --dir D --output weights.npz [--names tf|keys]
     every variable as a NumPy .npz (dtypes kept; see savedmodel.convert.weights)
 savedmodel import-weights --dir D --weights weights.npz (--output_dir OUT | --checkpoint PREFIX)
@@ -41,16 +43,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=help_of("convert"),
         description="Convert a TF1 SavedModel into a TF2-style SavedModel (signatures as concrete "
         "functions, resource variables tracked in the object graph, TF2 checkpoint keys), or, with "
-        "the signature flags, edit its signatures and nothing else.",
+        "the signature flags, edit its signatures and nothing else; with --to onnx, write one signature "
+        "as an ONNX model (savedmodel[onnx]) or list the ops that block it.",
     )
     parser.add_argument("--dir", required=True, help="the SavedModel to read")
     parser.add_argument(
         "--to",
         default="tf2",
         choices=sorted(TARGETS),
-        help="tf2 (default): a TF2-style SavedModel; keras3: a Keras 3 .keras file from a tf-keras model",
+        help="tf2 (default): a TF2-style SavedModel; keras3: a Keras 3 .keras file from a tf-keras model; "
+        "onnx: an ONNX model of one signature",
     )
-    parser.add_argument("--output", help="the file to write (--to keras3)")
+    parser.add_argument("--output", help="the file to write (--to keras3, --to onnx)")
     parser.add_argument(
         "--output_dir", help="where to write the result (refused if it exists and is not empty)"
     )
@@ -225,7 +229,24 @@ def run_tf2(args: argparse.Namespace) -> int:
     return 0
 
 
-TARGETS = {"tf2": run_tf2, "keras3": run_keras3}  # --to NAME -> the command that writes it
+def run_onnx(args: argparse.Namespace) -> int:
+    """`--to onnx`: write the signature's ONNX model, or print why it cannot be exported."""
+    if not args.dry_run and not args.output:
+        raise InvalidInputError("--output is required with --to onnx (or pass --dry-run)")
+    from savedmodel.backends.onnx import require
+
+    require()
+    from savedmodel.backends.onnx.export import export_onnx
+
+    tags = parse_tags(args.tag_set) if args.tag_set else None
+    report, _ = export_onnx(
+        args.dir, args.output, args.signature_def, tags, dry_run=args.dry_run, overwrite=args.overwrite
+    )
+    _print(report, args.json)
+    return 0 if report.ok else 1
+
+
+TARGETS = {"tf2": run_tf2, "keras3": run_keras3, "onnx": run_onnx}  # --to NAME -> the command that writes it
 
 # ------------------------------------------------------------------------------ export-weights
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from savedmodel import backends
 from savedmodel.cli import inputs as cli_inputs
 from savedmodel.cli.commands import help_of
 from savedmodel.cli.graph import add_source_arguments
@@ -135,6 +136,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="S",
         help=f"stop the call after S seconds (default {CLI_CALL_SECONDS:g}; 0: no limit)",
     )
+    backends.add_argument(parser)
     parser.set_defaults(func=run_command)
     return parser
 
@@ -256,11 +258,11 @@ def prepare_feeds(
     return feeds
 
 
-def load_model(directory: str, tags: list[str], policy: Policy) -> Any:
+def load_model(directory: str, tags: list[str], policy: Policy, backend: str | None = None) -> Any:
     """The loaded model (savedmodel.load); tests replace this."""
     import savedmodel
 
-    return savedmodel.load(directory, tags=tags, policy=policy)
+    return savedmodel.load(directory, tags=tags, policy=policy, backend=backend)
 
 
 def output_paths(outdir: str, keys: list[str], overwrite: bool) -> dict[str, str]:
@@ -331,7 +333,9 @@ def run_command(args: argparse.Namespace) -> int:
     output_keys = sorted(signature.outputs)
     paths = output_paths(args.outdir, output_keys, args.overwrite) if args.outdir else {}
 
-    model = load_model(args.dir, tags, policy_from_args(args))
+    backend = getattr(args, "backend", None)
+    policy = policy_from_args(args)
+    model = load_model(args.dir, tags, policy, backend) if backend else load_model(args.dir, tags, policy)
     results = model.signatures[args.signature_def](**feeds)
     for key in output_keys:
         if key not in results:

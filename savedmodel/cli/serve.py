@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
+from savedmodel import backends
 from savedmodel.cli.commands import help_of
 from savedmodel.errors import InvalidInputError, SavedModelError
 from savedmodel.policy import DEFAULT_LIMITS
@@ -176,6 +178,7 @@ def add_server_flags(parser: argparse.ArgumentParser, tf_defaults: bool) -> None
         metavar="N",
         help=f"stop a while loop after N iterations (default {DEFAULT_LIMITS.max_while_iterations:,})",
     )
+    backends.add_argument(parser)
     parser.add_argument("--log_level", default="info", choices=["debug", "info", "warning", "error"])
     _flag_bool(parser, "version", "print the version and exit")
     for name, kind in IGNORED_FLAGS.items():
@@ -319,6 +322,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.backend:  # every model (and every version loaded later) runs on it
+        os.environ[backends.ENVIRONMENT_VARIABLE] = backends.check(args.backend)
     configs = _configs(args)
     options = build_options(args)
     _report_ignored(args)
