@@ -158,12 +158,21 @@ def test_save_keras3_file(written: Any, tmp_path: Path) -> None:
         (lambda: layers.Conv1D(2, 3, padding="causal"), "causal"),
         (lambda: layers.Conv2D(2, 3, data_format="channels_first"), "channels_last"),
         (lambda: layers.Dense(2, activation="hard_sigmoid"), "activation"),
-        (lambda: layers.Embedding(5, 2, mask_zero=True), "mask"),
     ],
 )
 def test_unsupported_options_raise_unsupported_error(make: Any, message: str) -> None:
     with pytest.raises(UnsupportedError, match=message):
         make()
+
+
+def test_a_mask_is_refused_where_it_would_be_dropped() -> None:
+    """tf-keras's GlobalAveragePooling1D averages over unmasked steps only, Conv1D refuses masks:
+    neither is done here, so a masked input raises rather than giving other numbers."""
+    for pooling in (layers.GlobalAveragePooling1D(), layers.Conv1D(2, 2)):
+        tokens = tf.keras.Input((4,), dtype="int32")
+        model = tf.keras.Model(tokens, pooling(layers.Embedding(5, 2, mask_zero=True)(tokens)))
+        with pytest.raises(UnsupportedError, match="mask"):
+            model.predict(np.array([[1, 2, 0, 0]], np.int32))
 
 
 @pytest.mark.parametrize("name", ANY_LENGTH)

@@ -88,37 +88,58 @@ class _Cell(Layer):
             projected = ops.bias_add(projected, ctx["input_bias"])
         return projected
 
-    def unroll(self, x: Any, timesteps: int, backwards: bool) -> list[Any]:
-        """The outputs of every timestep of x ([batch, time, features]), in the order processed."""
+    def unroll(self, x: Any, timesteps: int, backwards: bool, mask: Any = None) -> list[Any]:
+        """The outputs of every timestep of x ([batch, time, features]), in the order processed.
+        Where `mask` ([batch, time]) is False a step keeps the state and repeats the last output."""
         ctx = self._context()
         steps = K.unstack(self._projected(x, ctx), timesteps, axis=1)
+        keeps: list[Any] = [None] * timesteps
         state = None
+        if mask is not None:
+            keeps = K.unstack(ops.expand_dims(mask, -1), timesteps, axis=1)
+            state = self._pack(self._zero_state(x))
+        order = range(timesteps - 1, -1, -1) if backwards else range(timesteps)
         outputs = []
-        for z in steps[::-1] if backwards else steps:
-            output, state = self.step(z, state, ctx)
+        for t in order:
+            output, state = self._masked_step(steps[t], state, ctx, keeps[t])
             outputs.append(output)
         return outputs
 
-    def loop(self, x: Any, backwards: bool, sequences: bool) -> Any:
+    def _masked_step(self, z: Any, state: Any, ctx: dict[str, Any], keep: Any) -> tuple[Any, Any]:
+        """`step`, but where `keep` ([batch, 1]) is False the old state stays (the output is h)."""
+        output, new = self.step(z, state, ctx)
+        if keep is None:
+            return output, new
+        kept = [ops.where(keep, n, o) for n, o in zip(self._flat(new), self._flat(state), strict=True)]
+        return kept[0], self._pack(kept)
+
+    def _pack(self, flat: list[Any]) -> Any:
+        return tuple(flat) if self._states > 1 else flat[0]
+
+    def _flat(self, state: Any) -> list[Any]:
+        return list(state) if self._states > 1 else [state]
+
+    def _zero_state(self, x: Any) -> list[Any]:
+        return [self._zeros(K.gather(ops.shape(x), K.int_const([0])))] * self._states
+
+    def loop(self, x: Any, backwards: bool, sequences: bool, mask: Any = None) -> Any:
         """The recurrence over x ([batch, time, features]) of any length as one while loop: the
         last output, or ([batch, time, units]) every output in the order processed."""
         ctx = self._context()
-        steps = ops.transpose(self._projected(x, ctx), [1, 0, 2])  # time first
-        if backwards:
-            reverse = {"Tidx": g.attr_type("int32")}
-            steps = K.op("ReverseV2", [steps, K.int_const([0])], reverse, shape=steps.shape)
-        dims = ops.shape(steps)
-        count = K.gather(dims, K.int_const(0))
-        zeros = self._zeros(K.gather(dims, K.int_const([1])))
-        carried = [zeros] * self._states
+        steps = _time_first(self._projected(x, ctx), backwards)
+        keeps = None if mask is None else _time_first(ops.expand_dims(mask, -1), backwards)
+        count = K.gather(ops.shape(steps), K.int_const(0))
+        carried = self._zero_state(x)
         if sequences:
             item_shape = _element_shape(TensorShape([None, self.units]))
-            carried.append(_list_op("TensorListReserve", [item_shape, count], zeros.dtype, "TensorArrayV2"))
+            dtype = carried[0].dtype
+            carried.append(_list_op("TensorListReserve", [item_shape, count], dtype, "TensorArrayV2"))
 
         def body(t: Any, *values: Any) -> list[Any]:
-            state = tuple(values[: self._states]) if self._states > 1 else values[0]
-            output, state = self.step(K.gather(steps, t), state, ctx)
-            new = [*(state if self._states > 1 else (state,))]
+            keep = None if keeps is None else K.gather(keeps, t)
+            state = self._pack(list(values[: self._states]))
+            output, state = self._masked_step(K.gather(steps, t), state, ctx, keep)
+            new = self._flat(state)
             for tensor in new:
                 tensor.set_shape([None, self.units])  # what the loop carries: static shapes
             if sequences:
@@ -131,7 +152,7 @@ class _Cell(Layer):
         final = while_loop(more, body, [K.int_const(0), *carried], maximum_iterations=count)
         if not sequences:
             return final[1]  # h
-        stacked = _stack_list(final[-1], self.units, zeros.dtype)
+        stacked = _stack_list(final[-1], self.units, carried[0].dtype)
         return ops.transpose(stacked, [1, 0, 2])
 
     def _zeros(self, batch: Any) -> Any:
@@ -260,6 +281,15 @@ def _plus(x: Any, y: Any) -> Any:
     return x if y is None else ops.add(x, y)
 
 
+def _time_first(x: Any, backwards: bool) -> Any:
+    """[batch, time, ...] as [time, batch, ...], the time axis reversed if `backwards`."""
+    x = ops.transpose(x, [1, 0, 2])
+    if backwards:
+        reverse = {"Tidx": g.attr_type("int32")}
+        x = K.op("ReverseV2", [x, K.int_const([0])], reverse, shape=x.shape)
+    return x
+
+
 def _set_item(tensor_list: Any, index: Any, value: Any) -> Any:
     attrs = {"element_dtype": g.attr_type(value.dtype)}
     variant = [as_dtype("variant")]
@@ -281,6 +311,7 @@ def _stack_list(tensor_list: Any, units: int, dtype: Any) -> Any:
 class _RNN(Layer):
     _identifier = "_tf_keras_rnn_layer"
     _expects_training_arg = True
+    _takes_mask = True
     _cell_class: type[_Cell] = LSTMCell
 
     def __init__(
@@ -317,13 +348,19 @@ class _RNN(Layer):
         self.cell._build_input_shape = TensorShape([dims[0], dims[-1]])
         self.built = True
 
-    def call(self, inputs: Any, training: Any = None, **_: Any) -> Any:
+    def call(self, inputs: Any, training: Any = None, mask: Any = None, **_: Any) -> Any:
         x = ops.convert_to_tensor(inputs)
+        if mask is not None:
+            mask = ops.convert_to_tensor(mask)
         timesteps = (x.shape.dims or (None, None))[1]
         if timesteps is None:
-            return self.cell.loop(x, self.go_backwards, self.return_sequences)
-        outputs = self.cell.unroll(x, int(timesteps), self.go_backwards)
+            return self.cell.loop(x, self.go_backwards, self.return_sequences, mask)
+        outputs = self.cell.unroll(x, int(timesteps), self.go_backwards, mask)
         return K.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Every timestep's output carries the input's mask (as given, even going backwards)."""
+        return mask if self.return_sequences else None
 
     def _input_spec(self) -> Any:
         features = dims_of(self._build_input_shape, self)[-1]
