@@ -24,7 +24,14 @@ from tests.conftest import ROOT, assert_matches_golden, golden_array
 
 CASES: dict[str, Any] = json.loads(GOLDENS.read_text())
 CHECK = ROOT / "tools" / "oracle" / "make_keras_layer_goldens.py"
-KERAS3 = ["cnn_sequential", "nested_models", "tabular_two_inputs", "text_functional"]  # as .keras too
+KERAS3 = [  # saved as .keras too
+    "cnn_sequential",
+    "masked_text",
+    "masking_sequential",
+    "nested_models",
+    "tabular_two_inputs",
+    "text_functional",
+]
 ANY_LENGTH = sorted(name for name, case in CASES.items() if "more" in case)  # fed other lengths too
 layers = tf.keras.layers
 
