@@ -172,14 +172,14 @@ def test_unsupported_options_raise_unsupported_error(make: Any, message: str) ->
         make()
 
 
-def test_a_mask_is_refused_where_it_would_be_dropped() -> None:
-    """tf-keras's GlobalAveragePooling1D averages over unmasked steps only, Conv1D refuses masks:
-    neither is done here, so a masked input raises rather than giving other numbers."""
-    for pooling in (layers.GlobalAveragePooling1D(), layers.Conv1D(2, 2)):
-        tokens = tf.keras.Input((4,), dtype="int32")
-        model = tf.keras.Model(tokens, pooling(layers.Embedding(5, 2, mask_zero=True)(tokens)))
+def test_a_mask_is_refused_where_tf_keras_would_use_it_otherwise() -> None:
+    """tf-keras merges the masks of merged inputs and makes MultiHeadAttention's attention mask
+    from them; neither is done here, so a masked input raises rather than giving other numbers."""
+    tokens = tf.keras.Input((4,), dtype="int32")
+    x = layers.Embedding(5, 2, mask_zero=True)(tokens)
+    for out in (layers.Concatenate()([x, x]), layers.MultiHeadAttention(1, 2)(x, x)):
         with pytest.raises(UnsupportedError, match="mask"):
-            model.predict(np.array([[1, 2, 0, 0]], np.int32))
+            tf.keras.Model(tokens, out).predict(np.array([[1, 2, 0, 0]], np.int32))
 
 
 @pytest.mark.parametrize("name", ANY_LENGTH)

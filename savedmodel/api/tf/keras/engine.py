@@ -107,8 +107,9 @@ class Layer(Module):
     _expects_training_arg = False
     _autocast = True
     _must_restore_from_config = False
-    _supports_masking = False  # passes its input's mask on (tf-keras's supports_masking)
+    _supports_masking = False  # passes its input's mask on (tf-keras's supports_masking); else drops it
     _takes_mask = False  # call() takes the input's mask as `mask`
+    _refuses_mask = False  # tf-keras lets a mask change what it computes, which is not done here
 
     def __init__(
         self,
@@ -181,12 +182,13 @@ class Layer(Module):
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         """The output's mask (None: unmasked) given the input's (from Embedding(mask_zero=True) or
-        Masking). Layers that neither pass masks on nor use them refuse one rather than drop it."""
+        Masking): passed on, or dropped as tf-keras drops it; refused where tf-keras would use it
+        in a way not done here."""
         if all(m is None for m in _flat(mask)):
             return None
-        if self._supports_masking:
-            return mask
-        raise UnsupportedError(f"layer {self.name} ({self._class_name}): masks are not supported through it")
+        if self._refuses_mask:
+            raise UnsupportedError(f"layer {self.name} ({self._class_name}): masked inputs are not supported")
+        return mask if self._supports_masking else None
 
     def _call_masked(self, inputs: Any, mask: Any, kwargs: dict[str, Any]) -> tuple[Any, Any]:
         """The layer's output and the output's mask, in a model whose tensors carry masks."""
