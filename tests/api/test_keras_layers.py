@@ -24,7 +24,15 @@ from tests.conftest import ROOT, assert_matches_golden, golden_array
 
 CASES: dict[str, Any] = json.loads(GOLDENS.read_text())
 CHECK = ROOT / "tools" / "oracle" / "make_keras_layer_goldens.py"
-KERAS3 = ["cnn_sequential", "nested_models", "tabular_two_inputs", "text_functional"]  # as .keras too
+KERAS3 = [  # saved as .keras too
+    "cnn_sequential",
+    "masked_text",
+    "masking_sequential",
+    "nested_models",
+    "tabular_two_inputs",
+    "text_functional",
+]
+ANY_LENGTH = sorted(name for name, case in CASES.items() if "more" in case)  # fed other lengths too
 layers = tf.keras.layers
 
 
@@ -157,7 +165,6 @@ def test_save_keras3_file(written: Any, tmp_path: Path) -> None:
         (lambda: layers.Conv1D(2, 3, padding="causal"), "causal"),
         (lambda: layers.Conv2D(2, 3, data_format="channels_first"), "channels_last"),
         (lambda: layers.Dense(2, activation="hard_sigmoid"), "activation"),
-        (lambda: layers.Embedding(5, 2, mask_zero=True), "mask"),
     ],
 )
 def test_unsupported_options_raise_unsupported_error(make: Any, message: str) -> None:
@@ -165,12 +172,45 @@ def test_unsupported_options_raise_unsupported_error(make: Any, message: str) ->
         make()
 
 
-def test_saving_recurrent_layers_needs_known_timesteps(tmp_path: Path) -> None:
-    model = tf.keras.Sequential([tf.keras.Input((None, 2)), layers.GRU(2)])
-    assert model.predict(np.zeros((1, 3, 2), np.float32)).shape == (1, 2)  # eager: the input says
-    with pytest.raises(UnsupportedError, match="timesteps"):
-        model.save(tmp_path / "gru")
-    assert not (tmp_path / "gru").exists()
+def test_a_mask_is_refused_where_tf_keras_would_use_it_otherwise() -> None:
+    """tf-keras merges the masks of merged inputs and makes MultiHeadAttention's attention mask
+    from them; neither is done here, so a masked input raises rather than giving other numbers."""
+    tokens = tf.keras.Input((4,), dtype="int32")
+    x = layers.Embedding(5, 2, mask_zero=True)(tokens)
+    for out in (layers.Concatenate()([x, x]), layers.MultiHeadAttention(1, 2)(x, x)):
+        with pytest.raises(UnsupportedError, match="mask"):
+            tf.keras.Model(tokens, out).predict(np.array([[1, 2, 0, 0]], np.int32))
+
+
+@pytest.mark.parametrize("name", ANY_LENGTH)
+def test_any_length_matches_tf_keras_at_other_lengths(written: Any, name: str) -> None:
+    """Timesteps unknown when saved: the recurrence is a while loop, and the one saved model fed
+    other sequence lengths (the program's MORE_INPUTS) gives tf-keras's outputs, through predict,
+    the signature and load_model."""
+    root, namespaces = written
+    assert b"StatelessWhile" in (root / name / "saved_model.pb").read_bytes()
+    signature = savedmodel.load(root / name).signatures["serving_default"]
+    loaded = tf.keras.models.load_model(root / name)
+    (key,) = CASES[name]["input_names"]
+    for case in CASES[name]["more"]:
+        x, want = golden_array(case["inputs"]), case["output"]
+        assert_matches_golden(namespaces[name]["model"].predict(x), want, f"{name} predict")
+        (output,) = signature(**{key: x}).values()
+        assert_matches_golden(output, want, f"{name} signature")
+        assert_matches_golden(loaded.predict(x), want, f"{name} load_model")
+
+
+def test_recurrent_layer_with_unknown_timesteps_saves_a_loop(tmp_path: Path) -> None:
+    model = tf.keras.Sequential([tf.keras.Input((None, 2)), layers.GRU(2, return_sequences=True)])
+    weights = model.get_weights()
+    model.set_weights([np.full(w.shape, 0.25 * (i + 1), np.float32) for i, w in enumerate(weights)])
+    model.save(tmp_path / "gru")
+    signature = savedmodel.load(tmp_path / "gru").signatures["serving_default"]
+    for length in (1, 4):
+        x = np.linspace(-1, 1, 2 * length * 2, dtype=np.float32).reshape(2, length, 2)
+        (output,) = signature(**{model.inputs[0].name.split(":")[0]: x}).values()
+        assert np.asarray(output).shape == (2, length, 2)
+        np.testing.assert_allclose(output, model.predict(x), rtol=1e-6, atol=1e-6)  # unrolled eagerly
 
 
 def test_merge_layers_want_lists() -> None:
@@ -206,3 +246,9 @@ def test_tf_keras_loads_what_we_write(oracle_python: Path, written: Any) -> None
         assert_matches_golden(golden_array(result["keras"]), CASES[name]["output"], f"load_model {name}")
         (output,) = result["signature"].values()
         assert_matches_golden(golden_array(output), CASES[name]["output"], f"signature {name}")
+        for case, keras, signature in zip(
+            CASES[name].get("more", []), result["more_keras"], result["more_signature"], strict=True
+        ):
+            assert_matches_golden(golden_array(keras), case["output"], f"load_model {name}, other length")
+            (output,) = signature.values()
+            assert_matches_golden(golden_array(output), case["output"], f"signature {name}, other length")

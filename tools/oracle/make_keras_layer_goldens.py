@@ -6,11 +6,13 @@ Run with the oracle venv (TensorFlow 2.21 + tf-keras 2.21, TF_USE_LEGACY_KERAS=1
         Run every program with `tf` = TensorFlow (tf-keras as tf.keras): the same model, the same
         weights; write tests/fixtures/api/keras_layers/goldens.json: per program its INPUTS (and
         their names), tf-keras's `predict_on_batch` output, its layers (classes, order, each one's
-        weight shapes in Keras order, keras_metadata.pb nodes).
+        weight shapes in Keras order, keras_metadata.pb nodes), and for a program that defines
+        MORE_INPUTS (other sequence lengths for the same model) each of those with its output.
     tools/oracle/.venv/bin/python tools/oracle/make_keras_layer_goldens.py check ROOT NAME...
         For each ROOT/NAME (a SavedModel savedmodel.tf wrote for program NAME): tf-keras's
         `load_model` (its layer classes, its output on the program's INPUTS) and
-        `tf.saved_model.load`'s serving_default signature output, and Keras 3's output for
+        `tf.saved_model.load`'s serving_default signature output (and both on the program's
+        MORE_INPUTS, as more_keras and more_signature), and Keras 3's output for
         ROOT/NAME.keras where there is one, as JSON on stdout.
 """
 
@@ -76,6 +78,11 @@ def goldens() -> None:
                 "inputs": inputs,
                 "output": as_jsonable(output),
             }
+            if "MORE_INPUTS" in namespace:
+                out[path.stem]["more"] = [
+                    {"inputs": as_jsonable(x), "output": as_jsonable(model.predict_on_batch(x))}
+                    for x in namespace["MORE_INPUTS"]
+                ]
             print(path.stem)
     lines = [f"{json.dumps(name)}: {json.dumps(case)}" for name, case in out.items()]
     GOLDENS.write_text("{\n" + ",\n".join(lines) + "\n}\n")  # a program a line
@@ -119,6 +126,8 @@ def check(root: str, names: list[str]) -> None:
             result["classes"] = sorted({type(layer).__name__ for layer in model.layers})
             batch = inputs if len(inputs) > 1 else inputs[0]
             result["keras"] = as_jsonable(model.predict_on_batch(batch))
+            more = [from_jsonable(case["inputs"]) for case in cases[name].get("more", [])]
+            result["more_keras"] = [as_jsonable(model.predict_on_batch(x)) for x in more]
         except Exception as exc:  # noqa: BLE001 - reported to the test
             result["keras_error"] = f"{type(exc).__name__}: {exc}"
         keras_file = Path(root) / f"{name}.keras"
@@ -140,6 +149,11 @@ def check(root: str, names: list[str]) -> None:
                 for key, x in zip(cases[name]["input_names"], inputs, strict=True)
             }
             result["signature"] = {k: as_jsonable(v) for k, v in fn(**feeds).items()}
+            key = cases[name]["input_names"][0]  # programs with MORE_INPUTS have one input
+            result["more_signature"] = [
+                {k: as_jsonable(v) for k, v in fn(**{key: tf.constant(from_jsonable(x["inputs"]))}).items()}
+                for x in cases[name].get("more", [])
+            ]
         except Exception as exc:  # noqa: BLE001
             result["signature_error"] = f"{type(exc).__name__}: {exc}"
         results[name] = result

@@ -147,7 +147,7 @@ def split(x: Any, num: int, axis: Any = -1) -> list[Any]:
         attrs = {"T": g.attr_type(tensor.dtype), "num_split": g.attr_int(num)}
         return ops.apply(
             "Split",
-            [int_const(axis) if isinstance(axis, int) else axis, tensor],
+            [int_const(axis) if isinstance(axis, int) else ops.convert_to_tensor(axis), tensor],
             attrs,
             [tensor.dtype] * num,
             [TensorShape(None)] * num,

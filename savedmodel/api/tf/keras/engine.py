@@ -107,6 +107,9 @@ class Layer(Module):
     _expects_training_arg = False
     _autocast = True
     _must_restore_from_config = False
+    _supports_masking = False  # passes its input's mask on (tf-keras's supports_masking); else drops it
+    _takes_mask = False  # call() takes the input's mask as `mask`
+    _refuses_mask = False  # tf-keras lets a mask change what it computes, which is not done here
 
     def __init__(
         self,
@@ -176,6 +179,22 @@ class Layer(Module):
 
     def call(self, inputs: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The output's mask (None: unmasked) given the input's (from Embedding(mask_zero=True) or
+        Masking): passed on, or dropped as tf-keras drops it; refused where tf-keras would use it
+        in a way not done here."""
+        if all(m is None for m in _flat(mask)):
+            return None
+        if self._refuses_mask:
+            raise UnsupportedError(f"layer {self.name} ({self._class_name}): masked inputs are not supported")
+        return mask if self._supports_masking else None
+
+    def _call_masked(self, inputs: Any, mask: Any, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+        """The layer's output and the output's mask, in a model whose tensors carry masks."""
+        if self._takes_mask and mask is not None:
+            kwargs = {**kwargs, "mask": mask}
+        return self.call(inputs, **kwargs), self.compute_mask(inputs, mask)
 
     def compute_output_shape(self, input_shape: Any, kwargs: dict[str, Any]) -> TensorShape:
         return input_shape
@@ -638,7 +657,17 @@ class Model(Layer):
         return _flat(self._outputs)
 
     def call(self, inputs: Any, training: Any = None, **_: Any) -> Any:
+        return self._run(inputs)[0]
+
+    def _call_masked(self, inputs: Any, mask: Any, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+        if any(m is not None for m in _flat(mask)):
+            raise UnsupportedError(f"model {self.name}: a masked input to a nested model is not supported")
+        return self._run(inputs)
+
+    def _run(self, inputs: Any) -> tuple[Any, Any]:
+        """The outputs and their masks (None where unmasked)."""
         values: dict[int, Any] = {}
+        masks: dict[int, Any] = {}
         given = inputs if isinstance(inputs, list | tuple) else [inputs]
         for tensor, value in zip(self._inputs, given, strict=True):
             value = ops.convert_to_tensor(value)
@@ -650,11 +679,12 @@ class Model(Layer):
                 continue
             args = _map(node.call_inputs, lambda t: values[id(t)])
             kwargs = {k: values[id(v)] if isinstance(v, KerasTensor) else v for k, v in node.kwargs.items()}
-            out = node.layer.call(args, **kwargs)
+            mask = _map(node.call_inputs, lambda t: masks.get(id(t)))
+            out, masks[id(node)] = node.layer._call_masked(args, mask, kwargs)
             if hasattr(out, "set_shape") and out.shape.dims is None and node.shape.dims is not None:
                 out.set_shape(node.shape)  # an op without static shape inference (Einsum, Split...)
             values[id(node)] = out
-        return _map(self._outputs, lambda t: values[id(t)])
+        return _map(self._outputs, lambda t: values[id(t)]), _map(self._outputs, lambda t: masks.get(id(t)))
 
     def __call__(self, inputs: Any, training: Any = None, **kwargs: Any) -> Any:
         if isinstance(inputs, KerasTensor):

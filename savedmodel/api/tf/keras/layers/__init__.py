@@ -6,7 +6,15 @@ from __future__ import annotations
 from savedmodel.api.tf.keras.engine import InputLayer, Layer, TFOpLambda
 from savedmodel.api.tf.keras.layers.attention import EinsumDense, MultiHeadAttention
 from savedmodel.api.tf.keras.layers.convolutional import Conv1D, Conv2D, DepthwiseConv2D
-from savedmodel.api.tf.keras.layers.core import Activation, Dense, Dropout, Embedding, Flatten, Reshape
+from savedmodel.api.tf.keras.layers.core import (
+    Activation,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Masking,
+    Reshape,
+)
 from savedmodel.api.tf.keras.layers.merging import (
     Add,
     Average,
@@ -75,6 +83,7 @@ __all__ = [
     "LSTMCell",
     "Layer",
     "LayerNormalization",
+    "Masking",
     "MaxPool1D",
     "MaxPool2D",
     "MaxPooling1D",

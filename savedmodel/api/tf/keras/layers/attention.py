@@ -95,6 +95,7 @@ class EinsumDense(Layer):
 class MultiHeadAttention(Layer):
     _class_name = "MultiHeadAttention"
     _expects_training_arg = True
+    _refuses_mask = True  # tf-keras would derive an attention mask from it
 
     def __init__(
         self,

@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from savedmodel.api.tf import graph as g
 from savedmodel.api.tf import ops
+from savedmodel.api.tf.dtypes import as_dtype
 from savedmodel.api.tf.graph import TensorShape
 from savedmodel.api.tf.keras import backend as K
 from savedmodel.api.tf.keras import initializers
@@ -99,6 +101,7 @@ def dims_of(shape: TensorShape, layer: Layer) -> list[Any]:
 
 class Dense(Layer):
     _class_name = "Dense"
+    _supports_masking = True
 
     def __init__(
         self,
@@ -166,6 +169,7 @@ def _dense_equation(rank: int) -> str:
 
 class Activation(Layer):
     _class_name = "Activation"
+    _supports_masking = True
 
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -183,6 +187,7 @@ class Dropout(Layer):
 
     _class_name = "Dropout"
     _expects_training_arg = True
+    _supports_masking = True
 
     def __init__(self, rate: float, noise_shape: Any = None, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -268,8 +273,7 @@ class Embedding(Layer):
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
-        if mask_zero:
-            raise UnsupportedError("Embedding(mask_zero=True): masks are not supported")
+        self.mask_zero = bool(mask_zero)
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         self.input_length = input_length
@@ -286,6 +290,13 @@ class Embedding(Layer):
             ids = ops.cast(ids, "int32")
         return K.gather(self.embeddings, ids)
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """With mask_zero, id 0 is padding: the mask is False there."""
+        if not self.mask_zero:
+            return super().compute_mask(inputs, mask)
+        ids = ops.convert_to_tensor(inputs)
+        return ops.not_equal(ids, ops.constant(np.zeros((), ids.dtype.as_numpy_dtype)))
+
     def compute_output_shape(self, input_shape: TensorShape, kwargs: dict[str, Any]) -> TensorShape:
         return TensorShape([*dims_of(input_shape, self), self.output_dim])
 
@@ -300,6 +311,31 @@ class Embedding(Layer):
             "embeddings_regularizer": None,
             "activity_regularizer": None,
             "embeddings_constraint": None,
-            "mask_zero": False,
+            "mask_zero": self.mask_zero,
             "input_length": self.input_length,
         }
+
+
+class Masking(Layer):
+    """Timesteps whose features all equal mask_value are masked (for the LSTM/GRU that follow) and
+    zeroed."""
+
+    _class_name = "Masking"
+    _supports_masking = True
+
+    def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        x = ops.convert_to_tensor(inputs)
+        differs = ops.not_equal(x, ops.constant(np.asarray(self.mask_value, x.dtype.as_numpy_dtype)))
+        attrs = {"Tidx": g.attr_type("int32"), "keep_dims": g.attr_bool(False)}
+        return K.op("Any", [differs, K.int_const(-1)], attrs, dtype=as_dtype("bool"), typed=False)
+
+    def call(self, inputs: Any, **_: Any) -> Any:
+        x = ops.convert_to_tensor(inputs)
+        return ops.multiply(x, ops.cast(ops.expand_dims(self.compute_mask(x), -1), x.dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mask_value": self.mask_value}

@@ -16,6 +16,7 @@ from savedmodel.errors import InvalidInputError
 
 class _Merge(Layer):
     _minimum_inputs = 2
+    _refuses_mask = True  # tf-keras would merge the masks
 
     def _check(self, inputs: Any) -> list[Any]:
         if not isinstance(inputs, list | tuple) or len(inputs) < self._minimum_inputs:

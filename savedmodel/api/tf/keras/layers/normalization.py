@@ -32,6 +32,8 @@ def _axes(axis: Any) -> list[int]:
 class _Normalization(Layer):
     """The parameters shared by both: axis, epsilon, center (beta), scale (gamma)."""
 
+    _supports_masking = True
+
     def __init__(
         self,
         axis: Any = -1,

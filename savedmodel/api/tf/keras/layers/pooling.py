@@ -120,8 +120,19 @@ class GlobalMaxPooling2D(_GlobalPooling):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
+    """Given a mask ([batch, steps]), the mean over the unmasked steps only."""
+
     _class_name = "GlobalAveragePooling1D"
     rank = 1
+    _takes_mask = True
+
+    def call(self, inputs: Any, mask: Any = None, **kwargs: Any) -> Any:
+        if mask is None:
+            return super().call(inputs, **kwargs)
+        x = ops.convert_to_tensor(inputs)
+        weights = ops.cast(ops.expand_dims(mask, -1), x.dtype)
+        total = ops.reduce_sum(ops.multiply(x, weights), axis=1, keepdims=self.keepdims)
+        return ops.divide(total, ops.reduce_sum(weights, axis=1, keepdims=self.keepdims))
 
 
 class GlobalMaxPooling1D(_GlobalPooling):

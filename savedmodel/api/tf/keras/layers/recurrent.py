@@ -1,6 +1,8 @@
-"""LSTM and GRU over a known number of timesteps, unrolled into a static loop (TensorFlow loads and
-runs the graph as it is; tf-keras rebuilds the layers from their configs). Weights live on the
-layer's `cell` (LSTMCell / GRUCell), as in tf-keras: kernel, recurrent_kernel, bias."""
+"""LSTM and GRU. Over a known number of timesteps the recurrence is unrolled into a static loop;
+over an unknown number it is one while loop over the time axis (StatelessWhile, outputs collected
+in a TensorList). TensorFlow loads and runs the graph as it is; tf-keras rebuilds the layers from
+their configs. Weights live on the layer's `cell` (LSTMCell / GRUCell), as in tf-keras: kernel,
+recurrent_kernel, bias."""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from savedmodel.api.tf import graph as g
 from savedmodel.api.tf import ops
+from savedmodel.api.tf.control_flow import _element_shape, _list_op, while_loop
+from savedmodel.api.tf.dtypes import as_dtype
 from savedmodel.api.tf.graph import TensorShape
 from savedmodel.api.tf.keras import backend as K
 from savedmodel.api.tf.keras import initializers
@@ -22,6 +27,7 @@ class _Cell(Layer):
 
     _expects_training_arg = True
     _gates = 4
+    _states = 2  # (h, c)
 
     def __init__(
         self,
@@ -75,20 +81,86 @@ class _Cell(Layer):
     def step(self, projected: Any, state: Any, ctx: dict[str, Any]) -> tuple[Any, Any]:
         raise NotImplementedError
 
-    def unroll(self, x: Any, timesteps: int, backwards: bool) -> list[Any]:
-        """The outputs of every timestep of x ([batch, time, features]), in the order processed.
-        The input projection (x @ kernel + input bias) is one op over all timesteps."""
-        ctx = self._context()
+    def _projected(self, x: Any, ctx: dict[str, Any]) -> Any:
+        """x @ kernel + input bias: one op over all timesteps."""
         projected = K.einsum("abc,cd->abd", x, ctx["kernel"])
         if ctx["input_bias"] is not None:
             projected = ops.bias_add(projected, ctx["input_bias"])
-        steps = K.unstack(projected, timesteps, axis=1)
+        return projected
+
+    def unroll(self, x: Any, timesteps: int, backwards: bool, mask: Any = None) -> list[Any]:
+        """The outputs of every timestep of x ([batch, time, features]), in the order processed.
+        Where `mask` ([batch, time]) is False a step keeps the state and repeats the last output."""
+        ctx = self._context()
+        steps = K.unstack(self._projected(x, ctx), timesteps, axis=1)
+        keeps: list[Any] = [None] * timesteps
         state = None
+        if mask is not None:
+            keeps = K.unstack(ops.expand_dims(mask, -1), timesteps, axis=1)
+            state = self._pack(self._zero_state(x))
+        order = range(timesteps - 1, -1, -1) if backwards else range(timesteps)
         outputs = []
-        for z in steps[::-1] if backwards else steps:
-            output, state = self.step(z, state, ctx)
+        for t in order:
+            output, state = self._masked_step(steps[t], state, ctx, keeps[t])
             outputs.append(output)
         return outputs
+
+    def _masked_step(self, z: Any, state: Any, ctx: dict[str, Any], keep: Any) -> tuple[Any, Any]:
+        """`step`, but where `keep` ([batch, 1]) is False the old state stays (the output is h)."""
+        output, new = self.step(z, state, ctx)
+        if keep is None:
+            return output, new
+        kept = [ops.where(keep, n, o) for n, o in zip(self._flat(new), self._flat(state), strict=True)]
+        return kept[0], self._pack(kept)
+
+    def _pack(self, flat: list[Any]) -> Any:
+        return tuple(flat) if self._states > 1 else flat[0]
+
+    def _flat(self, state: Any) -> list[Any]:
+        return list(state) if self._states > 1 else [state]
+
+    def _zero_state(self, x: Any) -> list[Any]:
+        return [self._zeros(K.gather(ops.shape(x), K.int_const([0])))] * self._states
+
+    def loop(self, x: Any, backwards: bool, sequences: bool, mask: Any = None) -> Any:
+        """The recurrence over x ([batch, time, features]) of any length as one while loop: the
+        last output, or ([batch, time, units]) every output in the order processed."""
+        ctx = self._context()
+        steps = _time_first(self._projected(x, ctx), backwards)
+        keeps = None if mask is None else _time_first(ops.expand_dims(mask, -1), backwards)
+        count = K.gather(ops.shape(steps), K.int_const(0))
+        carried = self._zero_state(x)
+        if sequences:
+            item_shape = _element_shape(TensorShape([None, self.units]))
+            dtype = carried[0].dtype
+            carried.append(_list_op("TensorListReserve", [item_shape, count], dtype, "TensorArrayV2"))
+
+        def body(t: Any, *values: Any) -> list[Any]:
+            keep = None if keeps is None else K.gather(keeps, t)
+            state = self._pack(list(values[: self._states]))
+            output, state = self._masked_step(K.gather(steps, t), state, ctx, keep)
+            new = self._flat(state)
+            for tensor in new:
+                tensor.set_shape([None, self.units])  # what the loop carries: static shapes
+            if sequences:
+                new.append(_set_item(values[-1], t, output))
+            return [ops.add(t, K.int_const(1)), *new]
+
+        def more(t: Any, *_: Any) -> Any:
+            return ops.less(t, count)
+
+        final = while_loop(more, body, [K.int_const(0), *carried], maximum_iterations=count)
+        if not sequences:
+            return final[1]  # h
+        stacked = _stack_list(final[-1], self.units, carried[0].dtype)
+        return ops.transpose(stacked, [1, 0, 2])
+
+    def _zeros(self, batch: Any) -> Any:
+        """A [batch, units] state of zeros, `batch` a 1-element int32 tensor."""
+        dims = ops.concat([batch, K.int_const([self.units])], 0)
+        zero = ops.constant(np.float32(0.0))
+        attrs = {"T": g.attr_type(zero.dtype), "index_type": g.attr_type("int32")}
+        return K.op("Fill", [dims, zero], attrs, shape=[None, self.units], dtype=zero.dtype, typed=False)
 
     def _bias_value(self, shape: Any, dtype: Any) -> np.ndarray:
         return initializers.initial_value(self._bias_initializer, shape, dtype)
@@ -151,6 +223,7 @@ class LSTMCell(_Cell):
 class GRUCell(_Cell):
     _class_name = "GRUCell"
     _gates = 3
+    _states = 1  # h
 
     def __init__(self, units: int, reset_after: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("name", "gru_cell")
@@ -208,9 +281,37 @@ def _plus(x: Any, y: Any) -> Any:
     return x if y is None else ops.add(x, y)
 
 
+def _time_first(x: Any, backwards: bool) -> Any:
+    """[batch, time, ...] as [time, batch, ...], the time axis reversed if `backwards`."""
+    x = ops.transpose(x, [1, 0, 2])
+    if backwards:
+        reverse = {"Tidx": g.attr_type("int32")}
+        x = K.op("ReverseV2", [x, K.int_const([0])], reverse, shape=x.shape)
+    return x
+
+
+def _set_item(tensor_list: Any, index: Any, value: Any) -> Any:
+    attrs = {"element_dtype": g.attr_type(value.dtype)}
+    variant = [as_dtype("variant")]
+    return ops.apply(
+        "TensorListSetItem", [tensor_list, index, value], attrs, variant, [[]], "TensorListSetItem"
+    )[0]
+
+
+def _stack_list(tensor_list: Any, units: int, dtype: Any) -> Any:
+    """The TensorList's [batch, units] items stacked: [time, batch, units]."""
+    attrs = {"element_dtype": g.attr_type(dtype), "num_elements": g.attr_int(-1)}
+    inputs = [tensor_list, _element_shape(TensorShape([None, units]))]
+    shape = TensorShape([None, None, units])
+    return ops.apply(
+        "TensorListStack", inputs, attrs, [dtype], [shape], "TensorArrayV2Stack/TensorListStack"
+    )[0]
+
+
 class _RNN(Layer):
     _identifier = "_tf_keras_rnn_layer"
     _expects_training_arg = True
+    _takes_mask = True
     _cell_class: type[_Cell] = LSTMCell
 
     def __init__(
@@ -247,15 +348,19 @@ class _RNN(Layer):
         self.cell._build_input_shape = TensorShape([dims[0], dims[-1]])
         self.built = True
 
-    def call(self, inputs: Any, training: Any = None, **_: Any) -> Any:
+    def call(self, inputs: Any, training: Any = None, mask: Any = None, **_: Any) -> Any:
         x = ops.convert_to_tensor(inputs)
+        if mask is not None:
+            mask = ops.convert_to_tensor(mask)
         timesteps = (x.shape.dims or (None, None))[1]
         if timesteps is None:
-            raise UnsupportedError(
-                f"layer {self.name}: the number of timesteps must be known (give the Input a fixed length)"
-            )
-        outputs = self.cell.unroll(x, int(timesteps), self.go_backwards)
+            return self.cell.loop(x, self.go_backwards, self.return_sequences, mask)
+        outputs = self.cell.unroll(x, int(timesteps), self.go_backwards, mask)
         return K.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Every timestep's output carries the input's mask (as given, even going backwards)."""
+        return mask if self.return_sequences else None
 
     def _input_spec(self) -> Any:
         features = dims_of(self._build_input_shape, self)[-1]
