@@ -407,22 +407,22 @@ def map_fn(
         return EagerTensor(np.stack([np.asarray(r._value) for r in results]), out_dtype)
     with outer.name_scope(name or "map"):
         item_shape = TensorShape(None if elems_t.shape.dims is None else elems_t.shape.dims[1:])
-        source = _list_op(
+        source = tensor_list_op(
             "TensorListFromTensor",
-            [elems_t, _element_shape(item_shape)],
+            [elems_t, element_shape_tensor(item_shape)],
             elems_t.dtype,
             "TensorArrayUnstack/TensorListFromTensor",
         )
         count = ops.apply("TensorListLength", [source], {}, [_INT32], [[]], "TensorListLength")[0]
-        results = _list_op(
-            "TensorListReserve", [_element_shape(TensorShape(None)), count], out_dtype, "TensorArrayV2_1"
+        results = tensor_list_op(
+            "TensorListReserve", [element_shape_tensor(TensorShape(None)), count], out_dtype, "TensorArrayV2_1"
         )
         out_shape: list[TensorShape] = []
 
         def step(i: Tensor, acc: Tensor) -> Any:
             item = ops.apply(
                 "TensorListGetItem",
-                [ops.convert_to_tensor(source), i, _element_shape(item_shape)],
+                [ops.convert_to_tensor(source), i, element_shape_tensor(item_shape)],
                 {"element_dtype": g.attr_type(elems_t.dtype)},
                 [elems_t.dtype],
                 [item_shape],
@@ -452,7 +452,7 @@ def map_fn(
         stacked_shape = TensorShape(None if element.dims is None else [elems_t.shape.dims[0], *element.dims])
         return ops.apply(
             "TensorListStack",
-            [final, _element_shape(element)],
+            [final, element_shape_tensor(element)],
             {"element_dtype": g.attr_type(out_dtype), "num_elements": attr_value_pb2.AttrValue(i=-1)},
             [out_dtype],
             [stacked_shape],
@@ -460,7 +460,7 @@ def map_fn(
         )[0]
 
 
-def _element_shape(shape: TensorShape) -> Tensor:
+def element_shape_tensor(shape: TensorShape) -> Tensor:
     """TensorList element shapes as TF encodes them: -1 for an unknown rank, -1 for unknown dims."""
     if shape.dims is None:
         return ops.constant(-1, dtype=_INT32, name="element_shape")
@@ -468,6 +468,6 @@ def _element_shape(shape: TensorShape) -> Tensor:
     return ops.constant(dims, dtype=_INT32, name="element_shape")
 
 
-def _list_op(op_type: str, inputs: list[Tensor], element_dtype: DType, name: str) -> Tensor:
+def tensor_list_op(op_type: str, inputs: list[Tensor], element_dtype: DType, name: str) -> Tensor:
     attrs = {"element_dtype": g.attr_type(element_dtype), "shape_type": g.attr_type(_INT32)}
     return ops.apply(op_type, inputs, attrs, [as_dtype("variant")], [[]], name)[0]

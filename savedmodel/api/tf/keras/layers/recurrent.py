@@ -12,7 +12,7 @@ import numpy as np
 
 from savedmodel.api.tf import graph as g
 from savedmodel.api.tf import ops
-from savedmodel.api.tf.control_flow import _element_shape, _list_op, while_loop
+from savedmodel.api.tf.control_flow import element_shape_tensor, tensor_list_op, while_loop
 from savedmodel.api.tf.dtypes import as_dtype
 from savedmodel.api.tf.graph import TensorShape
 from savedmodel.api.tf.keras import backend as K
@@ -131,9 +131,9 @@ class _Cell(Layer):
         count = K.gather(ops.shape(steps), K.int_const(0))
         carried = self._zero_state(x)
         if sequences:
-            item_shape = _element_shape(TensorShape([None, self.units]))
+            item_shape = element_shape_tensor(TensorShape([None, self.units]))
             dtype = carried[0].dtype
-            carried.append(_list_op("TensorListReserve", [item_shape, count], dtype, "TensorArrayV2"))
+            carried.append(tensor_list_op("TensorListReserve", [item_shape, count], dtype, "TensorArrayV2"))
 
         def body(t: Any, *values: Any) -> list[Any]:
             keep = None if keeps is None else K.gather(keeps, t)
@@ -301,7 +301,7 @@ def _set_item(tensor_list: Any, index: Any, value: Any) -> Any:
 def _stack_list(tensor_list: Any, units: int, dtype: Any) -> Any:
     """The TensorList's [batch, units] items stacked: [time, batch, units]."""
     attrs = {"element_dtype": g.attr_type(dtype), "num_elements": g.attr_int(-1)}
-    inputs = [tensor_list, _element_shape(TensorShape([None, units]))]
+    inputs = [tensor_list, element_shape_tensor(TensorShape([None, units]))]
     shape = TensorShape([None, None, units])
     return ops.apply(
         "TensorListStack", inputs, attrs, [dtype], [shape], "TensorArrayV2Stack/TensorListStack"
