@@ -414,9 +414,8 @@ def map_fn(
             "TensorArrayUnstack/TensorListFromTensor",
         )
         count = ops.apply("TensorListLength", [source], {}, [_INT32], [[]], "TensorListLength")[0]
-        results = tensor_list_op(
-            "TensorListReserve", [element_shape_tensor(TensorShape(None)), count], out_dtype, "TensorArrayV2_1"
-        )
+        any_shape = element_shape_tensor(TensorShape(None))
+        results = tensor_list_op("TensorListReserve", [any_shape, count], out_dtype, "TensorArrayV2_1")
         out_shape: list[TensorShape] = []
 
         def step(i: Tensor, acc: Tensor) -> Any:
