@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from savedmodel.errors import (
+    ExecutionError,
     FormatError,
     InvalidInputError,
     NotFoundError,
@@ -172,7 +173,10 @@ class SignatureFunction:
         limits = self._session.runtime.limits
         check_call_bytes(values, f"signature {self.name!r} inputs", limits)
         # Plan.run makes the policy's limits the active ones for kernels without a ctx.
-        results = self.plan.run(self._session.runtime.new_context(), values)
+        try:
+            results = self.plan.run(self._session.runtime.new_context(), values)
+        except MemoryError as exc:  # an executor's own bookkeeping, outside any one kernel
+            raise ExecutionError(f"signature {self.name!r}: out of memory") from exc
         check_call_bytes(results, f"signature {self.name!r} outputs", limits)
         return dict(zip(self._output_keys, results, strict=True))
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from savedmodel.errors import InvalidInputError, NotFoundError
+from savedmodel.errors import ExecutionError, InvalidInputError, NotFoundError
 from savedmodel.format import dtypes
 from savedmodel.graph.model import FunctionLibrary, GraphModel
 from savedmodel.graph.names import parse_tensor_name
@@ -133,7 +133,10 @@ class Session:
         normalized = [self._normalize(n) for n in feed_names]
         values = [convert_feed(feed_dict[n], self.feed_dtype(n), f"feed {n!r}") for n in feed_names]
         plan = self.prepare(normalized, tensor_fetches, op_targets)
-        results = plan.run(self.runtime.new_context(), values)
+        try:
+            results = plan.run(self.runtime.new_context(), values)
+        except MemoryError as exc:  # an executor's own bookkeeping, outside any one kernel
+            raise ExecutionError("out of memory while running the graph") from exc
         by_name = dict(zip(tensor_fetches, results, strict=True))
         out = [by_name[n] if ":" in n else None for n in names]
         return out[0] if single else out

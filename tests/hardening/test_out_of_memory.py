@@ -1,0 +1,34 @@
+"""MemoryError from an executor's own bookkeeping (outside any one kernel, which the plans already
+wrap) reaches the caller as a typed ExecutionError, never raw (a fuzzed model hit one once)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT
+
+import savedmodel
+from savedmodel.errors import ExecutionError
+
+
+def _out_of_memory(*args, **kwargs):
+    raise MemoryError()
+
+
+def test_signature_call_turns_memory_error_into_execution_error(monkeypatch):
+    model = savedmodel.load(ROOT / "examples" / "add_two")
+    signature = model.signatures["serving_default"]
+    assert float(signature(input=1.0)["output"]) == 3.0
+    monkeypatch.setattr(signature.plan, "run", _out_of_memory)
+    with pytest.raises(ExecutionError, match="out of memory"):
+        signature(input=1.0)
+
+
+def test_session_run_turns_memory_error_into_execution_error(monkeypatch):
+    from savedmodel.runtime import session as session_module
+
+    model = savedmodel.load(ROOT / "examples" / "add_two")
+    session = model.signatures["serving_default"]._session
+    plan_class = type(model.signatures["serving_default"].plan)
+    monkeypatch.setattr(plan_class, "run", _out_of_memory)
+    with pytest.raises(ExecutionError, match="out of memory"):
+        session_module.Session.run(session, [], {}, targets=[])
