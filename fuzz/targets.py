@@ -55,7 +55,18 @@ class Crash(Exception):
         self.target = target
         self.data = data
         self.error = error
-        super().__init__(f"{target}: {type(error).__name__}: {error}")
+        super().__init__(f"{target}: {type(error).__name__}: {error}{_innermost_frame(error)}")
+
+
+def _innermost_frame(error: BaseException) -> str:
+    """' at file:line in function' for the frame that raised `error` (where a crash comes from)."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" at {last.filename}:{last.lineno} in {last.name}"
 
 
 # --------------------------------------------------------------------------- seeds

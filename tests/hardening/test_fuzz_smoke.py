@@ -40,11 +40,11 @@ def test_deterministic_mutations_raise_only_typed_errors(name: str) -> None:
     crashes = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SyntaxWarnings from parsing mutated expressions
-        for data in inputs:
+        for index, data in enumerate(inputs):
             try:
                 run_one(target, data, PER_INPUT_TIMEOUT_S)
             except Crash as crash:
-                crashes.append(f"{crash} (input {data[:80]!r})")
+                crashes.append(f"{crash} (input #{index} of deterministic_inputs, {data[:80]!r})")
     assert not crashes, "\n".join(crashes[:5])
 
 
