@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from savedmodel.format import checkpoint as ckpt
+from savedmodel.format import structured
 from savedmodel.format.tensor import shape_to_proto
 from savedmodel.proto import (
     saved_object_graph_pb2,
@@ -32,58 +33,19 @@ class Spec:
     name: str = ""
 
 
+def _spec_fields(value: Any) -> structured.SpecFields | None:
+    return (value.name, value.shape, value.dtype) if isinstance(value, Spec) else None
+
+
 def encode(value: Any) -> struct_pb2.StructuredValue:
-    out = struct_pb2.StructuredValue()
-    if value is None:
-        out.none_value.SetInParent()
-    elif isinstance(value, Spec):
-        out.tensor_spec_value.name = value.name
-        out.tensor_spec_value.shape.CopyFrom(value.shape)
-        out.tensor_spec_value.dtype = value.dtype
-    elif isinstance(value, dict):
-        out.dict_value.SetInParent()
-        for key, item in value.items():
-            out.dict_value.fields[key].CopyFrom(encode(item))
-    elif isinstance(value, tuple):
-        out.tuple_value.SetInParent()
-        for item in value:
-            out.tuple_value.values.add().CopyFrom(encode(item))
-    elif isinstance(value, list):
-        out.list_value.SetInParent()
-        for item in value:
-            out.list_value.values.add().CopyFrom(encode(item))
-    elif isinstance(value, str):
-        out.string_value = value
-    else:
-        raise TypeError(f"cannot encode {type(value).__name__}")
-    return out
-
-
-def fullargspec(args: list[str], kwonly: list[str]) -> struct_pb2.StructuredValue:
-    out = struct_pb2.StructuredValue()
-    nt = out.named_tuple_value
-    nt.name = "FullArgSpec"
-    fields: list[tuple[str, Any]] = [
-        ("args", list(args)),
-        ("varargs", None),
-        ("varkw", None),
-        ("defaults", None),
-        ("kwonlyargs", list(kwonly)),
-        ("kwonlydefaults", None),
-        ("annotations", {}),
-    ]
-    for key, value in fields:
-        pair = nt.values.add()
-        pair.key = key
-        pair.value.CopyFrom(encode(value))
-    return out
+    return structured.encode(value, _spec_fields)
 
 
 def function_spec(
     kwonly: list[str] | None = None, input_signature: Any = ()
 ) -> saved_object_graph_pb2.FunctionSpec:
     spec = saved_object_graph_pb2.FunctionSpec()
-    spec.fullargspec.CopyFrom(fullargspec([], kwonly or []))
+    spec.fullargspec.CopyFrom(structured.fullargspec([], kwonly))
     spec.input_signature.CopyFrom(encode(input_signature))
     return spec
 

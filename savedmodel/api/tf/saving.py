@@ -23,7 +23,7 @@ from savedmodel.api.tf.saver import assign_restored_value, merge_sharded_save, s
 from savedmodel.api.tf.variables import BaseVariable, EagerVariable
 from savedmodel.errors import InvalidInputError
 from savedmodel.format import checkpoint as ckpt
-from savedmodel.format import writer
+from savedmodel.format import structured, writer
 from savedmodel.proto import (
     meta_graph_pb2,
     saved_model_pb2,
@@ -69,39 +69,21 @@ class _Node:
 # --- struct encoding -------------------------------------------------------------------
 
 
+def _spec_fields(value: Any) -> structured.SpecFields | None:
+    if isinstance(value, Tensor):
+        value = TensorSpec(value.shape, value.dtype, None)
+    if isinstance(value, TensorSpec):
+        return value.name or "", value.shape.as_proto(), value.dtype.as_datatype_enum
+    return None
+
+
 def _encode(value: Any) -> struct_pb2.StructuredValue:
-    out = struct_pb2.StructuredValue()
-    if value is None:
-        out.none_value.SetInParent()
-    elif isinstance(value, TensorSpec):
-        out.tensor_spec_value.name = value.name or ""
-        out.tensor_spec_value.shape.CopyFrom(value.shape.as_proto())
-        out.tensor_spec_value.dtype = value.dtype.as_datatype_enum
-    elif isinstance(value, Tensor):
-        return _encode(TensorSpec(value.shape, value.dtype, None))
-    elif isinstance(value, dict):
-        out.dict_value.SetInParent()
-        for key, item in value.items():
-            out.dict_value.fields[str(key)].CopyFrom(_encode(item))
-    elif isinstance(value, tuple):
-        out.tuple_value.SetInParent()
-        for item in value:
-            out.tuple_value.values.add().CopyFrom(_encode(item))
-    elif isinstance(value, list):
-        out.list_value.SetInParent()
-        for item in value:
-            out.list_value.values.add().CopyFrom(_encode(item))
-    elif isinstance(value, bool):
-        out.bool_value = value
-    elif isinstance(value, int):
-        out.int64_value = value
-    elif isinstance(value, float):
-        out.float64_value = value
-    elif isinstance(value, str):
-        out.string_value = value
-    else:
-        raise InvalidInputError(f"cannot save a function argument of type {type(value).__name__}")
-    return out
+    try:
+        return structured.encode(value, _spec_fields)
+    except structured.UnencodableValueError as exc:
+        raise InvalidInputError(
+            f"cannot save a function argument of type {type(exc.value).__name__}"
+        ) from None
 
 
 def _output_signature(structure: Any, path: tuple[str, ...] = ()) -> Any:
@@ -139,28 +121,6 @@ def _defaults(fn: Function) -> tuple[Any, ...] | None:
     return tuple(values) or None
 
 
-def _fullargspec(
-    args: list[str], kwonly: list[str] | None = None, defaults: tuple[Any, ...] | None = None
-) -> struct_pb2.StructuredValue:
-    out = struct_pb2.StructuredValue()
-    nt = out.named_tuple_value
-    nt.name = "FullArgSpec"
-    fields: list[tuple[str, Any]] = [
-        ("args", list(args)),
-        ("varargs", None),
-        ("varkw", None),
-        ("defaults", defaults),
-        ("kwonlyargs", list(kwonly or [])),
-        ("kwonlydefaults", None),
-        ("annotations", {}),
-    ]
-    for key, value in fields:
-        pair = nt.values.add()
-        pair.key = key
-        pair.value.CopyFrom(_encode(value))
-    return out
-
-
 def _function_spec(
     args: list[str],
     input_signature: Any,
@@ -169,7 +129,8 @@ def _function_spec(
     defaults: tuple[Any, ...] | None = None,
 ) -> saved_object_graph_pb2.FunctionSpec:
     spec = saved_object_graph_pb2.FunctionSpec()
-    spec.fullargspec.CopyFrom(_fullargspec((["self"] if is_method else []) + args, kwonly, defaults))
+    arg_names = (["self"] if is_method else []) + args
+    spec.fullargspec.CopyFrom(structured.fullargspec(arg_names, kwonly, defaults))
     spec.is_method = is_method
     spec.input_signature.CopyFrom(_encode(tuple(input_signature) if input_signature is not None else None))
     return spec
