@@ -45,18 +45,12 @@ def test_ops_doc_is_up_to_date():
     assert result.returncode == 0, result.stderr
 
 
-def test_executor_knows_every_reference_optimizer_update() -> None:
-    from savedmodel.ops import training
-    from savedmodel.runtime import plan
-
-    assert plan.APPLY_OPS == training.REF_OPS
-
-
-def test_stateless_control_flow_is_registered_stateless_as_in_tensorflow():
+def test_stateless_control_flow_has_no_side_effects_as_in_tensorflow():
     """StatelessIf/Case/While may be pruned from a function body when nothing uses them (TF's
     OpDefs mark them not stateful); If/Case/While are kept."""
     from savedmodel.graph.outputs import tf_op_defs
 
     op_defs = tf_op_defs()
     for op in ("If", "Case", "While", "StatelessIf", "StatelessCase", "StatelessWhile"):
-        assert registry.lookup(op).stateful == op_defs[op].is_stateful, op
+        assert registry.lookup(op).side_effects == op_defs[op].is_stateful, op
+        assert registry.has_fact(op, "tf_stateful") == op_defs[op].is_stateful, op

@@ -142,8 +142,8 @@ def render() -> str:
             k = kernels[op]
             types = ", ".join(k.dtypes) if k.dtypes else ""
             notes = "; ".join(n for n in (NOTES.get(op, ""), _doc_note(k.doc)) if n)
-            if k.stateful:
-                notes = ("stateful; " + notes) if notes else "stateful"
+            if k.side_effects:
+                notes = ("side effects; " + notes) if notes else "side effects"
             out.append(f"| {op} | {types} | {'yes' if op in golden else ''} | {notes} |")
     return "\n".join(out) + "\n"
 

@@ -14,27 +14,43 @@ from typing import Any
 import numpy as np
 
 from savedmodel.errors import ExecutionError
-from savedmodel.graph.model import DATAFLOW_PRIMITIVES
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
 from savedmodel.policy import deadline_error, iteration_limit_error
 from savedmodel.runtime.context import FunctionRef
 
 
-@kernel("LoopCond", family="control_flow", doc="passes the loop predicate through")
+@kernel(
+    "LoopCond",
+    family="control_flow",
+    forwards_input=True,
+    dataflow="loop_cond",
+    doc="passes the loop predicate through",
+)
 def _loop_cond(ctx: Any, pred: Any) -> Any:
     return pred
 
 
-@kernel(
-    *DATAFLOW_PRIMITIVES,
-    family="control_flow",
-    doc="TF1 control-flow primitive (routed by the dataflow executor)",
-)
+def _primitive(*ops: str, role: str) -> Any:
+    return kernel(
+        *ops,
+        family="control_flow",
+        dataflow=role,
+        doc="TF1 control-flow primitive (routed by the dataflow executor)",
+    )
+
+
+@_primitive("Switch", "RefSwitch", role="switch")
+@_primitive("Merge", "RefMerge", role="merge")
+@_primitive("Enter", "RefEnter", role="enter")
+@_primitive("Exit", "RefExit", role="exit")
+@_primitive("NextIteration", "RefNextIteration", role="next_iteration")
 def _dataflow_primitive(ctx: Any, *inputs: Any) -> Any:
     raise ExecutionError("TF1 control-flow primitives run only in the dataflow executor")
 
 
-@kernel("ControlTrigger", family="control_flow", doc="does nothing; its output is never dead")
+@kernel(
+    "ControlTrigger", family="control_flow", dataflow="trigger", doc="does nothing; its output is never dead"
+)
 def _control_trigger(ctx: Any, *inputs: Any) -> None:
     return None
 
@@ -55,7 +71,7 @@ def _func(node: NodeSpec, name: str) -> FunctionRef:
     return FunctionRef(value.name, value.attr)
 
 
-@kernel_factory("If", family="control_flow", stateful=True, doc="calls then_branch or else_branch")
+@kernel_factory("If", family="control_flow", side_effects=True, doc="calls then_branch or else_branch")
 @kernel_factory("StatelessIf", family="control_flow", doc="If whose branches have no side effects")
 def _if(node: NodeSpec) -> Any:
     then_fn = _func(node, "then_branch")
@@ -70,7 +86,7 @@ def _if(node: NodeSpec) -> Any:
 @kernel_factory(
     "Case",
     family="control_flow",
-    stateful=True,
+    side_effects=True,
     doc="calls branches[index]; out-of-range indices run the last branch",
 )
 @kernel_factory("StatelessCase", family="control_flow", doc="Case whose branches have no side effects")
@@ -87,7 +103,7 @@ def _case(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("While", family="control_flow", stateful=True, doc="repeats body while cond holds")
+@kernel_factory("While", family="control_flow", side_effects=True, doc="repeats body while cond holds")
 @kernel_factory("StatelessWhile", family="control_flow", doc="While whose cond and body have no side effects")
 def _while(node: NodeSpec) -> Any:
     cond_fn = _func(node, "cond")

@@ -16,7 +16,7 @@ from savedmodel.runtime.context import FunctionRef
     "PartitionedCall",
     "StatefulPartitionedCall",
     family="functional",
-    stateful=True,
+    side_effects=True,
     doc="calls the function in attr f",
 )
 def _partitioned_call(node: NodeSpec) -> Any:

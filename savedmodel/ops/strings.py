@@ -894,7 +894,7 @@ def _string_format(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("PrintV2", family="strings", stateful=True, dtypes=STRING)
+@kernel_factory("PrintV2", family="strings", side_effects=True, dtypes=STRING)
 def _print_v2(node: NodeSpec) -> Any:
     # Prints to the process's stdout or stderr (TF's log(...) streams go to stderr too). A
     # "file://<path>" stream appends to that file, a file op: the policy refuses it unless file
@@ -931,7 +931,7 @@ def _print_to_file(ctx: Any, path: str, text: str) -> None:
         fail(f"PrintV2 cannot append to {path}: {exc.strerror or exc}")
 
 
-@kernel_factory("Print", family="strings", stateful=True, dtypes=("all",))
+@kernel_factory("Print", family="strings", side_effects=True, dtypes=("all",))
 def _print_v1(node: NodeSpec) -> Any:
     message = _attr_text(node, "message", "")
     first_n = int(node.attrs.get("first_n", -1))
@@ -947,7 +947,7 @@ def _print_v1(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("Assert", family="strings", stateful=True, dtypes=("all",))
+@kernel_factory("Assert", family="strings", side_effects=True, dtypes=("all",))
 def _assert(node: NodeSpec) -> Any:
     limit = int(node.attrs.get("summarize", 3))
 

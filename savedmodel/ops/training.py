@@ -376,7 +376,7 @@ def _ref_kernel(opt: Optimizer, sparse: bool = False) -> None:
     n_state = 1 + len(opt.slots)
     step = _sparse_step if sparse else _step
 
-    @kernel_factory(op, family="training", stateful=True, dtypes=FLOATS, doc=_doc(opt, "reference"))
+    @kernel_factory(op, family="training", side_effects=True, dtypes=FLOATS, doc=_doc(opt, "reference"))
     def prepare(node: NodeSpec) -> Any:
         attrs = _attrs(opt, node)
 
@@ -395,7 +395,7 @@ def _resource_kernel(opt: Optimizer, sparse: bool = False) -> None:
     n_state = 1 + len(opt.slots)
     step = _sparse_step if sparse else _step
 
-    @kernel_factory(op, family="training", stateful=True, dtypes=FLOATS, doc=_doc(opt, "resource"))
+    @kernel_factory(op, family="training", side_effects=True, dtypes=FLOATS, doc=_doc(opt, "resource"))
     def prepare(node: NodeSpec) -> Any:
         attrs = _attrs(opt, node)
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from savedmodel.errors import ExecutionError, FormatError, SavedModelError
 from savedmodel.graph.model import GraphModel
+from savedmodel.ops import registry
 from savedmodel.policy import deadline_error, iteration_limit_error
 from savedmodel.runtime.loops import loop_label
 from savedmodel.runtime.plan import CONSTANT_OPS, REF_CONSUMERS, REF_PRODUCERS, Plan, prepare_node
@@ -49,21 +50,18 @@ _MISSING = object()
 # What firing a node does. _CONST and _PASS are regular nodes whose kernel is skipped: a
 # constant's value is fixed once prepared, an identity returns its input.
 _REGULAR, _SWITCH, _MERGE, _ENTER, _EXIT, _NEXT, _TRIGGER, _CONST, _PASS = range(9)
-_KINDS = {
-    "Switch": _SWITCH,
-    "RefSwitch": _SWITCH,
-    "Merge": _MERGE,
-    "RefMerge": _MERGE,
-    "Enter": _ENTER,
-    "RefEnter": _ENTER,
-    "Exit": _EXIT,
-    "RefExit": _EXIT,
-    "NextIteration": _NEXT,
-    "RefNextIteration": _NEXT,
-    "ControlTrigger": _TRIGGER,
+_ROLE_KINDS = {
+    "switch": _SWITCH,
+    "merge": _MERGE,
+    "enter": _ENTER,
+    "exit": _EXIT,
+    "next_iteration": _NEXT,
+    "trigger": _TRIGGER,
+    "loop_cond": _REGULAR,
 }
+_KINDS = {op: _ROLE_KINDS[role] for op, role in registry.dataflow_roles().items()}
 # Ops whose kernel returns its single input unchanged.
-_PASS_OPS = frozenset({"Identity", "LoopCond", "StopGradient", "PreventGradient", "Snapshot"})
+_PASS_OPS = registry.ops_with("forwards_input")
 # How a node waits for its inputs: one input (no counting), several, or Merge's rule.
 _GATE_ONE, _GATE_MANY, _GATE_MERGE = range(3)
 
