@@ -54,3 +54,16 @@ def test_stateless_control_flow_has_no_side_effects_as_in_tensorflow():
     for op in ("If", "Case", "While", "StatelessIf", "StatelessCase", "StatelessWhile"):
         assert registry.lookup(op).side_effects == op_defs[op].is_stateful, op
         assert registry.has_fact(op, "tf_stateful") == op_defs[op].is_stateful, op
+
+
+def test_each_note_of_a_family_table_reaches_its_kernel():
+    """docs/ops.md's notes come from the kernels' registrations; a family's NOTES table names
+    only ops that module registers with `notes=NOTES`."""
+    import importlib
+
+    kernels = registry.all_kernels()
+    for module_name in registry.family_modules():
+        module = importlib.import_module(f"savedmodel.ops.{module_name}")
+        for op, note in getattr(module, "NOTES", {}).items():
+            assert op in kernels and kernels[op].notes == note, (module_name, op)
+    assert "half to even" in kernels["Round"].notes and "RE2" in kernels["RegexReplace"].notes

@@ -23,6 +23,16 @@ from savedmodel.ops._common import FLOATS, as_dtype, fail, int_list, scalar_int,
 from savedmodel.ops.registry import NodeSpec, kernel_factory
 from savedmodel.policy import check_tensor_bytes
 
+FAMILY_NOTES = (
+    "The stateless ops (uniform, normal, truncated normal, ints, gamma, Poisson, binomial, "
+    "multinomial, parameterized truncated normal, shuffle, RandomIndexShuffle, key/counter/alg) "
+    "reproduce TensorFlow's CPU Philox-4x32-10 streams bit for bit; StatelessMultinomial and "
+    "StatelessParameterizedTruncatedNormal only while TensorFlow runs them as one shard (small "
+    "outputs), since larger ones are split across its threads, each shard restarting the stream. "
+    "The stateful ops draw from NumPy: values differ from TensorFlow's for the same seed; shapes, "
+    "dtypes, ranges and distributions match. Seeded stateful nodes are reproducible from run to run."
+)
+
 
 def _shape(value: np.ndarray) -> list[int]:
     dims = int_list(value, "shape")

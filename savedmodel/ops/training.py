@@ -20,6 +20,14 @@ from savedmodel.ops._common import FLOATS, fail, shape_str, upcast
 from savedmodel.ops.registry import NodeSpec, kernel_factory
 from savedmodel.runtime.resources import RefVariable, VariableResource, deref
 
+FAMILY_NOTES = (
+    "Optimizer updates as TensorFlow's training ops compute them: `ApplyX` updates TF1 "
+    "reference variables in place and outputs the reference, `ResourceApplyX` updates resource "
+    "variables, `SparseApplyX`/`ResourceSparseApplyX` update the rows `indices` picks (a repeated "
+    "index updates one after another). Checked over three train steps of TF1 SavedModels "
+    "(tests/fixtures/training), not by kernel goldens."
+)
+
 Arrays = list[np.ndarray]
 # rule(state, hyper, attrs) -> new state; state = [var, *slots], hyper = {name: array}.
 Rule = Callable[[Arrays, dict[str, np.ndarray], dict[str, Any]], Arrays]
