@@ -1,20 +1,21 @@
 """Control flow: TF1 dataflow primitives and TF2 functional If/While/Case.
 
-Switch, Merge, Enter, Exit, NextIteration and ControlTrigger are listed here so
-the registry knows them; their routing (dead tensors, frames, iterations) is done
-by savedmodel.runtime.dataflow. The run functions below are what a straight-line
+Switch, Merge, Enter, Exit, NextIteration (and their Ref forms), LoopCond and ControlTrigger
+are registered here with their `dataflow` role, which savedmodel.runtime.dataflow reads; their
+routing (dead tensors, frames, iterations) is done there. The run functions below are what a straight-line
 executor would do with them (identity), used only for LoopCond.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from savedmodel.errors import ExecutionError
-from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
+from savedmodel.ops.registry import NodeSpec, Run, kernel, kernel_factory
 from savedmodel.policy import deadline_error, iteration_limit_error
 from savedmodel.runtime.context import FunctionRef
 
@@ -30,7 +31,8 @@ def _loop_cond(ctx: Any, pred: Any) -> Any:
     return pred
 
 
-def _primitive(*ops: str, role: str) -> Any:
+def _primitive(*ops: str, role: str) -> Callable[[Run], Run]:
+    """Registers a TF1 dataflow primitive with its role in the dataflow executor."""
     return kernel(
         *ops,
         family="control_flow",

@@ -40,7 +40,7 @@ from savedmodel.runtime.fusion import fuse_steps
 from savedmodel.runtime.resources import alias, deref
 
 # Op facts, from the kernel registry (savedmodel/ops/registry.py: `ops_with`, generated index).
-# Ops whose semantics live in the dataflow executor (the registry only lists them).
+# Ops whose semantics live in the dataflow executor (their kernels declare a dataflow role).
 DATAFLOW_OPS = registry.ops_with("dataflow")
 # Ops that produce a reference to a TF1 variable rather than a value (TensorFlow's OpDef: a
 # reference output): variables, Assign*, optimizer updates and scatters, RefIdentity, RefSwitch...
