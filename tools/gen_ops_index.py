@@ -19,6 +19,9 @@ INDEX = ROOT / "savedmodel" / "ops" / "_index.py"
 def build_index() -> dict[str, str]:
     from savedmodel.ops import registry
 
+    # Some families import the executor, whose op-fact sets are read from the index being rebuilt:
+    # an index without them would make it import every family at once, before each is attributed.
+    registry._index_facts = lambda: dict.fromkeys(registry.FACTS, frozenset())
     index: dict[str, str] = {}
     for module in registry.family_modules():
         before = set(registry._REGISTRY)
