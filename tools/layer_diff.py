@@ -254,7 +254,7 @@ def tf_worker(work: Path) -> int:
             for t in op.outputs
             if t.dtype in numeric
         ]
-        with tf.compat.v1.Session(graph=graph, config=session_config) as sess:
+        with tf.compat.v1.GraphSession(graph=graph, config=session_config) as sess:
             values = sess.run(names, feeds_by_name)
     npzio.save(work / f"tf_{config['tag']}.npz", {f"t{i}": v for i, v in enumerate(values)})
     info: dict[str, Any] = {"names": names}
@@ -270,7 +270,7 @@ def _golden_ops(tf: Any, config: Mapping[str, Any]) -> dict[str, int]:
 
     feeds = npzio.load(Path(config["work"]) / "signature_feeds.npz")
     counts: dict[str, int] = defaultdict(int)
-    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
+    with tf.Graph().as_default() as graph, tf.compat.v1.GraphSession(graph=graph) as sess:
         meta_graph = tf.compat.v1.saved_model.loader.load(sess, config["tags"], config["model"])
         sig = meta_graph.signature_def[config["signature"]]
         options = tf.compat.v1.RunOptions(output_partition_graphs=True)
@@ -470,7 +470,7 @@ def attribute(
     """Per op type: the signature outputs' err with only that type's local errors left (every other
     node's output corrected by TF's value minus its local value), and with only that type's
     corrected. The type that alone reproduces the error is the one that loses it."""
-    from savedmodel.runtime.session import Session
+    from savedmodel.runtime.session import GraphSession
 
     fed_inputs = {flat.feeds[k]: v for k, v in feeds.items()}
     keys = list(flat.outputs)
@@ -485,7 +485,7 @@ def attribute(
             corrections[flat.op_of.get(name.rsplit(":", 1)[0], "?")][name] = delta
 
     def errors(fixed: Mapping[str, np.ndarray]) -> dict[str, float]:
-        session = Session(_corrected(flat, fixed), op_list=op_list, where="layer_diff")
+        session = GraphSession(_corrected(flat, fixed), op_list=op_list, where="layer_diff")
         values = session.run([flat.outputs[k] for k in keys], fed_inputs)
         return {
             k: scaled_error(np.asarray(v), tf_values[flat.outputs[k]])
@@ -636,10 +636,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"inlined {len(flat.graph_def.node)} nodes; outputs {flat.outputs}", flush=True)
 
     import savedmodel
-    from savedmodel.runtime.session import Session
+    from savedmodel.runtime.session import GraphSession
 
     meta_graph = savedmodel.load(model_dir, tags).meta_graph
-    session = Session(flat.graph_def, op_list=meta_graph.meta_info_def.stripped_op_list, where="layer_diff")
+    op_list = meta_graph.meta_info_def.stripped_op_list
+    session = GraphSession(flat.graph_def, op_list=op_list, where="layer_diff")
     with tempfile.TemporaryDirectory(prefix="layer_diff") as tmp:
         work = Path(tmp)
         extra: dict[str, Any] = {}

@@ -302,7 +302,7 @@ class Converter:
         """Values of variables the checkpoint lacks (local variables, which the init op sets)
         from their VariableDef's initial value, computed with savedmodel's runtime."""
         from savedmodel.proto import variable_pb2
-        from savedmodel.runtime.session import Session
+        from savedmodel.runtime.session import GraphSession
 
         wanted = set(names)
         initial: dict[str, str] = {}
@@ -317,7 +317,7 @@ class Converter:
             return {}
         out = {}
         try:
-            session = Session(self.meta.graph_def, op_list=self.meta.meta_info_def.stripped_op_list)
+            session = GraphSession(self.meta.graph_def, op_list=self.meta.meta_info_def.stripped_op_list)
             for node, tensor in sorted(initial.items()):
                 out[node] = np.asarray(session.run(tensor))
         except SavedModelError as exc:
