@@ -77,7 +77,7 @@ class UnknownSignatureError(NotFoundError, KeyError):
     __str__ = Exception.__str__
 
 
-class Signatures(dict):
+class SignatureFunctions(dict):
     """Signature key -> SignatureFunction; unknown keys raise UnknownSignatureError listing the known ones."""
 
     def __init__(self, source: str) -> None:
@@ -409,7 +409,7 @@ class LoadedModel:
         self.meta_graph = meta_graph
         self.session = session
         self.tags = list(meta_graph.meta_info_def.tags)
-        self.signatures: Signatures = Signatures(str(path))
+        self.signatures: SignatureFunctions = SignatureFunctions(str(path))
         self._objects: list[Any] = []
         self._root: Any = None
         self._bundle_cache: Any = None

@@ -45,7 +45,7 @@ from savedmodel.convert.graphs import (
     VARIABLE_OPS,
     GraphIndex,
 )
-from savedmodel.convert.objects import ObjectGraph, Spec, saved_concrete
+from savedmodel.convert.objects import ObjectGraphBuilder, Spec, saved_concrete
 from savedmodel.convert.report import ConversionError, Report
 from savedmodel.errors import FormatError, NotFoundError, SavedModelError
 from savedmodel.format import checkpoint as ckpt
@@ -500,7 +500,7 @@ class _Assembler:
         self.proto = conv.output
         self.meta = self.proto.meta_graphs[0]
         self.graph = self.meta.graph_def
-        self.objects = ObjectGraph()
+        self.objects = ObjectGraphBuilder()
         self.node_of: dict[tuple[str, str], int] = {}  # (kind, source) -> object node id
         self.outer: dict[tuple[str, str], str] = {}  # (kind, source) -> outer tensor name
         self.concrete: dict[str, Any] = {}

@@ -74,9 +74,12 @@ def shape_compatible(actual: tuple[int, ...], expected: Sequence[int | None] | N
     """Whether `actual` fits `expected` (None: any shape; a None or negative dim: any size)."""
     if expected is None:
         return True
-    return len(actual) == len(expected) and all(
-        e is None or e < 0 or a == e for a, e in zip(actual, expected, strict=True)
-    )
+    if len(actual) != len(expected):
+        return False
+    for a, e in zip(actual, expected, strict=True):  # a loop: this runs on every feed
+        if a != e and e is not None and e >= 0:
+            return False
+    return True
 
 
 def convert_feed(
@@ -87,16 +90,16 @@ def convert_feed(
     conversion. FeedValueError / FeedShapeError when it cannot feed."""
     if dtype is None:
         array = value if isinstance(value, np.ndarray) else np.asarray(value)
-    elif dtype == OBJECT:
+    elif dtype.kind == "O":
         array = _string_array(value, rule)
+    elif rule is FeedRule.SESSION_RUN:
+        array = _session_array(value, dtype)
     elif rule is FeedRule.SIGNATURE:
         array = _signature_array(value, dtype)
-    elif rule is FeedRule.SAVED_MODEL_CLI:
-        array = _cli_array(value, dtype)
     else:
-        array = _session_array(value, dtype)
-    if shape is not None and not shape_compatible(np.shape(array), shape):
-        raise FeedShapeError(np.shape(array))
+        array = _cli_array(value, dtype)
+    if shape is not None and not shape_compatible(array.shape, shape):
+        raise FeedShapeError(array.shape)
     return array
 
 
@@ -150,10 +153,9 @@ def _session_array(value: Any, dtype: np.dtype) -> np.ndarray:
         if not fits:
             raise _python_int_error(value, dtype)
     try:
-        with np.errstate(all="ignore"):
-            if isinstance(value, np.ndarray):
-                return value.astype(dtype)
-            return np.asarray(value).astype(dtype, copy=False)  # a fresh array already: no second copy
+        if isinstance(value, np.ndarray):
+            return value.astype(dtype)
+        return np.asarray(value).astype(dtype, copy=False)  # a fresh array already: no second copy
     except TypeError as exc:
         raise FeedTypeError(str(exc)) from None
     except (ValueError, OverflowError) as exc:

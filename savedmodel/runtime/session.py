@@ -14,6 +14,7 @@ import numpy as np
 
 from savedmodel.errors import ExecutionError, InvalidInputError, NotFoundError
 from savedmodel.format import dtypes
+from savedmodel.graph import feeds
 from savedmodel.graph.feed_values import FeedRule, FeedValueError, convert_feed
 from savedmodel.graph.model import FunctionLibrary, GraphModel
 from savedmodel.graph.names import parse_tensor_name
@@ -73,11 +74,12 @@ class GraphSession:
         return plan
 
     def feed_dtype(self, name: str) -> np.dtype | None:
+        """The dtype a feed of tensor `name` is converted to: its placeholder's (None: not a placeholder)."""
         node_name, _ = parse_tensor_name(name)
         node = self.graph.nodes.get(node_name)
         if node is None:
             raise NotFoundError(f"{self.graph.where}: fed tensor {name!r} names no node")
-        if node.op in ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault") and "dtype" in node.attr:
+        if node.op in feeds.DTYPE_PLACEHOLDERS and "dtype" in node.attr:
             return dtypes.as_numpy_dtype(dtypes.base_dtype(node.attr["dtype"].type))
         return None
 
