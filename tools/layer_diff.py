@@ -254,7 +254,7 @@ def tf_worker(work: Path) -> int:
             for t in op.outputs
             if t.dtype in numeric
         ]
-        with tf.compat.v1.GraphSession(graph=graph, config=session_config) as sess:
+        with tf.compat.v1.Session(graph=graph, config=session_config) as sess:
             values = sess.run(names, feeds_by_name)
     npzio.save(work / f"tf_{config['tag']}.npz", {f"t{i}": v for i, v in enumerate(values)})
     info: dict[str, Any] = {"names": names}
@@ -270,7 +270,7 @@ def _golden_ops(tf: Any, config: Mapping[str, Any]) -> dict[str, int]:
 
     feeds = npzio.load(Path(config["work"]) / "signature_feeds.npz")
     counts: dict[str, int] = defaultdict(int)
-    with tf.Graph().as_default() as graph, tf.compat.v1.GraphSession(graph=graph) as sess:
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
         meta_graph = tf.compat.v1.saved_model.loader.load(sess, config["tags"], config["model"])
         sig = meta_graph.signature_def[config["signature"]]
         options = tf.compat.v1.RunOptions(output_partition_graphs=True)

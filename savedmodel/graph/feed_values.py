@@ -148,7 +148,7 @@ def _session_array(value: Any, dtype: np.dtype) -> np.ndarray:
     if isinstance(value, int):
         try:
             fits = dtype.type(value) == value
-        except (OverflowError, ValueError):
+        except (OverflowError, ValueError, TypeError):
             fits = False
         if not fits:
             raise _python_int_error(value, dtype)

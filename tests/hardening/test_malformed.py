@@ -435,7 +435,8 @@ def _structural_cases() -> list[Case]:
                 node(
                     "l",
                     "TensorListReserve",
-                    "es", "n",
+                    "es",
+                    "n",
                     element_dtype=type_attr(F32),
                     shape_type=type_attr(I32),
                 ),

@@ -133,9 +133,9 @@ def test_compat_v1_session_runs_under_its_policy_limits() -> None:
     tf1 = tf.compat.v1
     imported = tf1.Graph()
     imported.import_graph_def(random_graph(300))
-    with tf1.GraphSession(graph=imported) as sess:
+    with tf1.Session(graph=imported) as sess:
         assert sess.run("r:0").shape == (300,)
-    with tf1.GraphSession(graph=imported, policy=LOW) as sess:
+    with tf1.Session(graph=imported, policy=LOW) as sess:
         with pytest.raises(LimitExceededError, match="random op shape"):
             sess.run("r:0")
 
