@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 import savedmodel  # noqa: E402
 from savedmodel.format import dtypes  # noqa: E402
 from savedmodel.runtime import loops  # noqa: E402
+from tests.graph_builder import F32, node, placeholder, tensor_info, type_attr, write_model, zeros_for  # noqa: E402
 from tests.hardening import test_hangs, test_malformed  # noqa: E402
-from tests.hardening.builders import F32, node, placeholder, tensor_info, write_model, zeros_for  # noqa: E402
 
 
 def _call(path: Path) -> tuple[float, float, str]:
@@ -63,8 +63,8 @@ def _identity_chain(length: int) -> Callable[[Path], Path]:
     def build(tmp: Path) -> Path:
         nodes = [placeholder("x", F32, [2])]
         for i in range(length):
-            nodes.append(node(f"n{i}", "Identity", [f"n{i - 1}" if i else "x"], T=("type", F32)))
-        nodes.append(node("y", "Neg", [f"n{length - 1}"], T=("type", F32)))
+            nodes.append(node(f"n{i}", "Identity", f"n{i - 1}" if i else "x", T=type_attr(F32)))
+        nodes.append(node("y", "Neg", f"n{length - 1}", T=type_attr(F32)))
         io = {"x": tensor_info("x:0", F32, [2])}
         return write_model(tmp, nodes, io, {"y": tensor_info("y:0", F32, None)})
 

@@ -158,14 +158,14 @@ def body_saved_model(data: bytes) -> None:
     from savedmodel.format.saved_model import parse_saved_model
     from savedmodel.loader import SignatureFunction
     from savedmodel.policy import check_meta_graph
-    from savedmodel.runtime.session import Session
+    from savedmodel.runtime.session import GraphSession
 
     with using_limits(FUZZ_LIMITS):
         proto = parse_saved_model(data, "<fuzz saved_model.pb>")
         for meta_graph in list(proto.meta_graphs)[:2]:
             try:
                 check_meta_graph(meta_graph, FUZZ_POLICY, "<fuzz>")
-                session = Session(
+                session = GraphSession(
                     meta_graph.graph_def,
                     op_list=meta_graph.meta_info_def.stripped_op_list,
                     policy=FUZZ_POLICY,

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from savedmodel.errors import FormatError, NotFoundError, SavedModelError
-from savedmodel.format import dtypes
+from savedmodel.format import dtypes, structured
 from savedmodel.format.saved_model import PathLike, read_saved_model
 from savedmodel.graph.outputs import output_layout
 from savedmodel.proto import (
@@ -172,53 +172,32 @@ def _namedtuple(name: str, items: list[tuple[str, Any]]) -> Any:
     return collections.namedtuple(name, fields)(*[v for _, v in items])
 
 
+def _tensor_spec(spec: struct_pb2.TensorSpecProto) -> TensorSpecValue:
+    return TensorSpecValue(TensorShapeValue.from_proto(spec.shape), DTypeValue(spec.dtype), spec.name or None)
+
+
+def _bounded_tensor_spec(spec: struct_pb2.BoundedTensorSpecProto) -> BoundedTensorSpecValue:
+    return BoundedTensorSpecValue(
+        TensorShapeValue.from_proto(spec.shape),
+        DTypeValue(spec.dtype),
+        spec.name or None,
+        _tensor_or_none(spec.minimum),
+        _tensor_or_none(spec.maximum),
+    )
+
+
+def _type_spec(spec: struct_pb2.TypeSpecProto, state: Any) -> TypeSpecValue:
+    name = _TYPE_SPEC_CLASS_NAMES.get(spec.type_spec_class) or spec.type_spec_class_name.rsplit(".", 1)[-1]
+    return TypeSpecValue(name or "TypeSpec", state)
+
+
 def decode_structured(value: struct_pb2.StructuredValue) -> Any:
-    """A StructuredValue as Python values (tuples, lists, dicts, TensorSpecValue...).
+    """A StructuredValue as Python values (tuples, lists, dicts, TensorSpecValue...), by the one
+    decoder (savedmodel.format.structured) with leaves that print as TensorFlow prints them.
 
     Dict keys come out sorted, as TensorFlow's nest utilities order them.
     """
-    kind = value.WhichOneof("kind")
-    if kind is None or kind == "none_value":
-        return None
-    if kind in ("float64_value", "int64_value", "string_value", "bool_value"):
-        return getattr(value, kind)
-    if kind == "tensor_shape_value":
-        return TensorShapeValue.from_proto(value.tensor_shape_value)
-    if kind == "tensor_dtype_value":
-        return DTypeValue(value.tensor_dtype_value)
-    if kind == "tensor_spec_value":
-        spec = value.tensor_spec_value
-        return TensorSpecValue(
-            TensorShapeValue.from_proto(spec.shape), DTypeValue(spec.dtype), spec.name or None
-        )
-    if kind == "bounded_tensor_spec_value":
-        spec = value.bounded_tensor_spec_value
-        return BoundedTensorSpecValue(
-            TensorShapeValue.from_proto(spec.shape),
-            DTypeValue(spec.dtype),
-            spec.name or None,
-            _tensor_or_none(spec.minimum),
-            _tensor_or_none(spec.maximum),
-        )
-    if kind == "type_spec_value":
-        spec = value.type_spec_value
-        name = (
-            _TYPE_SPEC_CLASS_NAMES.get(spec.type_spec_class) or spec.type_spec_class_name.rsplit(".", 1)[-1]
-        )
-        return TypeSpecValue(name or "TypeSpec", decode_structured(spec.type_state))
-    if kind == "list_value":
-        return [decode_structured(v) for v in value.list_value.values]
-    if kind == "tuple_value":
-        return tuple(decode_structured(v) for v in value.tuple_value.values)
-    if kind == "dict_value":
-        fields = value.dict_value.fields
-        return {key: decode_structured(fields[key]) for key in sorted(fields)}
-    if kind == "named_tuple_value":
-        nt = value.named_tuple_value
-        return _namedtuple(nt.name, [(p.key, decode_structured(p.value)) for p in nt.values])
-    if kind in ("tensor_value", "numpy_value"):
-        return TensorValue(_tensor_or_none(getattr(value, kind)))
-    raise FormatError(f"unsupported StructuredValue kind {kind!r}")
+    return structured.decode(value, _LEAVES)
 
 
 def _tensor_or_none(proto: Any) -> Any:
@@ -228,6 +207,18 @@ def _tensor_or_none(proto: Any) -> Any:
         return to_numpy(proto)
     except SavedModelError:
         return None
+
+
+_LEAVES = structured.Leaves(
+    tensor_spec=_tensor_spec,
+    bounded_tensor_spec=_bounded_tensor_spec,
+    type_spec=_type_spec,
+    tensor_shape=TensorShapeValue.from_proto,
+    tensor_dtype=DTypeValue,
+    tensor=lambda proto: TensorValue(_tensor_or_none(proto)),
+    named_tuple=_namedtuple,
+    sort_dict_keys=True,
+)
 
 
 def structured_to_json(value: Any) -> Any:

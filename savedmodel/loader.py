@@ -50,8 +50,14 @@ from savedmodel.policy import (
 from savedmodel.proto import meta_graph_pb2, saved_object_graph_pb2, trackable_object_graph_pb2
 from savedmodel.runtime.context import FunctionRef
 from savedmodel.runtime.resources import VariableResource
-from savedmodel.runtime.session import Session
-from savedmodel.runtime.structure import TensorSpec, decode, flatten, pack_tensors, spec_from_tensor_info
+from savedmodel.runtime.session import GraphSession
+from savedmodel.runtime.structure import (
+    SignatureTensorSpec,
+    decode,
+    flatten,
+    pack_tensors,
+    spec_from_tensor_info,
+)
 
 INIT_OP_SIGNATURE_KEY = "__saved_model_init_op"
 MAIN_OP_COLLECTION = "saved_model_main_op"
@@ -71,7 +77,7 @@ class UnknownSignatureError(NotFoundError, KeyError):
     __str__ = Exception.__str__
 
 
-class Signatures(dict):
+class SignatureFunctions(dict):
     """Signature key -> SignatureFunction; unknown keys raise UnknownSignatureError listing the known ones."""
 
     def __init__(self, source: str) -> None:
@@ -94,7 +100,7 @@ class SignatureFunction:
 
     error: UnsupportedOpError | RefusedOpError | None = None
 
-    def __init__(self, session: Session, key: str, signature_def: meta_graph_pb2.SignatureDef) -> None:
+    def __init__(self, session: GraphSession, key: str, signature_def: meta_graph_pb2.SignatureDef) -> None:
         self._describe(session, key, signature_def)
         self.plan = session.prepare(
             [s.tensor_name for s in self.inputs], [s.tensor_name for s in self.outputs]
@@ -103,7 +109,7 @@ class SignatureFunction:
     @classmethod
     def failed(
         cls,
-        session: Session,
+        session: GraphSession,
         key: str,
         signature_def: meta_graph_pb2.SignatureDef,
         error: UnsupportedOpError | RefusedOpError,
@@ -123,7 +129,7 @@ class SignatureFunction:
         assert isinstance(error, UnsupportedOpError)
         raise UnsupportedOpError(error.missing, where)
 
-    def _describe(self, session: Session, key: str, signature_def: meta_graph_pb2.SignatureDef) -> None:
+    def _describe(self, session: GraphSession, key: str, signature_def: meta_graph_pb2.SignatureDef) -> None:
         self.name = key
         self.signature_def = signature_def
         self._session = session
@@ -133,8 +139,8 @@ class SignatureFunction:
             k: spec_from_tensor_info(k, v, nodes, producer) for k, v in sorted(signature_def.inputs.items())
         }
         self.output_specs = {k: spec_from_tensor_info(k, v) for k, v in sorted(signature_def.outputs.items())}
-        self.inputs: list[TensorSpec] = list(self.input_specs.values())
-        self.outputs: list[TensorSpec] = list(self.output_specs.values())
+        self.inputs: list[SignatureTensorSpec] = list(self.input_specs.values())
+        self.outputs: list[SignatureTensorSpec] = list(self.output_specs.values())
         self._input_keys = list(self.input_specs)
         self._output_keys = list(self.output_specs)
 
@@ -221,8 +227,10 @@ class RestoredObject:
         return f"<RestoredObject {self._identifier or 'object'} ({names})>"
 
 
-class ConcreteFunction:
-    """A restored concrete function: structured inputs -> structured outputs."""
+class RestoredConcreteFunction:
+    """One concrete function of a loaded model's object graph: structured inputs -> structured
+    outputs. It prints as TensorFlow's `<ConcreteFunction ...>`; `tf.ConcreteFunction`
+    (savedmodel.api.tf.function) is the traced kind users build."""
 
     def __init__(
         self,
@@ -293,7 +301,7 @@ class ConcreteFunction:
         return flat
 
     def describe_inputs(self) -> str:
-        specs = [s for s in flatten((self.args_spec, self.kwargs_spec)) if isinstance(s, TensorSpec)]
+        specs = [s for s in flatten((self.args_spec, self.kwargs_spec)) if isinstance(s, SignatureTensorSpec)]
         return "; ".join(s.describe() for s in specs) or "no inputs"
 
     def accepts(
@@ -345,8 +353,8 @@ def _fullargspec_defaults(fullargspec: Any, names: list[str]) -> dict[str, Any]:
 
 
 def _match(spec: Any, value: Any, flat: list[np.ndarray], convert: bool, where: str) -> None:
-    """Walk `spec` and `value` together, appending converted tensors for TensorSpec leaves."""
-    if isinstance(spec, TensorSpec):
+    """Walk `spec` and `value` together, appending converted tensors for SignatureTensorSpec leaves."""
+    if isinstance(spec, SignatureTensorSpec):
         if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
             value = value.numpy()
         if not convert:
@@ -373,7 +381,7 @@ def _match(spec: Any, value: Any, flat: list[np.ndarray], convert: bool, where: 
 class RestoredFunction:
     """A tf.function of the object graph: dispatches to the first concrete function that accepts the call."""
 
-    def __init__(self, name: str, concrete: list[ConcreteFunction]) -> None:
+    def __init__(self, name: str, concrete: list[RestoredConcreteFunction]) -> None:
         self.name = name
         self.concrete_functions = concrete
 
@@ -396,12 +404,12 @@ class RestoredFunction:
 class LoadedModel:
     """What `load` returns."""
 
-    def __init__(self, path: Path, meta_graph: meta_graph_pb2.MetaGraphDef, session: Session) -> None:
+    def __init__(self, path: Path, meta_graph: meta_graph_pb2.MetaGraphDef, session: GraphSession) -> None:
         self.path = path
         self.meta_graph = meta_graph
         self.session = session
         self.tags = list(meta_graph.meta_info_def.tags)
-        self.signatures: Signatures = Signatures(str(path))
+        self.signatures: SignatureFunctions = SignatureFunctions(str(path))
         self._objects: list[Any] = []
         self._root: Any = None
         self._bundle_cache: Any = None
@@ -429,7 +437,7 @@ class LoadedModel:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         root = self._root
         fn = vars(root).get("__call__") if isinstance(root, RestoredObject) else None
-        if fn is None or not isinstance(fn, (RestoredFunction, ConcreteFunction)):
+        if fn is None or not isinstance(fn, (RestoredFunction, RestoredConcreteFunction)):
             raise NotFoundError(f"{self.path}: the loaded model has no __call__ function")
         return fn(*args, **kwargs)
 
@@ -447,7 +455,7 @@ class LoadedModel:
 class _RestoredResource:
     def __init__(self, loaded: LoadedModel) -> None:
         self._loaded = loaded
-        self.creator: ConcreteFunction | None = None
+        self.creator: RestoredConcreteFunction | None = None
         self._handle: Any = None
 
     def handle(self) -> Any:
@@ -469,7 +477,12 @@ def load(
     backend: str | None = None,
 ) -> LoadedModel:
     """Load the SavedModel at `path` (see the module docstring). `backend`: "numpy" or
-    "onnxruntime" (savedmodel.backends; default: $SAVEDMODEL_BACKEND, else numpy)."""
+    "onnxruntime" (savedmodel.backends; default: $SAVEDMODEL_BACKEND, else numpy).
+
+    `savedmodel.load`: NumPy arrays in and out. The same model through TensorFlow's namespaces:
+    `tf.saved_model.load(path)` (savedmodel.api.tf.saving: this object, with EagerTensors and
+    tf.TensorSpecs) and `tf.compat.v1.saved_model.load(sess, tags, path)`
+    (savedmodel.api.tf.loader: the MetaGraphDef imported into a v1 Session's graph)."""
     from savedmodel.backends import resolve
 
     policy = policy or DEFAULT_POLICY
@@ -497,7 +510,7 @@ def _load(path: str | os.PathLike[str], tags: str | Sequence[str] | None, policy
     refused = refused_nodes(meta_graph.graph_def, policy)
     registry.check_extras(meta_graph.graph_def, str(root))
     variables_dir = checkpoint_dir(root)
-    session = Session(
+    session = GraphSession(
         meta_graph.graph_def,
         op_list=meta_graph.meta_info_def.stripped_op_list,
         policy=policy,
@@ -577,7 +590,7 @@ def restore_prefix(root: Path) -> Path | None:
     return prefix if Path(f"{prefix}.index").exists() else None
 
 
-def restore_variables(session: Session, meta_graph: meta_graph_pb2.MetaGraphDef, root: Path) -> None:
+def restore_variables(session: GraphSession, meta_graph: meta_graph_pb2.MetaGraphDef, root: Path) -> None:
     """Run the saver's restore op with the variables prefix fed (no-op when nothing was saved)."""
     saver = meta_graph.saver_def
     prefix = restore_prefix(root)
@@ -624,7 +637,7 @@ def init_op_name(meta_graph: meta_graph_pb2.MetaGraphDef) -> str | None:
     return None
 
 
-def run_init_op(session: Session, meta_graph: meta_graph_pb2.MetaGraphDef, root: Path) -> None:
+def run_init_op(session: GraphSession, meta_graph: meta_graph_pb2.MetaGraphDef, root: Path) -> None:
     name = init_op_name(meta_graph)
     if name is None:
         return
@@ -660,7 +673,7 @@ def _build_object_graph(loaded: LoadedModel, meta_graph: meta_graph_pb2.MetaGrap
             objects.append(RestoredVariable(handle, saved))
         elif kind == "function":
             concrete = [
-                ConcreteFunction(
+                RestoredConcreteFunction(
                     loaded, name, concrete_protos[name], fullargspec=node.function.function_spec.fullargspec
                 )
                 for name in node.function.concrete_functions
@@ -675,7 +688,7 @@ def _build_object_graph(loaded: LoadedModel, meta_graph: meta_graph_pb2.MetaGrap
                     f"{root}: object graph names unknown function {bare.concrete_function_name!r}"
                 )
             objects.append(
-                ConcreteFunction(
+                RestoredConcreteFunction(
                     loaded,
                     bare.concrete_function_name,
                     saved,

@@ -470,7 +470,7 @@ def attribute(
     """Per op type: the signature outputs' err with only that type's local errors left (every other
     node's output corrected by TF's value minus its local value), and with only that type's
     corrected. The type that alone reproduces the error is the one that loses it."""
-    from savedmodel.runtime.session import Session
+    from savedmodel.runtime.session import GraphSession
 
     fed_inputs = {flat.feeds[k]: v for k, v in feeds.items()}
     keys = list(flat.outputs)
@@ -485,7 +485,7 @@ def attribute(
             corrections[flat.op_of.get(name.rsplit(":", 1)[0], "?")][name] = delta
 
     def errors(fixed: Mapping[str, np.ndarray]) -> dict[str, float]:
-        session = Session(_corrected(flat, fixed), op_list=op_list, where="layer_diff")
+        session = GraphSession(_corrected(flat, fixed), op_list=op_list, where="layer_diff")
         values = session.run([flat.outputs[k] for k in keys], fed_inputs)
         return {
             k: scaled_error(np.asarray(v), tf_values[flat.outputs[k]])
@@ -636,10 +636,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"inlined {len(flat.graph_def.node)} nodes; outputs {flat.outputs}", flush=True)
 
     import savedmodel
-    from savedmodel.runtime.session import Session
+    from savedmodel.runtime.session import GraphSession
 
     meta_graph = savedmodel.load(model_dir, tags).meta_graph
-    session = Session(flat.graph_def, op_list=meta_graph.meta_info_def.stripped_op_list, where="layer_diff")
+    op_list = meta_graph.meta_info_def.stripped_op_list
+    session = GraphSession(flat.graph_def, op_list=op_list, where="layer_diff")
     with tempfile.TemporaryDirectory(prefix="layer_diff") as tmp:
         work = Path(tmp)
         extra: dict[str, Any] = {}

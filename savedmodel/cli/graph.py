@@ -189,7 +189,7 @@ def file_key(name: str) -> str:
 
 def run_graph(args: argparse.Namespace) -> int:
     from savedmodel.cli import run as run_cli
-    from savedmodel.runtime.session import Session
+    from savedmodel.runtime.session import GraphSession
 
     refuse_flags(args, "run", "tag_set", "signature_def")
     graph_def = read_graph_def(args.graph)
@@ -202,7 +202,7 @@ def run_graph(args: argparse.Namespace) -> int:
     if args.outdir and len(set(keys.values())) != len(keys):
         raise InvalidInputError("two --outputs map to the same file name under --outdir")
     paths = run_cli.output_paths(args.outdir, list(keys.values()), args.overwrite) if args.outdir else {}
-    session = Session(graph_def, policy=run_cli.policy_from_args(args), where=args.graph)
+    session = GraphSession(graph_def, policy=run_cli.policy_from_args(args), where=args.graph)
     init_ops = [n.strip() for n in (args.init_op or "").split(",") if n.strip()]
     if init_ops:
         session.run([], {}, targets=init_ops)

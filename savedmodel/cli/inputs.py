@@ -24,7 +24,7 @@ When a key appears in several flags, `--input_examples` overrides
 reported through the `warn` callback, as TF logs a warning).
 
 `coerce_feed` then converts a fed value to the dtype and shape the signature
-declares, as a TF session does with `np.asarray(value, dtype=...)`.
+declares, by saved_model_cli's rule (`FeedRule.SAVED_MODEL_CLI` in savedmodel/graph/feed_values.py).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import io
 import math
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ import numpy as np
 from savedmodel.cli.expressions import MAX_ELEMENTS, RANDOM_SEED, SeededRandomState, evaluate_expression
 from savedmodel.errors import InvalidInputError, LimitExceededError, PolicyError
 from savedmodel.format import dtypes
-from savedmodel.format.tensor import element_bytes
+from savedmodel.graph.feed_values import FeedRule, FeedShapeError, FeedValueError, convert_feed
 from savedmodel.proto import example_pb2
 
 Warn = Callable[[str], None]
@@ -338,72 +338,20 @@ def format_shape(shape: tuple[int, ...] | None) -> str:
     return f"({dims},)" if len(shape) == 1 else f"({dims})"
 
 
-def shape_compatible(actual: tuple[int, ...], expected: tuple[int, ...] | None) -> bool:
-    if expected is None:
-        return True
-    return len(actual) == len(expected) and all(
-        e < 0 or a == e for a, e in zip(actual, expected, strict=True)
-    )
-
-
-def _flatten(value: Any) -> Iterable[Any]:
-    if isinstance(value, list | tuple):
-        for item in value:
-            yield from _flatten(item)
-    elif isinstance(value, np.ndarray):
-        yield from value.ravel().tolist() if value.dtype.hasobject else [value]
-    else:
-        yield value
-
-
-def _string_array(value: Any) -> np.ndarray:
-    if isinstance(value, np.ndarray | np.generic):
-        array = np.asarray(value)
-        if array.dtype.kind not in "OSU":
-            raise TypeError(f"an array of {array.dtype}")
-    else:
-        array = np.array(value, dtype=object)
-    result = np.empty(array.shape, dtype=object)
-    for index, item in np.ndenumerate(array):
-        result[index] = element_bytes(item)
-    return result
-
-
-def _numeric_array(value: Any, np_dtype: np.dtype) -> np.ndarray:
-    if isinstance(value, np.ndarray | np.generic):
-        array = np.asarray(value)
-        if array.dtype.kind in "OSUV":
-            raise TypeError(f"an array of {array.dtype}")
-        if array.dtype.kind == "c" and np_dtype.kind != "c":
-            raise TypeError("complex values")
-        return array.astype(np_dtype)
-    for item in _flatten(value):
-        if not isinstance(item, int | float | complex | np.number | np.bool_ | np.ndarray):
-            raise TypeError(f"{type(item).__name__} value {item!r}")
-        if isinstance(item, complex) and np_dtype.kind != "c":
-            raise TypeError("complex values")
-    array = np.asarray(value, dtype=np_dtype)
-    if isinstance(value, int) and not isinstance(value, bool) and array.item() != value:
-        raise OverflowError(f"{value} does not fit")
-    return array
-
-
 def coerce_feed(
     key: str, value: Any, dtype: int, shape: tuple[int, ...] | None, tensor_name: str = ""
 ) -> np.ndarray:
-    """`value` as an array of the input's dtype; InvalidInputError naming the spec if it cannot be."""
+    """`value` as an array of the input's dtype, by saved_model_cli's rule
+    (savedmodel.graph.feed_values); InvalidInputError naming the spec if it cannot be."""
     spec = f"{dtypes.dtype_name(dtype)} {format_shape(shape)}"
     where = f"input {key!r}" + (f" ({tensor_name})" if tensor_name else "")
     try:
-        if dtypes.is_string(dtype):
-            array = _string_array(value)
-        else:
-            with np.errstate(all="ignore"):
-                array = _numeric_array(value, dtypes.as_numpy_dtype(dtype))
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidInputError(f"{where} expects {spec}; cannot convert the given value: {exc}") from None
-    if not shape_compatible(array.shape, shape):
+        return convert_feed(value, dtypes.as_numpy_dtype(dtype), FeedRule.SAVED_MODEL_CLI, shape)
+    except FeedShapeError as exc:
         raise InvalidInputError(
-            f"{where} expects {spec}; cannot feed a value of shape {format_shape(array.shape)}"
-        )
-    return array
+            f"{where} expects {spec}; cannot feed a value of shape {format_shape(exc.shape)}"
+        ) from None
+    except FeedValueError as exc:
+        raise InvalidInputError(
+            f"{where} expects {spec}; cannot convert the given value: {exc.detail}"
+        ) from None

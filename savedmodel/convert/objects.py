@@ -51,19 +51,24 @@ def function_spec(
 
 
 @dataclass
-class Node:
+class ObjectNode:
+    """One node of the converted model's object graph."""
+
     kind: str  # user_object, list, signature_map, variable, resource, asset, function, signature
     children: list[tuple[str, int]] = field(default_factory=list)
     # variable: (TF1 name, dtype, shape, trainable); asset: index; function/signature: fn name
     data: Any = None
 
 
-class ObjectGraph:
+class ObjectGraphBuilder:
+    """The converted model's object graph while it is built; written out as both the
+    SavedObjectGraph and the checkpoint's TrackableObjectGraph."""
+
     def __init__(self) -> None:
-        self.nodes: list[Node] = [Node("user_object")]
+        self.nodes: list[ObjectNode] = [ObjectNode("user_object")]
 
     def add(self, parent: int, name: str, kind: str, data: Any = None) -> int:
-        self.nodes.append(Node(kind, data=data))
+        self.nodes.append(ObjectNode(kind, data=data))
         self.nodes[parent].children.append((name, len(self.nodes) - 1))
         return len(self.nodes) - 1
 
@@ -115,7 +120,7 @@ class ObjectGraph:
         return out
 
     @staticmethod
-    def _fill(node: Node, proto: saved_object_graph_pb2.SavedObject, concrete: dict[str, Any]) -> None:
+    def _fill(node: ObjectNode, proto: saved_object_graph_pb2.SavedObject, concrete: dict[str, Any]) -> None:
         if node.kind in ("user_object", "list", "signature_map"):
             identifier = {
                 "user_object": "_generic_user_object",

@@ -250,13 +250,13 @@ class PlainInputs:
 
     def _report_defaults(self, inputs: list[PlainInput], defaults: list[str]) -> None:
         from savedmodel.errors import SavedModelError
-        from savedmodel.runtime.session import Session
+        from savedmodel.runtime.session import GraphSession
 
         dense = [i for i in inputs if not i.key.endswith(("_indices", "_values", "_dense_shape"))]
         if not defaults or not dense:
             return
         try:
-            session = Session(self.graph, op_list=self.meta.meta_info_def.stripped_op_list)
+            session = GraphSession(self.graph, op_list=self.meta.meta_info_def.stripped_op_list)
             values = session.run([_tensor(d) for d in defaults])
         except SavedModelError:
             return

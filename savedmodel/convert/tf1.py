@@ -45,7 +45,7 @@ from savedmodel.convert.graphs import (
     VARIABLE_OPS,
     GraphIndex,
 )
-from savedmodel.convert.objects import ObjectGraph, Spec, saved_concrete
+from savedmodel.convert.objects import ObjectGraphBuilder, Spec, saved_concrete
 from savedmodel.convert.report import ConversionError, Report
 from savedmodel.errors import FormatError, NotFoundError, SavedModelError
 from savedmodel.format import checkpoint as ckpt
@@ -302,7 +302,7 @@ class Converter:
         """Values of variables the checkpoint lacks (local variables, which the init op sets)
         from their VariableDef's initial value, computed with savedmodel's runtime."""
         from savedmodel.proto import variable_pb2
-        from savedmodel.runtime.session import Session
+        from savedmodel.runtime.session import GraphSession
 
         wanted = set(names)
         initial: dict[str, str] = {}
@@ -317,7 +317,7 @@ class Converter:
             return {}
         out = {}
         try:
-            session = Session(self.meta.graph_def, op_list=self.meta.meta_info_def.stripped_op_list)
+            session = GraphSession(self.meta.graph_def, op_list=self.meta.meta_info_def.stripped_op_list)
             for node, tensor in sorted(initial.items()):
                 out[node] = np.asarray(session.run(tensor))
         except SavedModelError as exc:
@@ -500,7 +500,7 @@ class _Assembler:
         self.proto = conv.output
         self.meta = self.proto.meta_graphs[0]
         self.graph = self.meta.graph_def
-        self.objects = ObjectGraph()
+        self.objects = ObjectGraphBuilder()
         self.node_of: dict[tuple[str, str], int] = {}  # (kind, source) -> object node id
         self.outer: dict[tuple[str, str], str] = {}  # (kind, source) -> outer tensor name
         self.concrete: dict[str, Any] = {}

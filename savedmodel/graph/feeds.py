@@ -10,6 +10,9 @@
 - A feed's dtype is checked against the graph's tensor it replaces (the Placeholder's `dtype`),
   not the dtype the SignatureDef recorded: TF's session checks the graph, so a string
   tf.Example placeholder behind a TensorInfo that says DT_FLOAT takes strings.
+
+How a fed value is converted to that dtype and checked against that shape:
+savedmodel.graph.feed_values.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ import numpy as np
 
 from savedmodel.errors import ExecutionError, InvalidInputError, NotFoundError
 from savedmodel.format import dtypes
+from savedmodel.graph import feeds
+from savedmodel.graph.feed_values import FeedRule, FeedValueError, convert_feed
 from savedmodel.graph.model import FunctionLibrary, GraphModel
 from savedmodel.graph.names import parse_tensor_name
 from savedmodel.policy import Policy
@@ -22,46 +24,11 @@ from savedmodel.runtime.context import Runtime
 from savedmodel.runtime.plan import Plan, compile_plan
 
 
-def convert_feed(value: Any, dtype: np.dtype | None, what: str) -> Any:
-    """A fed value as a NumPy array of `dtype` (Python scalars and lists are converted as TF does)."""
-    if dtype is None:
-        return value if isinstance(value, np.ndarray) else np.asarray(value)
-    if dtype == np.dtype(object):
-        array = np.asarray(value, dtype=object)
-        if array.size and not all(isinstance(v, bytes) for v in array.reshape(-1)):
-            flat = [v.encode("utf-8") if isinstance(v, str) else v for v in array.reshape(-1)]
-            if not all(isinstance(v, bytes) for v in flat):
-                raise InvalidInputError(f"{what}: expected strings (bytes or str)")
-            out = np.empty(len(flat), dtype=object)
-            out[:] = flat
-            array = out.reshape(array.shape)
-        return array
-    if isinstance(value, np.ndarray):
-        if value.dtype == dtype:
-            return value
-        if value.dtype == np.dtype(object) or not np.can_cast(value.dtype, dtype, casting="same_kind"):
-            raise InvalidInputError(f"{what}: expected dtype {dtype}, got {value.dtype}")
-        return value.astype(dtype)
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInputError(f"{what}: cannot convert the value to a {dtype} tensor ({exc})") from None
-    if array.dtype == np.dtype(object) or array.dtype.kind in "SU":
-        raise InvalidInputError(f"{what}: expected dtype {dtype}, got a non-numeric value")
-    if (array.dtype.kind == "b") != (dtype.kind == "b"):
-        raise InvalidInputError(f"{what}: expected dtype {dtype}, got a {array.dtype} value")
-    if array.dtype.kind == "f" and dtype.kind in "iub":
-        raise InvalidInputError(f"{what}: expected dtype {dtype}, got a floating-point value")
-    if array.dtype.kind == "c" and dtype.kind != "c":
-        raise InvalidInputError(f"{what}: expected dtype {dtype}, got a complex value")
-    converted = array.astype(dtype)
-    if dtype.kind in "iu" and array.dtype.kind in "iu" and not np.array_equal(converted, array):
-        raise InvalidInputError(f"{what}: value out of range for dtype {dtype}")
-    return converted
+class GraphSession:
+    """Runs fetches of one GraphDef by tensor name; variables and other resources persist across runs.
 
-
-class Session:
-    """Runs fetches of one graph; variables and other resources persist across runs."""
+    savedmodel's own executor entry point (loader, converter, CLI); `tf.compat.v1.Session`
+    (savedmodel.api.tf.session) is TensorFlow's public class and runs on top of this one."""
 
     def __init__(
         self,
@@ -107,11 +74,12 @@ class Session:
         return plan
 
     def feed_dtype(self, name: str) -> np.dtype | None:
+        """The dtype a feed of tensor `name` is converted to: its placeholder's (None: not a placeholder)."""
         node_name, _ = parse_tensor_name(name)
         node = self.graph.nodes.get(node_name)
         if node is None:
             raise NotFoundError(f"{self.graph.where}: fed tensor {name!r} names no node")
-        if node.op in ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault") and "dtype" in node.attr:
+        if node.op in feeds.DTYPE_PLACEHOLDERS and "dtype" in node.attr:
             return dtypes.as_numpy_dtype(dtypes.base_dtype(node.attr["dtype"].type))
         return None
 
@@ -131,7 +99,7 @@ class Session:
         op_targets = [n for n in names if ":" not in n] + list(targets)
         feed_names = list(feed_dict)
         normalized = [self._normalize(n) for n in feed_names]
-        values = [convert_feed(feed_dict[n], self.feed_dtype(n), f"feed {n!r}") for n in feed_names]
+        values = [self._convert(n, feed_dict[n]) for n in feed_names]
         plan = self.prepare(normalized, tensor_fetches, op_targets)
         try:
             results = plan.run(self.runtime.new_context(), values)
@@ -140,6 +108,13 @@ class Session:
         by_name = dict(zip(tensor_fetches, results, strict=True))
         out = [by_name[n] if ":" in n else None for n in names]
         return out[0] if single else out
+
+    def _convert(self, name: str, value: Any) -> Any:
+        """A fed value by the signature-call rule (savedmodel.graph.feed_values)."""
+        try:
+            return convert_feed(value, self.feed_dtype(name), FeedRule.SIGNATURE)
+        except FeedValueError as exc:
+            raise InvalidInputError(f"feed {name!r}: {exc.detail}") from None
 
     @staticmethod
     def _normalize(name: str) -> str:

@@ -9,16 +9,18 @@ from typing import Any
 import numpy as np
 
 from savedmodel.errors import InvalidInputError
-from savedmodel.format import dtypes
+from savedmodel.format import dtypes, structured
 from savedmodel.format import tensor as tensor_format
 from savedmodel.graph import feeds
+from savedmodel.graph.feed_values import FeedRule, FeedShapeError, FeedValueError, convert_feed
 from savedmodel.proto import meta_graph_pb2, struct_pb2
-from savedmodel.runtime.session import convert_feed
 
 
 @dataclass(frozen=True)
-class TensorSpec:
-    """A tensor's name, dtype and shape (None: unknown rank; None dims: unknown size)."""
+class SignatureTensorSpec:
+    """A tensor's name, dtype and shape (None: unknown rank; None dims: unknown size) in a loaded
+    signature or restored function. It prints as `TensorSpec(...)`; `tf.TensorSpec`
+    (savedmodel.api.tf.function) is TensorFlow's public class."""
 
     name: str
     dtype: np.dtype
@@ -40,32 +42,22 @@ class TensorSpec:
     def __repr__(self) -> str:
         return f"TensorSpec({self.describe()})"
 
-    def is_compatible_shape(self, shape: tuple[int, ...]) -> bool:
-        if self.shape is None:
-            return True
-        if len(shape) != len(self.shape):
-            return False
-        return all(d is None or d == s for d, s in zip(self.shape, shape, strict=True))
-
     def convert(self, value: Any, what: str) -> np.ndarray:
-        """`value` as an array of this spec's dtype, checked against its shape."""
-        array = convert_feed(value, self.dtype, f"{what} (expected {self.describe()})")
-        if not self.is_compatible_shape(array.shape):
+        """`value` as an array of this spec's dtype, checked against its shape, by the
+        signature-call rule (savedmodel.graph.feed_values)."""
+        try:
+            return convert_feed(value, self.dtype, FeedRule.SIGNATURE, self.shape)
+        except FeedShapeError as exc:
             raise InvalidInputError(
-                f"{what}: shape {list(array.shape)} is not compatible with the expected {self.describe()}"
-            )
-        return array
-
-
-def _shape(proto: Any) -> tuple[int | None, ...] | None:
-    if proto.unknown_rank:
-        return None
-    return tuple(None if d.size < 0 else int(d.size) for d in proto.dim)
+                f"{what}: shape {list(exc.shape)} is not compatible with the expected {self.describe()}"
+            ) from None
+        except FeedValueError as exc:
+            raise InvalidInputError(f"{what} (expected {self.describe()}): {exc.detail}") from None
 
 
 def spec_from_tensor_info(
     key: str, info: meta_graph_pb2.TensorInfo, nodes: Mapping[str, Any] | None = None, producer: int = 0
-) -> TensorSpec:
+) -> SignatureTensorSpec:
     """The spec of a signature input or output. With the graph's `nodes` (and its GraphDef
     `producer`), an input is checked as TensorFlow checks a feed: against the dtype of the
     placeholder it feeds, and with an unknown shape where the TensorInfo records none or the
@@ -75,7 +67,7 @@ def spec_from_tensor_info(
     else:
         enum, shape = feeds.feed_spec(info, nodes, producer)
     np_dtype = dtypes.as_numpy_dtype(enum) if enum else np.dtype(np.float32)
-    return TensorSpec(key, np_dtype, shape, enum, info.name)
+    return SignatureTensorSpec(key, np_dtype, shape, enum, info.name)
 
 
 @dataclass(frozen=True)
@@ -84,37 +76,23 @@ class NamedTuple:
     fields: dict[str, Any]
 
 
+def _tensor_spec(spec: struct_pb2.TensorSpecProto | struct_pb2.BoundedTensorSpecProto) -> SignatureTensorSpec:
+    shape = feeds.shape_of_proto(spec.shape)
+    return SignatureTensorSpec(spec.name, dtypes.as_numpy_dtype(spec.dtype), shape, spec.dtype)
+
+
+def _type_spec(spec: struct_pb2.TypeSpecProto, state: Any) -> _TypeSpec:
+    return _TypeSpec(spec.type_spec_class_name or str(spec.type_spec_class), state)
+
+
+def _named_tuple(name: str, items: list[tuple[str, Any]]) -> NamedTuple:
+    return NamedTuple(name, dict(items))
+
+
 def decode(value: struct_pb2.StructuredValue) -> Any:
-    """StructuredValue -> Python: TensorSpec leaves, tuples, lists, dicts, NamedTuple, scalars."""
-    kind = value.WhichOneof("kind")
-    if kind is None or kind == "none_value":
-        return None
-    if kind in ("tensor_spec_value", "bounded_tensor_spec_value"):
-        spec = getattr(value, kind)
-        enum = spec.dtype
-        return TensorSpec(spec.name, dtypes.as_numpy_dtype(enum), _shape(spec.shape), enum)
-    if kind == "list_value":
-        return [decode(v) for v in value.list_value.values]
-    if kind == "tuple_value":
-        return tuple(decode(v) for v in value.tuple_value.values)
-    if kind == "dict_value":
-        return {k: decode(v) for k, v in value.dict_value.fields.items()}
-    if kind == "named_tuple_value":
-        return NamedTuple(
-            value.named_tuple_value.name, {p.key: decode(p.value) for p in value.named_tuple_value.values}
-        )
-    if kind == "tensor_shape_value":
-        return _shape(value.tensor_shape_value)
-    if kind == "tensor_dtype_value":
-        return dtypes.as_numpy_dtype(value.tensor_dtype_value)
-    if kind in ("tensor_value", "numpy_value"):
-        return tensor_format.to_numpy(getattr(value, kind))
-    if kind == "type_spec_value":
-        return _TypeSpec(
-            value.type_spec_value.type_spec_class_name or str(value.type_spec_value.type_spec_class),
-            decode(value.type_spec_value.type_state),
-        )
-    return getattr(value, kind)
+    """StructuredValue -> Python: SignatureTensorSpec leaves (bounded specs too), tuples, lists,
+    dicts (in the proto's order), NamedTuple, shapes, NumPy dtypes and arrays, scalars."""
+    return structured.decode(value, _LEAVES)
 
 
 @dataclass(frozen=True)
@@ -123,6 +101,17 @@ class _TypeSpec:
 
     class_name: str
     state: Any
+
+
+_LEAVES = structured.Leaves(
+    tensor_spec=_tensor_spec,
+    bounded_tensor_spec=_tensor_spec,
+    type_spec=_type_spec,
+    tensor_shape=feeds.shape_of_proto,
+    tensor_dtype=dtypes.as_numpy_dtype,
+    tensor=tensor_format.to_numpy,
+    named_tuple=_named_tuple,
+)
 
 
 def flatten(structure: Any) -> Iterator[Any]:
@@ -141,8 +130,8 @@ def flatten(structure: Any) -> Iterator[Any]:
 
 
 def pack_tensors(structure: Any, values: Iterator[Any]) -> Any:
-    """Replace each TensorSpec leaf of `structure` by the next value."""
-    if isinstance(structure, TensorSpec):
+    """Replace each SignatureTensorSpec leaf of `structure` by the next value."""
+    if isinstance(structure, SignatureTensorSpec):
         return next(values)
     if isinstance(structure, dict):
         packed = {key: pack_tensors(structure[key], values) for key in sorted(structure)}

@@ -103,7 +103,9 @@ class Servable:
 
 
 def accept_any_feed_shape(signatures: Mapping[str, Any]) -> None:
-    """Let each signature take inputs of any shape (dtypes are still checked).
+    """Let each signature take inputs of any shape (dtypes are still checked, by the signature-call
+    rule of savedmodel.graph.feed_values, once json_tensor or the gRPC TensorProto decoding made
+    arrays of the request).
 
     TF Serving feeds a session, which does not check a feed against the shape recorded in
     the SignatureDef: its REST handler test sends [[1,2],[3,4]] to `x: [-1,1]` of

@@ -18,7 +18,7 @@ from savedmodel.errors import ExecutionError, NotFoundError, PolicyError, Unsupp
 from savedmodel.format import saved_model as saved_model_format
 from savedmodel.policy import Policy
 from tests.conftest import SEED
-from tests.runtime.graph_helpers import node
+from tests.graph_builder import node
 
 tf1 = tf.compat.v1
 

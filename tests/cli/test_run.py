@@ -263,7 +263,13 @@ def test_help_mentions_expression_rules(capsys):
 
 def _endless_tf1_loop(tmp_path):
     """A TF1 while loop (Enter/Merge/Switch/NextIteration/Exit) whose condition is always true."""
-    from tests.hardening.builders import F32, endless_tf1_loop_nodes, placeholder, tensor_info, write_model
+    from tests.graph_builder import (
+        F32,
+        endless_tf1_loop_nodes,
+        placeholder,
+        tensor_info,
+        write_model,
+    )
 
     nodes = [placeholder("x", F32, [2]), *endless_tf1_loop_nodes()]
     inputs = {"x": tensor_info("x:0", F32, [2])}
@@ -272,19 +278,21 @@ def _endless_tf1_loop(tmp_path):
 
 def _counting_while(tmp_path):
     """Functional While: a += 1 while any(a < 50), from x = [1, 2]: 49 iterations, [50, 51]."""
-    from tests.hardening.builders import (
+    from tests.graph_builder import (
         F32,
         counting_while_functions,
+        func_attr,
         node,
         placeholder,
         tensor_info,
+        type_list,
         write_model,
     )
 
     cond, body = counting_while_functions()
     nodes = [
         placeholder("x", F32, [2]),
-        node("y", "While", ["x"], T=("types", [F32]), cond=("func", "cond"), body=("func", "body")),
+        node("y", "While", "x", T=type_list(F32), cond=func_attr("cond"), body=func_attr("body")),
     ]
     inputs = {"x": tensor_info("x:0", F32, [2])}
     outputs = {"y": tensor_info("y:0", F32, None)}
@@ -296,7 +304,7 @@ def _run_args(model) -> list[str]:
 
 
 def test_max_while_iterations_stops_an_endless_loop_quickly(tmp_path, capsys):
-    from tests.hardening.builders import no_hang
+    from tests.watchdog import no_hang
 
     model = _endless_tf1_loop(tmp_path)
     with no_hang(20):
@@ -318,7 +326,14 @@ def test_max_while_iterations_counts_like_tensorflow(tmp_path, capsys):
 
 
 def test_max_function_depth_flag(tmp_path, capsys):
-    from tests.hardening.builders import F32, call, function, placeholder, tensor_info, write_model
+    from tests.graph_builder import (
+        F32,
+        call,
+        function,
+        placeholder,
+        tensor_info,
+        write_model,
+    )
 
     nested = [function("f0", [("a", F32)], [("out", F32)], [], {"out": "a"})]
     for level in range(1, 4):
@@ -355,7 +370,7 @@ def test_limit_flags_reject_non_positive_values(value, capsys):
 
 
 def test_default_loop_limit_stops_an_endless_loop(tmp_path, capsys):
-    from tests.hardening.builders import no_hang
+    from tests.watchdog import no_hang
 
     model = _endless_tf1_loop(tmp_path)
     with no_hang(20):
@@ -366,7 +381,7 @@ def test_default_loop_limit_stops_an_endless_loop(tmp_path, capsys):
 
 def test_max_call_seconds_stops_a_call(tmp_path, capsys):
     """The iteration limit lifted, the wall-clock limit stops the loop (default 30 s; here 0.5 s)."""
-    from tests.hardening.builders import no_hang
+    from tests.watchdog import no_hang
 
     model = _endless_tf1_loop(tmp_path)
     argv = [*_run_args(model), "--input_exprs", "x=[1.0, 2.0]", "--max_while_iterations", str(10**9)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from savedmodel.runtime.session import Session
+from savedmodel.runtime.session import GraphSession
 from tools import layer_diff
 from tools.corpus import harness
 
@@ -19,7 +19,7 @@ def test_flat_graph_matches_the_signature(name: str) -> None:
     flat = layer_diff.flatten(case.saved_model, signature, case.meta.get("tags"))
     ops = {node.op for node in flat.graph_def.node}
     assert not ops & {"StatefulPartitionedCall", "PartitionedCall", "VarHandleOp", "ReadVariableOp"}
-    session = Session(flat.graph_def, where=name)
+    session = GraphSession(flat.graph_def, where=name)
     feeds = {flat.feeds[k]: v for k, v in case.inputs[signature].items()}
     keys = sorted(flat.outputs)
     values = session.run([flat.outputs[k] for k in keys], feeds)
@@ -41,9 +41,9 @@ def test_corrected_graph_replaces_a_tensor_everywhere_it_is_read() -> None:
     flat = layer_diff.flatten(case.saved_model, "serving_default", None)
     feeds = {flat.feeds[k]: v for k, v in case.inputs["serving_default"].items()}
     conv = next(n.name for n in flat.graph_def.node if n.op == "Conv2D") + ":0"
-    base = Session(flat.graph_def).run(conv, feeds)
-    shifted = Session(layer_diff._corrected(flat, {conv: np.ones_like(base)})).run(
+    base = GraphSession(flat.graph_def).run(conv, feeds)
+    shifted = GraphSession(layer_diff._corrected(flat, {conv: np.ones_like(base)})).run(
         [flat.outputs[k] for k in sorted(flat.outputs)], feeds
     )
-    original = Session(flat.graph_def).run([flat.outputs[k] for k in sorted(flat.outputs)], feeds)
+    original = GraphSession(flat.graph_def).run([flat.outputs[k] for k in sorted(flat.outputs)], feeds)
     assert any(not np.array_equal(a, b) for a, b in zip(shifted, original, strict=True))

@@ -42,15 +42,14 @@ def test_crash_input_is_handled(path: Path) -> None:
 def test_dataflow_primitive_without_inputs_is_a_format_error(tmp_path: Path) -> None:
     """Enter/Switch/... with too few inputs was an IndexError inside the dataflow executor."""
     import savedmodel
-
-    from .builders import F32, node, placeholder, tensor_info, write_model
+    from tests.graph_builder import F32, node, placeholder, tensor_info, type_attr, write_model
 
     path = write_model(
         tmp_path / "m",
         [
             placeholder("x", F32, [2]),
-            node("e", "Enter", [], T=("type", F32), frame_name="f"),
-            node("y", "Exit", ["e"]),
+            node("e", "Enter", T=type_attr(F32), frame_name="f"),
+            node("y", "Exit", "e"),
         ],
         {"x": tensor_info("x:0", F32, [2])},
         {"y": tensor_info("y:0", F32, [2])},

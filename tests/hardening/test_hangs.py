@@ -23,21 +23,23 @@ import savedmodel
 from savedmodel.errors import DeadlineExceededError, LimitExceededError
 from savedmodel.policy import DEFAULT_LIMITS, Limits, Policy
 from savedmodel.runtime import dataflow, loops
-
-from .builders import (
+from tests.graph_builder import (
     BOOL,
     F32,
     call,
     call_chain,
     const,
     endless_tf1_loop_nodes,
+    func_attr,
     function,
-    no_hang,
     node,
     placeholder,
     tensor_info,
+    type_attr,
+    type_list,
     write_model,
 )
+from tests.watchdog import no_hang
 
 X = {"x": tensor_info("x:0", F32, [2])}
 Y = {"y": tensor_info("y:0", F32, None)}
@@ -60,11 +62,11 @@ def _endless_model(tmp: Path, executor: str) -> Path:
                 "body",
                 [("a", F32)],
                 [("out", F32)],
-                [node("n", "Neg", ["a"], T=("type", F32))],
+                [node("n", "Neg", "a", T=type_attr(F32))],
                 {"out": "n:y:0"},
             ),
         ]
-        loop = node("y", "While", ["x"], T=("types", [F32]), cond=("func", "cond"), body=("func", "body"))
+        loop = node("y", "While", "x", T=type_list(F32), cond=func_attr("cond"), body=func_attr("body"))
         return write_model(tmp / "m", [placeholder("x", F32, [2]), loop], X, Y, functions=functions)
     return write_model(tmp / "m", [placeholder("x", F32, [2]), *endless_tf1_loop_nodes()], X, Y)
 
@@ -112,7 +114,7 @@ def test_max_call_seconds_stops_a_loop(executor: str, tmp_path: Path, request) -
 
 def test_the_deadline_is_per_call(tmp_path: Path) -> None:
     """Each call gets the whole max_call_seconds: short calls never add up to a deadline."""
-    path = write_model(tmp_path / "m", [placeholder("x", F32, [2]), node("y", "Neg", ["x"])], X, Y)
+    path = write_model(tmp_path / "m", [placeholder("x", F32, [2]), node("y", "Neg", "x")], X, Y)
     signature = savedmodel.load(path, policy=Policy(limits=Limits(max_call_seconds=0.05))).signatures[
         "serving_default"
     ]

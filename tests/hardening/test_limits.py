@@ -22,8 +22,7 @@ from savedmodel.policy import (
     using_limits,
 )
 from savedmodel.proto import tensor_pb2
-
-from .builders import (
+from tests.graph_builder import (
     F32,
     I64,
     STR,
@@ -32,10 +31,13 @@ from .builders import (
     const,
     counting_while_functions,
     endless_tf1_loop_nodes,
+    func_attr,
     function,
     node,
     placeholder,
     tensor_info,
+    type_attr,
+    type_list,
     write_model,
 )
 
@@ -96,7 +98,7 @@ def test_const_decoding_checks_declared_shape_before_allocating() -> None:
 
 def test_const_limit_follows_the_load_policy(tmp_path: Path) -> None:
     path = _model(
-        tmp_path, const("c", np.arange(64, dtype=np.float32)), node("y", "Identity", ["c"], T=("type", F32))
+        tmp_path, const("c", np.arange(64, dtype=np.float32)), node("y", "Identity", "c", T=type_attr(F32))
     )
     with pytest.raises(LimitExceededError):
         savedmodel.load(path, policy=_policy(max_bytes_per_tensor=128))
@@ -111,18 +113,18 @@ def test_const_limit_follows_the_load_policy(tmp_path: Path) -> None:
         [
             const("d", np.array([8, 8], np.int64)),
             const("v", np.float32(7)),
-            node("y", "Fill", ["d", "v"], T=("type", F32)),
+            node("y", "Fill", "d", "v", T=type_attr(F32)),
         ],
         [
             const("m", np.array([32], np.int64)),
-            node("y", "Tile", ["x", "m"], T=("type", F32), Tmultiples=("type", I64)),
+            node("y", "Tile", "x", "m", T=type_attr(F32), Tmultiples=type_attr(I64)),
         ],
-        [const("s", np.array([32, 2], np.int64)), node("y", "BroadcastTo", ["x", "s"], T=("type", F32))],
+        [const("s", np.array([32, 2], np.int64)), node("y", "BroadcastTo", "x", "s", T=type_attr(F32))],
         [
             const("a", np.float32(0)),
             const("b", np.float32(64)),
             const("d", np.float32(1)),
-            node("y", "Range", ["a", "b", "d"], Tidx=("type", F32)),
+            node("y", "Range", "a", "b", "d", Tidx=type_attr(F32)),
         ],
     ],
     ids=["Fill", "Tile", "BroadcastTo", "Range"],
@@ -146,7 +148,7 @@ def test_creation_kernels_check_output_size(nodes: list, tmp_path: Path) -> None
 
 
 def test_bytes_per_call(tmp_path: Path) -> None:
-    path = _model(tmp_path, node("y", "Neg", ["x"], T=("type", F32)))
+    path = _model(tmp_path, node("y", "Neg", "x", T=type_attr(F32)))
     with pytest.raises(LimitExceededError, match="max_bytes_per_call"):
         _run(path, _policy(max_bytes_per_call=7))
     np.testing.assert_array_equal(_run(path, _policy(max_bytes_per_call=8)), [-1.0, -2.0])
@@ -161,7 +163,7 @@ def test_string_length(tmp_path: Path) -> None:
     path = _model(
         tmp_path,
         const("s", np.array([b"ab" * 10], dtype=object)),
-        node("y", "StringJoin", ["s", "s"], N=2, separator=b"-"),
+        node("y", "StringJoin", "s", "s", N=2, separator=b"-"),
         outputs={"y": tensor_info("y:0", STR, [1])},
     )
     with pytest.raises(LimitExceededError, match="max_string_length"):
@@ -169,7 +171,7 @@ def test_string_length(tmp_path: Path) -> None:
     assert _run(path, _policy(max_string_length=41)).tolist() == [b"ab" * 10 + b"-" + b"ab" * 10]
     path = _model(
         tmp_path / "w",
-        node("y", "AsString", ["x"], T=("type", F32), width=12, precision=1),
+        node("y", "AsString", "x", T=type_attr(F32), width=12, precision=1),
         outputs={"y": tensor_info("y:0", STR, [2])},
     )
     with pytest.raises(LimitExceededError):
@@ -200,7 +202,7 @@ def _decode_model(tmp: Path, png: bytes) -> Path:
         tmp / "img",
         [
             const("png", np.array(png, dtype=object)),
-            node("y", "DecodePng", ["png"], channels=1, dtype=("type", 4)),
+            node("y", "DecodePng", "png", channels=1, dtype=type_attr(4)),
         ],
         {},
         {"y": tensor_info("y:0", 4, [None, None, 1])},
@@ -270,7 +272,7 @@ def test_default_depth_stops_recursion_without_recursion_error(tmp_path: Path) -
 def test_functional_while_iterations(tmp_path: Path) -> None:
     path = _model(
         tmp_path,
-        node("y", "While", ["x"], T=("types", [F32]), cond=("func", "cond"), body=("func", "body")),
+        node("y", "While", "x", T=type_list(F32), cond=func_attr("cond"), body=func_attr("body")),
         functions=counting_while_functions(),
     )
     with pytest.raises(LimitExceededError, match="max_while_iterations"):

@@ -42,9 +42,7 @@ from savedmodel.format import dtypes
 from savedmodel.format.saved_model import find_meta_graph, read_saved_model
 from savedmodel.policy import Policy
 from savedmodel.proto import saved_model_pb2, tensor_pb2
-
-from . import mutations
-from .builders import (
+from tests.graph_builder import (
     BOOL,
     F32,
     I32,
@@ -54,15 +52,20 @@ from .builders import (
     call_chain,
     const,
     endless_tf1_loop_nodes,
+    func_attr,
     function,
-    no_hang,
     node,
     placeholder,
     raw_const,
     tensor_info,
+    type_attr,
+    type_list,
     write_model,
     zeros_for,
 )
+from tests.watchdog import no_hang
+
+from . import mutations
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -202,7 +205,7 @@ def _bad_content_proto() -> tensor_pb2.TensorProto:
 
 
 def _neg(name: str, source: str) -> object:
-    return node(name, "Neg", [source], T=("type", F32))
+    return node(name, "Neg", source, T=type_attr(F32))
 
 
 def _recursive() -> list:
@@ -255,7 +258,7 @@ def _asset_model(filename: str, symlink: tuple[str, str] | None = None) -> Calla
             placeholder("x", F32, [2]),
             _neg("y", "x"),
             placeholder("asset_path", STR, []),
-            node("init", "Identity", ["asset_path"], T=("type", STR)),
+            node("init", "Identity", "asset_path", T=type_attr(STR)),
         ]
         return write_model(root, nodes, X, _out(), main_op="init", assets={"asset_path:0": filename})
 
@@ -265,15 +268,15 @@ def _asset_model(filename: str, symlink: tuple[str, str] | None = None) -> Calla
 def _file_op_model(op: str, in_function: bool = False) -> Callable[[Path], Path]:
     def build(tmp: Path) -> Path:
         if op == "ReadFile":
-            file_nodes = [const("fname", b"/etc/hostname"), node("io", "ReadFile", ["fname"])]
+            file_nodes = [const("fname", b"/etc/hostname"), node("io", "ReadFile", "fname")]
         elif op == "WriteFile":
             file_nodes = [
                 const("fname", str(tmp / "written.txt").encode()),
                 const("text", b"pwned"),
-                node("io", "WriteFile", ["fname", "text"]),
+                node("io", "WriteFile", "fname", "text"),
             ]
         else:
-            file_nodes = [const("pattern", b"/etc/*"), node("io", op, ["pattern"])]
+            file_nodes = [const("pattern", b"/etc/*"), node("io", op, "pattern")]
         nodes = [placeholder("x", F32, [2]), _neg("y", "x")]
         functions = []
         if in_function:
@@ -281,25 +284,25 @@ def _file_op_model(op: str, in_function: bool = False) -> Callable[[Path], Path]
             nodes.append(call("side", "touch", [], [], [], op="StatefulPartitionedCall"))
         else:
             nodes += file_nodes
-        nodes[1] = node("y", "Neg", ["x", "^side" if in_function else "^io"], T=("type", F32))
+        nodes[1] = node("y", "Neg", "x", "^side" if in_function else "^io", T=type_attr(F32))
         return write_model(tmp / "m", nodes, X, _out(), functions=functions)
 
     return build
 
 
 def _structural_cases() -> list[Case]:
-    i64 = ("type", I64)
+    i64 = type_attr(I64)
     return [
         Case("graph-cycle", _simple(_neg("a", "b"), _neg("b", "a"), _neg("y", "a")), FormatError),
-        Case("self-loop-node", _simple(node("y", "Neg", ["y"], T=("type", F32))), FormatError),
+        Case("self-loop-node", _simple(node("y", "Neg", "y", T=type_attr(F32))), FormatError),
         Case(
-            "missing-input-node", _simple(node("y", "AddV2", ["x", "ghost"], T=("type", F32))), NotFoundError
+            "missing-input-node", _simple(node("y", "AddV2", "x", "ghost", T=type_attr(F32))), NotFoundError
         ),
         Case("output-index-out-of-range", _simple(_neg("n", "x"), outputs=_out("n:7")), NotFoundError),
         Case("signature-names-no-node", _simple(outputs=_out("nowhere:0")), NotFoundError),
         Case("empty-tensor-name", _simple(outputs=_out("")), SavedModelError),
         Case("missing-function", _simple(call("y", "nope", ["x"], [F32], [F32])), SavedModelError),
-        Case("unknown-op", _simple(node("y", "TotallyUnknownOp", ["x"])), SavedModelError),
+        Case("unknown-op", _simple(node("y", "TotallyUnknownOp", "x")), SavedModelError),
         Case(
             "self-recursive-function",
             _simple(call("y", "rec", ["x"], [F32], [F32]), functions=_recursive()),
@@ -323,30 +326,30 @@ def _structural_cases() -> list[Case]:
             "identity-chain-3000",
             _simple(*[_neg(f"n{i}", f"n{i - 1}" if i else "x") for i in range(3000)], _neg("y", "n2999")),
         ),
-        Case("attr-wrong-type", _simple(node("y", "Neg", ["x"], T=b"float"))),  # kernels may ignore T
+        Case("attr-wrong-type", _simple(node("y", "Neg", "x", T=b"float"))),  # kernels may ignore T
         Case(
             "attr-bad-dtype-enum",
-            _simple(node("y", "Cast", ["x"], SrcT=("type", F32), DstT=("type", 999))),
+            _simple(node("y", "Cast", "x", SrcT=type_attr(F32), DstT=type_attr(999))),
             SavedModelError,
         ),
         Case(
             "placeholder-bad-dtype",
-            _simple(placeholder("p", 12345, [1]), node("y", "Identity", ["p"])),
+            _simple(placeholder("p", 12345, [1]), node("y", "Identity", "p")),
             SavedModelError,
         ),
         Case(
             "duplicate-node-names",
-            _simple(_neg("y", "x"), node("y", "Abs", ["x"], T=("type", F32))),
+            _simple(_neg("y", "x"), node("y", "Abs", "x", T=type_attr(F32))),
             SavedModelError,
         ),
         Case(
             "const-10^12-elements",
-            _simple(raw_const("big", _huge_const_proto()), node("y", "Identity", ["big"], T=("type", F32))),
+            _simple(raw_const("big", _huge_const_proto()), node("y", "Identity", "big", T=type_attr(F32))),
             LimitExceededError,
         ),
         Case(
             "const-content-size-mismatch",
-            _simple(raw_const("c", _bad_content_proto()), node("y", "Identity", ["c"], T=("type", F32))),
+            _simple(raw_const("c", _bad_content_proto()), node("y", "Identity", "c", T=type_attr(F32))),
             FormatError,
         ),
         Case(
@@ -354,7 +357,7 @@ def _structural_cases() -> list[Case]:
             _simple(
                 const("dims", np.array([10**6, 10**6], np.int64)),
                 const("v", np.float32(1)),
-                node("y", "Fill", ["dims", "v"], T=("type", F32), index_type=i64),
+                node("y", "Fill", "dims", "v", T=type_attr(F32), index_type=i64),
             ),
             LimitExceededError,
         ),
@@ -362,7 +365,7 @@ def _structural_cases() -> list[Case]:
             "tile-huge",
             _simple(
                 const("m", np.array([10**12], np.int64)),
-                node("y", "Tile", ["x", "m"], T=("type", F32), Tmultiples=i64),
+                node("y", "Tile", "x", "m", T=type_attr(F32), Tmultiples=i64),
             ),
             LimitExceededError,
         ),
@@ -370,7 +373,7 @@ def _structural_cases() -> list[Case]:
             "broadcast-to-huge",
             _simple(
                 const("s", np.array([10**6, 10**6, 2], np.int64)),
-                node("y", "BroadcastTo", ["x", "s"], T=("type", F32), Tidx=i64),
+                node("y", "BroadcastTo", "x", "s", T=type_attr(F32), Tidx=i64),
             ),
             LimitExceededError,
         ),
@@ -380,7 +383,7 @@ def _structural_cases() -> list[Case]:
                 const("a", np.int64(0)),
                 const("b", np.int64(10**13)),
                 const("d", np.int64(1)),
-                node("y", "Range", ["a", "b", "d"], Tidx=i64),
+                node("y", "Range", "a", "b", "d", Tidx=i64),
             ),
             LimitExceededError,
         ),
@@ -388,7 +391,7 @@ def _structural_cases() -> list[Case]:
             "random-uniform-huge-shape",
             _simple(
                 const("s", np.array([10**6, 10**6], np.int64)),
-                node("y", "RandomUniform", ["s"], dtype=("type", F32), T=i64, seed=1, seed2=2),
+                node("y", "RandomUniform", "s", dtype=type_attr(F32), T=i64, seed=1, seed2=2),
             ),
             LimitExceededError,
         ),
@@ -398,7 +401,7 @@ def _structural_cases() -> list[Case]:
                 const("i", np.array([[0]], np.int64)),
                 const("u", np.array([1.0], np.float32)),
                 const("s", np.array([10**12], np.int64)),
-                node("y", "ScatterNd", ["i", "u", "s"], T=("type", F32), Tindices=i64),
+                node("y", "ScatterNd", "i", "u", "s", T=type_attr(F32), Tindices=i64),
             ),
             LimitExceededError,
         ),
@@ -409,7 +412,7 @@ def _structural_cases() -> list[Case]:
                 const("d", np.int32(10**9)),
                 const("on", np.float32(1)),
                 const("off", np.float32(0)),
-                node("y", "OneHot", ["i", "d", "on", "off"], T=("type", F32), TI=i64, axis=-1),
+                node("y", "OneHot", "i", "d", "on", "off", T=type_attr(F32), TI=i64, axis=-1),
             ),
             LimitExceededError,
         ),
@@ -420,7 +423,7 @@ def _structural_cases() -> list[Case]:
                 const("s", np.array([10**12], np.int64)),
                 const("v", np.float32(1)),
                 const("d", np.float32(0)),
-                node("y", "SparseToDense", ["i", "s", "v", "d"], T=("type", F32), Tindices=i64),
+                node("y", "SparseToDense", "i", "s", "v", "d", T=type_attr(F32), Tindices=i64),
             ),
             LimitExceededError,
         ),
@@ -432,11 +435,12 @@ def _structural_cases() -> list[Case]:
                 node(
                     "l",
                     "TensorListReserve",
-                    ["es", "n"],
-                    element_dtype=("type", F32),
-                    shape_type=("type", I32),
+                    "es",
+                    "n",
+                    element_dtype=type_attr(F32),
+                    shape_type=type_attr(I32),
                 ),
-                node("y", "TensorListLength", ["l"]),
+                node("y", "TensorListLength", "l"),
                 outputs=_out("y:0", I32, []),
             ),
             LimitExceededError,
@@ -445,25 +449,25 @@ def _structural_cases() -> list[Case]:
             "reshape-mismatch",
             _simple(
                 const("s", np.array([3, 5], np.int32)),
-                node("y", "Reshape", ["x", "s"], T=("type", F32), Tshape=("type", I32)),
+                node("y", "Reshape", "x", "s", T=type_attr(F32), Tshape=type_attr(I32)),
             ),
             SavedModelError,
         ),
         Case(
             "as-string-huge-width",
-            _simple(node("y", "AsString", ["x"], T=("type", F32), width=1 << 40), outputs=_out("y:0", STR)),
+            _simple(node("y", "AsString", "x", T=type_attr(F32), width=1 << 40), outputs=_out("y:0", STR)),
             LimitExceededError,
         ),
         Case(
             "while-never-ends",
             _simple(
-                node("y", "While", ["x"], T=("types", [F32]), cond=("func", "cond"), body=("func", "body")),
+                node("y", "While", "x", T=type_list(F32), cond=func_attr("cond"), body=func_attr("body")),
                 functions=_forever(),
             ),
             LimitExceededError,
         ),
         Case("dataflow-loop-never-ends", _simple(*endless_tf1_loop_nodes()), LimitExceededError),
-        Case("switch-missing-input", _simple(node("y", "Switch", ["x"], T=("type", F32))), FormatError),
+        Case("switch-missing-input", _simple(node("y", "Switch", "x", T=type_attr(F32))), FormatError),
         Case("asset-dotdot", _asset_model("../secret.txt"), PolicyError),
         Case("asset-absolute", _asset_model("/etc/hostname"), PolicyError),
         Case("asset-symlink-escape", _asset_model("link/secret.txt", ("link", "..")), PolicyError),

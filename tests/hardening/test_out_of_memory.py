@@ -31,4 +31,4 @@ def test_session_run_turns_memory_error_into_execution_error(monkeypatch):
     plan_class = type(model.signatures["serving_default"].plan)
     monkeypatch.setattr(plan_class, "run", _out_of_memory)
     with pytest.raises(ExecutionError, match="out of memory"):
-        session_module.Session.run(session, [], {}, targets=[])
+        session_module.GraphSession.run(session, [], {}, targets=[])

@@ -17,8 +17,8 @@ from savedmodel.format.dtypes import DT
 from savedmodel.proto import meta_graph_pb2
 from savedmodel.serving.model import read_signature_defs
 from tests.serving.serving_helpers import model_config, running_server
+from tests.watchdog import no_hang
 
-from .builders import no_hang
 from .test_malformed import _mutation_cases
 
 CASES = _mutation_cases()

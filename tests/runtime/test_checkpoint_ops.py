@@ -14,9 +14,8 @@ from savedmodel.errors import PolicyError
 from savedmodel.format.bundle import BundleReader
 from savedmodel.ops.registry import Attrs, NodeSpec, lookup
 from savedmodel.policy import Policy
-from savedmodel.runtime.session import Session
-
-from .graph_helpers import const, graph, node
+from savedmodel.runtime.session import GraphSession
+from tests.graph_builder import const, graph, node
 
 PARTITIONED = FIXTURES / "format" / "tf1-partitioned"
 
@@ -50,7 +49,7 @@ def _file_graph(target) -> object:
 
 
 def test_file_ops_are_refused_without_file_access(tmp_path):
-    session = Session(_file_graph(tmp_path / "out.txt"))
+    session = GraphSession(_file_graph(tmp_path / "out.txt"))
     with pytest.raises(PolicyError):
         session.run(["read:0"], {})
     assert not (tmp_path / "out.txt").exists()
@@ -58,7 +57,7 @@ def test_file_ops_are_refused_without_file_access(tmp_path):
 
 def test_file_ops_with_file_access(tmp_path):
     target = tmp_path / "sub" / "out.txt"
-    session = Session(_file_graph(target), policy=Policy(allow_file_access=True))
+    session = GraphSession(_file_graph(target), policy=Policy(allow_file_access=True))
     read, matched = session.run(["read:0", "match:0"], {})
     assert read == b"hello" and target.read_bytes() == b"hello"
     assert list(matched) == [str(target).encode()]

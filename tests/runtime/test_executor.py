@@ -7,8 +7,8 @@ import pytest
 
 from savedmodel.errors import ExecutionError, LimitExceededError, NotFoundError, UnsupportedOpError
 from savedmodel.policy import Limits, Policy
-from savedmodel.runtime.session import Session
-from tests.runtime.graph_helpers import (
+from savedmodel.runtime.session import GraphSession
+from tests.graph_builder import (
     DT,
     const,
     func_attr,
@@ -31,7 +31,7 @@ def test_feeds_fetches_and_pruning() -> None:
         node("y", "AddV2", "x", "two", T=type_attr(F)),
         node("unused", "NoSuchOp", "x"),
     )
-    sess = Session(g)
+    sess = GraphSession(g)
     assert sess.run("y:0", {"x:0": 3.0}) == np.float32(5)
     # Feeding an intermediate tensor cuts the edge to its producer (x need not be fed).
     assert sess.run("y:0", {"two:0": np.float32(10), "x:0": 1.0}) == np.float32(11)
@@ -41,7 +41,7 @@ def test_feeds_fetches_and_pruning() -> None:
 def test_placeholder_not_fed() -> None:
     g = graph(placeholder("x"), node("y", "Identity", "x", T=type_attr(F)))
     with pytest.raises(ExecutionError, match="must feed a value for placeholder tensor 'x:0'"):
-        Session(g).run("y:0")
+        GraphSession(g).run("y:0")
 
 
 def test_unsupported_ops_reported_together() -> None:
@@ -53,7 +53,7 @@ def test_unsupported_ops_reported_together() -> None:
         functions=(body,),
     )
     with pytest.raises(UnsupportedOpError) as info:
-        Session(g).prepare(["x:0"], ["call:0"])
+        GraphSession(g).prepare(["x:0"], ["call:0"])
     assert info.value.missing == {"AlsoMissing": ["f/b"], "NoSuchOp": ["y"]}
     assert "NoSuchOp (used by y)" in str(info.value)
 
@@ -61,9 +61,9 @@ def test_unsupported_ops_reported_together() -> None:
 def test_unknown_tensor() -> None:
     g = graph(placeholder("x"))
     with pytest.raises(NotFoundError, match="nope"):
-        Session(g).run("nope:0")
+        GraphSession(g).run("nope:0")
     with pytest.raises(NotFoundError, match="has 1 output"):
-        Session(g).run("x:3", {"x:0": 1.0})
+        GraphSession(g).run("x:3", {"x:0": 1.0})
 
 
 def cond_graph():
@@ -84,7 +84,7 @@ def cond_graph():
 
 
 def test_switch_merge_dead_tensors() -> None:
-    sess = Session(cond_graph())
+    sess = GraphSession(cond_graph())
     assert sess.run(["merge:0", "merge:1"], {"x:0": 2.0, "pred:0": True}) == [6.0, 1]
     assert sess.run(["merge:0", "merge:1"], {"x:0": 2.0, "pred:0": False}) == [12.0, 0]
     with pytest.raises(ExecutionError, match="dead"):
@@ -122,13 +122,13 @@ def while_graph(limit_input: str = "n"):
 
 
 def test_tf1_while_loop_frames() -> None:
-    sess = Session(while_graph())
+    sess = GraphSession(while_graph())
     assert sess.run(["exit_acc:0", "exit_i:0"], {"x:0": 1.5, "n:0": 4}) == [24.0, 4]
     assert sess.run(["exit_acc:0", "exit_i:0"], {"x:0": 1.5, "n:0": 0}) == [1.5, 0]
 
 
 def test_tf1_while_iteration_limit() -> None:
-    sess = Session(while_graph(), policy=Policy(limits=Limits(max_while_iterations=3)))
+    sess = GraphSession(while_graph(), policy=Policy(limits=Limits(max_while_iterations=3)))
     assert sess.run("exit_i:0", {"x:0": 1.0, "n:0": 3}) == 3
     with pytest.raises(LimitExceededError, match="max_while_iterations"):
         sess.run("exit_i:0", {"x:0": 1.0, "n:0": 4})
@@ -157,7 +157,7 @@ def test_function_attr_placeholders_and_call_by_op_name() -> None:
         ),
         functions=(add_function(),),
     )
-    sess = Session(g)
+    sess = GraphSession(g)
     x, y = sess.run(["call:0", "pcall:0"], {"x:0": 2, "y:0": 40})
     assert x == 42 and x.dtype == np.int32 and y == 42
 
@@ -239,7 +239,7 @@ def _func_list(*names: str):
 
 
 def test_functional_if_case_while() -> None:
-    sess = Session(functional_graph())
+    sess = GraphSession(functional_graph())
     feeds = {"x:0": 3.0, "p:0": True, "k:0": 1, "start:0": 2}
     assert sess.run(["if:0", "case:0", "while:0", "while:1"], feeds) == [6.0, -3.0, 5, 24.0]
     feeds.update({"p:0": False, "k:0": 7, "start:0": 9})
@@ -248,7 +248,7 @@ def test_functional_if_case_while() -> None:
 
 
 def test_functional_while_limit() -> None:
-    sess = Session(functional_graph(), policy=Policy(limits=Limits(max_while_iterations=2)))
+    sess = GraphSession(functional_graph(), policy=Policy(limits=Limits(max_while_iterations=2)))
     with pytest.raises(LimitExceededError, match="max_while_iterations"):
         sess.run("while:1", {"x:0": 1.0, "start:0": 0})
 
@@ -258,7 +258,7 @@ def test_function_depth_limit() -> None:
         "recurse", [("v", F)], [("out", F)], [node("again", "recurse", "v")], {"out": "again:out:0"}
     )
     g = graph(placeholder("x"), node("call", "recurse", "x"), functions=(recurse,))
-    sess = Session(g, policy=Policy(limits=Limits(max_function_depth=20)))
+    sess = GraphSession(g, policy=Policy(limits=Limits(max_function_depth=20)))
     with pytest.raises(LimitExceededError, match="depth"):
         sess.run("call:0", {"x:0": 1.0})
 
@@ -268,7 +268,8 @@ def test_kernel_error_names_node() -> None:
         placeholder("a", I32), placeholder("b", I32), node("div", "FloorDiv", "a", "b", T=type_attr(I32))
     )
     with pytest.raises(ExecutionError, match="'div'"):
-        Session(g).run("div:0", {"a:0": np.array([1, 2], np.int32), "b:0": np.array([1, 2, 3], np.int32)})
+        feeds = {"a:0": np.array([1, 2], np.int32), "b:0": np.array([1, 2, 3], np.int32)}
+        GraphSession(g).run("div:0", feeds)
 
 
 def test_resource_variables_persist_across_runs() -> None:
@@ -281,7 +282,7 @@ def test_resource_variables_persist_across_runs() -> None:
         node("read", "ReadVariableOp", "v", "^bump", dtype=type_attr(F)),
         node("is_init", "VarIsInitializedOp", "v"),
     )
-    sess = Session(g)
+    sess = GraphSession(g)
     assert not sess.run("is_init:0")
     sess.run("assign", {"init:0": 10.0})
     assert sess.run("read:0") == 11.0
@@ -298,7 +299,7 @@ def test_ref_variables() -> None:
         node("doubled", "AddV2", "v", "v", T=type_attr(F)),
         node("ok", "IsVariableInitialized", "v", dtype=type_attr(F)),
     )
-    sess = Session(g)
+    sess = GraphSession(g)
     with pytest.raises(ExecutionError, match="uninitialized"):
         sess.run("read:0")
     assert not sess.run("ok:0")
@@ -341,7 +342,7 @@ def test_resource_gather_and_lookup_tables() -> None:
         const("fdefault", np.float32(0)),
         node("mfind", "LookupTableFindV2", "mtable", "values", "fdefault"),
     )
-    sess = Session(g)
+    sess = GraphSession(g)
     sess.run("assign", {"table_init:0": np.arange(6, dtype=np.float32).reshape(3, 2)})
     np.testing.assert_array_equal(
         sess.run("gather:0", {"ids:0": np.array([2, 0], np.int32)}), [[4, 5], [0, 1]]
@@ -382,7 +383,7 @@ def test_tensor_list_and_tensor_array_ops() -> None:
         node("concat", "TensorArrayConcatV3", "ta", "split", dtype=type_attr(F)),
         node("size", "TensorArraySizeV3", "ta", "split"),
     )
-    sess = Session(g)
+    sess = GraphSession(g)
     popped, length, stacked = sess.run(["pop:1", "len:0", "stack:0"])
     assert popped.tolist() == [3.0, 4.0] and length == 1 and stacked.tolist() == [[1, 2], [3, 4]]
     value, lengths, size = sess.run(["concat:0", "concat:1", "size:0"])
@@ -396,10 +397,10 @@ def test_memory_limits() -> None:
         node("z", "AddV2", "y", "y", T=type_attr(F)),
     )
     big = np.zeros(1000, np.float32)
-    per_tensor = Session(g, policy=Policy(limits=Limits(max_bytes_per_tensor=2000)))
+    per_tensor = GraphSession(g, policy=Policy(limits=Limits(max_bytes_per_tensor=2000)))
     with pytest.raises(LimitExceededError, match="max_bytes_per_tensor"):
         per_tensor.run("z:0", {"x:0": big})
-    per_call = Session(g, policy=Policy(limits=Limits(max_bytes_per_call=6000)))
+    per_call = GraphSession(g, policy=Policy(limits=Limits(max_bytes_per_call=6000)))
     with pytest.raises(LimitExceededError, match="max_bytes_per_call"):
         per_call.run("z:0", {"x:0": big})
     assert per_call.run("y:0", {"x:0": big}).shape == (1000,)
@@ -414,7 +415,7 @@ def test_intermediate_values_are_freed_after_their_last_reader() -> None:
     for i in range(8):
         chain.append(node(f"y{i}", "AddV2", f"y{i - 1}" if i else "x", "one", T=type_attr(F)))
     chain.append(node("twice", "AddV2", "y3", "y7", T=type_attr(F)))
-    sess = Session(graph(*chain))
+    sess = GraphSession(graph(*chain))
     x = np.zeros(2**21, np.float32)  # 8 MiB
     sess.run(["y7:0", "twice:0"], {"x:0": x})
     tracemalloc.start()

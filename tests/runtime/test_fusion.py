@@ -11,8 +11,8 @@ from savedmodel.ops import nn
 from savedmodel.ops.registry import Attrs, NodeSpec, lookup
 from savedmodel.proto import attr_value_pb2
 from savedmodel.runtime import fusion
-from savedmodel.runtime.session import Session
-from tests.runtime.graph_helpers import DT, attr, const, graph, node, placeholder, type_attr
+from savedmodel.runtime.session import GraphSession
+from tests.graph_builder import DT, attr, const, graph, node, placeholder, type_attr
 
 F = DT.DT_FLOAT
 RNG = np.random.default_rng(7)
@@ -85,7 +85,7 @@ def test_fused_chains_equal_the_kernels_bit_for_bit(
         monkeypatch.setattr(fusion, "CHUNK_BYTES", 1 << 8)
     params = _params()
     x = RNG.standard_normal((batch, 20, 20, 8)).astype(np.float32)
-    sess = Session(graph(*_chain_graph(params)))
+    sess = GraphSession(graph(*_chain_graph(params)))
     plan = sess.prepare(["x:0"], ["out:0"])
     assert [s.op for s in plan.steps] == ["Relu", "Relu6", "Relu"]  # three fused steps
     out = sess.run("out:0", {"x:0": x})
@@ -95,7 +95,7 @@ def test_fused_chains_equal_the_kernels_bit_for_bit(
 def test_fetched_intermediates_stay_unfused() -> None:
     params = _params()
     x = RNG.standard_normal((2, 9, 9, 8)).astype(np.float32)
-    sess = Session(graph(*_chain_graph(params)))
+    sess = GraphSession(graph(*_chain_graph(params)))
     relu, relu6 = sess.run(["relu:0", "relu6:0"], {"x:0": x})
     plan = sess.prepare(["x:0"], ["relu:0", "relu6:0"])
     assert "Relu" in [s.op for s in plan.steps]
@@ -107,7 +107,7 @@ def test_fetched_intermediates_stay_unfused() -> None:
 def test_inputs_outside_the_fused_path_run_the_kernels_and_name_the_failing_node() -> None:
     params = _params()
     params["short_bias"] = params["bias"][:4]
-    sess = Session(graph(*_chain_graph(params, bias="short_bias")))
+    sess = GraphSession(graph(*_chain_graph(params, bias="short_bias")))
     with pytest.raises(ExecutionError) as info:
         sess.run("relu6:0", {"x:0": np.zeros((1, 5, 5, 8), np.float32)})
     assert info.value.node == "biased"
@@ -127,4 +127,4 @@ def test_half_precision_chains_round_as_the_kernels_do() -> None:
     x = RNG.standard_normal((2, 7, 7, CHANNELS)).astype(np.float16)
     expected = _kernel("DepthwiseConv2dNative", **half)(None, x, params["dw"])
     expected = _kernel("Relu")(None, _kernel("BiasAdd")(None, expected, params["bias"]))
-    np.testing.assert_array_equal(Session(g).run("out:0", {"x:0": x}), expected)
+    np.testing.assert_array_equal(GraphSession(g).run("out:0", {"x:0": x}), expected)

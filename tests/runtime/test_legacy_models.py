@@ -14,7 +14,7 @@ from savedmodel.errors import ExecutionError, InvalidInputError
 from savedmodel.format import saved_model as saved_model_format
 from savedmodel.proto import example_pb2, saved_model_pb2, types_pb2
 from tests.conftest import FIXTURES, assert_matches_golden, load_golden
-from tests.runtime.graph_helpers import const, graph, node, type_attr
+from tests.graph_builder import const, graph, node, type_attr
 
 REALWORLD = FIXTURES / "realworld"
 HALF_PLUS_THREE = REALWORLD / "tfserving__saved_model_half_plus_three__2017_6058fd6"

@@ -1,4 +1,4 @@
-"""Loading under the safety policy, object-graph variables, and the low-level Session."""
+"""Loading under the safety policy, object-graph variables, and the low-level GraphSession."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from savedmodel.format import saved_model as saved_model_format
 from savedmodel.format.bundle import BundleReader
 from savedmodel.policy import Policy
 from savedmodel.proto import meta_graph_pb2
-from savedmodel.runtime.session import Session
+from savedmodel.runtime.session import GraphSession
 from tests.conftest import FIXTURES, SEED
-from tests.runtime.graph_helpers import node, type_attr
+from tests.graph_builder import node, type_attr
 
 
 def _multiply_meta_graph() -> meta_graph_pb2.MetaGraphDef:
@@ -26,7 +26,7 @@ def _multiply_meta_graph() -> meta_graph_pb2.MetaGraphDef:
 
 def test_restore_outside_model_is_refused_by_default() -> None:
     meta_graph = _multiply_meta_graph()
-    sess = Session(meta_graph.graph_def, op_list=meta_graph.meta_info_def.stripped_op_list)
+    sess = GraphSession(meta_graph.graph_def, op_list=meta_graph.meta_info_def.stripped_op_list)
     feeds = {"save/Const:0": np.asarray(str(SEED / "multiply_values.ckpt").encode(), dtype=object)}
     with pytest.raises(PolicyError, match="allow_file_access"):
         sess.run([], feeds, targets=["save/restore_all"])
@@ -34,7 +34,7 @@ def test_restore_outside_model_is_refused_by_default() -> None:
 
 def test_restore_allowed_with_file_access() -> None:
     meta_graph = _multiply_meta_graph()
-    sess = Session(
+    sess = GraphSession(
         meta_graph.graph_def,
         op_list=meta_graph.meta_info_def.stripped_op_list,
         policy=Policy(allow_file_access=True),

@@ -11,8 +11,8 @@ from conftest import FIXTURES
 import savedmodel
 from savedmodel.errors import ExecutionError, LimitExceededError
 from savedmodel.policy import Limits, Policy
-from savedmodel.runtime.session import Session
-from tests.runtime.graph_helpers import DT, const, graph, node, placeholder, type_attr
+from savedmodel.runtime.session import GraphSession
+from tests.graph_builder import DT, const, graph, node, placeholder, type_attr
 
 RNN = FIXTURES / "runtime" / "tf1_rnn"
 WHILE = FIXTURES / "runtime" / "tf1_while"
@@ -85,7 +85,7 @@ def test_nested_loops_keep_the_iteration_limit_message():
 # -- hand-built graphs -----------------------------------------------------------------------------
 def _session_both(g, fetches: list[str], feeds: dict):
     """Run `fetches` on the fast path (which must be taken) and on the generic executor."""
-    session = Session(g)
+    session = GraphSession(g)
     fast = session.run(fetches, feeds)
     (plan,) = session._plans.values()
     assert plan.fast is not None
@@ -172,11 +172,11 @@ def test_cond_with_a_branch_tensor_used_outside_keeps_the_dataflow_executor():
         *_cond_nodes("c", "pred", "x", "Mul", "AddV2"),
         node("leak", "Neg", "c/t", **F),
     )
-    session = Session(g)
+    session = GraphSession(g)
     assert session.run("c/merge:0", {"x:0": 2.0, "pred:0": True}) == 6.0
     (plan,) = session._plans.values()
     assert plan.fast is not None
-    session = Session(g)
+    session = GraphSession(g)
     with pytest.raises(ExecutionError, match="dead"):
         session.run("leak:0", {"x:0": 2.0, "pred:0": False})
     (plan,) = session._plans.values()
@@ -272,7 +272,7 @@ def test_nested_loop():
 
 def test_nested_loop_iteration_limit():
     policy = Policy(limits=Limits(max_while_iterations=2))
-    session = Session(_nested_graph(), policy=policy)
+    session = GraphSession(_nested_graph(), policy=policy)
     with pytest.raises(LimitExceededError, match="max_while_iterations") as fast:
         session.run("outer/exit_acc:0", {"x:0": 0.5, "n:0": 1})
     (plan,) = session._plans.values()

@@ -17,7 +17,7 @@ from savedmodel.ops import registry
 from savedmodel.policy import Policy
 from savedmodel.proto import saved_model_pb2, types_pb2
 from tests.conftest import FIXTURES
-from tests.runtime.graph_helpers import const, graph, node, placeholder, type_attr, type_list
+from tests.graph_builder import const, graph, node, placeholder, type_attr, type_list
 
 TFRUST = FIXTURES / "realworld" / "tfrust__regression_savedmodel__2021_0682aef"
 TRAIN_OP = "ResourceApplyGradientDescent"

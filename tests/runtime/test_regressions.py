@@ -15,9 +15,9 @@ from savedmodel.errors import ExecutionError, LimitExceededError
 from savedmodel.ops.lookup import LookupTable
 from savedmodel.policy import DEFAULT_LIMITS, Limits, Policy, active_limits
 from savedmodel.runtime import plan as plan_module
-from savedmodel.runtime.session import Session
+from savedmodel.runtime.session import GraphSession
 from tests.conftest import SEED
-from tests.runtime.graph_helpers import DT, const, graph, node, placeholder, type_attr
+from tests.graph_builder import DT, const, graph, node, placeholder, type_attr
 from tools.corpus import harness
 
 F = DT.DT_FLOAT
@@ -83,7 +83,7 @@ def placeholder_control_graph():
 
 
 def test_control_dependency_on_a_fed_placeholder_is_satisfied_by_the_feed() -> None:
-    sess = Session(placeholder_control_graph())
+    sess = GraphSession(placeholder_control_graph())
     assert sess.run("y:0", {"x:0": np.float32(2)}) == np.float32(3)  # straight plan
     assert sess.run("one:0", {"x:0": np.float32(2)}) == np.float32(1)
     assert sess.run("z:0", {"x:0": np.float32(2)}) == np.float32(1)  # dataflow plan (Switch)
@@ -91,7 +91,7 @@ def test_control_dependency_on_a_fed_placeholder_is_satisfied_by_the_feed() -> N
 
 def test_control_dependency_on_an_unfed_placeholder_still_needs_a_feed() -> None:
     with pytest.raises(ExecutionError, match="must feed a value for placeholder tensor 'x:0'"):
-        Session(placeholder_control_graph()).run("one:0")
+        GraphSession(placeholder_control_graph()).run("one:0")
 
 
 def test_control_dependency_on_another_fed_node_still_runs_it() -> None:
@@ -101,7 +101,7 @@ def test_control_dependency_on_another_fed_node_still_runs_it() -> None:
         node("q", "Identity", "p", T=type_attr(F)),
         const("one", np.float32(1), "^q"),
     )
-    sess = Session(g)
+    sess = GraphSession(g)
     with pytest.raises(ExecutionError, match="must feed a value for placeholder tensor 'p:0'"):
         sess.run("one:0", {"q:0": np.float32(5)})
     assert sess.run("one:0", {"q:0": np.float32(5), "p:0": np.float32(0)}) == np.float32(1)
@@ -123,10 +123,10 @@ LOW = Policy(limits=Limits(max_bytes_per_tensor=2000))
 def test_runtime_session_runs_under_its_policy_limits() -> None:
     # 300 float32 = 1200 bytes of output, but the random kernel sizes its request at 8 bytes per
     # element (2400) against the limits active while it runs: the policy's, not the defaults.
-    assert Session(random_graph(300)).run("r:0").shape == (300,)
+    assert GraphSession(random_graph(300)).run("r:0").shape == (300,)
     with pytest.raises(LimitExceededError, match="random op shape"):
-        Session(random_graph(300), policy=LOW).run("r:0")
-    assert Session(random_graph(200), policy=LOW).run("r:0").shape == (200,)
+        GraphSession(random_graph(300), policy=LOW).run("r:0")
+    assert GraphSession(random_graph(200), policy=LOW).run("r:0").shape == (200,)
 
 
 def test_compat_v1_session_runs_under_its_policy_limits() -> None:
@@ -142,9 +142,9 @@ def test_compat_v1_session_runs_under_its_policy_limits() -> None:
 
 def test_constants_are_decoded_under_the_policy_limits_while_compiling() -> None:
     g = graph(const("big", np.zeros(1000, np.float32)))
-    assert Session(g).run("big:0").shape == (1000,)
+    assert GraphSession(g).run("big:0").shape == (1000,)
     with pytest.raises(LimitExceededError, match="TensorProto"):
-        Session(g, policy=LOW).run("big:0")
+        GraphSession(g, policy=LOW).run("big:0")
 
 
 def test_restored_function_calls_run_under_the_policy_limits(monkeypatch) -> None:

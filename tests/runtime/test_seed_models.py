@@ -144,8 +144,10 @@ def test_python_values_converted_like_tensorflow(tf2_model) -> None:
     fn = tf2_model.signatures["serving_default"]
     assert fn(input=5)["output"].dtype == np.float32
     assert fn(input=np.float64(5))["output"] == np.float32(7)
+    # TensorFlow's signature takes a bool for a number as 0 or 1 (tests/graph/test_feed_values.py)
+    assert fn(input=True)["output"] == np.float32(3)
     with pytest.raises(InvalidInputError, match="float32"):
-        fn(input=True)
+        fn(input="5")
 
 
 def test_compat_v1_graph_and_session_api() -> None:

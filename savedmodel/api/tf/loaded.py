@@ -49,7 +49,7 @@ def to_eager(value: Any) -> Any:
 
 
 def _facade_spec(spec: Any) -> Any:
-    """A runtime TensorSpec (savedmodel.runtime.structure) as a tf.TensorSpec; structures mapped."""
+    """A SignatureTensorSpec (savedmodel.runtime.structure) as a tf.TensorSpec; structures mapped."""
     if isinstance(spec, dict):
         return {k: _facade_spec(v) for k, v in spec.items()}
     if isinstance(spec, list | tuple):
@@ -76,7 +76,7 @@ class TensorCallable:
         target = self._target
         if isinstance(target, shared.SignatureFunction):
             return ((), {k: _facade_spec(s) for k, s in target.input_specs.items()})
-        if isinstance(target, shared.ConcreteFunction):
+        if isinstance(target, shared.RestoredConcreteFunction):
             return (_facade_spec(target.args_spec), _facade_spec(target.kwargs_spec))
         raise LoadedAttributeError(f"{target!r} has no structured_input_signature")
 
@@ -85,7 +85,7 @@ class TensorCallable:
         target = self._target
         if isinstance(target, shared.SignatureFunction):
             return {k: _facade_spec(s) for k, s in target.output_specs.items()}
-        if isinstance(target, shared.ConcreteFunction):
+        if isinstance(target, shared.RestoredConcreteFunction):
             return _facade_spec(target.output_structure)
         raise LoadedAttributeError(f"{target!r} has no structured_outputs")
 

@@ -27,6 +27,7 @@ from savedmodel.api.tf.eager import EagerTensor
 from savedmodel.api.tf.graph import Operation, Tensor
 from savedmodel.errors import ExecutionError, InvalidInputError
 from savedmodel.format import dtypes as dt
+from savedmodel.graph.feed_values import FeedRule, FeedShapeError, convert_feed
 from savedmodel.policy import DEFAULT_POLICY, Policy
 from savedmodel.runtime.resources import RefVariable
 
@@ -81,7 +82,7 @@ class Session:
     # ------------------------------------------------------------------ runtime
     @property
     def runtime_session(self) -> Any:
-        """The runtime Session for the graph as it is now (recompiled when the graph changed)."""
+        """The runtime GraphSession for the graph as it is now (recompiled when the graph changed)."""
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
         version = self.graph.version
@@ -90,10 +91,10 @@ class Session:
         return self._runtime_session
 
     def _rebuild(self, version: Any) -> None:
-        from savedmodel.runtime.session import Session as RuntimeSession
+        from savedmodel.runtime.session import GraphSession
 
         previous = self._runtime_session
-        session = RuntimeSession(
+        session = GraphSession(
             self.graph.as_graph_def(),
             op_defs=known_op_defs(self.graph),
             policy=self.runtime_policy(),
@@ -205,6 +206,7 @@ class Session:
 
 
 def _feed_value(tensor: Tensor, value: Any) -> Any:
+    """A feed_dict value for `tensor`, by tf.compat.v1.Session.run's rule (savedmodel.graph.feed_values)."""
     if isinstance(value, EagerTensor):
         value = value._value
     enum = tensor.dtype.as_datatype_enum
@@ -213,22 +215,13 @@ def _feed_value(tensor: Tensor, value: Any) -> Any:
     np_dtype = _NUMPY_DTYPES.get(enum) or _NUMPY_DTYPES.setdefault(
         enum, np.dtype(tensor.dtype.as_numpy_dtype)
     )
-    if np_dtype.kind == "O":
-        arr = EagerTensor(value, tensor.dtype)._value
-    elif isinstance(value, np.ndarray):
-        arr = value.astype(np_dtype)
-    else:  # a fresh array already: no second copy
-        arr = np.asarray(value).astype(np_dtype, copy=False)
-    want = tensor._shape.dims
-    if want is not None and (want != arr.shape or None in want):
-        if len(want) != arr.ndim or any(
-            w is not None and w != a for w, a in zip(want, arr.shape, strict=False)
-        ):
-            raise ValueError(
-                f"Cannot feed value of shape {arr.shape} for Tensor {tensor.name}, "
-                f"which has shape {tensor.shape}"
-            )
-    return arr
+    try:
+        return convert_feed(value, np_dtype, FeedRule.SESSION_RUN, tensor._shape.dims)
+    except FeedShapeError as exc:
+        raise InvalidInputError(
+            f"Cannot feed value of shape {exc.shape} for Tensor {tensor.name}, "
+            f"which has shape {tensor.shape}"
+        ) from None
 
 
 def _fetched(value: Any) -> Any:

@@ -23,13 +23,15 @@ from savedmodel.graph.names import parse_tensor_name
 from savedmodel.runtime import plan as plan_module
 from savedmodel.runtime.plan import Plan, compile_plan
 from savedmodel.runtime.resources import RefVariable, VariableResource
-from savedmodel.runtime.structure import TensorSpec
+from savedmodel.runtime.structure import SignatureTensorSpec
 
 Ref = tuple[str, int]
 THREADS_VARIABLE = "SAVEDMODEL_ONNX_THREADS"
 
 
-def flatten_signature(session: Any, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]) -> FlatGraph:
+def flatten_signature(
+    session: Any, inputs: Sequence[SignatureTensorSpec], outputs: Sequence[SignatureTensorSpec]
+) -> FlatGraph:
     feeds = [parse_tensor_name(s.tensor_name) for s in inputs]
     fetches = [parse_tensor_name(s.tensor_name) for s in outputs]
     return flatten(session.graph, feeds, fetches)
@@ -52,7 +54,7 @@ def trace(runtime: Any, flat: FlatGraph, args: Sequence[Any]) -> dict[Ref, Any]:
     return values
 
 
-def example_inputs(specs: Sequence[TensorSpec], strings: bool = False) -> list[np.ndarray] | None:
+def example_inputs(specs: Sequence[SignatureTensorSpec], strings: bool = False) -> list[np.ndarray] | None:
     """Inputs to trace with (unknown dims 1), or None when an input is not numeric (with
     `strings`, string inputs are empty strings instead)."""
     values = []
