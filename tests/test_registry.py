@@ -47,9 +47,9 @@ def test_ops_doc_is_up_to_date():
 
 def test_executor_knows_every_reference_optimizer_update() -> None:
     from savedmodel.ops import training
-    from savedmodel.runtime import plan
+    from savedmodel.runtime import prepare
 
-    assert plan.APPLY_OPS == training.REF_OPS
+    assert prepare.APPLY_OPS == training.REF_OPS
 
 
 def test_stateless_control_flow_is_registered_stateless_as_in_tensorflow():
