@@ -1,9 +1,11 @@
 """Control flow: TF1 dataflow primitives and TF2 functional If/While/Case.
 
 Switch, Merge, Enter, Exit, NextIteration and ControlTrigger are listed here so
-the registry knows them; their routing (dead tensors, frames, iterations) is done
-by savedmodel.runtime.dataflow. The run functions below are what a straight-line
-executor would do with them (identity), used only for LoopCond.
+the registry knows them; the executor runs them (as nested loop and cond steps, or
+with dead tensors, frames and iterations in its dataflow interpreter). The run
+functions below are what a straight-line executor would do with them (identity),
+used only for LoopCond. If/While/Case call their functions through the callables
+the call context hands them (`ctx.function(attr)`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The dataflow executor for TF1 control flow: dead tensors, frames and iterations.
+"""The dataflow interpreter for TF1 control flow: dead tensors, frames and iterations.
+
+It runs the TF1 graphs whose loops and conds the structure analysis (savedmodel.runtime.loops)
+cannot turn into nested steps of the runner, behind the same `Plan.run(ctx, args)`, and shares
+the runner's error wrapping, limits accounting and iteration checks (savedmodel.runtime.runner).
 
 Semantics follow TensorFlow's executor:
 - Switch forwards its input to output 1 when the predicate is true, else to

@@ -296,7 +296,8 @@ class CondStep:
     __slots__ = ("switch", "pred_slot", "true", "true_consts", "false", "false_consts", "outputs")
 
     def __call__(self, ctx: Any, vals: list[Any], limits: tuple) -> None:
-        if predicate(vals[self.pred_slot], *self.switch):
+        pred = vals[self.pred_slot]
+        if bool(pred) if type(pred) is np.ndarray and pred.ndim == 0 else predicate(pred, *self.switch):
             run_steps(ctx, vals, self.true, self.true_consts, limits)
             for out, index_slot, src, _other, index, _other_index in self.outputs:
                 vals[out] = vals[src]
