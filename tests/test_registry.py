@@ -45,18 +45,25 @@ def test_ops_doc_is_up_to_date():
     assert result.returncode == 0, result.stderr
 
 
-def test_executor_knows_every_reference_optimizer_update() -> None:
-    from savedmodel.ops import training
-    from savedmodel.runtime import prepare
-
-    assert prepare.APPLY_OPS == training.REF_OPS
-
-
-def test_stateless_control_flow_is_registered_stateless_as_in_tensorflow():
+def test_stateless_control_flow_has_no_side_effects_as_in_tensorflow():
     """StatelessIf/Case/While may be pruned from a function body when nothing uses them (TF's
     OpDefs mark them not stateful); If/Case/While are kept."""
     from savedmodel.graph.outputs import tf_op_defs
 
     op_defs = tf_op_defs()
     for op in ("If", "Case", "While", "StatelessIf", "StatelessCase", "StatelessWhile"):
-        assert registry.lookup(op).stateful == op_defs[op].is_stateful, op
+        assert registry.lookup(op).side_effects == op_defs[op].is_stateful, op
+        assert registry.has_fact(op, "tf_stateful") == op_defs[op].is_stateful, op
+
+
+def test_each_note_of_a_family_table_reaches_its_kernel():
+    """docs/ops.md's notes come from the kernels' registrations; a family's NOTES table names
+    only ops that module registers with `notes=NOTES`."""
+    import importlib
+
+    kernels = registry.all_kernels()
+    for module_name in registry.family_modules():
+        module = importlib.import_module(f"savedmodel.ops.{module_name}")
+        for op, note in getattr(module, "NOTES", {}).items():
+            assert op in kernels and kernels[op].notes == note, (module_name, op)
+    assert "half to even" in kernels["Round"].notes and "RE2" in kernels["RegexReplace"].notes

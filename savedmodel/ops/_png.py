@@ -1,4 +1,5 @@
-"""PNG without Pillow: decoding (all bit depths, colour types, interlacing) and encoding, with zlib.
+"""PNG without Pillow, with zlib: decoding (all bit depths and colour types) and encoding.
+Adam7-interlaced images are handed to the caller's decoder (ops/image.py's uses Pillow).
 
 A codec, not a kernel family: DecodePng/EncodePng/DecodeImage (ops/image.py) and ImageSummary
 (ops/summary.py) call it.

@@ -38,11 +38,15 @@ def _identity(ctx: Any, x: Any) -> Any:
 kernel(
     "StopGradient",
     "PreventGradient",
-    "Snapshot",
     family="array",
     dtypes=ALL,
+    forwards_input=True,
+    aliases_input=True,
     doc="returns its input unchanged",
 )(_identity)
+kernel("Snapshot", family="array", dtypes=ALL, forwards_input=True, doc="returns its input unchanged")(
+    _identity
+)
 
 
 @kernel_factory("CheckNumerics", "CheckNumericsV2", family="array", dtypes=("float16", "bfloat16", "float32"))

@@ -1,41 +1,59 @@
 """Control flow: TF1 dataflow primitives and TF2 functional If/While/Case.
 
-Switch, Merge, Enter, Exit, NextIteration and ControlTrigger are listed here so
-the registry knows them; the executor runs them (as nested loop and cond steps, or
-with dead tensors, frames and iterations in its dataflow interpreter). The run
-functions below are what a straight-line executor would do with them (identity),
-used only for LoopCond. If/While/Case call their functions through the callables
-the call context hands them (`ctx.function(attr)`).
+Switch, Merge, Enter, Exit, NextIteration (and their Ref forms), LoopCond and ControlTrigger
+are registered here with their `dataflow` role, which the executor reads (savedmodel.runtime.prepare);
+it runs them as nested loop and cond steps, or with dead tensors, frames and iterations in its
+dataflow interpreter. The run functions below are what a straight-line executor would do with them
+(identity), used only for LoopCond. If/While/Case call their functions through the callables the
+call context hands them (`ctx.function(attr)`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from savedmodel.errors import ExecutionError
-from savedmodel.graph.model import DATAFLOW_PRIMITIVES
-from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
+from savedmodel.ops.registry import NodeSpec, Run, kernel, kernel_factory
 from savedmodel.policy import deadline_error, iteration_limit_error
 
 
-@kernel("LoopCond", family="control_flow", doc="passes the loop predicate through")
+@kernel(
+    "LoopCond",
+    family="control_flow",
+    forwards_input=True,
+    dataflow="loop_cond",
+    doc="passes the loop predicate through",
+)
 def _loop_cond(ctx: Any, pred: Any) -> Any:
     return pred
 
 
-@kernel(
-    *DATAFLOW_PRIMITIVES,
-    family="control_flow",
-    doc="TF1 control-flow primitive (routed by the dataflow executor)",
-)
+def _primitive(*ops: str, role: str) -> Callable[[Run], Run]:
+    """Registers a TF1 dataflow primitive with its role in the dataflow executor."""
+    return kernel(
+        *ops,
+        family="control_flow",
+        dataflow=role,
+        doc="TF1 control-flow primitive (routed by the dataflow executor)",
+    )
+
+
+@_primitive("Switch", "RefSwitch", role="switch")
+@_primitive("Merge", "RefMerge", role="merge")
+@_primitive("Enter", "RefEnter", role="enter")
+@_primitive("Exit", "RefExit", role="exit")
+@_primitive("NextIteration", "RefNextIteration", role="next_iteration")
 def _dataflow_primitive(ctx: Any, *inputs: Any) -> Any:
     raise ExecutionError("TF1 control-flow primitives run only in the dataflow executor")
 
 
-@kernel("ControlTrigger", family="control_flow", doc="does nothing; its output is never dead")
+@kernel(
+    "ControlTrigger", family="control_flow", dataflow="trigger", doc="does nothing; its output is never dead"
+)
 def _control_trigger(ctx: Any, *inputs: Any) -> None:
     return None
 
@@ -56,7 +74,7 @@ def _func(node: NodeSpec, name: str) -> Any:
     return node.attrs.raw(name).func
 
 
-@kernel_factory("If", family="control_flow", stateful=True, doc="calls then_branch or else_branch")
+@kernel_factory("If", family="control_flow", side_effects=True, doc="calls then_branch or else_branch")
 @kernel_factory("StatelessIf", family="control_flow", doc="If whose branches have no side effects")
 def _if(node: NodeSpec) -> Any:
     then_fn = _func(node, "then_branch")
@@ -71,7 +89,7 @@ def _if(node: NodeSpec) -> Any:
 @kernel_factory(
     "Case",
     family="control_flow",
-    stateful=True,
+    side_effects=True,
     doc="calls branches[index]; out-of-range indices run the last branch",
 )
 @kernel_factory("StatelessCase", family="control_flow", doc="Case whose branches have no side effects")
@@ -88,7 +106,7 @@ def _case(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("While", family="control_flow", stateful=True, doc="repeats body while cond holds")
+@kernel_factory("While", family="control_flow", side_effects=True, doc="repeats body while cond holds")
 @kernel_factory("StatelessWhile", family="control_flow", doc="While whose cond and body have no side effects")
 def _while(node: NodeSpec) -> Any:
     cond_fn = _func(node, "cond")

@@ -16,7 +16,7 @@ from savedmodel.graph.model import ARG_OP
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
 
 
-@kernel_factory("Const", "HostConst", family="core", doc="a constant, decoded once at load")
+@kernel_factory("Const", "HostConst", family="core", constant=True, doc="a constant, decoded once at load")
 def _prepare_const(node: NodeSpec) -> Callable[..., Any]:
     value = node.attrs["value"]
     if isinstance(value, np.ndarray) and value.flags.writeable:
@@ -34,7 +34,8 @@ def _prepare_placeholder(node: NodeSpec) -> Callable[..., Any]:
     return run
 
 
-@kernel("PlaceholderWithDefault", "Identity", family="core", doc="returns its input (or default) unchanged")
+@kernel("PlaceholderWithDefault", family="core", doc="returns its input (or default) unchanged")
+@kernel("Identity", family="core", forwards_input=True, aliases_input=True, doc="returns its input unchanged")
 def _identity(ctx: Any, x: Any) -> Any:
     return x
 

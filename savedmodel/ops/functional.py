@@ -17,7 +17,7 @@ from savedmodel.ops.registry import NodeSpec, kernel_factory
     "PartitionedCall",
     "StatefulPartitionedCall",
     family="functional",
-    stateful=True,
+    side_effects=True,
     doc="calls the function in attr f",
 )
 def _partitioned_call(node: NodeSpec) -> Any:

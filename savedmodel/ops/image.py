@@ -21,6 +21,25 @@ from savedmodel.ops._common import as_dtype, fail, int_list, scalar_int, shape_s
 from savedmodel.ops._png import PNG_SIGNATURE, convert_channels, decode_png, encode_png
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
 
+FAMILY_NOTES = (
+    "Resizing uses TensorFlow's exact coordinate rules (align_corners, half_pixel_centers, the "
+    "bicubic coefficient table). PNG is decoded and encoded with zlib (ops/_png.py); JPEG is "
+    "decoded by simplejpeg's bundled libjpeg-turbo (a dependency, as TensorFlow links it), "
+    "pixel-exact with TensorFlow. GIF/BMP decoding, Adam7-interlaced PNGs and JPEG encoding need "
+    "Pillow (`pip install 'savedmodel[image]'`): without it a model using DecodeGif, DecodeBmp or "
+    "EncodeJpeg is refused at load, naming the extra."
+)
+# How kernels differ from TensorFlow's (docs/ops.md), for those registered through notes=NOTES.
+NOTES: dict[str, str] = {
+    "DecodeJpeg": "libjpeg-turbo through simplejpeg: pixel-exact with TensorFlow (IFAST/ISLOW IDCT, "
+    "ratio, fancy upscaling, CMYK); try_recover_truncated's fill of truncated files may differ",
+    "DecodeImage": "PNG and JPEG built in; GIF/BMP need Pillow (extra 'image')",
+    "DecodePng": "built in (zlib, ops/_png.py); Adam7-interlaced PNGs need Pillow (extra 'image')",
+    "DecodeGif": "needs Pillow (extra 'image')",
+    "DecodeBmp": "needs Pillow (extra 'image')",
+    "NonMaxSuppressionV5": "soft-NMS (Gaussian) when soft_nms_sigma > 0",
+}
+
 IMAGE_TYPES = (
     "uint8",
     "uint16",
@@ -265,7 +284,12 @@ def _resize_bicubic_grad(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("ResizeArea", family="image", dtypes=IMAGE_TYPES)
+@kernel_factory(
+    "ResizeArea",
+    family="image",
+    dtypes=IMAGE_TYPES,
+    notes="float64 box filter; matches TensorFlow to float32 rounding",
+)
 def _resize_area(node: NodeSpec) -> Any:
     align = bool(node.attrs.get("align_corners", False))
 
@@ -738,7 +762,7 @@ def non_max_suppression(
 
 
 def _nms_kernel(op: str) -> None:
-    @kernel_factory(op, family="image", dtypes=("float32", "float16"))
+    @kernel_factory(op, family="image", dtypes=("float32", "float16"), notes=NOTES)
     def prepare(node: NodeSpec) -> Any:
         pad = bool(node.attrs.get("pad_to_max_output_size", False))
 
@@ -988,7 +1012,7 @@ def _decode_one(
 
 
 def _decoder(op: str, expected: str | None, extra: str = "") -> None:
-    @kernel_factory(op, family="image", dtypes=("string",), extra=extra)
+    @kernel_factory(op, family="image", dtypes=("string",), extra=extra, notes=NOTES)
     def prepare(node: NodeSpec) -> Any:
         channels = int(node.attrs.get("channels", 0))
         dtype = node.attrs.dtype("dtype", tfdtypes.DT.DT_UINT8)
@@ -1015,7 +1039,12 @@ _decoder("DecodeBmp", "BMP", extra="image")
 _decoder("DecodeGif", "GIF", extra="image")
 
 
-@kernel_factory("DecodeAndCropJpeg", family="image", dtypes=("string",))
+@kernel_factory(
+    "DecodeAndCropJpeg",
+    family="image",
+    dtypes=("string",),
+    notes="libjpeg-turbo through simplejpeg: pixel-exact with TensorFlow",
+)
 def _decode_and_crop_jpeg(node: NodeSpec) -> Any:
     channels = int(node.attrs.get("channels", 0))
     jpeg = JpegOptions(node)
@@ -1037,13 +1066,15 @@ def _decode_and_crop_jpeg(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("EncodePng", family="image", dtypes=("uint8", "uint16"))
+@kernel_factory("EncodePng", family="image", dtypes=("uint8", "uint16"), notes="built in (zlib, ops/_png.py)")
 def _encode_png(node: NodeSpec) -> Any:
     compression = int(node.attrs.get("compression", -1))
     return lambda ctx, img: np.array(encode_png(img, compression), dtype=object)
 
 
-@kernel_factory("EncodeJpeg", family="image", dtypes=("uint8",), extra="image")
+@kernel_factory(
+    "EncodeJpeg", family="image", dtypes=("uint8",), extra="image", notes="needs Pillow (extra 'image')"
+)
 def _encode_jpeg(node: NodeSpec) -> Any:
     """Pillow's libjpeg with TensorFlow's defaults (JFIF 300 dpi, 4:2:0 chroma): byte-identical to
     TensorFlow's output for the same quality."""

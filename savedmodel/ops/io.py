@@ -46,7 +46,7 @@ def _strings(value: Any) -> list[str]:
     ]
 
 
-@kernel_factory("RestoreV2", family="io", stateful=True, doc="reads tensors from a V2 checkpoint")
+@kernel_factory("RestoreV2", family="io", side_effects=True, doc="reads tensors from a V2 checkpoint")
 def _restore_v2(node: NodeSpec) -> Any:
     wanted = [dtypes.as_numpy_dtype(t) for t in node.attrs.get("dtypes", [])]
 
@@ -137,7 +137,7 @@ def _restore_v1(path: str, keys: list[str], specs: list[str], wanted: list[np.dt
     return [_read_v1(reader, k, s, d) for k, s, d in zip(keys, specs, wanted, strict=True)]
 
 
-@kernel_factory("Restore", family="io", stateful=True, doc="reads a tensor from a V1 checkpoint")
+@kernel_factory("Restore", family="io", side_effects=True, doc="reads a tensor from a V1 checkpoint")
 def _restore(node: NodeSpec) -> Any:
     dtype = dtypes.as_numpy_dtype(node.attrs["dt"])
 
@@ -148,7 +148,9 @@ def _restore(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("RestoreSlice", family="io", stateful=True, doc="reads a tensor slice from a V1 checkpoint")
+@kernel_factory(
+    "RestoreSlice", family="io", side_effects=True, doc="reads a tensor slice from a V1 checkpoint"
+)
 def _restore_slice(node: NodeSpec) -> Any:
     dtype = dtypes.as_numpy_dtype(node.attrs["dt"])
 
@@ -178,20 +180,20 @@ def _write_v1(path: str, keys: list[str], specs: list[str], tensors: tuple[Any, 
         raise ExecutionError(f"{op}: cannot write {path!r}: {exc}") from exc
 
 
-@kernel("Save", family="io", stateful=True, doc="writes whole tensors to a V1 checkpoint file")
+@kernel("Save", family="io", side_effects=True, doc="writes whole tensors to a V1 checkpoint file")
 def _save(ctx: Any, filename: Any, names: Any, *tensors: Any) -> None:
     path = ctx.runtime.check_path(_text(filename), "Save")
     keys = _strings(names)
     _write_v1(path, keys, [""] * len(keys), tensors, "Save")
 
 
-@kernel("SaveSlices", family="io", stateful=True, doc="writes tensors or slices to a V1 checkpoint file")
+@kernel("SaveSlices", family="io", side_effects=True, doc="writes tensors or slices to a V1 checkpoint file")
 def _save_slices(ctx: Any, filename: Any, names: Any, slices: Any, *tensors: Any) -> None:
     path = ctx.runtime.check_path(_text(filename), "SaveSlices")
     _write_v1(path, _strings(names), _strings(slices), tensors, "SaveSlices")
 
 
-@kernel("SaveV2", family="io", stateful=True, doc="writes tensors (or slices of them) to a V2 checkpoint")
+@kernel("SaveV2", family="io", side_effects=True, doc="writes tensors (or slices of them) to a V2 checkpoint")
 def _save_v2(ctx: Any, prefix: Any, names: Any, slices: Any, *tensors: Any) -> None:
     path = ctx.runtime.check_path(_text(prefix), "SaveV2")
     keys = _strings(names)
@@ -210,7 +212,7 @@ def _save_v2(ctx: Any, prefix: Any, names: Any, slices: Any, *tensors: Any) -> N
 
 
 @kernel_factory(
-    "MergeV2Checkpoints", family="io", stateful=True, doc="merges checkpoint shards into one prefix"
+    "MergeV2Checkpoints", family="io", side_effects=True, doc="merges checkpoint shards into one prefix"
 )
 def _merge_v2(node: NodeSpec) -> Any:
     delete_old = bool(node.attrs.get("delete_old_dirs", True))
@@ -277,7 +279,7 @@ def _require_file_access(ctx: Any, op: str) -> None:
         raise PolicyError(f"{op} touches the file system; pass allow_file_access=True to allow it")
 
 
-@kernel("ReadFile", family="io", stateful=True, doc="reads a whole file (needs allow_file_access)")
+@kernel("ReadFile", family="io", side_effects=True, doc="reads a whole file (needs allow_file_access)")
 def _read_file(ctx: Any, filename: Any) -> np.ndarray:
     _require_file_access(ctx, "ReadFile")
     path = _text(filename)
@@ -292,7 +294,7 @@ def _read_file(ctx: Any, filename: Any) -> np.ndarray:
 @kernel(
     "WriteFile",
     family="io",
-    stateful=True,
+    side_effects=True,
     doc="writes a file, creating its directories (needs allow_file_access)",
 )
 def _write_file(ctx: Any, filename: Any, contents: Any) -> None:
@@ -309,7 +311,7 @@ def _write_file(ctx: Any, filename: Any, contents: Any) -> None:
 @kernel(
     "MatchingFiles",
     family="io",
-    stateful=True,
+    side_effects=True,
     doc="file names matching glob patterns (needs allow_file_access)",
 )
 def _matching_files(ctx: Any, pattern: Any) -> np.ndarray:

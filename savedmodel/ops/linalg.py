@@ -67,7 +67,12 @@ def _cholesky(ctx: Any, x: np.ndarray) -> np.ndarray:
         fail("Cholesky decomposition was not successful. The input might not be valid.")
 
 
-@kernel_factory("Qr", family="linalg", dtypes=LINALG_TYPES)
+@kernel_factory(
+    "Qr",
+    family="linalg",
+    dtypes=LINALG_TYPES,
+    notes="factor signs may differ from TensorFlow's (product agrees)",
+)
 def _qr(node: NodeSpec) -> Any:
     full = bool(node.attrs.get("full_matrices", False))
 
@@ -80,7 +85,7 @@ def _qr(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("Svd", family="linalg", dtypes=LINALG_TYPES)
+@kernel_factory("Svd", family="linalg", dtypes=LINALG_TYPES, notes="singular vectors defined up to sign")
 def _svd(node: NodeSpec) -> Any:
     compute_uv = bool(node.attrs.get("compute_uv", True))
     full = bool(node.attrs.get("full_matrices", False))
@@ -98,7 +103,9 @@ def _svd(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("SelfAdjointEigV2", family="linalg", dtypes=LINALG_TYPES)
+@kernel_factory(
+    "SelfAdjointEigV2", family="linalg", dtypes=LINALG_TYPES, notes="eigenvectors defined up to sign"
+)
 def _eigh(node: NodeSpec) -> Any:
     compute_v = bool(node.attrs.get("compute_v", True))
 

@@ -103,15 +103,13 @@ def _table_factory(mutable: bool) -> Any:
     return prepare
 
 
-kernel_factory("HashTableV2", family="lookup", stateful=True, doc="an immutable hash table")(
-    _table_factory(False)
-)
-kernel_factory("MutableHashTableV2", family="lookup", stateful=True, doc="a mutable hash table")(
+kernel_factory("HashTableV2", family="lookup", doc="an immutable hash table")(_table_factory(False))
+kernel_factory("MutableHashTableV2", family="lookup", side_effects=True, doc="a mutable hash table")(
     _table_factory(True)
 )
 
 
-@kernel("InitializeTableV2", "LookupTableImportV2", family="lookup", stateful=True, doc="fills a table")
+@kernel("InitializeTableV2", "LookupTableImportV2", family="lookup", side_effects=True, doc="fills a table")
 def _initialize(ctx: Any, handle: Any, keys: Any, values: Any) -> None:
     table = _table(handle, "InitializeTableV2")
     if table.initialized and not table.mutable:
@@ -122,12 +120,12 @@ def _initialize(ctx: Any, handle: Any, keys: Any, values: Any) -> None:
     table.initialized = True
 
 
-@kernel("LookupTableInsertV2", family="lookup", stateful=True, doc="inserts into a mutable table")
+@kernel("LookupTableInsertV2", family="lookup", side_effects=True, doc="inserts into a mutable table")
 def _insert(ctx: Any, handle: Any, keys: Any, values: Any) -> None:
     _table(handle, "LookupTableInsertV2").insert(keys, values)
 
 
-@kernel("LookupTableRemoveV2", family="lookup", stateful=True, doc="removes keys from a mutable table")
+@kernel("LookupTableRemoveV2", family="lookup", side_effects=True, doc="removes keys from a mutable table")
 def _remove(ctx: Any, handle: Any, keys: Any) -> None:
     table = _table(handle, "LookupTableRemoveV2")
     for key in np.asarray(keys).reshape(-1).tolist():
@@ -175,7 +173,7 @@ def _read_text(ctx: Any, filename: str) -> str:
 @kernel_factory(
     "InitializeTableFromTextFileV2",
     family="lookup",
-    stateful=True,
+    side_effects=True,
     doc="fills a table from a text file (key/value column, -2 whole line, -1 line number)",
 )
 def _from_text_file(node: NodeSpec) -> Any:

@@ -35,6 +35,29 @@ from savedmodel.ops._common import (
 )
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
 
+FAMILY_NOTES = (
+    "Half-precision types (float16, bfloat16) are computed in float32 and rounded, as "
+    "TensorFlow's CPU kernels do; sums of integers keep their type and wrap."
+)
+# How kernels differ from TensorFlow's (docs/ops.md), for those registered through notes=NOTES.
+NOTES: dict[str, str] = {
+    "Round": "half to even; integer inputs give zeros, as TensorFlow's CPU kernel does",
+    "Maximum": "NaN propagates",
+    "Minimum": "NaN propagates",
+    "Max": "NaN propagates; empty reductions give -inf / the type's lowest value",
+    "Min": "NaN propagates; empty reductions give +inf / the type's highest value",
+    "ArgMax": "NaN never wins; ties go to the first index",
+    "ArgMin": "NaN never wins; ties go to the first index",
+    "FloorDiv": "integer division by zero raises",
+    "FloorMod": "integer division by zero raises",
+    "TruncateDiv": "integer division by zero raises",
+    "TruncateMod": "integer division by zero raises",
+    "Div": "integers: C-style truncating division",
+    "Mod": "truncating (sign of the dividend)",
+    "LeftShift": "shift amounts clamped to [0, bits-1]",
+    "RightShift": "shift amounts clamped to [0, bits-1]",
+}
+
 SCIPY_HINT = "pip install 'savedmodel[special]'"
 
 
@@ -82,7 +105,9 @@ def _binary(fn: BinaryFn) -> BinaryKernel:
 
 
 def _register_binary(op: str, fn: Callable[[np.ndarray, np.ndarray], Any], types: tuple[str, ...]) -> None:
-    kernel(op, family="math", dtypes=types, doc=f"elementwise {op} with broadcasting")(_binary(fn))
+    kernel(op, family="math", dtypes=types, notes=NOTES, doc=f"elementwise {op} with broadcasting")(
+        _binary(fn)
+    )
 
 
 def _add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -328,7 +353,7 @@ def _unary(fn: Callable[[np.ndarray], Any]) -> Callable[[Any, np.ndarray], np.nd
 
 
 def _register_unary(op: str, fn: Callable[[np.ndarray], Any], types: tuple[str, ...], doc: str = "") -> None:
-    kernel(op, family="math", dtypes=types, doc=doc or f"elementwise {op}")(_unary(fn))
+    kernel(op, family="math", dtypes=types, notes=NOTES, doc=doc or f"elementwise {op}")(_unary(fn))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -583,7 +608,12 @@ def _clip_by_value(ctx: Any, t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> n
 # --------------------------------------------------------------------------- cast
 
 
-@kernel_factory("Cast", family="math", dtypes=NUMERIC + ("bool", "complex64", "complex128"))
+@kernel_factory(
+    "Cast",
+    family="math",
+    dtypes=NUMERIC + ("bool", "complex64", "complex128"),
+    notes="float->int truncates; NaN/out-of-range give INT_MIN for 32/64-bit targets (x86 behaviour)",
+)
 def _cast(node: NodeSpec) -> Any:
     dst = node.attrs.dtype("DstT")
     dst_enum = node.attrs.dtype_enum("DstT")
@@ -669,7 +699,9 @@ Reducer = Callable[[np.ndarray, tuple[int, ...]], np.ndarray]
 
 
 def _reduction(op: str, compute: Reducer, types: tuple[str, ...]) -> None:
-    @kernel_factory(op, family="math", dtypes=types, doc=f"{op} over the given axes (keep_dims supported)")
+    @kernel_factory(
+        op, family="math", dtypes=types, notes=NOTES, doc=f"{op} over the given axes (keep_dims supported)"
+    )
     def prepare(node: NodeSpec) -> Any:
         keep = bool(node.attrs.get("keep_dims", False))
 
@@ -804,7 +836,7 @@ _reduction("Any", lambda x, ax: np.any(x, axis=ax), ("bool",))
 
 
 def _arg_reduce(op: str, pick: Callable[..., np.ndarray]) -> None:
-    @kernel_factory(op, family="math", dtypes=NUMERIC + ("bool",))
+    @kernel_factory(op, family="math", dtypes=NUMERIC + ("bool",), notes=NOTES)
     def prepare(node: NodeSpec) -> Any:
         out = node.attrs.dtype("output_type", tfdtypes.DT.DT_INT64)
 

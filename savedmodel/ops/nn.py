@@ -23,6 +23,13 @@ from savedmodel.ops._common import (
 )
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory, lookup
 
+# How kernels differ from TensorFlow's (docs/ops.md), for those registered through notes=NOTES.
+NOTES: dict[str, str] = {
+    "Conv3D": "dilations > 1 supported (TensorFlow's CPU kernel refuses them)",
+    "DepthwiseConv2dNative": "dilations > 1 supported (TensorFlow's CPU kernel refuses them)",
+    "Conv2DBackpropInput": "dilations > 1 supported (TensorFlow's CPU kernel refuses them); no groups",
+}
+
 
 def lookup_prepared(op: str, node: NodeSpec) -> Any:
     """The registered kernel of `op`, prepared for `node`."""
@@ -291,7 +298,7 @@ def conv_nd(x: np.ndarray, w: np.ndarray, geom: ConvGeometry) -> np.ndarray:
 
 
 def _conv_kernel(op: str, rank: int, default_format: str) -> None:
-    @kernel_factory(op, family="nn", dtypes=FLOATS + ("int32",))
+    @kernel_factory(op, family="nn", dtypes=FLOATS + ("int32",), notes=NOTES)
     def prepare(node: NodeSpec) -> Any:
         geom = ConvGeometry(node, rank, default_format)
 
@@ -431,7 +438,7 @@ def _depthwise_taps(
     return out.reshape(n, oh, ow, c * m)
 
 
-@kernel_factory("DepthwiseConv2dNative", family="nn", dtypes=FLOATS)
+@kernel_factory("DepthwiseConv2dNative", family="nn", dtypes=FLOATS, notes=NOTES)
 def _depthwise(node: NodeSpec) -> Any:
     return depthwise_conv(node)
 
@@ -508,7 +515,7 @@ def conv_backprop_input(
 
 
 def _conv_backprop_kernel(op: str, rank: int, default_format: str, depthwise: bool = False) -> None:
-    @kernel_factory(op, family="nn", dtypes=FLOATS)
+    @kernel_factory(op, family="nn", dtypes=FLOATS, notes=NOTES)
     def prepare(node: NodeSpec) -> Any:
         geom = ConvGeometry(node, rank, default_format)
 
@@ -672,7 +679,12 @@ def _batch_norm(node: NodeSpec, version: int) -> Any:
 
 kernel_factory("FusedBatchNorm", family="nn", dtypes=("float32",))(lambda node: _batch_norm(node, 1))
 kernel_factory("FusedBatchNormV2", family="nn", dtypes=FLOATS)(lambda node: _batch_norm(node, 2))
-kernel_factory("FusedBatchNormV3", family="nn", dtypes=FLOATS)(lambda node: _batch_norm(node, 3))
+kernel_factory(
+    "FusedBatchNormV3",
+    family="nn",
+    dtypes=FLOATS,
+    notes="inference and training modes; reserve-space outputs are scratch values",
+)(lambda node: _batch_norm(node, 3))
 
 
 @kernel_factory("LRN", family="nn", dtypes=("float32", "float16", "bfloat16"))
@@ -701,7 +713,9 @@ def _l2_loss(ctx: Any, x: np.ndarray) -> np.ndarray:
     return as_dtype(np.sum(np.square(upcast(x))) / 2, x.dtype)
 
 
-@kernel_factory("TopKV2", family="nn", dtypes=NUMERIC)
+@kernel_factory(
+    "TopKV2", family="nn", dtypes=NUMERIC, notes="always sorted descending; ties to the lower index"
+)
 def _top_k(node: NodeSpec) -> Any:
     # `sorted` is ignored: we always return values in descending order, which TensorFlow's CPU
     # kernel also does.

@@ -23,6 +23,16 @@ from savedmodel.ops._common import FLOATS, as_dtype, fail, int_list, scalar_int,
 from savedmodel.ops.registry import NodeSpec, kernel_factory
 from savedmodel.policy import check_tensor_bytes
 
+FAMILY_NOTES = (
+    "The stateless ops (uniform, normal, truncated normal, ints, gamma, Poisson, binomial, "
+    "multinomial, parameterized truncated normal, shuffle, RandomIndexShuffle, key/counter/alg) "
+    "reproduce TensorFlow's CPU Philox-4x32-10 streams bit for bit; StatelessMultinomial and "
+    "StatelessParameterizedTruncatedNormal only while TensorFlow runs them as one shard (small "
+    "outputs), since larger ones are split across its threads, each shard restarting the stream. "
+    "The stateful ops draw from NumPy: values differ from TensorFlow's for the same seed; shapes, "
+    "dtypes, ranges and distributions match. Seeded stateful nodes are reproducible from run to run."
+)
+
 
 def _shape(value: np.ndarray) -> list[int]:
     dims = int_list(value, "shape")
@@ -78,7 +88,7 @@ for _op, _kind in [
 
         return prepare
 
-    kernel_factory(_op, family="random", stateful=True, dtypes=FLOATS)(_make(_kind))
+    kernel_factory(_op, family="random", side_effects=True, dtypes=FLOATS)(_make(_kind))
 
 
 def _check_int_range(lo: int, hi: int) -> None:
@@ -86,7 +96,7 @@ def _check_int_range(lo: int, hi: int) -> None:
         fail(f"Need minval < maxval: {lo} >= {hi}")
 
 
-@kernel_factory("RandomUniformInt", family="random", stateful=True, dtypes=("int32", "int64"))
+@kernel_factory("RandomUniformInt", family="random", side_effects=True, dtypes=("int32", "int64"))
 def _random_uniform_int(node: NodeSpec) -> Any:
     rng = _node_rng(node)
 
@@ -101,7 +111,7 @@ def _random_uniform_int(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("RandomShuffle", family="random", stateful=True, dtypes=("all",))
+@kernel_factory("RandomShuffle", family="random", side_effects=True, dtypes=("all",))
 def _random_shuffle(node: NodeSpec) -> Any:
     rng = _node_rng(node)
 
@@ -134,7 +144,7 @@ def _multinomial(rng: np.random.Generator, logits: np.ndarray, n: int, out: np.d
     return result
 
 
-@kernel_factory("Multinomial", family="random", stateful=True, dtypes=FLOATS)
+@kernel_factory("Multinomial", family="random", side_effects=True, dtypes=FLOATS)
 def _multinomial_kernel(node: NodeSpec) -> Any:
     rng = _node_rng(node)
     out = node.attrs.dtype("output_dtype", 9)
@@ -408,7 +418,7 @@ def _get_alg(node: NodeSpec) -> Any:
     return lambda ctx: np.array(1, dtype=np.int32)  # Philox, as TensorFlow reports on CPU
 
 
-@kernel_factory("Timestamp", family="random", stateful=True, dtypes=())
+@kernel_factory("Timestamp", family="random", side_effects=True, dtypes=())
 def _timestamp(node: NodeSpec) -> Any:
     import time
 
@@ -416,7 +426,7 @@ def _timestamp(node: NodeSpec) -> Any:
 
 
 def _sample_kernel(op: str, sampler: Any) -> None:
-    @kernel_factory(op, family="random", stateful=True, dtypes=FLOATS + ("int32", "int64"))
+    @kernel_factory(op, family="random", side_effects=True, dtypes=FLOATS + ("int32", "int64"))
     def prepare(node: NodeSpec) -> Any:
         out_attr = "dtype" if "dtype" in node.attrs else ("T" if "T" in node.attrs else None)
         out = node.attrs.dtype(out_attr) if out_attr else np.dtype(np.float32)

@@ -18,6 +18,16 @@ Two decorators cover the usual cases:
 
 `ctx` is the runtime's per-call context (savedmodel.runtime); kernels that do
 not touch resources, functions or limits ignore it.
+
+The registry is the one source of op facts the executor needs (`ops_with`, `has_fact`):
+- declared at registration, what only our kernels know: `side_effects` (must run even when no
+  result depends on it), `forwards_input` (returns its one input unchanged), `aliases_input`
+  (and that output shares the input's buffer), `constant` (value fixed at load), `dataflow` (its
+  role in the TF1 dataflow executor), and `notes` (how it differs from TensorFlow, for docs/ops.md);
+- read from TensorFlow's OpDef (graph/outputs.py's `find_op_def`), what TensorFlow states: output
+  arity and dtypes (graph/outputs.py), `tf_stateful`, `ref_inputs`, `ref_outputs`.
+The generated index (savedmodel/ops/_index.py) caches each fact's op set, so asking for one imports
+no kernel family.
 """
 
 from __future__ import annotations
@@ -116,16 +126,40 @@ class NodeSpec:
     device: str = ""
 
 
+# A kernel's role in the TF1 dataflow executor (savedmodel/runtime/dataflow.py), which routes
+# these ops itself: their kernels are never run there (LoopCond's is, as a pass-through).
+DATAFLOW_ROLES = ("switch", "merge", "enter", "exit", "next_iteration", "trigger", "loop_cond")
+# Facts a kernel declares at registration (KernelDef fields of the same names).
+DECLARED_FACTS = ("side_effects", "forwards_input", "aliases_input", "constant", "dataflow")
+# Facts read from TensorFlow's OpDef of the op: OpDef.is_stateful, an input/output arg is a reference.
+OP_DEF_FACTS = ("tf_stateful", "ref_inputs", "ref_outputs")
+FACTS = DECLARED_FACTS + OP_DEF_FACTS
+
+
 @dataclass(frozen=True)
 class KernelDef:
     op: str
     family: str
     prepare: Prepare
-    stateful: bool = False
     doc: str = ""
     dtypes: tuple[str, ...] = ()
     # The optional extra (pyproject's optional-dependencies) without which the kernel cannot run.
     extra: str = ""
+    # Must run even when no result depends on it (kept when pruning function bodies): writes a
+    # variable, table, file or stream, asserts, calls a stateful function. Not TensorFlow's
+    # OpDef.is_stateful (the `tf_stateful` fact), which also marks reads of state and random ops.
+    side_effects: bool = False
+    # Returns its one input unchanged (an executor may skip the kernel).
+    forwards_input: bool = False
+    # Forwards its input (forwards_input) as the same buffer, as TensorFlow does: a TF1 variable
+    # read through it sees the variable's later in-place updates. Snapshot forwards a copy.
+    aliases_input: bool = False
+    # Its value is fixed when the graph is loaded (computed once, while preparing).
+    constant: bool = False
+    # Its role in the TF1 dataflow executor (one of DATAFLOW_ROLES), or "".
+    dataflow: str = ""
+    # How the kernel differs from TensorFlow's, worth a line in docs/ops.md.
+    notes: str = ""
 
 
 # What each extra installs that kernels import: a kernel naming an extra needs this module.
@@ -179,20 +213,12 @@ def register(defn: KernelDef) -> KernelDef:
     return defn
 
 
-def kernel(
-    *ops: str,
-    family: str,
-    stateful: bool = False,
-    doc: str = "",
-    dtypes: Iterable[str] = (),
-    extra: str = "",
-) -> Callable[[Run], Run]:
-    """Register `fn(ctx, *inputs)` for each op name; attrs are not consulted."""
+def kernel(*ops: str, doc: str = "", **options: Any) -> Callable[[Run], Run]:
+    """Register `fn(ctx, *inputs)` for each op name; attrs are not consulted. `options`: those
+    of `kernel_factory`; `doc` defaults to fn's docstring."""
 
     def wrap(fn: Run) -> Run:
-        kernel_factory(
-            *ops, family=family, stateful=stateful, doc=doc or (fn.__doc__ or ""), dtypes=dtypes, extra=extra
-        )(lambda node, fn=fn: fn)
+        kernel_factory(*ops, doc=doc or (fn.__doc__ or ""), **options)(lambda node, fn=fn: fn)
         return fn
 
     return wrap
@@ -201,21 +227,48 @@ def kernel(
 def kernel_factory(
     *ops: str,
     family: str,
-    stateful: bool = False,
     doc: str = "",
     dtypes: Iterable[str] = (),
     extra: str = "",
+    side_effects: bool = False,
+    forwards_input: bool = False,
+    aliases_input: bool = False,
+    constant: bool = False,
+    dataflow: str = "",
+    notes: str | Mapping[str, str] = "",
 ) -> Callable[[Prepare], Prepare]:
     """Register `prepare(node) -> run(ctx, *inputs)` for each op name. `extra`: the optional extra
     (a key of EXTRA_MODULES) the kernel cannot run without; loading a model that uses the op
-    fails at once, naming the extra, when it is not installed."""
+    fails at once, naming the extra, when it is not installed. The facts (see KernelDef) hold for
+    every op named; `notes` is one text for all of them or a mapping op -> text (a family's
+    table, of which each op takes its own entry)."""
     if extra and extra not in EXTRA_MODULES:
         raise ValueError(f"unknown extra {extra!r}")
+    if dataflow and dataflow not in DATAFLOW_ROLES:
+        raise ValueError(f"unknown dataflow role {dataflow!r}")
+    if aliases_input and not forwards_input:
+        raise ValueError("aliases_input needs forwards_input")
 
     def wrap(prepare: Prepare) -> Prepare:
         text = doc or (prepare.__doc__ or "")
         for op in ops:
-            register(KernelDef(op, family, prepare, stateful, text, tuple(dtypes), extra))
+            note = notes if isinstance(notes, str) else notes.get(op, "")
+            register(
+                KernelDef(
+                    op,
+                    family,
+                    prepare,
+                    doc=text,
+                    dtypes=tuple(dtypes),
+                    extra=extra,
+                    side_effects=side_effects,
+                    forwards_input=forwards_input,
+                    aliases_input=aliases_input,
+                    constant=constant,
+                    dataflow=dataflow,
+                    notes=note,
+                )
+            )
         return prepare
 
     return wrap
@@ -287,3 +340,67 @@ def _load_families() -> None:
     for module in family_modules():
         _import_family(module)
     _loaded = True
+
+
+# --------------------------------------------------------------------------- op facts
+
+
+def facts_of(definition: KernelDef) -> frozenset[str]:
+    """The facts (names from FACTS) that hold for a kernel's op: its declared ones and those
+    TensorFlow's OpDef of the op states (none for an op TensorFlow does not define)."""
+    from savedmodel.graph.outputs import find_op_def
+
+    facts = {fact for fact in DECLARED_FACTS if getattr(definition, fact)}
+    op_def = find_op_def(definition.op)
+    if op_def is not None:
+        if op_def.is_stateful:
+            facts.add("tf_stateful")
+        if any(arg.is_ref for arg in op_def.input_arg):
+            facts.add("ref_inputs")
+        if any(arg.is_ref for arg in op_def.output_arg):
+            facts.add("ref_outputs")
+    return frozenset(facts)
+
+
+def compute_op_facts(kernels: Mapping[str, KernelDef]) -> dict[str, frozenset[str]]:
+    """fact -> the ops among `kernels` it holds for, for every fact in FACTS."""
+    by_op = {op: facts_of(definition) for op, definition in kernels.items()}
+    return {fact: frozenset(op for op, facts in by_op.items() if fact in facts) for fact in FACTS}
+
+
+def ops_with(fact: str) -> frozenset[str]:
+    """The ops whose kernels have `fact` (a name from FACTS). Read from the generated index:
+    imports no kernel family. Kernels registered outside the shipped families (not in the
+    index) count once registered."""
+    if fact not in FACTS:
+        raise ValueError(f"unknown op fact {fact!r}; known: {', '.join(FACTS)}")
+    shipped = _index_facts()[fact]
+    others = {op: d for op, d in _REGISTRY.items() if op not in _op_index()}
+    if not others:
+        return shipped
+    return shipped | compute_op_facts(others)[fact]
+
+
+def has_fact(op: str, fact: str) -> bool:
+    """Whether `op`'s kernel has `fact` (False for an op without a kernel); imports no family."""
+    if op in _op_index():
+        return op in _index_facts()[fact]
+    definition = _REGISTRY.get(op)
+    return definition is not None and fact in facts_of(definition)
+
+
+def dataflow_roles() -> dict[str, str]:
+    """op -> its role in the TF1 dataflow executor (DATAFLOW_ROLES), for the ops that have one."""
+    from savedmodel.ops import _index
+
+    roles = dict(getattr(_index, "DATAFLOW_ROLES", {}))
+    roles.update((op, d.dataflow) for op, d in _REGISTRY.items() if d.dataflow)
+    return roles
+
+
+def _index_facts() -> Mapping[str, frozenset[str]]:
+    try:
+        from savedmodel.ops._index import OP_FACTS
+    except ImportError:  # pragma: no cover - index not generated yet (tools/gen_ops_index.py)
+        return compute_op_facts(all_kernels())
+    return OP_FACTS

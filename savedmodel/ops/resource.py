@@ -54,7 +54,7 @@ def _dims(shape: tuple[int, ...]) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
 
 
-@kernel_factory("AssignVariableOp", family="resource", stateful=True, doc="sets the variable's value")
+@kernel_factory("AssignVariableOp", family="resource", side_effects=True, doc="sets the variable's value")
 def _assign(node: NodeSpec) -> Any:
     # validate_shape (default false): a value of another shape replaces the variable's, as in TF.
     validate = bool(node.attrs.get("validate_shape", False))
@@ -88,7 +88,7 @@ def _check_same_shape(
     )
 
 
-@kernel("AssignAddVariableOp", family="resource", stateful=True, doc="adds to the variable")
+@kernel("AssignAddVariableOp", family="resource", side_effects=True, doc="adds to the variable")
 def _assign_add(ctx: Any, handle: Any, value: Any) -> None:
     var = _variable(handle, "AssignAddVariableOp")
     current = var.read()
@@ -96,7 +96,7 @@ def _assign_add(ctx: Any, handle: Any, value: Any) -> None:
     var.value = np.asarray(current + value).astype(current.dtype, copy=False)
 
 
-@kernel("AssignSubVariableOp", family="resource", stateful=True, doc="subtracts from the variable")
+@kernel("AssignSubVariableOp", family="resource", side_effects=True, doc="subtracts from the variable")
 def _assign_sub(ctx: Any, handle: Any, value: Any) -> None:
     var = _variable(handle, "AssignSubVariableOp")
     current = var.read()
@@ -138,7 +138,7 @@ def _resource_gather(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("DestroyResourceOp", family="resource", stateful=True, doc="deletes a resource")
+@kernel_factory("DestroyResourceOp", family="resource", side_effects=True, doc="deletes a resource")
 def _destroy(node: NodeSpec) -> Any:
     ignore = bool(node.attrs.get("ignore_lookup_error", True))
 
@@ -173,7 +173,7 @@ def _ref(ref: Any, op: str) -> RefBuffer:
     return ref
 
 
-@kernel_factory("Assign", family="resource", stateful=True, doc="sets a reference variable")
+@kernel_factory("Assign", family="resource", side_effects=True, doc="sets a reference variable")
 def _ref_assign(node: NodeSpec) -> Any:
     validate = bool(node.attrs.get("validate_shape", True))
 
@@ -191,7 +191,7 @@ def _ref_assign(node: NodeSpec) -> Any:
     return run
 
 
-@kernel("AssignAdd", family="resource", stateful=True, doc="adds to a reference variable")
+@kernel("AssignAdd", family="resource", side_effects=True, doc="adds to a reference variable")
 def _ref_assign_add(ctx: Any, ref: Any, value: Any) -> RefBuffer:
     var = _ref(ref, "AssignAdd")
     current = var.read()
@@ -200,7 +200,7 @@ def _ref_assign_add(ctx: Any, ref: Any, value: Any) -> RefBuffer:
     return var
 
 
-@kernel("AssignSub", family="resource", stateful=True, doc="subtracts from a reference variable")
+@kernel("AssignSub", family="resource", side_effects=True, doc="subtracts from a reference variable")
 def _ref_assign_sub(ctx: Any, ref: Any, value: Any) -> RefBuffer:
     var = _ref(ref, "AssignSub")
     current = var.read()
@@ -220,7 +220,10 @@ def _ref_identity(ctx: Any, ref: Any) -> Any:
 
 
 @kernel(
-    "DisableCopyOnRead", family="resource", stateful=True, doc="no-op (copy-on-read is a TF memory detail)"
+    "DisableCopyOnRead",
+    family="resource",
+    side_effects=True,
+    doc="no-op (copy-on-read is a TF memory detail)",
 )
 def _disable_copy_on_read(ctx: Any, handle: Any) -> None:
     return None
@@ -276,14 +279,19 @@ def _scatter(op: str, kind: str, current: np.ndarray, indices: Any, updates: Any
 def _scatter_kernels(kind: str) -> None:
     ref_op, resource_op = "Scatter" + kind, "ResourceScatter" + kind
 
-    @kernel(ref_op, family="resource", stateful=True, doc=f"scatter-{kind.lower()} into a reference variable")
+    @kernel(
+        ref_op, family="resource", side_effects=True, doc=f"scatter-{kind.lower()} into a reference variable"
+    )
     def ref_run(ctx: Any, ref: Any, indices: Any, updates: Any) -> RefBuffer:
         var = _ref(ref, ref_op)
         var.value = _scatter(ref_op, kind, var.read(), indices, updates)
         return var
 
     @kernel(
-        resource_op, family="resource", stateful=True, doc=f"scatter-{kind.lower()} into a resource variable"
+        resource_op,
+        family="resource",
+        side_effects=True,
+        doc=f"scatter-{kind.lower()} into a resource variable",
     )
     def resource_run(ctx: Any, handle: Any, indices: Any, updates: Any) -> None:
         var = _variable(handle, resource_op)

@@ -98,7 +98,12 @@ def _string_join(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("StaticRegexFullMatch", family="strings", dtypes=STRING)
+@kernel_factory(
+    "StaticRegexFullMatch",
+    family="strings",
+    dtypes=STRING,
+    notes="RE2 (google-re2), with TensorFlow's refusal of (?<name>...) groups",
+)
 def _static_regex_full_match(node: NodeSpec) -> Any:
     pattern = compile_re2(to_bytes(node.attrs["pattern"]))
     return lambda ctx, x: str_map(lambda b: pattern.fullmatch(b) is not None, x, np.bool_)
@@ -242,7 +247,7 @@ def _regex_replace(
     return str_map(one, x)
 
 
-@kernel_factory("StaticRegexReplace", family="strings", dtypes=STRING)
+@kernel_factory("StaticRegexReplace", family="strings", dtypes=STRING, notes=r"RE2 rewrite syntax (\0-\9)")
 def _static_regex_replace(node: NodeSpec) -> Any:
     pattern = to_bytes(node.attrs["pattern"])
     rewrite = to_bytes(node.attrs["rewrite"])
@@ -251,7 +256,7 @@ def _static_regex_replace(node: NodeSpec) -> Any:
     return lambda ctx, x: _regex_replace(ctx, x, pattern, rewrite, replace_global, node.op)
 
 
-@kernel_factory("RegexReplace", family="strings", dtypes=STRING)
+@kernel_factory("RegexReplace", family="strings", dtypes=STRING, notes=r"RE2 rewrite syntax (\0-\9)")
 def _regex_replace_kernel(node: NodeSpec) -> Any:
     replace_global = bool(node.attrs.get("replace_global", True))
 
@@ -596,8 +601,10 @@ def _unicode_decode(node: NodeSpec, with_offsets: bool) -> Any:
     return run
 
 
-kernel_factory("UnicodeDecode", family="strings", dtypes=STRING)(lambda node: _unicode_decode(node, False))
-kernel_factory("UnicodeDecodeWithOffsets", family="strings", dtypes=STRING)(
+kernel_factory("UnicodeDecode", family="strings", dtypes=STRING, notes="UTF-8 input only")(
+    lambda node: _unicode_decode(node, False)
+)
+kernel_factory("UnicodeDecodeWithOffsets", family="strings", dtypes=STRING, notes="UTF-8 input only")(
     lambda node: _unicode_decode(node, True)
 )
 
@@ -638,7 +645,7 @@ def _unicode_script(ctx: Any, x: np.ndarray) -> np.ndarray:
     return np.where(valid, codes, np.int32(-1)).astype(np.int32)
 
 
-@kernel_factory("UnicodeTranscode", family="strings", dtypes=STRING)
+@kernel_factory("UnicodeTranscode", family="strings", dtypes=STRING, notes="UTF-8, UTF-16-BE, UTF-32-BE")
 def _unicode_transcode(node: NodeSpec) -> Any:
     errors = _attr_text(node, "errors", "replace")
     replacement = int(node.attrs.get("replacement_char", _UNICODE_REPLACEMENT))
@@ -771,13 +778,15 @@ def _buckets(node: NodeSpec) -> int:
     return n
 
 
-@kernel_factory("StringToHashBucketFast", family="strings", dtypes=STRING)
+@kernel_factory(
+    "StringToHashBucketFast", family="strings", dtypes=STRING, notes="FarmHash Fingerprint64, bit-exact"
+)
 def _string_to_hash_bucket_fast(node: NodeSpec) -> Any:
     n = _buckets(node)
     return lambda ctx, x: str_map(lambda b: fingerprint64(b) % n, x, np.int64)
 
 
-@kernel_factory("StringToHashBucketStrong", family="strings", dtypes=STRING)
+@kernel_factory("StringToHashBucketStrong", family="strings", dtypes=STRING, notes="SipHash-2-4, bit-exact")
 def _string_to_hash_bucket_strong(node: NodeSpec) -> Any:
     n = _buckets(node)
     key = [int(k) for k in node.attrs["key"]]
@@ -794,13 +803,13 @@ def _string_to_hash_bucket_strong(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("StringToHashBucket", family="strings", dtypes=STRING)
+@kernel_factory("StringToHashBucket", family="strings", dtypes=STRING, notes="TensorFlow Hash64, bit-exact")
 def _string_to_hash_bucket(node: NodeSpec) -> Any:
     n = _buckets(node)
     return lambda ctx, x: str_map(lambda b: _tf_hash64(b) % n, x, np.int64)
 
 
-@kernel("Fingerprint", family="strings", dtypes=("all",))
+@kernel("Fingerprint", family="strings", dtypes=("all",), notes="farmhash64, bit-exact")
 def _fingerprint(ctx: Any, data: np.ndarray, method: np.ndarray) -> np.ndarray:
     name = _scalar_string(method, "method")
     if name != b"farmhash64":
@@ -894,7 +903,13 @@ def _string_format(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("PrintV2", family="strings", stateful=True, dtypes=STRING)
+@kernel_factory(
+    "PrintV2",
+    family="strings",
+    side_effects=True,
+    dtypes=STRING,
+    notes="stdout/stderr/log streams; file:// outputs need allow_file_access (policy)",
+)
 def _print_v2(node: NodeSpec) -> Any:
     # Prints to the process's stdout or stderr (TF's log(...) streams go to stderr too). A
     # "file://<path>" stream appends to that file, a file op: the policy refuses it unless file
@@ -931,7 +946,7 @@ def _print_to_file(ctx: Any, path: str, text: str) -> None:
         fail(f"PrintV2 cannot append to {path}: {exc.strerror or exc}")
 
 
-@kernel_factory("Print", family="strings", stateful=True, dtypes=("all",))
+@kernel_factory("Print", family="strings", side_effects=True, dtypes=("all",))
 def _print_v1(node: NodeSpec) -> Any:
     message = _attr_text(node, "message", "")
     first_n = int(node.attrs.get("first_n", -1))
@@ -947,7 +962,13 @@ def _print_v1(node: NodeSpec) -> Any:
     return run
 
 
-@kernel_factory("Assert", family="strings", stateful=True, dtypes=("all",))
+@kernel_factory(
+    "Assert",
+    family="strings",
+    side_effects=True,
+    dtypes=("all",),
+    notes="raises ExecutionError when the condition is false",
+)
 def _assert(node: NodeSpec) -> Any:
     limit = int(node.attrs.get("summarize", 3))
 

@@ -367,7 +367,7 @@ def _attr_shape(node: NodeSpec, name: str) -> tuple[int, ...] | None:
     return tuple(-1 if d is None else int(d) for d in shape)
 
 
-@kernel_factory("TensorArrayV3", family="tensor_list", stateful=True, doc="a new TensorArray")
+@kernel_factory("TensorArrayV3", family="tensor_list", side_effects=True, doc="a new TensorArray")
 def _tensor_array(node: NodeSpec) -> Any:
     dtype = _dtype(node, "dtype")
     dynamic = bool(node.attrs.get("dynamic_size", False))
@@ -383,7 +383,7 @@ def _tensor_array(node: NodeSpec) -> Any:
 @kernel_factory(
     "TensorArrayGradV3",
     family="tensor_list",
-    stateful=True,
+    side_effects=True,
     doc="the array's gradient array (one per source)",
 )
 def _ta_grad(node: NodeSpec) -> Any:
@@ -395,7 +395,7 @@ def _ta_grad(node: NodeSpec) -> Any:
     return run
 
 
-@kernel("TensorArrayWriteV3", family="tensor_list", stateful=True, doc="writes one element")
+@kernel("TensorArrayWriteV3", family="tensor_list", side_effects=True, doc="writes one element")
 def _ta_write(ctx: Any, handle: Any, index: Any, value: Any, flow: Any) -> np.ndarray:
     _array(handle, "TensorArrayWriteV3").write(int(index), np.asarray(value))
     return _FLOW
@@ -419,7 +419,9 @@ def _ta_gather(node: NodeSpec) -> Any:
     return run
 
 
-@kernel("TensorArrayScatterV3", family="tensor_list", stateful=True, doc="writes rows of a tensor at indices")
+@kernel(
+    "TensorArrayScatterV3", family="tensor_list", side_effects=True, doc="writes rows of a tensor at indices"
+)
 def _ta_scatter(ctx: Any, handle: Any, indices: Any, value: Any, flow: Any) -> np.ndarray:
     array = _array(handle, "TensorArrayScatterV3")
     value = np.asarray(value)
@@ -453,7 +455,7 @@ def _ta_concat(node: NodeSpec) -> Any:
 
 
 @kernel(
-    "TensorArraySplitV3", family="tensor_list", stateful=True, doc="writes consecutive slices of a tensor"
+    "TensorArraySplitV3", family="tensor_list", side_effects=True, doc="writes consecutive slices of a tensor"
 )
 def _ta_split(ctx: Any, handle: Any, value: Any, lengths: Any, flow: Any) -> np.ndarray:
     array = _array(handle, "TensorArraySplitV3")
@@ -464,7 +466,7 @@ def _ta_split(ctx: Any, handle: Any, value: Any, lengths: Any, flow: Any) -> np.
     return _FLOW
 
 
-@kernel("TensorArrayCloseV3", family="tensor_list", stateful=True, doc="releases the array")
+@kernel("TensorArrayCloseV3", family="tensor_list", side_effects=True, doc="releases the array")
 def _ta_close(ctx: Any, handle: Any) -> None:
     return None
 
@@ -490,7 +492,7 @@ def _stack_resource(handle: Any, op: str) -> Stack:
     return handle
 
 
-@kernel_factory("StackV2", family="tensor_list", stateful=True, doc="a new stack")
+@kernel_factory("StackV2", family="tensor_list", side_effects=True, doc="a new stack")
 def _stack_v2(node: NodeSpec) -> Any:
     dtype = node.attrs.dtype("elem_type")
     name = (node.attrs.get("stack_name", b"") or b"").decode() or node.name
@@ -501,7 +503,7 @@ def _stack_v2(node: NodeSpec) -> Any:
     return run
 
 
-@kernel("StackPushV2", family="tensor_list", stateful=True, doc="pushes a tensor; outputs it")
+@kernel("StackPushV2", family="tensor_list", side_effects=True, doc="pushes a tensor; outputs it")
 def _stack_push(ctx: Any, handle: Any, elem: Any) -> Any:
     stack = _stack_resource(handle, "StackPushV2")
     if 0 <= stack.max_size <= len(stack.items):
@@ -510,7 +512,7 @@ def _stack_push(ctx: Any, handle: Any, elem: Any) -> Any:
     return elem
 
 
-@kernel("StackPopV2", family="tensor_list", stateful=True, doc="pops the last pushed tensor")
+@kernel("StackPopV2", family="tensor_list", side_effects=True, doc="pops the last pushed tensor")
 def _stack_pop(ctx: Any, handle: Any) -> Any:
     stack = _stack_resource(handle, "StackPopV2")
     if not stack.items:

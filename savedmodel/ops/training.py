@@ -20,6 +20,14 @@ from savedmodel.ops._common import FLOATS, fail, shape_str, upcast
 from savedmodel.ops._resources import RefBuffer, VariableResource, deref
 from savedmodel.ops.registry import NodeSpec, kernel_factory
 
+FAMILY_NOTES = (
+    "Optimizer updates as TensorFlow's training ops compute them: `ApplyX` updates TF1 "
+    "reference variables in place and outputs the reference, `ResourceApplyX` updates resource "
+    "variables, `SparseApplyX`/`ResourceSparseApplyX` update the rows `indices` picks (a repeated "
+    "index updates one after another). Checked over three train steps of TF1 SavedModels "
+    "(tests/fixtures/training), not by kernel goldens."
+)
+
 Arrays = list[np.ndarray]
 # rule(state, hyper, attrs) -> new state; state = [var, *slots], hyper = {name: array}.
 Rule = Callable[[Arrays, dict[str, np.ndarray], dict[str, Any]], Arrays]
@@ -376,7 +384,7 @@ def _ref_kernel(opt: Optimizer, sparse: bool = False) -> None:
     n_state = 1 + len(opt.slots)
     step = _sparse_step if sparse else _step
 
-    @kernel_factory(op, family="training", stateful=True, dtypes=FLOATS, doc=_doc(opt, "reference"))
+    @kernel_factory(op, family="training", side_effects=True, dtypes=FLOATS, doc=_doc(opt, "reference"))
     def prepare(node: NodeSpec) -> Any:
         attrs = _attrs(opt, node)
 
@@ -395,7 +403,7 @@ def _resource_kernel(opt: Optimizer, sparse: bool = False) -> None:
     n_state = 1 + len(opt.slots)
     step = _sparse_step if sparse else _step
 
-    @kernel_factory(op, family="training", stateful=True, dtypes=FLOATS, doc=_doc(opt, "resource"))
+    @kernel_factory(op, family="training", side_effects=True, dtypes=FLOATS, doc=_doc(opt, "resource"))
     def prepare(node: NodeSpec) -> Any:
         attrs = _attrs(opt, node)
 

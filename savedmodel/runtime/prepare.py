@@ -20,129 +20,48 @@ from typing import Any
 import numpy as np
 
 from savedmodel.errors import FormatError, NotFoundError, RefusedOpError, SavedModelError, UnsupportedOpError
-from savedmodel.graph.model import DATAFLOW_PRIMITIVES, FunctionLibrary, GraphModel, Node
+from savedmodel.graph.model import FunctionLibrary, GraphModel, Node
 from savedmodel.ops import registry
 from savedmodel.ops._resources import alias, deref
 from savedmodel.ops.registry import Attrs, NodeSpec
 from savedmodel.policy import refuses
 
 # --------------------------------------------------------------------------- op facts
-# Every op-name set the executors use, in one block.
+# Every op-name set the executors use, in one block: queries of the kernel registry
+# (savedmodel/ops/registry.py: `ops_with`, `dataflow_roles`, the generated index).
 
-# Ops whose semantics live in the dataflow executor (the registry only lists them).
-DATAFLOW_OPS = frozenset({*DATAFLOW_PRIMITIVES, "LoopCond", "ControlTrigger"})
-# TF1 optimizer updates (savedmodel/ops/training.py): they take their variable and slots as
-# references and output the variable's reference. tests/test_registry.py checks that this set
-# equals their REF_OPS.
-_SPARSE_APPLY = (
-    "ProximalGradientDescent",
-    "Momentum",
-    "Adagrad",
-    "AdagradV2",
-    "ProximalAdagrad",
-    "AdagradDA",
-    "Adadelta",
-    "RMSProp",
-    "CenteredRMSProp",
-    "Ftrl",
-    "FtrlV2",
-)
-APPLY_OPS = frozenset(
-    ["Apply" + name for name in ("GradientDescent", "Adam", "AdaMax", "AddSign", "PowerSign", *_SPARSE_APPLY)]
-    + ["SparseApply" + name for name in _SPARSE_APPLY]
-)
-# Reference-variable scatters (savedmodel/ops/resource.py): update rows in place, output the reference.
-REF_SCATTERS = frozenset(
-    {"ScatterUpdate", "ScatterAdd", "ScatterSub", "ScatterMul", "ScatterDiv", "ScatterMin", "ScatterMax"}
-)
-# Ops that produce a reference to a TF1 variable rather than a value.
-REF_PRODUCERS = frozenset(
-    {
-        *APPLY_OPS,
-        *REF_SCATTERS,
-        "Assign",
-        "AssignAdd",
-        "AssignSub",
-        "VariableV2",
-        "Variable",
-        "TemporaryVariable",
-        "RefIdentity",
-        "RefSwitch",
-        "RefEnter",
-        "RefMerge",
-        "RefExit",
-        "RefNextIteration",
-    }
-)
-# Ops that take such references as they are (everything else reads the value).
-REF_CONSUMERS = frozenset(
-    {
-        "Assign",
-        "AssignAdd",
-        "AssignSub",
-        "IsVariableInitialized",
-        "RefIdentity",
-        "RefSwitch",
-        "RefEnter",
-        "RefMerge",
-        "RefExit",
-        "RefNextIteration",
-        *REF_SCATTERS,
-        "ScatterNdUpdate",
-        "ScatterNdAdd",
-        "ScatterNdSub",
-        "CountUpTo",
-        "DestroyTemporaryVariable",
-        *APPLY_OPS,
-    }
-)
+# Ops whose semantics live in the executor (their kernels declare a dataflow role).
+DATAFLOW_OPS = registry.ops_with("dataflow")
+# Ops that produce a reference to a TF1 variable rather than a value (TensorFlow's OpDef: a
+# reference output): variables, Assign*, optimizer updates and scatters, RefIdentity, RefSwitch...
+REF_PRODUCERS = registry.ops_with("ref_outputs")
+# Ops that take such references as they are (a reference input); everything else reads the value.
+REF_CONSUMERS = registry.ops_with("ref_inputs")
 # Ops that forward their input's buffer to their output. Reading a TF1 variable through one
 # (TF's `Variable/read` Identity) yields a tensor that aliases the variable's buffer: consumers
 # that run after an in-place update of the variable (an Assign ordered by a control dependency)
 # see the new value, as in TensorFlow (straight step lists only; TF1 control flow reads a copy).
-ALIAS_FORWARDERS = frozenset({"Identity", "StopGradient", "PreventGradient"})
+ALIAS_FORWARDERS = registry.ops_with("aliases_input")
 # Ops whose value is fixed at load time (run once while compiling).
-CONSTANT_OPS = frozenset({"Const", "HostConst"})
+CONSTANT_OPS = registry.ops_with("constant")
 # Side-effecting ops kept in function bodies even when no result depends on them.
-KEEP_IN_FUNCTIONS = frozenset(
-    {
-        "AssignVariableOp",
-        "AssignAddVariableOp",
-        "AssignSubVariableOp",
-        "ResourceScatterUpdate",
-        "ResourceScatterAdd",
-        "InitializeTableV2",
-        "InitializeTableFromTextFileV2",
-        "LookupTableImportV2",
-        "LookupTableInsertV2",
-        "LookupTableRemoveV2",
-        "SaveV2",
-        "MergeV2Checkpoints",
-        "Assert",
-        "PrintV2",
-        "StatefulPartitionedCall",
-        "DestroyResourceOp",
-    }
-)
+KEEP_IN_FUNCTIONS = registry.ops_with("side_effects")
 # Ops that feed a graph (a control edge from a fed one is satisfied by the feed).
 PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2"})
 # What each TF1 control-flow primitive is to the executors (any other op: REGULAR).
 REGULAR, SWITCH, MERGE, ENTER, EXIT, NEXT, TRIGGER, CONST, PASS = range(9)
-_KINDS = {
-    "Switch": SWITCH,
-    "RefSwitch": SWITCH,
-    "Merge": MERGE,
-    "RefMerge": MERGE,
-    "Enter": ENTER,
-    "RefEnter": ENTER,
-    "Exit": EXIT,
-    "RefExit": EXIT,
-    "NextIteration": NEXT,
-    "RefNextIteration": NEXT,
-    "ControlTrigger": TRIGGER,
+_ROLE_KINDS = {
+    "switch": SWITCH,
+    "merge": MERGE,
+    "enter": ENTER,
+    "exit": EXIT,
+    "next_iteration": NEXT,
+    "trigger": TRIGGER,
+    "loop_cond": REGULAR,
 }
+_KINDS = {op: _ROLE_KINDS[role] for op, role in registry.dataflow_roles().items()}
 # Ops whose kernel returns its single input unchanged (kind PASS: the kernel is skipped).
-_PASS_OPS = frozenset({"Identity", "LoopCond", "StopGradient", "PreventGradient", "Snapshot"})
+_PASS_OPS = registry.ops_with("forwards_input")
 # Ops with one output whatever the graph's layout says (frame moves and LoopCond).
 _SINGLE_OUTPUT_FLOW_OPS = frozenset(
     {"Enter", "RefEnter", "Exit", "RefExit", "NextIteration", "RefNextIteration", "LoopCond"}
@@ -161,10 +80,8 @@ def has_kernel(op: str, library: FunctionLibrary) -> bool:
 
 
 def is_stateful(op: str) -> bool:
-    if op in KEEP_IN_FUNCTIONS:
-        return True
-    definition = registry.lookup(op)
-    return bool(definition and definition.stateful and op not in ("VarHandleOp", "HashTableV2", "Const"))
+    """Whether a node of `op` must run although nothing depends on it (its kernel has side effects)."""
+    return registry.has_fact(op, "side_effects")
 
 
 def prepare_node(node: Node, library: FunctionLibrary, where: str) -> Callable[..., Any]:

@@ -85,10 +85,9 @@ def test_train_ops_are_in_their_collection() -> None:
 def test_ref_apply_ops_are_known_to_the_runtime() -> None:
     """The runtime hands Apply* ops their variables as references and derefs their outputs."""
     from savedmodel.ops import training
-    from savedmodel.runtime.prepare import APPLY_OPS, REF_CONSUMERS, REF_PRODUCERS
+    from savedmodel.runtime.prepare import REF_CONSUMERS, REF_PRODUCERS
 
-    assert training.REF_OPS == APPLY_OPS
-    assert APPLY_OPS <= REF_CONSUMERS and APPLY_OPS <= REF_PRODUCERS
+    assert training.REF_OPS <= REF_CONSUMERS and training.REF_OPS <= REF_PRODUCERS
 
 
 def _run_kernel(op: str, *inputs: Any, **attrs: Any) -> Any:
@@ -98,7 +97,7 @@ def _run_kernel(op: str, *inputs: Any, **attrs: Any) -> Any:
     values = {k: attr_value_pb2.AttrValue(b=v) for k, v in attrs.items()}
     node = NodeSpec(name=op, op=op, attrs=Attrs(values), num_inputs=len(inputs))
     definition = lookup(op)
-    assert definition is not None and definition.stateful
+    assert definition is not None and definition.side_effects
     return definition.prepare(node)(None, *inputs)
 
 
