@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 import savedmodel  # noqa: E402
 from savedmodel.format import dtypes  # noqa: E402
-from savedmodel.runtime import loops  # noqa: E402
+from savedmodel.runtime import plan  # noqa: E402
 from tests.graph_builder import F32, node, placeholder, tensor_info, type_attr, write_model, zeros_for  # noqa: E402
 from tests.hardening import test_hangs, test_malformed  # noqa: E402
 
@@ -79,12 +79,11 @@ def main() -> int:
         tmp = Path(name)
         _report("tight loop: TF2 While", _tight("tf2-while"), tmp)
         _report("tight loop: TF1 fast path", _tight("tf1"), tmp)
-        build_loop_program = loops.build_loop_program
-        loops.build_loop_program = lambda plan: None
+        plan.STRUCTURED_CONTROL_FLOW = False
         try:
             _report("tight loop: TF1 dataflow executor", _tight("tf1"), tmp)
         finally:
-            loops.build_loop_program = build_loop_program
+            plan.STRUCTURED_CONTROL_FLOW = True
         for case in test_malformed._mutation_cases():
             _report(case.name, case.build, tmp)
         _report(f"graph: {args.chain} Identity nodes in a row", _identity_chain(args.chain), tmp)

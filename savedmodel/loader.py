@@ -39,6 +39,7 @@ from savedmodel.format import session_bundle
 from savedmodel.format import tensor as tensor_format
 from savedmodel.graph.names import parse_tensor_name
 from savedmodel.ops import registry
+from savedmodel.ops._resources import VariableResource
 from savedmodel.policy import (
     DEFAULT_POLICY,
     Policy,
@@ -49,7 +50,7 @@ from savedmodel.policy import (
 )
 from savedmodel.proto import meta_graph_pb2, saved_object_graph_pb2, trackable_object_graph_pb2
 from savedmodel.runtime.context import FunctionRef
-from savedmodel.runtime.resources import VariableResource
+from savedmodel.ops._resources import VariableResource
 from savedmodel.runtime.session import GraphSession
 from savedmodel.runtime.structure import (
     SignatureTensorSpec,

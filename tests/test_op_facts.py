@@ -18,7 +18,7 @@ from conftest import ROOT
 from savedmodel.graph.model import DATAFLOW_PRIMITIVES
 from savedmodel.graph.outputs import tf_op_defs
 from savedmodel.ops import registry
-from savedmodel.runtime import dataflow, plan
+from savedmodel.runtime import prepare
 
 
 def _kernels() -> dict[str, registry.KernelDef]:
@@ -37,7 +37,7 @@ def _kernels() -> dict[str, registry.KernelDef]:
     ],
 )
 def test_executor_sets_name_only_ops_with_kernels(name):
-    assert getattr(plan, name) <= set(_kernels()), sorted(getattr(plan, name) - set(_kernels()))
+    assert getattr(prepare, name) <= set(_kernels()), sorted(getattr(prepare, name) - set(_kernels()))
 
 
 def test_reference_ops_are_those_whose_op_def_has_reference_args():
@@ -46,38 +46,38 @@ def test_reference_ops_are_those_whose_op_def_has_reference_args():
         op_def = op_defs.get(op)
         ref_in = op_def is not None and any(arg.is_ref for arg in op_def.input_arg)
         ref_out = op_def is not None and any(arg.is_ref for arg in op_def.output_arg)
-        assert (op in plan.REF_CONSUMERS) == ref_in, op
-        assert (op in plan.REF_PRODUCERS) == ref_out, op
+        assert (op in prepare.REF_CONSUMERS) == ref_in, op
+        assert (op in prepare.REF_PRODUCERS) == ref_out, op
     producers = {"VariableV2", "Variable", "Assign", "AssignAdd", "ApplyAdam", "SparseApplyFtrl"}
     producers |= {"ScatterUpdate", "RefIdentity", "RefSwitch", "RefEnter", "RefNextIteration"}
-    assert producers <= plan.REF_PRODUCERS
+    assert producers <= prepare.REF_PRODUCERS
     consumers = {"Assign", "IsVariableInitialized", "ScatterMax", "ApplyGradientDescent", "RefMerge"}
-    assert consumers <= plan.REF_CONSUMERS
-    assert "IsVariableInitialized" not in plan.REF_PRODUCERS and "VariableV2" not in plan.REF_CONSUMERS
+    assert consumers <= prepare.REF_CONSUMERS
+    assert "IsVariableInitialized" not in prepare.REF_PRODUCERS and "VariableV2" not in prepare.REF_CONSUMERS
     plain = {"Identity", "ReadVariableOp", "VarHandleOp", "AssignVariableOp", "ResourceApplyAdam", "Switch"}
-    assert not plain & (plan.REF_PRODUCERS | plan.REF_CONSUMERS)
+    assert not plain & (prepare.REF_PRODUCERS | prepare.REF_CONSUMERS)
 
 
 def test_every_reference_optimizer_update_takes_and_gives_references():
     from savedmodel.ops import training
 
-    assert training.REF_OPS <= plan.REF_CONSUMERS & plan.REF_PRODUCERS
-    assert training.REF_OPS == {op for op in plan.REF_CONSUMERS if _kernels()[op].family == "training"}
+    assert training.REF_OPS <= prepare.REF_CONSUMERS & prepare.REF_PRODUCERS
+    assert training.REF_OPS == {op for op in prepare.REF_CONSUMERS if _kernels()[op].family == "training"}
 
 
 def test_side_effects_decide_what_a_function_body_keeps():
     kept = {"AssignVariableOp", "AssignAddVariableOp", "ResourceScatterUpdate", "InitializeTableV2"}
     kept |= {"LookupTableInsertV2", "SaveV2", "MergeV2Checkpoints", "Assert", "PrintV2", "If", "While"}
     kept |= {"StatefulPartitionedCall", "DestroyResourceOp", "Assign", "RandomUniform", "TensorArrayWriteV3"}
-    assert kept <= plan.KEEP_IN_FUNCTIONS
+    assert kept <= prepare.KEEP_IN_FUNCTIONS
     # Creating a handle, a table or a constant, reading state, routing values: no side effect,
     # whatever TensorFlow's OpDef.is_stateful says.
     pruned = {"VarHandleOp", "HashTableV2", "Const", "ReadVariableOp", "StatelessIf", "StatelessWhile"}
     pruned |= {"Identity", "LookupTableFindV2", "VariableV2", "Switch"}
-    assert not pruned & plan.KEEP_IN_FUNCTIONS
+    assert not pruned & prepare.KEEP_IN_FUNCTIONS
     for op in _kernels():
-        assert plan.is_stateful(op) == (op in plan.KEEP_IN_FUNCTIONS) == _kernels()[op].side_effects, op
-    assert not plan.is_stateful("NoSuchOp")
+        assert prepare.is_stateful(op) == (op in prepare.KEEP_IN_FUNCTIONS) == _kernels()[op].side_effects, op
+    assert not prepare.is_stateful("NoSuchOp")
 
 
 def test_tensorflow_statefulness_is_its_own_fact():
@@ -90,26 +90,26 @@ def test_tensorflow_statefulness_is_its_own_fact():
 
 
 def test_forwarding_and_constants():
-    assert plan.ALIAS_FORWARDERS == {"Identity", "StopGradient", "PreventGradient"}
+    assert prepare.ALIAS_FORWARDERS == {"Identity", "StopGradient", "PreventGradient"}
     # Snapshot returns a copy in TensorFlow (a variable read through it keeps the value it read);
     # LoopCond forwards the loop predicate in the dataflow executor.
-    assert dataflow._PASS_OPS == plan.ALIAS_FORWARDERS | {"Snapshot", "LoopCond"}
-    assert plan.CONSTANT_OPS == {"Const", "HostConst"}
-    for op in plan.ALIAS_FORWARDERS:
+    assert prepare._PASS_OPS == prepare.ALIAS_FORWARDERS | {"Snapshot", "LoopCond"}
+    assert prepare.CONSTANT_OPS == {"Const", "HostConst"}
+    for op in prepare.ALIAS_FORWARDERS:
         assert _kernels()[op].forwards_input, op
 
 
 def test_dataflow_ops_and_their_roles():
-    assert plan.DATAFLOW_OPS == {*DATAFLOW_PRIMITIVES, "LoopCond", "ControlTrigger"}
-    kinds = dataflow._KINDS
-    assert kinds["Switch"] == kinds["RefSwitch"] == dataflow._SWITCH
-    assert kinds["Merge"] == kinds["RefMerge"] == dataflow._MERGE
-    assert kinds["Enter"] == kinds["RefEnter"] == dataflow._ENTER
-    assert kinds["Exit"] == kinds["RefExit"] == dataflow._EXIT
-    assert kinds["NextIteration"] == kinds["RefNextIteration"] == dataflow._NEXT
-    assert kinds["ControlTrigger"] == dataflow._TRIGGER
-    assert kinds["LoopCond"] == dataflow._REGULAR
-    assert set(kinds) == plan.DATAFLOW_OPS
+    assert prepare.DATAFLOW_OPS == {*DATAFLOW_PRIMITIVES, "LoopCond", "ControlTrigger"}
+    kinds = prepare._KINDS
+    assert kinds["Switch"] == kinds["RefSwitch"] == prepare.SWITCH
+    assert kinds["Merge"] == kinds["RefMerge"] == prepare.MERGE
+    assert kinds["Enter"] == kinds["RefEnter"] == prepare.ENTER
+    assert kinds["Exit"] == kinds["RefExit"] == prepare.EXIT
+    assert kinds["NextIteration"] == kinds["RefNextIteration"] == prepare.NEXT
+    assert kinds["ControlTrigger"] == prepare.TRIGGER
+    assert kinds["LoopCond"] == prepare.REGULAR
+    assert set(kinds) == prepare.DATAFLOW_OPS
 
 
 def test_unknown_fact_is_refused():
@@ -120,7 +120,7 @@ def test_unknown_fact_is_refused():
 def test_a_kernel_registered_outside_the_shipped_families_has_its_facts(monkeypatch):
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     registry.kernel("MyLogger", family="custom", side_effects=True)(lambda ctx, x: None)
-    assert registry.has_fact("MyLogger", "side_effects") and plan.is_stateful("MyLogger")
+    assert registry.has_fact("MyLogger", "side_effects") and prepare.is_stateful("MyLogger")
     assert "MyLogger" in registry.ops_with("side_effects")
     assert not registry.has_fact("MyLogger", "tf_stateful")
 
@@ -128,7 +128,7 @@ def test_a_kernel_registered_outside_the_shipped_families_has_its_facts(monkeypa
 def test_fact_queries_import_no_kernel_family():
     code = (
         "import json, sys\n"
-        "from savedmodel.runtime import plan, dataflow\n"
+        "from savedmodel.runtime import plan\n"
         "from savedmodel.ops import registry\n"
         "assert registry.has_fact('AssignVariableOp', 'side_effects')\n"
         "print(json.dumps(sorted(n for n in sys.modules if n.startswith('savedmodel.ops.'))))\n"
@@ -138,5 +138,6 @@ def test_fact_queries_import_no_kernel_family():
     assert json.loads(result.stdout) == [
         "savedmodel.ops._common",
         "savedmodel.ops._index",
+        "savedmodel.ops._resources",
         "savedmodel.ops.registry",
     ]

@@ -1,9 +1,11 @@
 """Control flow: TF1 dataflow primitives and TF2 functional If/While/Case.
 
 Switch, Merge, Enter, Exit, NextIteration (and their Ref forms), LoopCond and ControlTrigger
-are registered here with their `dataflow` role, which savedmodel.runtime.dataflow reads; their
-routing (dead tensors, frames, iterations) is done there. The run functions below are what a straight-line
-executor would do with them (identity), used only for LoopCond.
+are registered here with their `dataflow` role, which the executor reads (savedmodel.runtime.prepare);
+it runs them as nested loop and cond steps, or with dead tensors, frames and iterations in its
+dataflow interpreter. The run functions below are what a straight-line executor would do with them
+(identity), used only for LoopCond. If/While/Case call their functions through the callables the
+call context hands them (`ctx.function(attr)`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import numpy as np
 from savedmodel.errors import ExecutionError
 from savedmodel.ops.registry import NodeSpec, Run, kernel, kernel_factory
 from savedmodel.policy import deadline_error, iteration_limit_error
-from savedmodel.runtime.context import FunctionRef
 
 
 @kernel(
@@ -68,9 +69,9 @@ def truthy(value: Any) -> bool:
     return array.size > 0
 
 
-def _func(node: NodeSpec, name: str) -> FunctionRef:
-    value = node.attrs.raw(name).func
-    return FunctionRef(value.name, value.attr)
+def _func(node: NodeSpec, name: str) -> Any:
+    """The function attr `name` (a NameAttrList); `ctx.function(it)` is the callable running it."""
+    return node.attrs.raw(name).func
 
 
 @kernel_factory("If", family="control_flow", side_effects=True, doc="calls then_branch or else_branch")
@@ -80,7 +81,7 @@ def _if(node: NodeSpec) -> Any:
     else_fn = _func(node, "else_branch")
 
     def run(ctx: Any, cond: Any, *args: Any) -> list[Any]:
-        return (then_fn if truthy(cond) else else_fn)(ctx, args)
+        return ctx.function(then_fn if truthy(cond) else else_fn)(ctx, args)
 
     return run
 
@@ -93,14 +94,14 @@ def _if(node: NodeSpec) -> Any:
 )
 @kernel_factory("StatelessCase", family="control_flow", doc="Case whose branches have no side effects")
 def _case(node: NodeSpec) -> Any:
-    branches = [FunctionRef(f.name, f.attr) for f in node.attrs.raw("branches").list.func]
+    branches = list(node.attrs.raw("branches").list.func)
     if not branches:
         raise ExecutionError("Case has no branches", node.name, node.op)
 
     def run(ctx: Any, index: Any, *args: Any) -> list[Any]:
         i = int(np.asarray(index))
         fn = branches[i] if 0 <= i < len(branches) else branches[-1]
-        return fn(ctx, args)
+        return ctx.function(fn)(ctx, args)
 
     return run
 
@@ -116,17 +117,17 @@ def _while(node: NodeSpec) -> Any:
         limit = ctx.runtime.limits.max_while_iterations
         deadline = ctx.deadline
         values = list(args)
-        cond_plan = cond_fn.plan(ctx)
-        body_plan = body_fn.plan(ctx)
+        cond = ctx.function(cond_fn)
+        body = ctx.function(body_fn)
         where = f"while loop {name!r}"
         iterations = 0
-        while truthy(ctx.call_plan(cond_plan, values, where)[0]):
+        while truthy(cond(ctx, values, where)[0]):
             iterations += 1
             if limit is not None and iterations > limit:
                 raise iteration_limit_error(repr(name), limit)
             if deadline is not None and time.monotonic() > deadline:
                 raise deadline_error(ctx.runtime.limits, where)
-            values = ctx.call_plan(body_plan, values, where)
+            values = body(ctx, values, where)
             if len(values) != len(args):
                 raise ExecutionError(
                     f"loop body returned {len(values)} values for {len(args)} loop variables", name, "While"

@@ -1,7 +1,9 @@
 """Function calls: PartitionedCall and StatefulPartitionedCall.
 
-A node whose op is the name of a library function is called the same way (the
-executor resolves that case itself, with the node's attrs as the call's attrs).
+The call context hands the kernel a callable for the function (`ctx.function(attr)`), so
+kernels never import the runtime. A node whose op is the name of a library function is
+called the same way (the executor resolves that case itself, with the node's attrs as the
+call's attrs).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from savedmodel.ops.registry import NodeSpec, kernel_factory
-from savedmodel.runtime.context import FunctionRef
 
 
 @kernel_factory(
@@ -21,5 +22,4 @@ from savedmodel.runtime.context import FunctionRef
 )
 def _partitioned_call(node: NodeSpec) -> Any:
     func = node.attrs.raw("f").func
-    ref = FunctionRef(func.name, func.attr)
-    return lambda ctx, *args: ref(ctx, args)
+    return lambda ctx, *args: ctx.function(func)(ctx, args)

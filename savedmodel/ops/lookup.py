@@ -13,8 +13,8 @@ import numpy as np
 
 from savedmodel.errors import ExecutionError, PolicyError
 from savedmodel.format import dtypes
+from savedmodel.ops._resources import ResourceHandle
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
-from savedmodel.runtime.resources import ResourceHandle
 
 
 class LookupTable(ResourceHandle):

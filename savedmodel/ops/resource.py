@@ -8,8 +8,8 @@ import numpy as np
 
 from savedmodel.errors import ExecutionError
 from savedmodel.format import dtypes
+from savedmodel.ops._resources import RefBuffer, ResourceHandle, VariableResource
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
-from savedmodel.runtime.resources import RefVariable, ResourceHandle, VariableResource
 
 
 def _handle_key(node: NodeSpec) -> tuple[str, str]:
@@ -72,12 +72,12 @@ def _assign(node: NodeSpec) -> Any:
 
 
 def _check_same_shape(
-    var: VariableResource | RefVariable, current: np.ndarray, delta: np.ndarray, op: str
+    var: VariableResource | RefBuffer, current: np.ndarray, delta: np.ndarray, op: str
 ) -> None:
     """AssignAdd/AssignSub(VariableOp) take an update of exactly the variable's shape (no broadcast)."""
     if current.shape == np.shape(delta):
         return
-    if isinstance(var, RefVariable):
+    if isinstance(var, RefBuffer):
         raise ExecutionError(
             f"Parameters and update must be the same size: variable {var.name!r} has shape "
             f"{_dims(current.shape)}, the update {_dims(np.shape(delta))}"
@@ -161,14 +161,14 @@ def _variable_v2(node: NodeSpec) -> Any:
     shape = node.attrs.get("shape")
     key = (container, "ref:" + name)
 
-    def run(ctx: Any) -> RefVariable:
-        return ctx.resources.get_or_create(key, lambda: RefVariable(name, dtype, shape))
+    def run(ctx: Any) -> RefBuffer:
+        return ctx.resources.get_or_create(key, lambda: RefBuffer(name, dtype, shape))
 
     return run
 
 
-def _ref(ref: Any, op: str) -> RefVariable:
-    if not isinstance(ref, RefVariable):
+def _ref(ref: Any, op: str) -> RefBuffer:
+    if not isinstance(ref, RefBuffer):
         raise ExecutionError(f"{op} needs a reference variable as its first input, got {type(ref).__name__}")
     return ref
 
@@ -177,7 +177,7 @@ def _ref(ref: Any, op: str) -> RefVariable:
 def _ref_assign(node: NodeSpec) -> Any:
     validate = bool(node.attrs.get("validate_shape", True))
 
-    def run(ctx: Any, ref: Any, value: Any) -> RefVariable:
+    def run(ctx: Any, ref: Any, value: Any) -> RefBuffer:
         var = _ref(ref, "Assign")
         value = np.asarray(value)
         if validate and var.value is not None and var.value.shape != value.shape:
@@ -192,7 +192,7 @@ def _ref_assign(node: NodeSpec) -> Any:
 
 
 @kernel("AssignAdd", family="resource", side_effects=True, doc="adds to a reference variable")
-def _ref_assign_add(ctx: Any, ref: Any, value: Any) -> RefVariable:
+def _ref_assign_add(ctx: Any, ref: Any, value: Any) -> RefBuffer:
     var = _ref(ref, "AssignAdd")
     current = var.read()
     _check_same_shape(var, current, value, "AssignAdd")
@@ -201,7 +201,7 @@ def _ref_assign_add(ctx: Any, ref: Any, value: Any) -> RefVariable:
 
 
 @kernel("AssignSub", family="resource", side_effects=True, doc="subtracts from a reference variable")
-def _ref_assign_sub(ctx: Any, ref: Any, value: Any) -> RefVariable:
+def _ref_assign_sub(ctx: Any, ref: Any, value: Any) -> RefBuffer:
     var = _ref(ref, "AssignSub")
     current = var.read()
     _check_same_shape(var, current, value, "AssignSub")
@@ -282,7 +282,7 @@ def _scatter_kernels(kind: str) -> None:
     @kernel(
         ref_op, family="resource", side_effects=True, doc=f"scatter-{kind.lower()} into a reference variable"
     )
-    def ref_run(ctx: Any, ref: Any, indices: Any, updates: Any) -> RefVariable:
+    def ref_run(ctx: Any, ref: Any, indices: Any, updates: Any) -> RefBuffer:
         var = _ref(ref, ref_op)
         var.value = _scatter(ref_op, kind, var.read(), indices, updates)
         return var

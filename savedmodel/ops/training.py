@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from savedmodel.ops._common import FLOATS, fail, shape_str, upcast
+from savedmodel.ops._resources import RefBuffer, VariableResource, deref
 from savedmodel.ops.registry import NodeSpec, kernel_factory
-from savedmodel.runtime.resources import RefVariable, VariableResource, deref
 
 FAMILY_NOTES = (
     "Optimizer updates as TensorFlow's training ops compute them: `ApplyX` updates TF1 "
@@ -388,7 +388,7 @@ def _ref_kernel(opt: Optimizer, sparse: bool = False) -> None:
     def prepare(node: NodeSpec) -> Any:
         attrs = _attrs(opt, node)
 
-        def run(ctx: Any, *inputs: Any) -> RefVariable:
+        def run(ctx: Any, *inputs: Any) -> RefBuffer:
             refs = [_ref(v, op, name) for v, name in zip(inputs[:n_state], ("var", *opt.slots), strict=True)]
             new = step(opt, op, attrs, [r.read() for r in refs], inputs[n_state:])
             for r, value in zip(refs, new, strict=True):
@@ -418,8 +418,8 @@ def _resource_kernel(opt: Optimizer, sparse: bool = False) -> None:
         return run
 
 
-def _ref(value: Any, op: str, name: str) -> RefVariable:
-    if not isinstance(value, RefVariable):
+def _ref(value: Any, op: str, name: str) -> RefBuffer:
+    if not isinstance(value, RefBuffer):
         fail(f"{op}: {name} must be a reference variable, got {type(value).__name__}")
     return value
 

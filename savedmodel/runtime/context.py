@@ -92,6 +92,16 @@ class Runtime:
         self._pending: list[tuple[str, Mapping[str, attr_value_pb2.AttrValue] | None]] | None = None
         self._lock = threading.RLock()
         self.anonymous_counter = 0
+        # Callables handed to kernels for the functions their attrs name, by id of the attr
+        # value (kept alive in the entry, so the id stays unique).
+        self._bound: dict[int, tuple[Any, FunctionRef]] = {}
+
+    def bound_function(self, func: attr_value_pb2.NameAttrList) -> FunctionRef:
+        """The callable `(ctx, args, where=None) -> outputs` for the function a kernel attr names."""
+        entry = self._bound.get(id(func))
+        if entry is None or entry[0] is not func:
+            entry = self._bound[id(func)] = (func, FunctionRef(func.name, func.attr))
+        return entry[1]
 
     def function_plan(self, name: str, attrs: Mapping[str, attr_value_pb2.AttrValue] | None = None) -> Plan:
         key = (name, _attr_key(attrs))
@@ -212,6 +222,12 @@ class CallContext:
                     f"(at node {node!r}; policy limit max_bytes_per_call)"
                 )
 
+    def function(self, func: attr_value_pb2.NameAttrList) -> FunctionRef:
+        """The callable `fn(ctx, args, where=None) -> outputs` running the function `func` names
+        (a kernel's func attr): how functional and control-flow kernels call functions without
+        importing the runtime."""
+        return self.runtime.bound_function(func)
+
     @property
     def resources(self) -> ResourceManager:
         return self.runtime.resources
@@ -263,5 +279,5 @@ class FunctionRef:
             self._cache = cache
         return cache[1]
 
-    def __call__(self, ctx: CallContext, args: Sequence[Any]) -> list[Any]:
-        return ctx.call_plan(self.plan(ctx), args)
+    def __call__(self, ctx: CallContext, args: Sequence[Any], where: str | None = None) -> list[Any]:
+        return ctx.call_plan(self.plan(ctx), args, where)

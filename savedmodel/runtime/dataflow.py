@@ -1,4 +1,8 @@
-"""The dataflow executor for TF1 control flow: dead tensors, frames and iterations.
+"""The dataflow interpreter for TF1 control flow: dead tensors, frames and iterations.
+
+It runs the TF1 graphs whose loops and conds the structure analysis (savedmodel.runtime.loops)
+cannot turn into nested steps of the runner, behind the same `Plan.run(ctx, args)`, and shares
+the runner's error wrapping, limits accounting and iteration checks (savedmodel.runtime.runner).
 
 Semantics follow TensorFlow's executor:
 - Switch forwards its input to output 1 when the predicate is true, else to
@@ -23,18 +27,27 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from time import monotonic
 from typing import Any
 
 import numpy as np
 
-from savedmodel.errors import ExecutionError, FormatError, SavedModelError
-from savedmodel.graph.model import GraphModel
-from savedmodel.ops import registry
-from savedmodel.policy import deadline_error, iteration_limit_error
-from savedmodel.runtime.loops import loop_label
-from savedmodel.runtime.plan import CONSTANT_OPS, REF_CONSUMERS, REF_PRODUCERS, Plan, prepare_node
-from savedmodel.runtime.resources import deref
+from savedmodel.errors import ExecutionError
+from savedmodel.ops._resources import deref
+from savedmodel.runtime.prepare import (
+    CONST,
+    ENTER,
+    EXIT,
+    MERGE,
+    NEXT,
+    PASS,
+    REGULAR,
+    SWITCH,
+    TRIGGER,
+    GraphFacts,
+    NodeFacts,
+    readonly_index,
+)
+from savedmodel.runtime.runner import Plan, call_limits, check_iteration, loop_label, predicate, step_error
 
 
 class _Dead:
@@ -47,21 +60,6 @@ class _Dead:
 DEAD = _Dead()
 _MISSING = object()
 
-# What firing a node does. _CONST and _PASS are regular nodes whose kernel is skipped: a
-# constant's value is fixed once prepared, an identity returns its input.
-_REGULAR, _SWITCH, _MERGE, _ENTER, _EXIT, _NEXT, _TRIGGER, _CONST, _PASS = range(9)
-_ROLE_KINDS = {
-    "switch": _SWITCH,
-    "merge": _MERGE,
-    "enter": _ENTER,
-    "exit": _EXIT,
-    "next_iteration": _NEXT,
-    "trigger": _TRIGGER,
-    "loop_cond": _REGULAR,
-}
-_KINDS = {op: _ROLE_KINDS[role] for op, role in registry.dataflow_roles().items()}
-# Ops whose kernel returns its single input unchanged.
-_PASS_OPS = registry.ops_with("forwards_input")
 # How a node waits for its inputs: one input (no counting), several, or Merge's rule.
 _GATE_ONE, _GATE_MANY, _GATE_MERGE = range(3)
 
@@ -145,26 +143,36 @@ class _Iteration:
         self.entries: dict[_Item, Any] = {}
 
 
-# Data inputs the control-flow primitives need (a malformed graph may give them fewer).
-_ARITY = {_SWITCH: (2, 2), _MERGE: (1, None), _ENTER: (1, 1), _EXIT: (1, 1), _NEXT: (1, 1)}
-
-
-def _check_arity(item: _Item, where: str) -> None:
-    bounds = _ARITY.get(item.kind)
-    if bounds is None:
-        return
-    low, high = bounds
-    if item.n_data < low or (high is not None and item.n_data > high):
-        wanted = str(low) if low == high else f"at least {low}"
-        raise FormatError(
-            f"{where}: node {item.name!r} ({item.op}) has {item.n_data} data inputs, expected {wanted}"
-        )
-
-
-def _readonly_index(slot: int) -> np.ndarray:
-    value = np.asarray(slot, dtype=np.int32)
-    value.flags.writeable = False
-    return value
+def _item(node: NodeFacts) -> _Item:
+    """The scheduler's view of one prepared node (edges are added by the plan)."""
+    item = _Item()
+    item.index = node.index
+    item.name = node.name
+    item.op = node.op
+    item.kind = node.kind
+    item.run = node.run
+    item.n_data = node.n_data
+    item.n_control = len(node.control)
+    item.pending = item.n_data + item.n_control
+    item.gate = _GATE_MERGE if item.kind == MERGE else (_GATE_ONE if item.pending == 1 else _GATE_MANY)
+    item.single = node.single
+    item.count = node.count
+    item.out_edges = [[] for _ in range(item.count)]
+    item.control_out = []
+    item.deref_mask = node.deref_mask
+    # A Merge fires on its first live input, or dead once every input it can receive in this
+    # iteration is dead: from outside the loop in iteration 0, from NextIteration afterwards
+    # (all inputs when none comes from NextIteration).
+    item.next_inputs = tuple(op in ("NextIteration", "RefNextIteration") for op in node.input_ops)
+    from_next = sum(item.next_inputs)
+    item.merge_first = item.n_data - from_next if from_next else item.n_data
+    item.merge_later = from_next if from_next else item.n_data
+    item.value_index = tuple(readonly_index(k) for k in range(item.n_data)) if item.kind == MERGE else ()
+    item.const_outputs = (node.const_value,) if item.kind == CONST else None
+    item.fetch_outputs = None
+    item.frame_name = node.frame_name
+    item.is_constant = node.is_constant
+    return item
 
 
 def _feed_item(edges: list[tuple[int, int]], items: list[_Item]) -> _Item:
@@ -177,101 +185,27 @@ def _feed_item(edges: list[tuple[int, int]], items: list[_Item]) -> _Item:
 
 
 class DataflowPlan(Plan):
-    def __init__(
-        self,
-        runtime: Any,
-        graph: GraphModel,
-        needed: set[str],
-        feeds: list[tuple[str, int]],
-        fetches: list[tuple[str, int]],
-        name: str,
-    ) -> None:
+    """The dataflow interpreter: the fallback for TF1 graphs the structure analysis
+    (savedmodel.runtime.loops) cannot turn into nested step lists."""
+
+    def __init__(self, facts: GraphFacts, name: str) -> None:
         self.name = name
-        self.runtime = runtime
-        self.feeds = feeds
-        self.fetches = fetches
-        fed = set(feeds)
-        names = [n for n in graph.nodes if n in needed]
-        index = {n: i for i, n in enumerate(names)}
-        items: list[_Item] = []
-        library = graph.library
-        for i, node_name in enumerate(names):
-            node = graph.nodes[node_name]
-            layout = graph.layout(node_name)
-            item = _Item()
-            item.index = i
-            item.name = node_name
-            item.op = node.op
-            item.kind = _KINDS.get(node.op, _REGULAR)
-            item.run = prepare_node(node, library, graph.where)
-            item.n_data = len(node.inputs)
-            _check_arity(item, graph.where)
-            item.n_control = len([c for c in node.control if c in index])
-            item.pending = item.n_data + item.n_control
-            item.gate = (
-                _GATE_MERGE if item.kind == _MERGE else (_GATE_ONE if item.pending == 1 else _GATE_MANY)
-            )
-            item.single = layout.single or node.op in (
-                "Enter",
-                "RefEnter",
-                "Exit",
-                "RefExit",
-                "NextIteration",
-                "RefNextIteration",
-                "LoopCond",
-            )
-            item.count = max(layout.count, 2 if item.kind in (_SWITCH, _MERGE) else 1)
-            item.out_edges = [[] for _ in range(item.count)]
-            item.control_out = []
-            mask = tuple(
-                graph.nodes[s[0]].op in REF_PRODUCERS and node.op not in REF_CONSUMERS for s in node.inputs
-            )
-            item.deref_mask = mask if any(mask) else None
-            item.next_inputs = tuple(
-                graph.nodes[s[0]].op in ("NextIteration", "RefNextIteration") for s in node.inputs
-            )
-            # A Merge fires on its first live input, or dead once every input it can receive
-            # in this iteration is dead: from outside the loop in iteration 0, from
-            # NextIteration afterwards (all inputs when none comes from NextIteration).
-            from_next = sum(item.next_inputs)
-            item.merge_first = item.n_data - from_next if from_next else item.n_data
-            item.merge_later = from_next if from_next else item.n_data
-            item.value_index = (
-                tuple(_readonly_index(k) for k in range(item.n_data)) if item.kind == _MERGE else ()
-            )
-            item.const_outputs = None
-            if item.kind == _REGULAR and node.op not in library:
-                if node.op in CONSTANT_OPS and not node.inputs:
-                    item.kind = _CONST
-                    item.const_outputs = (item.run(None),)
-                elif node.op in _PASS_OPS and item.n_data == 1 and layout.single:
-                    item.kind = _PASS
-            item.fetch_outputs = None
-            item.frame_name = (
-                node.attr["frame_name"].s.decode("utf-8", "replace") if "frame_name" in node.attr else ""
-            )
-            item.is_constant = bool(node.attr["is_constant"].b) if "is_constant" in node.attr else False
-            items.append(item)
-        feed_edges: list[list[tuple[int, int]]] = [[] for _ in feeds]
-        feed_pos = {f: k for k, f in enumerate(feeds)}
-        for item in items:
-            node = graph.nodes[item.name]
-            for slot, src in enumerate(node.inputs):
-                if src in fed:
-                    feed_edges[feed_pos[src]].append((item.index, slot))
+        self.feeds = facts.feeds
+        self.fetches = facts.fetches
+        items = [_item(node) for node in facts.nodes]
+        for node, item in zip(facts.nodes, items, strict=True):
+            for dst, k, slot in node.consumers:
+                if k < 0:
+                    item.control_out.append(dst)
                 else:
-                    producer = items[index[src[0]]]
-                    while len(producer.out_edges) <= src[1]:
-                        producer.out_edges.append([])
-                    producer.out_edges[src[1]].append((item.index, slot))
-            for ctrl in node.control:
-                if ctrl in index:
-                    items[index[ctrl]].control_out.append(item.index)
+                    while len(item.out_edges) <= k:
+                        item.out_edges.append([])
+                    item.out_edges[k].append((dst, slot))
         self.items = items
         self.loop_labels = _loop_labels(items)
-        self.feed_items = [_feed_item(edges, items) for edges in feed_edges]
+        self.feed_items = [_feed_item(edges, items) for edges in facts.feed_consumers]
         self.roots = [it.index for it in items if it.pending == 0]
-        self.fetch_refs = [(index[f[0]] if f[0] in index else -1, f[1]) for f in fetches]
+        self.fetch_refs = facts.fetch_refs
         fetched_outputs: dict[int, list[int]] = {}
         for i, out in self.fetch_refs:
             if i >= 0 and out not in fetched_outputs.setdefault(i, []):
@@ -280,15 +214,9 @@ class DataflowPlan(Plan):
             items[i].fetch_outputs = tuple(outs)
         for item in items:
             item.finish(items)
-        # Graphs whose control flow is canonical while loops and v1 conds run as flat step lists.
-        from savedmodel.runtime.loops import build_loop_program
-
-        self.fast = build_loop_program(self)
 
     # -- execution ---------------------------------------------------------------------------------
     def _execute(self, ctx: Any, args: Sequence[Any]) -> list[Any]:
-        if self.fast is not None:
-            return self.fast.execute(ctx, args)
         items = self.items
         state = _RunState(self, ctx)
         root_state = state.root_state
@@ -329,8 +257,6 @@ class _RunState:
         self.ready: deque[tuple[_Iteration, _Item, list | None]] = deque()
         self.fetched: dict[tuple[int, int], Any] = {}
         self.frames: list[_Frame] = []
-        limits = ctx.runtime.limits
-        self.max_iterations = limits.max_while_iterations
         self.loop_labels = plan.loop_labels
         self.root = _Frame("", None, None)
         self.root_state = self.iteration(self.root, 0)
@@ -370,7 +296,7 @@ class _RunState:
                     if target in entries:
                         continue
                     entries[target] = None
-                    if value is DEAD and target.kind != _TRIGGER:
+                    if value is DEAD and target.kind != TRIGGER:
                         append((state, target, None))
                     else:
                         append((state, target, [value] if slot >= 0 else []))
@@ -386,7 +312,7 @@ class _RunState:
                         entry[1] = True
                     entry[0] -= 1
                     if entry[0] == 0:
-                        append((state, target, None if entry[1] and target.kind != _TRIGGER else entry[2]))
+                        append((state, target, None if entry[1] and target.kind != TRIGGER else entry[2]))
                 else:
                     if slot < 0:
                         continue  # control inputs of Merge do not gate it
@@ -412,18 +338,13 @@ class _RunState:
         send = self.send
         ctx = self.ctx
         account = ctx.account
-        # ctx.account only acts on arrays over the per-tensor cap, or when a per-call cap is set.
-        limits = ctx.runtime.limits
-        per_call = limits.max_bytes_per_call is not None
-        per_tensor = limits.max_bytes_per_tensor
-        if per_tensor is None:
-            per_tensor = float("inf")
+        per_call, per_tensor, _ = call_limits(ctx)
         ndarray = np.ndarray
         while True:
             while ready:
                 state, item, inputs = popleft()
                 kind = item.kind
-                if kind == _REGULAR:
+                if kind == REGULAR:
                     if inputs is None:
                         send(state, item, item.dead_outputs)
                         continue
@@ -431,14 +352,11 @@ class _RunState:
                         inputs = [deref(v) if m else v for v, m in zip(inputs, item.deref_mask, strict=True)]
                     try:
                         result = item.run(ctx, *inputs)
-                    except ExecutionError as exc:
-                        if exc.node is not None:
-                            raise
-                        raise ExecutionError(str(exc), item.name, item.op) from exc
-                    except SavedModelError:
-                        raise
                     except Exception as exc:
-                        raise ExecutionError(f"{type(exc).__name__}: {exc}", item.name, item.op) from exc
+                        error = step_error(exc, item.name, item.op)
+                        if error is exc:
+                            raise
+                        raise error from exc
                     if item.single:
                         outputs = (result,)
                     elif result is None:
@@ -449,11 +367,11 @@ class _RunState:
                         if type(value) is ndarray and (per_call or value.nbytes > per_tensor):
                             account(value, item.name)
                     send(state, item, outputs)
-                elif kind == _CONST or kind == _PASS:
+                elif kind == CONST or kind == PASS:
                     if inputs is None:
                         send(state, item, item.dead_outputs)
                         continue
-                    if kind == _CONST:
+                    if kind == CONST:
                         outputs = item.const_outputs
                     else:
                         value = inputs[0]
@@ -471,45 +389,40 @@ class _RunState:
         """Fire a control-flow primitive (Switch, Merge, Enter, Exit, NextIteration, ControlTrigger)."""
         kind = item.kind
         send = self.send
-        if kind == _MERGE:
+        if kind == MERGE:
             send(state, item, inputs)  # type: ignore[arg-type]
             return
-        if kind == _TRIGGER:
+        if kind == TRIGGER:
             send(state, item, ())
             return
         frame = state.frame
         if inputs is None:
-            if kind == _EXIT:
+            if kind == EXIT:
                 frame.dead_exits.setdefault(item.index, False)
-            elif kind == _ENTER:
+            elif kind == ENTER:
                 self.enter(state, item, DEAD)
-            elif kind != _NEXT:  # a dead NextIteration ends the loop: nothing is sent
+            elif kind != NEXT:  # a dead NextIteration ends the loop: nothing is sent
                 send(state, item, item.dead_outputs)
             return
         if item.deref_mask is not None:
             inputs = [deref(v) if m else v for v, m in zip(inputs, item.deref_mask, strict=True)]
-        if kind == _SWITCH:
+        if kind == SWITCH:
             data, pred = inputs
-            if type(pred) is np.ndarray and pred.ndim == 0:
-                pred_value = bool(pred)
-            else:
-                pred_value = bool(
-                    np.asarray(pred).reshape(()) if np.ndim(pred) == 0 else _bad_pred(item, pred)
-                )
+            pred_value = (
+                bool(pred)
+                if type(pred) is np.ndarray and pred.ndim == 0
+                else predicate(pred, item.name, item.op)
+            )
             send(state, item, (DEAD, data) if pred_value else (data, DEAD))
-        elif kind == _ENTER:
+        elif kind == ENTER:
             self.enter(state, item, inputs[0])
-        elif kind == _EXIT:
+        elif kind == EXIT:
             frame.live_exits.add(item.index)
             if frame.parent_state is not None:
                 send(frame.parent_state, item, (inputs[0],))
-        elif kind == _NEXT:
+        elif kind == NEXT:
             it = state.it + 1
-            if self.max_iterations is not None and it > self.max_iterations:
-                raise iteration_limit_error(self.loop_label(frame.name), self.max_iterations)
-            deadline = self.ctx.deadline
-            if deadline is not None and monotonic() > deadline:
-                raise deadline_error(self.ctx.runtime.limits, f"while loop {self.loop_label(frame.name)}")
+            check_iteration(self.ctx, it, self.loop_label(frame.name))
             self.send_into(frame, it, item, (inputs[0],))
 
     def loop_label(self, frame: str) -> str:
@@ -565,16 +478,10 @@ def _loop_labels(items: list[_Item]) -> dict[str, str]:
         for edges in item.out_edges:
             for dst, _slot in edges:
                 merge = producers.get((dst, 0))
-                if items[dst].kind != _SWITCH or merge is None or merge.kind != _MERGE:
+                if items[dst].kind != SWITCH or merge is None or merge.kind != MERGE:
                     continue
                 for k in range(merge.n_data):
                     enter = producers.get((merge.index, k))
-                    if enter is not None and enter.kind == _ENTER:
+                    if enter is not None and enter.kind == ENTER:
                         labels.setdefault(enter.frame_name, item.name)
     return labels
-
-
-def _bad_pred(item: Any, pred: Any) -> bool:
-    raise ExecutionError(
-        f"the predicate of a Switch must be a scalar, got shape {np.shape(pred)}", item.name, item.op
-    )

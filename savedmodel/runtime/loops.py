@@ -1,37 +1,56 @@
-"""A fast path for TF1 graphs whose control flow is canonical `tf.while_loop` frames and v1 conds.
+"""Structure analysis: TF1 while loops and v1 conds as nested steps of one step list.
 
-When every frame of a dataflow graph has the exact shape tf.while_loop builds (Enter ->
+When every frame of a TF1 graph has the exact shape tf.while_loop builds (Enter ->
 Merge(Enter, NextIteration) -> LoopCond -> Switch -> body -> NextIteration, Switch:0 ->
 Exit), and every other Switch/Merge forms a v1 cond (Switches on one predicate, two
-branches that only meet again at Merges), the graph runs as a flat list of steps over value
-slots. Each frame is one "loop step" running `while cond(vars): vars = body(vars)`; a frame
-nested in a loop body is one step of that body. Each cond is one "cond step" that runs only
-the taken branch (which may hold loops and conds) and sets its Merges from it. No dead
-tensor is observable on this path: a fetched tensor or a node outside a cond that reads a
-branch other than through its Merge keeps the general dataflow scheduler, as does anything
-else unrecognised (`build_loop_program` returns None).
+branches that only meet again at Merges), the graph becomes a tree of step lists for the
+runner (savedmodel.runtime.runner): each frame is one `WhileStep` running
+`while cond(vars): vars = body(vars)`, a frame nested in a loop body is one step of that
+body, and each cond is one `CondStep` that runs only the taken branch (which may hold loops
+and conds) and sets its Merges from it. No dead tensor is observable on this path: a fetched
+tensor or a node outside a cond that reads a branch other than through its Merge keeps the
+dataflow interpreter (savedmodel.runtime.dataflow), as does anything else unrecognised
+(`structure_plan` returns None).
+
+The analysis reads only the neutral description of the prepared graph
+(savedmodel.runtime.prepare.GraphFacts: node kinds, producers, consumers, frames).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from time import monotonic
 from typing import Any
 
-import numpy as np
+from savedmodel.runtime.prepare import (
+    CONST,
+    ENTER,
+    EXIT,
+    MERGE,
+    NESTED,
+    NEXT,
+    PASS,
+    REGULAR,
+    SWITCH,
+    TRIGGER,
+    GraphFacts,
+    deref_wrapper,
+    readonly_index,
+)
+from savedmodel.runtime.runner import (
+    CondStep,
+    Step,
+    StepPlan,
+    WhileStep,
+    loop_label,
+    step_tuples,
+)
 
-from savedmodel.errors import ExecutionError, SavedModelError
-from savedmodel.policy import deadline_error, iteration_limit_error
-from savedmodel.runtime.plan import _deref_wrapper
-
-_MODE_ONE, _MODE_MANY, _MODE_LOOP = range(3)
-# Frames nested deeper than this keep the dataflow executor: the fast path runs a nested frame
-# as a nested Python call.
+# Frames nested deeper than this keep the dataflow interpreter: the runner runs a nested
+# frame as a nested Python call.
 MAX_FRAME_NESTING = 32
 
 
 class _Unsupported(Exception):
-    """The graph is not in the shape the fast path handles."""
+    """The graph is not in the shape the structure analysis handles."""
 
 
 def _require(condition: bool) -> None:
@@ -39,201 +58,33 @@ def _require(condition: bool) -> None:
         raise _Unsupported
 
 
-def loop_label(frame: str, loop_cond: str | None) -> str:
-    """How errors name a TF1 while loop: its frame and, when known, its LoopCond node."""
-    return f"{frame!r} (LoopCond node {loop_cond!r})" if loop_cond else repr(frame)
-
-
-class _Loop:
-    """One compiled frame: initial values, condition steps, body steps and the loop-var slots."""
-
-    __slots__ = (
-        "name",
-        "label",
-        "init",
-        "var_slots",
-        "cond",
-        "cond_consts",
-        "pred_slot",
-        "switch",
-        "body",
-        "body_consts",
-        "next_slots",
-    )
-
-    def run(self, program: LoopProgram, ctx: Any, vals: list[Any], limits: tuple) -> None:
-        var_slots = self.var_slots
-        for slot, src in zip(var_slots, self.init, strict=True):
-            vals[slot] = vals[src]
-        max_iterations = ctx.runtime.limits.max_while_iterations
-        deadline = ctx.deadline
-        run_steps = program.run_steps
-        cond, body, pred_slot = self.cond, self.body, self.pred_slot
-        cond_consts, body_consts, next_slots = self.cond_consts, self.body_consts, self.next_slots
-        count = 0
-        while True:
-            run_steps(ctx, vals, cond, cond_consts, limits)
-            pred = vals[pred_slot]
-            if type(pred) is np.ndarray and pred.ndim == 0:
-                go = bool(pred)
-            elif np.ndim(pred) == 0:
-                go = bool(np.asarray(pred).reshape(()))
-            else:
-                raise ExecutionError(
-                    f"the predicate of a Switch must be a scalar, got shape {np.shape(pred)}",
-                    self.switch.name,
-                    self.switch.op,
-                )
-            if not go:
-                return
-            run_steps(ctx, vals, body, body_consts, limits)
-            count += 1
-            if max_iterations is not None and count > max_iterations:
-                raise iteration_limit_error(self.label, max_iterations)
-            if deadline is not None and monotonic() > deadline:
-                raise deadline_error(ctx.runtime.limits, f"while loop {self.label}")
-            new = [vals[s] for s in next_slots]
-            for slot, value in zip(var_slots, new, strict=True):
-                vals[slot] = value
-
-
-class _Cond:
-    """One compiled v1 cond: the predicate, both branches' steps and each Merge's sources."""
-
-    __slots__ = ("switch", "pred_slot", "true", "true_consts", "false", "false_consts", "outputs")
-
-    def run(self, program: LoopProgram, ctx: Any, vals: list[Any], limits: tuple) -> None:
-        pred = vals[self.pred_slot]
-        if type(pred) is np.ndarray and pred.ndim == 0:
-            taken = bool(pred)
-        elif np.ndim(pred) == 0:
-            taken = bool(np.asarray(pred).reshape(()))
-        else:
-            raise ExecutionError(
-                f"the predicate of a Switch must be a scalar, got shape {np.shape(pred)}",
-                self.switch.name,
-                self.switch.op,
-            )
-        if taken:
-            program.run_steps(ctx, vals, self.true, self.true_consts, limits)
-            for out, index_slot, src, _other, index, _other_index in self.outputs:
-                vals[out] = vals[src]
-                if index_slot is not None:
-                    vals[index_slot] = index
-        else:
-            program.run_steps(ctx, vals, self.false, self.false_consts, limits)
-            for out, index_slot, _other, src, _other_index, index in self.outputs:
-                vals[out] = vals[src]
-                if index_slot is not None:
-                    vals[index_slot] = index
-
-
-class LoopProgram:
-    """The whole graph as steps over slots: `execute(ctx, args) -> fetched values`."""
-
-    def __init__(
-        self, template: list[Any], feed_slots: list[int], steps: list, consts: list, fetch_slots: list[int]
-    ) -> None:
-        self.template = template
-        self.feed_slots = feed_slots
-        self.steps = steps
-        self.consts = consts
-        self.fetch_slots = fetch_slots
-
-    def execute(self, ctx: Any, args: Sequence[Any]) -> list[Any]:
-        vals = self.template.copy()
-        for slot, value in zip(self.feed_slots, args, strict=True):
-            vals[slot] = value
-        limits = ctx.runtime.limits
-        per_call = limits.max_bytes_per_call is not None
-        per_tensor = limits.max_bytes_per_tensor
-        if per_tensor is None:
-            per_tensor = float("inf")
-        limits = (per_call, per_tensor, per_call or per_tensor != float("inf"))
-        self.run_steps(ctx, vals, self.steps, self.consts, limits)
-        return [vals[j] for j in self.fetch_slots]
-
-    def run_steps(self, ctx: Any, vals: list[Any], steps: list, consts: list, limits: tuple) -> None:
-        """Run one step list; errors name the node, as the dataflow executor's do."""
-        per_call, per_tensor, check_consts = limits
-        ndarray = np.ndarray
-        account = ctx.account
-        if check_consts:
-            for value, name in consts:
-                if type(value) is ndarray and (per_call or value.nbytes > per_tensor):
-                    account(value, name)
-        item = None
-        try:
-            for run, inputs, out, mode, item in steps:
-                if mode == _MODE_ONE:
-                    result = run(ctx, *[vals[j] for j in inputs])
-                    vals[out] = result
-                    if type(result) is ndarray and (per_call or result.nbytes > per_tensor):
-                        account(result, item.name)
-                elif mode == _MODE_MANY:
-                    result = run(ctx, *[vals[j] for j in inputs])
-                    if result is not None:
-                        for k, value in enumerate(result):
-                            vals[out + k] = value
-                            if type(value) is ndarray and (per_call or value.nbytes > per_tensor):
-                                account(value, item.name)
-                else:
-                    run(self, ctx, vals, limits)
-        except ExecutionError as exc:
-            if exc.node is not None or item is None or isinstance(item, (_Loop, _Cond)):
-                raise
-            raise ExecutionError(str(exc), item.name, item.op) from exc
-        except SavedModelError:
-            raise
-        except Exception as exc:
-            if item is None or isinstance(item, (_Loop, _Cond)):
-                raise
-            raise ExecutionError(f"{type(exc).__name__}: {exc}", item.name, item.op) from exc
-
-
-def build_loop_program(plan: Any) -> LoopProgram | None:
-    """The fast program for a DataflowPlan, or None when the graph needs the general executor."""
+def structure_plan(facts: GraphFacts, name: str) -> StepPlan | None:
+    """The graph as a tree of step lists, or None when it needs the dataflow interpreter."""
     try:
-        return _Builder(plan).build()
+        return _Builder(facts).build(name)
     except (_Unsupported, RecursionError):
         return None
 
 
 class _Builder:
-    def __init__(self, plan: Any) -> None:
-        from savedmodel.runtime import dataflow as df
-
-        self.df = df
-        self.plan = plan
-        self.items = plan.items
-        # producers[i] = [(producer index or -1 - feed, output)] per data input; ctrl_in[i] = [indices]
-        n = len(self.items)
-        self.producers: list[list[tuple[int, int]]] = [[(-1, 0)] * it.n_data for it in self.items]
-        self.ctrl_in: list[list[int]] = [[] for _ in range(n)]
-        self.consumers: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]  # (dst, out, slot)
-        for item in self.items:
-            for k, edges in enumerate(item.out_edges):
-                for dst, slot in edges:
-                    self.producers[dst][slot] = (item.index, k)
-                    self.consumers[item.index].append((dst, k, slot))
-            for dst in item.control_out:
-                self.ctrl_in[dst].append(item.index)
-                self.consumers[item.index].append((dst, -1, -1))
-        for f, feed in enumerate(plan.feed_items):
-            for _k, edges in feed.sends:
-                for target, slot in edges:
-                    self.producers[target.index][slot] = (-2 - f, 0)
+    def __init__(self, facts: GraphFacts) -> None:
+        self.facts = facts
+        self.items = facts.nodes
+        # producers[i] = [(producer index or -2 - feed, output)] per data input; ctrl_in[i] = [indices];
+        # consumers[i] = [(dst, output or -1, input slot or -1)]
+        self.producers = [item.producers for item in self.items]
+        self.ctrl_in = [item.control for item in self.items]
+        self.consumers = [item.consumers for item in self.items]
         # Nodes inside a taken-or-not branch of a cond (and the cond's Switches): never fetched.
         self.branch_nodes: set[int] = set()
 
     # -- frames ----------------------------------------------------------------------------------
     def frames(self) -> None:
         """Assign every node inside a while frame to it (`member`) and each frame to its parent."""
-        df = self.df
         items = self.items
         enters: dict[str, list[int]] = {}
         for item in items:
-            if item.kind == df._ENTER:
+            if item.kind == ENTER:
                 enters.setdefault(item.frame_name, []).append(item.index)
         member: dict[int, str] = {}
         parent: dict[str, str] = {}
@@ -253,12 +104,12 @@ class _Builder:
             expanded: set[int] = set()
             while stack:
                 i = stack.pop()
-                if items[i].kind == df._EXIT and member.get(i) == name:
+                if items[i].kind == EXIT and member.get(i) == name:
                     exits.append(i)
                     continue
                 for dst, _k, _slot in self.consumers[i]:
                     target = items[dst]
-                    if target.kind == df._ENTER and target.frame_name != name:
+                    if target.kind == ENTER and target.frame_name != name:
                         child = target.frame_name
                         _require(parent.setdefault(child, name) == name)
                         claim(child)
@@ -270,7 +121,7 @@ class _Builder:
                     if dst in member:
                         _require(member[dst] == name)
                         continue
-                    _require(target.kind != df._ENTER)
+                    _require(target.kind != ENTER)
                     member[dst] = name
                     stack.append(dst)
             exits_of[name] = exits
@@ -292,12 +143,11 @@ class _Builder:
         name = self.member.get(i)
         if name is None:
             return ""
-        if self.items[i].kind == self.df._EXIT:
+        if self.items[i].kind == EXIT:
             return self.parent[name]
         return name
 
-    def build(self) -> LoopProgram:
-        df = self.df
+    def build(self, plan_name: str) -> StepPlan:
         items = self.items
         self.frames()
         for name in self.parent:  # deep nesting runs on the dataflow executor (no recursion there)
@@ -308,10 +158,10 @@ class _Builder:
                 _require(depth <= MAX_FRAME_NESTING)
         member = self.member
         for item in items:
-            _require(not item.op.startswith("Ref") and item.kind != df._TRIGGER)
-            _require(item.deref_mask is None or item.kind in (df._REGULAR, df._PASS))
+            _require(not item.op.startswith("Ref") and item.kind != TRIGGER)
+            _require(item.deref_mask is None or item.kind in (REGULAR, PASS))
             # Every value a node reads lives in its own frame (Enter: in the parent frame).
-            if item.kind == df._ENTER:
+            if item.kind == ENTER:
                 want = self.parent[item.frame_name]
             else:
                 want = member.get(item.index, "")
@@ -319,42 +169,41 @@ class _Builder:
                 _require(self.level(p) == want)
             for p in self.ctrl_in[item.index]:
                 _require(self.level(p) == want)
-        self.template: list[Any] = [None] * len(self.plan.feeds)
+        self.template: list[Any] = [None] * len(self.facts.feeds)
         self.slots: dict[tuple[int, int], int] = {}
         self.frame_info = {name: self.analyse_frame(name) for name in self.enters_of}
-        root_nodes = {it.index for it in items if self.level(it.index) == "" and it.kind != df._ENTER}
+        root_nodes = {it.index for it in items if self.level(it.index) == "" and it.kind != ENTER}
         steps, root_consts = self.region("", root_nodes)
-        for i, _out in self.plan.fetch_refs:
+        for i, _out in self.facts.fetch_refs:
             _require(i < 0 or (self.level(i) == "" and i not in self.branch_nodes))
-            _require(i < 0 or i not in member or items[i].kind == df._EXIT)
-        feeds = self.plan.feeds
+            _require(i < 0 or i not in member or items[i].kind == EXIT)
+        feeds = self.facts.feeds
         fetch_slots = [
             feeds.index(ref) if ref in feeds else self.slot(i, out)
-            for (i, out), ref in zip(self.plan.fetch_refs, self.plan.fetches, strict=True)
+            for (i, out), ref in zip(self.facts.fetch_refs, self.facts.fetches, strict=True)
         ]
-        feed_slots = list(range(len(self.plan.feeds)))
-        return LoopProgram(self.template, feed_slots, steps, root_consts, fetch_slots)
+        feed_slots = list(range(len(self.facts.feeds)))
+        return StepPlan(plan_name, self.template, feed_slots, steps, fetch_slots, root_consts)
 
     def analyse_frame(self, name: str) -> dict:
-        df = self.df
         items = self.items
         nodes = [i for i, f in self.member.items() if f == name]
         kinds: dict[int, list[int]] = {}
         for i in nodes:
             kinds.setdefault(items[i].kind, []).append(i)
-        enters = kinds.get(df._ENTER, [])
-        nexts = kinds.get(df._NEXT, [])
-        exits = kinds.get(df._EXIT, [])
+        enters = kinds.get(ENTER, [])
+        nexts = kinds.get(NEXT, [])
+        exits = kinds.get(EXIT, [])
         conds = [i for i in nodes if items[i].op == "LoopCond"]
         _require(len(conds) == 1)
         loop_cond = conds[0]
         _require(items[loop_cond].n_data == 1 and not self.ctrl_in[loop_cond])
         merges = [
             m
-            for m in kinds.get(df._MERGE, [])
-            if any(items[p].kind == df._NEXT for p, _k in self.producers[m] if p >= 0)
+            for m in kinds.get(MERGE, [])
+            if any(items[p].kind == NEXT for p, _k in self.producers[m] if p >= 0)
         ]
-        switches = [s for s in kinds.get(df._SWITCH, []) if self.producers[s][1][0] == loop_cond]
+        switches = [s for s in kinds.get(SWITCH, []) if self.producers[s][1][0] == loop_cond]
         _require(merges and len(merges) == len(switches) == len(nexts))
         for e in enters:
             _require(items[e].deref_mask is None)
@@ -365,9 +214,9 @@ class _Builder:
             _require(items[m].n_data == 2 and not self.ctrl_in[m])
             srcs = self.producers[m]
             kinds_in = sorted(items[p].kind for p, _k in srcs if p >= 0)
-            _require(kinds_in == sorted((df._ENTER, df._NEXT)))
+            _require(kinds_in == sorted((ENTER, NEXT)))
             for p, _k in srcs:
-                if items[p].kind == df._ENTER:
+                if items[p].kind == ENTER:
                     _require(not items[p].is_constant)
                     _require(self.consumers[p] == [(m, 0, self.producers[m].index((p, 0)))])
                     init[m] = p
@@ -384,7 +233,7 @@ class _Builder:
             merge_of_switch[s] = m
             for dst, k, _slot in self.consumers[s]:
                 if k == 0:
-                    _require(items[dst].kind == df._EXIT)
+                    _require(items[dst].kind == EXIT)
         for x in exits:
             _require(not self.ctrl_in[x])
             ((s, k),) = self.producers[x]
@@ -423,7 +272,7 @@ class _Builder:
         out = set(nodes)
         for i in nodes:
             name = self.member.get(i)
-            if name is not None and self.items[i].kind == self.df._EXIT and self.level(i) != name:
+            if name is not None and self.items[i].kind == EXIT and self.level(i) != name:
                 out.update(self.enters_of[name])
         return out
 
@@ -431,7 +280,7 @@ class _Builder:
         """Every input of `nodes` (and of the child frames they run) comes from `nodes` or is allowed."""
         for i in self.inner_nodes(nodes):
             name = self.member.get(i)
-            if name is not None and self.items[i].kind == self.df._EXIT and self.level(i) != name:
+            if name is not None and self.items[i].kind == EXIT and self.level(i) != name:
                 continue  # a child frame's Exit: its inputs are the child's own
             for p, k in self.producers[i]:
                 _require(p in nodes or allowed(p, k))
@@ -442,7 +291,6 @@ class _Builder:
         self, frame: str, starts: list[tuple[int, int]], stop: set[int], forbidden: set[int]
     ) -> set[int]:
         """Backward from `starts` within `frame`; a child frame's Exit brings in its Enters' inputs."""
-        df = self.df
         found: set[int] = set()
         stack = [p for p, _k in starts]
         while stack:
@@ -455,23 +303,22 @@ class _Builder:
             name = self.member.get(i, "")
             found.add(i)
             if name != frame:
-                _require(item.kind == df._EXIT and self.parent[name] == frame)
+                _require(item.kind == EXIT and self.parent[name] == frame)
                 for e in self.enters_of[name]:
                     stack.extend(p for p, _k in self.producers[e])
                     stack.extend(self.ctrl_in[e])
                 continue
-            _require(item.kind in (df._REGULAR, df._CONST, df._PASS, df._SWITCH, df._MERGE))
+            _require(item.kind in (REGULAR, CONST, PASS, SWITCH, MERGE))
             stack.extend(p for p, _k in self.producers[i])
             stack.extend(self.ctrl_in[i])
         return found
 
     # -- regions: the nodes of one level (a frame's body or condition, a cond branch, the root) ----
     def region(self, frame: str, nodes: set[int]) -> tuple[list, list]:
-        df = self.df
         items = self.items
         groups: dict[tuple[int, int], list[int]] = {}
         for i in sorted(nodes):
-            if items[i].kind == df._SWITCH and self.member.get(i, "") == frame:
+            if items[i].kind == SWITCH and self.member.get(i, "") == frame:
                 groups.setdefault(self.pred_source(self.producers[i][1]), []).append(i)
         conds = [self.analyse_cond(frame, nodes, switches) for switches in groups.values()]
         inside: set[int] = set()
@@ -491,11 +338,11 @@ class _Builder:
                 continue
             name = self.member.get(i, "")
             if name != frame:
-                _require(items[i].kind == df._EXIT)
+                _require(items[i].kind == EXIT)
                 unit_of[i] = ("f", name)
                 members.setdefault(("f", name), set(self.enters_of[name]))
             else:
-                _require(items[i].kind in (df._REGULAR, df._CONST, df._PASS))
+                _require(items[i].kind in (REGULAR, CONST, PASS))
                 unit_of[i] = i
                 members[i] = {i}
         deps: dict[Any, set] = {}
@@ -565,20 +412,19 @@ class _Builder:
     def pred_source(self, ref: tuple[int, int]) -> tuple[int, int]:
         """The tensor a predicate is an identity of (conds' Switches read `pred` or `pred_id`)."""
         p, k = ref
-        while p >= 0 and self.items[p].kind == self.df._PASS and self.items[p].op == "Identity":
+        while p >= 0 and self.items[p].kind == PASS and self.items[p].op == "Identity":
             p, k = self.producers[p][0]
         return (p, k)
 
     def enters_in(self, dst: int, branch: set[int]) -> bool:
         item = self.items[dst]
-        return item.kind == self.df._ENTER and any(x in branch for x in self.exits_of[item.frame_name])
+        return item.kind == ENTER and any(x in branch for x in self.exits_of[item.frame_name])
 
     def forward(
         self, frame: str, nodes: set[int], switches: list[int], out: int
     ) -> tuple[set[int], set[int]]:
         """Nodes of `nodes` fed (transitively) by output `out` of the switches, and the Merges that
         stop the walk (those also fed from elsewhere)."""
-        df = self.df
         items = self.items
         found: set[int] = set()
         waiting: set[int] = set()
@@ -593,7 +439,7 @@ class _Builder:
                 if i in found:
                     continue
                 item = items[i]
-                if item.kind == df._ENTER and self.parent.get(item.frame_name) == frame:
+                if item.kind == ENTER and self.parent.get(item.frame_name) == frame:
                     _require(any(x in nodes for x in self.exits_of[item.frame_name]))
                     for x in self.exits_of[item.frame_name]:
                         if x in nodes and x not in found:
@@ -601,7 +447,7 @@ class _Builder:
                             stack.extend(dst for dst, _k, _slot in self.consumers[x])
                     continue
                 _require(i in nodes)
-                if item.kind == df._MERGE:
+                if item.kind == MERGE:
                     waiting.add(i)
                     continue
                 found.add(i)
@@ -621,16 +467,15 @@ class _Builder:
         found = self.slots.get(key)
         if found is not None:
             return found
-        df = self.df
         item = self.items[i]
         kind = item.kind
-        if kind == df._ENTER or item.op == "LoopCond":
+        if kind == ENTER or item.op == "LoopCond":
             slot = self.input_slot(i, 0)
-        elif kind == df._SWITCH or kind == df._EXIT:
+        elif kind == SWITCH or kind == EXIT:
             slot = self.input_slot(i, 0)
-        elif kind == df._CONST:
+        elif kind == CONST:
             slot = len(self.template)
-            self.template.append(item.const_outputs[0])
+            self.template.append(item.const_value)
         else:  # regular nodes and Merges get fresh slots (all outputs at once)
             base = len(self.template)
             self.template.extend([None] * max(item.count, 1))
@@ -650,55 +495,61 @@ class _Builder:
 
     def add_node(self, i: int, steps: list, consts: list) -> None:
         item = self.items[i]
-        if item.kind == self.df._CONST:
+        if item.kind == CONST:
             self.slot(i, 0)
-            consts.append((item.const_outputs[0], item.name))
+            consts.append((item.const_value, item.name))
             return
         inputs = tuple(self.input_slot(i, s) for s in range(item.n_data))
         run = item.run
         if item.deref_mask is not None:
-            run = _deref_wrapper(run, item.deref_mask)
-        mode = _MODE_ONE if item.single else _MODE_MANY
-        steps.append((run, inputs, self.slot(i, 0), mode, item))
+            run = deref_wrapper(run, item.deref_mask)
+        steps.append(Step(run, inputs, self.slot(i, 0), item.mode, item.outputs, item.name, item.op))
 
-    def loop_step(self, name: str, info: dict) -> tuple:
-        loop = _Loop()
+    def nested_region(self, frame: str, nodes: set[int]) -> tuple[list, list]:
+        steps, consts = self.region(frame, nodes)
+        return step_tuples(steps), consts
+
+    def loop_step(self, name: str, info: dict) -> Step:
+        loop = WhileStep()
         loop.name = name
         loop.label = loop_label(name, self.items[info["loop_cond"]].name)
         merges = info["merges"]
         loop.var_slots = [self.slot(m, 0) for m in merges]
         loop.init = [self.input_slot(info["init"][m], 0) for m in merges]
-        loop.cond, loop.cond_consts = self.region(name, info["cond_set"])
+        loop.cond, loop.cond_consts = self.nested_region(name, info["cond_set"])
         loop.pred_slot = self.input_slot(info["loop_cond"], 0)
-        loop.switch = self.items[info["switches"][0]]
-        loop.body, loop.body_consts = self.region(name, info["body_set"])
+        switch = self.items[info["switches"][0]]
+        loop.switch = (switch.name, switch.op)
+        loop.body, loop.body_consts = self.nested_region(name, info["body_set"])
         loop.next_slots = [self.input_slot(info["next"][m], 0) for m in merges]
-        return (loop.run, (), 0, _MODE_LOOP, loop)
+        return Step(loop, (), 0, NESTED, 0, loop.label, "while loop", plain=False)
 
-    def cond_step(self, frame: str, info: dict) -> tuple:
-        cond = _Cond()
+    def cond_step(self, frame: str, info: dict) -> Step:
+        cond = CondStep()
         switches = info["switches"]
-        cond.switch = self.items[switches[0]]
+        switch = self.items[switches[0]]
+        cond.switch = (switch.name, switch.op)
         cond.pred_slot = self.input_slot(switches[0], 1)
-        cond.true, cond.true_consts = self.region(frame, info["true"])
-        cond.false, cond.false_consts = self.region(frame, info["false"])
+        cond.true, cond.true_consts = self.nested_region(frame, info["true"])
+        cond.false, cond.false_consts = self.nested_region(frame, info["false"])
         outputs = []
         for m in info["merges"]:
             t_slot, f_slot = info["side"][m]
-            index_used = any(k == 1 for _dst, k, _slot in self.consumers[m]) or (m, 1) in self.plan.fetch_refs
-            item = self.items[m]
+            index_used = (
+                any(k == 1 for _dst, k, _slot in self.consumers[m]) or (m, 1) in self.facts.fetch_refs
+            )
             outputs.append(
                 (
                     self.slot(m, 0),
                     self.slot(m, 1) if index_used else None,
                     self.input_slot(m, t_slot),
                     self.input_slot(m, f_slot),
-                    item.value_index[t_slot],
-                    item.value_index[f_slot],
+                    readonly_index(t_slot),
+                    readonly_index(f_slot),
                 )
             )
         cond.outputs = outputs
-        return (cond.run, (), 0, _MODE_LOOP, cond)
+        return Step(cond, (), 0, NESTED, 0, switch.name, "cond", plain=False)
 
 
 def _unit_key(unit: Any) -> tuple:

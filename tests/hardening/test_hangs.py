@@ -22,7 +22,7 @@ import pytest
 import savedmodel
 from savedmodel.errors import DeadlineExceededError, LimitExceededError
 from savedmodel.policy import DEFAULT_LIMITS, Limits, Policy
-from savedmodel.runtime import dataflow, loops
+from savedmodel.runtime import dataflow, plan
 from tests.graph_builder import (
     BOOL,
     F32,
@@ -50,7 +50,7 @@ UNLIMITED_LOOPS = Limits(max_while_iterations=None)
 @pytest.fixture
 def dataflow_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """TF1 graphs compiled inside the block keep the general dataflow executor."""
-    monkeypatch.setattr(loops, "build_loop_program", lambda plan: None)
+    monkeypatch.setattr(plan, "STRUCTURED_CONTROL_FLOW", False)
     yield
 
 
@@ -75,11 +75,11 @@ def _load(path: Path, executor: str, limits: Limits | None = None) -> Any:
     signature = savedmodel.load(path, policy=Policy(limits=limits or DEFAULT_LIMITS)).signatures[
         "serving_default"
     ]
-    plan = signature.plan
+    compiled = signature.plan
     if executor == "tf1-fast-path":
-        assert isinstance(plan, dataflow.DataflowPlan) and plan.fast is not None
+        assert compiled.structured
     elif executor == "tf1-dataflow":
-        assert isinstance(plan, dataflow.DataflowPlan) and plan.fast is None
+        assert isinstance(compiled, dataflow.DataflowPlan)
     return signature
 
 

@@ -1,8 +1,12 @@
-"""TF1 while loops of the canonical tf.while_loop shape (nested too) and v1 conds run as flat
-step lists (savedmodel/runtime/loops.py); everything else keeps the dataflow executor.
-Both paths must give identical results (values against TF are in test_runtime_fixtures)."""
+"""TF1 while loops of the canonical tf.while_loop shape (nested too) and v1 conds run as nested
+steps of the runner's step lists (savedmodel/runtime/loops.py); everything else keeps the
+dataflow interpreter. Both paths must give identical results (values against TF are in
+test_runtime_fixtures)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -11,6 +15,8 @@ from conftest import FIXTURES
 import savedmodel
 from savedmodel.errors import ExecutionError, LimitExceededError
 from savedmodel.policy import Limits, Policy
+from savedmodel.runtime import plan as plan_module
+from savedmodel.runtime.dataflow import DataflowPlan
 from savedmodel.runtime.session import GraphSession
 from tests.graph_builder import DT, const, graph, node, placeholder, type_attr
 
@@ -21,23 +27,38 @@ I = {"T": type_attr(DT.DT_INT32)}
 B = {"T": type_attr(DT.DT_BOOL)}
 
 
-def _both_paths(signature, **inputs):
-    fast = signature(**inputs)
-    program, signature.plan.fast = signature.plan.fast, None
+@contextmanager
+def _dataflow_only() -> Iterator[None]:
+    """TF1 graphs compiled inside the block run on the dataflow interpreter."""
+    plan_module.STRUCTURED_CONTROL_FLOW = False
     try:
-        generic = signature(**inputs)
+        yield
     finally:
-        signature.plan.fast = program
+        plan_module.STRUCTURED_CONTROL_FLOW = True
+
+
+def _load_both(path, policy=None):
+    """The serving signature compiled as nested steps (which must be taken) and on the dataflow
+    interpreter."""
+    fast = savedmodel.load(path, policy=policy).signatures["serving_default"]
+    assert fast.plan.structured
+    with _dataflow_only():
+        generic = savedmodel.load(path, policy=policy).signatures["serving_default"]
+    assert isinstance(generic.plan, DataflowPlan)
     return fast, generic
 
 
+def _both_paths(signatures, **inputs):
+    fast, generic = signatures
+    return fast(**inputs), generic(**inputs)
+
+
 def test_dynamic_rnn_takes_the_fast_path_with_identical_results():
-    signature = savedmodel.load(RNN).signatures["serving_default"]
-    assert signature.plan.fast is not None
+    signatures = _load_both(RNN)
     rng = np.random.default_rng(0)
     for batch in (1, 3):
         x = rng.standard_normal((batch, 5, 3), dtype=np.float32)
-        fast, generic = _both_paths(signature, x=x)
+        fast, generic = _both_paths(signatures, x=x)
         assert fast.keys() == generic.keys()
         for key in fast:
             assert fast[key].dtype == generic[key].dtype
@@ -47,19 +68,18 @@ def test_dynamic_rnn_takes_the_fast_path_with_identical_results():
 def test_fast_path_keeps_the_iteration_limit():
     policy = Policy(limits=Limits(max_while_iterations=2))
     signature = savedmodel.load(RNN, policy=policy).signatures["serving_default"]
-    assert signature.plan.fast is not None
+    assert signature.plan.structured
     with pytest.raises(LimitExceededError, match="max_while_iterations"):
         signature(x=np.zeros((1, 5, 3), np.float32))
 
 
 def test_nested_loops_and_conds_take_the_fast_path_with_identical_results():
-    signature = savedmodel.load(WHILE).signatures["serving_default"]
-    assert signature.plan.fast is not None
+    signatures = _load_both(WHILE)
     rng = np.random.default_rng(1)
     for n, size in ((0, 1), (1, 3), (3, 2), (5, 3), (-2, 2), (2, 1)):
         sign = 1 if n % 2 else -1  # both branches of each cond are taken across the cases
         x = (sign * np.abs(rng.standard_normal(size))).astype(np.float32)
-        fast, generic = _both_paths(signature, x=x, n=np.int32(n))
+        fast, generic = _both_paths(signatures, x=x, n=np.int32(n))
         assert fast.keys() == generic.keys()
         for key in fast:
             assert fast[key].dtype == generic[key].dtype
@@ -68,17 +88,12 @@ def test_nested_loops_and_conds_take_the_fast_path_with_identical_results():
 
 def test_nested_loops_keep_the_iteration_limit_message():
     policy = Policy(limits=Limits(max_while_iterations=2))
-    signature = savedmodel.load(WHILE, policy=policy).signatures["serving_default"]
-    assert signature.plan.fast is not None
+    structured, dataflow = _load_both(WHILE, policy)
     inputs = {"x": np.ones(2, np.float32), "n": np.int32(5)}
     with pytest.raises(LimitExceededError, match="max_while_iterations") as fast:
-        signature(**inputs)
-    program, signature.plan.fast = signature.plan.fast, None
-    try:
-        with pytest.raises(LimitExceededError) as generic:
-            signature(**inputs)
-    finally:
-        signature.plan.fast = program
+        structured(**inputs)
+    with pytest.raises(LimitExceededError) as generic:
+        dataflow(**inputs)
     assert str(fast.value) == str(generic.value)
 
 
@@ -88,9 +103,12 @@ def _session_both(g, fetches: list[str], feeds: dict):
     session = GraphSession(g)
     fast = session.run(fetches, feeds)
     (plan,) = session._plans.values()
-    assert plan.fast is not None
-    plan.fast = None
-    generic = session.run(fetches, feeds)
+    assert plan.structured
+    with _dataflow_only():
+        session = GraphSession(g)
+        generic = session.run(fetches, feeds)
+    (plan,) = session._plans.values()
+    assert isinstance(plan, DataflowPlan)
     return fast, generic
 
 
@@ -175,12 +193,12 @@ def test_cond_with_a_branch_tensor_used_outside_keeps_the_dataflow_executor():
     session = GraphSession(g)
     assert session.run("c/merge:0", {"x:0": 2.0, "pred:0": True}) == 6.0
     (plan,) = session._plans.values()
-    assert plan.fast is not None
+    assert plan.structured
     session = GraphSession(g)
     with pytest.raises(ExecutionError, match="dead"):
         session.run("leak:0", {"x:0": 2.0, "pred:0": False})
     (plan,) = session._plans.values()
-    assert plan.fast is None
+    assert isinstance(plan, DataflowPlan)
 
 
 def test_cond_inside_a_loop_body():
@@ -276,8 +294,11 @@ def test_nested_loop_iteration_limit():
     with pytest.raises(LimitExceededError, match="max_while_iterations") as fast:
         session.run("outer/exit_acc:0", {"x:0": 0.5, "n:0": 1})
     (plan,) = session._plans.values()
-    assert plan.fast is not None
-    plan.fast = None
-    with pytest.raises(LimitExceededError) as generic:
-        session.run("outer/exit_acc:0", {"x:0": 0.5, "n:0": 1})
+    assert plan.structured
+    with _dataflow_only():
+        session = GraphSession(_nested_graph(), policy=policy)
+        with pytest.raises(LimitExceededError) as generic:
+            session.run("outer/exit_acc:0", {"x:0": 0.5, "n:0": 1})
+    (plan,) = session._plans.values()
+    assert isinstance(plan, DataflowPlan)
     assert str(fast.value) == str(generic.value)

@@ -14,7 +14,7 @@ from savedmodel import tf
 from savedmodel.errors import ExecutionError, LimitExceededError
 from savedmodel.ops.lookup import LookupTable
 from savedmodel.policy import DEFAULT_LIMITS, Limits, Policy, active_limits
-from savedmodel.runtime import plan as plan_module
+from savedmodel.runtime import runner
 from savedmodel.runtime.session import GraphSession
 from tests.conftest import SEED
 from tests.graph_builder import DT, const, graph, node, placeholder, type_attr
@@ -149,7 +149,7 @@ def test_constants_are_decoded_under_the_policy_limits_while_compiling() -> None
 
 def test_restored_function_calls_run_under_the_policy_limits(monkeypatch) -> None:
     seen: list[Limits] = []
-    real = plan_module.StraightPlan._execute
+    real = runner.StepPlan._execute
 
     def spy(self, ctx, args):
         seen.append(active_limits())
@@ -157,7 +157,7 @@ def test_restored_function_calls_run_under_the_policy_limits(monkeypatch) -> Non
 
     limits = Limits(max_bytes_per_tensor=1 << 20)
     loaded = savedmodel.load(SEED / "tf2-save", policy=Policy(limits=limits))
-    monkeypatch.setattr(plan_module.StraightPlan, "_execute", spy)
+    monkeypatch.setattr(runner.StepPlan, "_execute", spy)
     assert active_limits() is DEFAULT_LIMITS
     loaded.__call__(5.0)
     assert seen and all(s is limits for s in seen)

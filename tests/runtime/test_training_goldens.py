@@ -85,7 +85,7 @@ def test_train_ops_are_in_their_collection() -> None:
 def test_ref_apply_ops_are_known_to_the_runtime() -> None:
     """The runtime hands Apply* ops their variables as references and derefs their outputs."""
     from savedmodel.ops import training
-    from savedmodel.runtime.plan import REF_CONSUMERS, REF_PRODUCERS
+    from savedmodel.runtime.prepare import REF_CONSUMERS, REF_PRODUCERS
 
     assert training.REF_OPS <= REF_CONSUMERS and training.REF_OPS <= REF_PRODUCERS
 
@@ -102,11 +102,11 @@ def _run_kernel(op: str, *inputs: Any, **attrs: Any) -> Any:
 
 
 def test_apply_updates_reference_variables_in_place() -> None:
-    from savedmodel.runtime.resources import RefVariable
+    from savedmodel.ops._resources import RefBuffer
 
-    var, accum = RefVariable("v"), RefVariable("v/Momentum")
+    var, accum = RefBuffer("v"), RefBuffer("v/Momentum")
     var.value, accum.value = np.array([1.0, 2.0], np.float32), np.array([0.5, 0.5], np.float32)
-    lr = RefVariable("lr")  # a hyperparameter may itself be a (reference) variable
+    lr = RefBuffer("lr")  # a hyperparameter may itself be a (reference) variable
     lr.value = np.float32(0.1)
     grad = np.array([1.0, -1.0], np.float32)
     out = _run_kernel("ApplyMomentum", var, accum, lr, grad, np.float32(0.9), use_nesterov=False)
@@ -117,7 +117,7 @@ def test_apply_updates_reference_variables_in_place() -> None:
 
 
 def test_resource_apply_keeps_the_variable_dtype() -> None:
-    from savedmodel.runtime.resources import VariableResource
+    from savedmodel.ops._resources import VariableResource
 
     var = VariableResource("", "v", np.dtype(np.float16))
     var.value = np.array([1.0, 2.0], np.float16)
@@ -148,9 +148,9 @@ def test_apply_refuses_values_for_variables(op: str, inputs: tuple, message: str
 
 
 def test_apply_checks_shapes_and_scalars() -> None:
-    from savedmodel.runtime.resources import RefVariable
+    from savedmodel.ops._resources import RefBuffer
 
-    var = RefVariable("v")
+    var = RefBuffer("v")
     var.value = np.zeros((2, 3), np.float32)
     with pytest.raises(savedmodel.SavedModelError, match="same shape"):
         _run_kernel("ApplyGradientDescent", var, np.float32(0.1), np.zeros((3, 2), np.float32))

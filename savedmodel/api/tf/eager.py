@@ -10,8 +10,27 @@ import numpy as np
 from savedmodel.api.tf.dtypes import DType, as_dtype
 from savedmodel.api.tf.graph import TensorShape
 from savedmodel.errors import ExecutionError, SavedModelError, UnsupportedOpError
+from savedmodel.graph.model import FunctionLibrary
 from savedmodel.ops.registry import Attrs, NodeSpec
+from savedmodel.policy import Policy, active_limits
 from savedmodel.proto import attr_value_pb2
+from savedmodel.runtime.context import CallContext, Runtime
+
+# The runtime eager ops run in (no function library; resources shared by name, as in TF).
+_eager_runtime: Runtime | None = None
+
+
+def eager_context() -> CallContext:
+    """A call context for one eager op: the eager runtime's, under the active limits."""
+    global _eager_runtime
+    limits = active_limits()
+    runtime = _eager_runtime
+    if runtime is None or runtime.limits is not limits:
+        resources = runtime.resources if runtime is not None else None
+        runtime = _eager_runtime = Runtime(FunctionLibrary(), Policy(limits=limits))
+        if resources is not None:
+            runtime.resources = resources
+    return runtime.new_context()
 
 
 def run_op(
@@ -26,7 +45,7 @@ def run_op(
         raise UnsupportedOpError({op_type: [where]})
     spec = NodeSpec(name=where, op=op_type, attrs=Attrs(attrs, where), num_inputs=len(inputs))
     try:
-        return kernel.prepare(spec)(None, *inputs)
+        return kernel.prepare(spec)(eager_context(), *inputs)
     except SavedModelError:
         raise
     except Exception as exc:  # a kernel rejecting its inputs, as TF's InvalidArgumentError

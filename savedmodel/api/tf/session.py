@@ -28,8 +28,8 @@ from savedmodel.api.tf.graph import Operation, Tensor
 from savedmodel.errors import ExecutionError, InvalidInputError
 from savedmodel.format import dtypes as dt
 from savedmodel.graph.feed_values import FeedRule, FeedShapeError, convert_feed
+from savedmodel.ops._resources import RefBuffer
 from savedmodel.policy import DEFAULT_POLICY, Policy
-from savedmodel.runtime.resources import RefVariable
 
 # What graphs the user builds may do: anything, including checkpoints anywhere.
 USER_GRAPH_POLICY = Policy(allow_file_access=True)
@@ -225,7 +225,7 @@ def _feed_value(tensor: Tensor, value: Any) -> Any:
 
 
 def _fetched(value: Any) -> Any:
-    if isinstance(value, RefVariable):
+    if isinstance(value, RefBuffer):
         value = value.read()
     return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
 

@@ -199,7 +199,7 @@ class EagerVariable(BaseVariable):
         dtype: Any = None,
         shape: Any = None,
     ) -> None:
-        from savedmodel.runtime.resources import VariableResource
+        from savedmodel.ops._resources import VariableResource
 
         if _has_initial_value_callable(initial_value):
             initial_value = initial_value()

@@ -20,9 +20,10 @@ from savedmodel.backends.onnx.flatten import VARIABLE_READS, FlatGraph, flatten,
 from savedmodel.backends.onnx.hybrid import HybridResult, Partition, build_hybrid
 from savedmodel.errors import FormatError
 from savedmodel.graph.names import parse_tensor_name
-from savedmodel.runtime import plan as plan_module
+from savedmodel.ops._resources import RefBuffer, VariableResource
+from savedmodel.runtime import prepare as plan_module
 from savedmodel.runtime.plan import Plan, compile_plan
-from savedmodel.runtime.resources import RefVariable, VariableResource
+from savedmodel.ops._resources import RefBuffer, VariableResource
 from savedmodel.runtime.structure import SignatureTensorSpec
 
 Ref = tuple[str, int]
@@ -194,7 +195,7 @@ def variable_values(runtime: Any) -> list[tuple[Any, Any]]:
     return [
         (item, item.value)
         for _, item in runtime.resources.items()
-        if isinstance(item, (VariableResource, RefVariable))
+        if isinstance(item, (VariableResource, RefBuffer))
     ]
 
 

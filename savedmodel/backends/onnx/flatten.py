@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from savedmodel.errors import LimitExceededError
 from savedmodel.graph.model import ARG_OP, GraphModel, Node, instantiate
-from savedmodel.runtime import plan as plan_module
+from savedmodel.runtime import prepare as plan_module
 
 CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 # Ops that read a variable or stand for one; foldable when nothing in the signature assigns it.

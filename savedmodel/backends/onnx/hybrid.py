@@ -33,8 +33,9 @@ from savedmodel.backends.onnx.builder import (
 from savedmodel.backends.onnx.flatten import FlatGraph
 from savedmodel.errors import FormatError
 from savedmodel.graph.model import GraphModel
-from savedmodel.runtime import plan as plan_module
-from savedmodel.runtime.plan import Step, StraightPlan
+from savedmodel.runtime import prepare as plan_module
+from savedmodel.runtime.runner import Step
+from savedmodel.runtime.runner import StepPlan as StraightPlan
 
 Ref = tuple[str, int]
 # Regions made only of these do no work worth a call into onnxruntime.

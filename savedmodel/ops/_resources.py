@@ -1,4 +1,6 @@
-"""Resource objects held by the runtime: resource variables, TF1 reference variables, tables.
+"""Resource values kernels create and the runtime holds: resource variables, TF1 reference buffers.
+
+They live with the kernels (below the runtime) so that kernels need not import the executor.
 
 A resource handle (what VarHandleOp, HashTableV2, ... output) is the Python object
 that holds the resource's state, so reading a variable is one attribute access.
@@ -76,8 +78,10 @@ class _Storage:
         self.array = array
 
 
-class RefVariable:
-    """A TF1 reference variable (VariableV2): consumers read `.read()`, Assign writes.
+class RefBuffer:
+    """The state of a TF1 reference variable (VariableV2): consumers read `.read()`, Assign writes.
+
+    (The user-facing variable object is api/tf/variables.py's RefVariable.)
 
     As in TensorFlow, an update that keeps the number of elements (Assign of the same size,
     AssignAdd, AssignSub, scatter and Apply* updates) writes into the variable's existing buffer,
@@ -126,7 +130,7 @@ class RefVariable:
         return self.read()
 
     def __repr__(self) -> str:
-        return f"<RefVariable {self.name}>"
+        return f"<RefBuffer {self.name}>"
 
 
 class RefAlias:
@@ -148,13 +152,13 @@ class RefAlias:
 
 def deref(value: Any) -> Any:
     """The value behind a TF1 reference or alias (anything else is returned as is)."""
-    if isinstance(value, (RefVariable, RefAlias)):
+    if isinstance(value, (RefBuffer, RefAlias)):
         return value.read()
     return value
 
 
 def alias(value: Any) -> Any:
     """A reference as an alias of its current buffer (aliases and values are returned as is)."""
-    if isinstance(value, RefVariable):
+    if isinstance(value, RefBuffer):
         return value.alias()
     return value
