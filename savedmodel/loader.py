@@ -50,7 +50,6 @@ from savedmodel.policy import (
 )
 from savedmodel.proto import meta_graph_pb2, saved_object_graph_pb2, trackable_object_graph_pb2
 from savedmodel.runtime.context import FunctionRef
-from savedmodel.ops._resources import VariableResource
 from savedmodel.runtime.session import GraphSession
 from savedmodel.runtime.structure import (
     SignatureTensorSpec,

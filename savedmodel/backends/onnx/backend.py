@@ -23,7 +23,6 @@ from savedmodel.graph.names import parse_tensor_name
 from savedmodel.ops._resources import RefBuffer, VariableResource
 from savedmodel.runtime import prepare as plan_module
 from savedmodel.runtime.plan import Plan, compile_plan
-from savedmodel.ops._resources import RefBuffer, VariableResource
 from savedmodel.runtime.structure import SignatureTensorSpec
 
 Ref = tuple[str, int]
