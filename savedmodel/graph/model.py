@@ -92,7 +92,10 @@ class GraphModel:
         cached = self._layouts.get(name)
         if cached is None:
             node = self.node(name)
-            cached = self._layouts[name] = self.library.layout(node.op, node.attr)
+            try:
+                cached = self._layouts[name] = self.library.layout(node.op, node.attr)
+            except FormatError as exc:
+                raise FormatError(f"{self.where}, node {name!r} ({node.op}): {exc}") from None
         return cached
 
     @classmethod

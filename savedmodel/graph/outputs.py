@@ -20,6 +20,9 @@ from savedmodel.errors import FormatError
 from savedmodel.proto import attr_value_pb2, function_pb2, op_def_pb2
 
 _TF_OP_DEFS = Path(__file__).with_name("tf_op_defs.pb.gz")
+# Outputs one node may have: a number attr beyond this is a corrupt graph, not a model (it would
+# otherwise allocate a value slot per output).
+MAX_OUTPUTS = 1 << 20
 
 
 @functools.cache
@@ -64,9 +67,10 @@ def _attr_size(
     value = attrs.get(name) if name in attrs else defaults.get(name)
     if value is None:
         return 0
-    if kind == "number":
-        return int(value.i)
-    return len(value.list.type)
+    count = int(value.i) if kind == "number" else len(value.list.type)
+    if not 0 <= count <= MAX_OUTPUTS:
+        raise FormatError(f"attr {name!r} asks for {count} outputs (0 to {MAX_OUTPUTS} allowed)")
+    return count
 
 
 def layout_from_args(

@@ -32,3 +32,16 @@ def test_session_run_turns_memory_error_into_execution_error(monkeypatch):
     monkeypatch.setattr(plan_class, "run", _out_of_memory)
     with pytest.raises(ExecutionError, match="out of memory"):
         session_module.GraphSession.run(session, [], {}, targets=[])
+
+
+@pytest.mark.parametrize("count", [10**12, -1])
+def test_impossible_output_count_is_a_format_error(count):
+    """A number attr asking for 10**12 outputs used to allocate a value slot per output while
+    compiling (a raw MemoryError in the fuzz smoke test); it is a corrupt graph."""
+    from savedmodel.errors import FormatError
+    from savedmodel.runtime.session import GraphSession
+    from tests.graph_builder import F32, graph, node, placeholder, type_attr
+
+    nodes = [placeholder("x"), node("s", "ShapeN", "x", N=count, T=type_attr(F32), out_type=type_attr(3))]
+    with pytest.raises(FormatError, match=r"node 's' \(ShapeN\): attr 'N' asks for"):
+        GraphSession(graph(*nodes)).run(["s:0"], {"x:0": [1.0]})
