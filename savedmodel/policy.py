@@ -100,9 +100,24 @@ def using_limits(limits: Limits | None) -> Iterator[Limits]:
 
 
 def limits_of(ctx: Any) -> Limits:
-    """A kernel's limits: its call context's (`ctx.limits`), else the active limits."""
-    limits = getattr(ctx, "limits", None)
-    return limits if isinstance(limits, Limits) else active_limits()
+    """A kernel's limits: its call context's (`ctx.limits`; eager ops get a context too). A kernel
+    run while a plan is prepared (a constant folded at load, ctx None) sees the limits the
+    preparation made active."""
+    if ctx is None:
+        return active_limits()
+    return ctx.limits
+
+
+def with_call_limits(run: Any) -> Any:
+    """`run(ctx, *inputs)` with its call's limits active around it: for kernels that decode stored
+    data (TensorProto, checkpoints, images) through the format layer, whose readers check sizes
+    against `active_limits()` because they also serve loading, where no call context exists."""
+
+    def wrapped(ctx: Any, *inputs: Any) -> Any:
+        with using_limits(limits_of(ctx)):
+            return run(ctx, *inputs)
+
+    return wrapped
 
 
 def element_count(shape: Sequence[int]) -> int:

@@ -29,7 +29,7 @@ from savedmodel.format.bundle import (
     parse_shape_and_slice,
 )
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
-from savedmodel.policy import check_string_length
+from savedmodel.policy import check_string_length, limits_of, with_call_limits
 
 
 def _text(value: Any) -> str:
@@ -77,7 +77,7 @@ def _restore_v2(node: NodeSpec) -> Any:
                 out.append(value)
         return out
 
-    return run
+    return with_call_limits(run)
 
 
 def _parse_slice(spec: str, key: str) -> tuple[list[int], list[tuple[int, int | None]]]:
@@ -145,7 +145,7 @@ def _restore(node: NodeSpec) -> Any:
         path = ctx.runtime.check_path(_text(file_pattern), f"Restore {node.name!r}")
         return _read_v1(_open_v1(path), _text(tensor_name), "", dtype)
 
-    return run
+    return with_call_limits(run)
 
 
 @kernel_factory(
@@ -158,7 +158,7 @@ def _restore_slice(node: NodeSpec) -> Any:
         path = ctx.runtime.check_path(_text(file_pattern), f"RestoreSlice {node.name!r}")
         return _read_v1(_open_v1(path), _text(tensor_name), _text(shape_and_slice), dtype)
 
-    return run
+    return with_call_limits(run)
 
 
 def _write_v1(path: str, keys: list[str], specs: list[str], tensors: tuple[Any, ...], op: str) -> None:
@@ -284,7 +284,7 @@ def _read_file(ctx: Any, filename: Any) -> np.ndarray:
     _require_file_access(ctx, "ReadFile")
     path = _text(filename)
     try:
-        check_string_length(os.stat(path).st_size, f"ReadFile {path!r}")
+        check_string_length(os.stat(path).st_size, f"ReadFile {path!r}", limits_of(ctx))
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ExecutionError(f"ReadFile: cannot read {path!r}: {exc.strerror}") from None

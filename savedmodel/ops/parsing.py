@@ -15,6 +15,7 @@ from savedmodel.format import dtypes as tfdtypes
 from savedmodel.format import tensor as tensor_format
 from savedmodel.ops._common import fail, object_array, shape_str, to_bytes
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
+from savedmodel.policy import with_call_limits
 from savedmodel.proto import example_pb2, tensor_pb2
 
 STRING = ("string",)
@@ -425,7 +426,7 @@ def _parse_tensor(node: NodeSpec) -> Any:
             )
         return np.array(tensor_format.to_numpy(proto))
 
-    return run
+    return with_call_limits(run)
 
 
 # --------------------------------------------------------------------------- tf.train.SequenceExample

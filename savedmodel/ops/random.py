@@ -21,7 +21,7 @@ import numpy as np
 
 from savedmodel.ops._common import FLOATS, as_dtype, fail, int_list, scalar_int, shape_str
 from savedmodel.ops.registry import NodeSpec, kernel_factory
-from savedmodel.policy import check_tensor_bytes
+from savedmodel.policy import check_tensor_bytes, limits_of
 
 FAMILY_NOTES = (
     "The stateless ops (uniform, normal, truncated normal, ints, gamma, Poisson, binomial, "
@@ -34,11 +34,11 @@ FAMILY_NOTES = (
 )
 
 
-def _shape(value: np.ndarray) -> list[int]:
+def _shape(value: np.ndarray, ctx: Any) -> list[int]:
     dims = int_list(value, "shape")
     if any(d < 0 for d in dims):
         fail(f"shape must be non-negative: {dims}")
-    check_tensor_bytes(dims, 8, "random op shape")  # the caller's limits (set per call by the loader)
+    check_tensor_bytes(dims, 8, "random op shape", limits_of(ctx))
     return dims
 
 
@@ -84,7 +84,7 @@ for _op, _kind in [
             dtype = node.attrs.dtype("dtype")
             rng = _node_rng(node)
             sample = _float_sampler(kind)
-            return lambda ctx, shape: sample(rng, _shape(shape), dtype)
+            return lambda ctx, shape: sample(rng, _shape(shape, ctx), dtype)
 
         return prepare
 
@@ -102,7 +102,7 @@ def _random_uniform_int(node: NodeSpec) -> Any:
 
     def run(ctx: Any, shape: np.ndarray, minval: np.ndarray, maxval: np.ndarray) -> np.ndarray:
         lo, hi = scalar_int(minval, "minval"), scalar_int(maxval, "maxval")
-        dims = _shape(shape)
+        dims = _shape(shape, ctx)
         if int(np.prod(dims)) > 0:
             _check_int_range(lo, hi)
             return rng.integers(lo, hi, size=dims).astype(minval.dtype)
@@ -354,7 +354,7 @@ def _stateless(kind: str, v2: bool) -> Any:
         def run(ctx: Any, shape: np.ndarray, *seed: np.ndarray) -> np.ndarray:
             if not v2 and np.asarray(seed[0]).shape != (2,):
                 fail(f"seed must have shape [2], not {shape_str(np.shape(seed[0]))}")
-            dims = _shape(shape)
+            dims = _shape(shape, ctx)
             key, counter = _key_counter_from_tensors(*seed[:3]) if v2 else _seed_key_counter(seed[0])
             draw = {"uniform": philox_uniform, "normal": philox_normal}.get(kind, philox_truncated_normal)
             return draw(key, counter, dims, dtype)
@@ -385,7 +385,7 @@ def _stateless_int(v2: bool) -> Any:
                 seed, minval, maxval = rest
                 key, counter = _seed_key_counter(seed)
             lo, hi = scalar_int(minval, "minval"), scalar_int(maxval, "maxval")
-            dims = _shape(shape)
+            dims = _shape(shape, ctx)
             if int(np.prod(dims)) == 0:
                 return np.zeros(dims, dtype=minval.dtype)
             _check_int_range(lo, hi)
@@ -433,7 +433,7 @@ def _sample_kernel(op: str, sampler: Any) -> None:
         rng = _node_rng(node)
 
         def run(ctx: Any, shape: np.ndarray, *params: np.ndarray) -> np.ndarray:
-            return as_dtype(sampler(rng, _shape(shape), *params), out)
+            return as_dtype(sampler(rng, _shape(shape, ctx), *params), out)
 
         return run
 
@@ -611,7 +611,7 @@ def _stateless_random_binomial(node: NodeSpec) -> Any:
     ) -> np.ndarray:
         if np.asarray(seed).shape != (2,):
             fail(f"seed must have shape [2], not {shape_str(np.shape(seed))}")
-        dims = _shape(shape)
+        dims = _shape(shape, ctx)
         counts, probs = np.asarray(counts), np.asarray(probs)
         try:
             batch_shape = list(np.broadcast_shapes(counts.shape, probs.shape))
@@ -834,7 +834,7 @@ def _param_sampler(draw: Any, what: str, out_attr: str, v3: bool) -> Any:
         def run(ctx: Any, shape: np.ndarray, *rest: np.ndarray) -> np.ndarray:
             param = np.asarray(rest[-1])
             key, counter = _key_counter_from_tensors(*rest[:3]) if v3 else _seeded(rest[0])
-            dims = _shape(shape)
+            dims = _shape(shape, ctx)
             _batch_shape(dims, param.shape)
             if int(np.prod(dims)) == 0:
                 return np.zeros(dims, dtype=out)
@@ -1009,7 +1009,7 @@ def _stateless_parameterized_truncated_normal(node: NodeSpec) -> Any:
             )
         if np.asarray(shape).ndim != 1:
             fail(f"Input shape should be a vector, got shape: {shape_str(np.shape(shape))}")
-        dims = _shape(shape)
+        dims = _shape(shape, ctx)
         _batch_shape(dims, tuple(batch_shape))
         if int(np.prod(dims)) == 0:
             return np.zeros(dims, dtype=out)
@@ -1036,7 +1036,7 @@ def _full_int(v2: bool) -> Any:
 
         def run(ctx: Any, shape: np.ndarray, *seed: np.ndarray) -> np.ndarray:
             key, counter = _key_counter_from_tensors(*seed) if v2 else _seeded(seed[0])
-            return philox_full_int(key, counter, _shape(shape), out)
+            return philox_full_int(key, counter, _shape(shape, ctx), out)
 
         return run
 

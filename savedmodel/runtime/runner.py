@@ -24,7 +24,7 @@ import numpy as np
 
 from savedmodel.errors import ExecutionError, SavedModelError
 from savedmodel.ops._resources import deref
-from savedmodel.policy import active_limits, deadline_error, iteration_limit_error, using_limits
+from savedmodel.policy import deadline_error, iteration_limit_error
 from savedmodel.runtime.prepare import MANY, NESTED, NONE, ONE
 
 
@@ -48,17 +48,10 @@ class Plan:
     structured = False
 
     def run(self, ctx: Any, args: Sequence[Any]) -> list[Any]:
-        """Run the plan with its runtime's policy limits active.
-
-        Every entry point (signatures, restored functions, compat.v1 `Session.run`, nested
-        function calls) goes through here, so kernels that read `active_limits()` instead of
-        their call context see the policy's limits, not the defaults."""
-        limits = getattr(getattr(ctx, "runtime", None), "limits", None)
-        if limits is None or active_limits() is limits:
-            outputs = self._execute(ctx, args)
-        else:
-            with using_limits(limits):
-                outputs = self._execute(ctx, args)
+        """Run the plan. Every entry point (signatures, restored functions, compat.v1
+        `Session.run`, nested function calls) goes through here; kernels take the policy's limits
+        from `ctx` (policy.limits_of), none from a global."""
+        outputs = self._execute(ctx, args)
         # A fetched TF1 reference (VariableV2, Assign, RefExit...) gives the variable's value.
         return [deref(value) for value in outputs]
 

@@ -3,6 +3,7 @@ wrap) reaches the caller as a typed ExecutionError, never raw (a fuzzed model hi
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from conftest import ROOT
 
@@ -45,3 +46,20 @@ def test_impossible_output_count_is_a_format_error(count):
     nodes = [placeholder("x"), node("s", "ShapeN", "x", N=count, T=type_attr(F32), out_type=type_attr(3))]
     with pytest.raises(FormatError, match=r"node 's' \(ShapeN\): attr 'N' asks for"):
         GraphSession(graph(*nodes)).run(["s:0"], {"x:0": [1.0]})
+
+
+def test_format_decoding_kernels_check_against_the_callers_limits():
+    """ParseTensor decodes a TensorProto through the format layer, whose size checks read the
+    active limits: the kernel makes its call's limits active around the decoding."""
+    from savedmodel.errors import LimitExceededError
+    from savedmodel.format import tensor as tensor_format
+    from savedmodel.policy import Limits, Policy
+    from savedmodel.runtime.session import GraphSession
+    from tests.graph_builder import F32, STR, const, graph, node, type_attr
+
+    serialized = tensor_format.from_numpy(np.zeros(1000, np.float32)).SerializeToString()
+    g = graph(const("s", np.array(serialized, dtype=object), dtype=STR), node("p", "ParseTensor", "s", out_type=type_attr(F32)))
+    assert GraphSession(g).run(["p:0"])[0].shape == (1000,)
+    low = Policy(limits=Limits(max_bytes_per_tensor=1000))
+    with pytest.raises(LimitExceededError, match="TensorProto"):
+        GraphSession(g, policy=low).run(["p:0"])

@@ -13,7 +13,7 @@ import savedmodel
 from savedmodel import tf
 from savedmodel.errors import ExecutionError, LimitExceededError
 from savedmodel.ops.lookup import LookupTable
-from savedmodel.policy import DEFAULT_LIMITS, Limits, Policy, active_limits
+from savedmodel.policy import DEFAULT_LIMITS, Limits, Policy, active_limits, limits_of
 from savedmodel.runtime import runner
 from savedmodel.runtime.session import GraphSession
 from tests.conftest import SEED
@@ -148,11 +148,12 @@ def test_constants_are_decoded_under_the_policy_limits_while_compiling() -> None
 
 
 def test_restored_function_calls_run_under_the_policy_limits(monkeypatch) -> None:
+    """Kernels take the policy's limits from their call context; no global is set per call."""
     seen: list[Limits] = []
     real = runner.StepPlan._execute
 
     def spy(self, ctx, args):
-        seen.append(active_limits())
+        seen.append(limits_of(ctx))
         return real(self, ctx, args)
 
     limits = Limits(max_bytes_per_tensor=1 << 20)
