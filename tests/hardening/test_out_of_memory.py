@@ -58,7 +58,8 @@ def test_format_decoding_kernels_check_against_the_callers_limits():
     from tests.graph_builder import F32, STR, const, graph, node, type_attr
 
     serialized = tensor_format.from_numpy(np.zeros(1000, np.float32)).SerializeToString()
-    g = graph(const("s", np.array(serialized, dtype=object), dtype=STR), node("p", "ParseTensor", "s", out_type=type_attr(F32)))
+    parse = node("p", "ParseTensor", "s", out_type=type_attr(F32))
+    g = graph(const("s", np.array(serialized, dtype=object), dtype=STR), parse)
     assert GraphSession(g).run(["p:0"])[0].shape == (1000,)
     low = Policy(limits=Limits(max_bytes_per_tensor=1000))
     with pytest.raises(LimitExceededError, match="TensorProto"):
