@@ -101,7 +101,7 @@ def test_forwarding_and_constants():
 
 def test_dataflow_ops_and_their_roles():
     assert prepare.DATAFLOW_OPS == {*DATAFLOW_PRIMITIVES, "LoopCond", "ControlTrigger"}
-    kinds = prepare._KINDS
+    kinds = prepare.KINDS
     assert kinds["Switch"] == kinds["RefSwitch"] == prepare.SWITCH
     assert kinds["Merge"] == kinds["RefMerge"] == prepare.MERGE
     assert kinds["Enter"] == kinds["RefEnter"] == prepare.ENTER

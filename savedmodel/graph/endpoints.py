@@ -14,7 +14,7 @@ from savedmodel.graph import feeds
 from savedmodel.graph.outputs import find_op_def, output_dtypes
 from savedmodel.proto import graph_pb2, node_def_pb2
 
-PLACEHOLDERS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
+PLACEHOLDERS = feeds.DTYPE_PLACEHOLDERS
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ from savedmodel.runtime.prepare import (
     CONST,
     ENTER,
     EXIT,
+    KINDS,
+    LOOP_COND_OPS,
     MERGE,
     NEXT,
     PASS,
@@ -163,7 +165,7 @@ def _item(node: NodeFacts) -> _Item:
     # A Merge fires on its first live input, or dead once every input it can receive in this
     # iteration is dead: from outside the loop in iteration 0, from NextIteration afterwards
     # (all inputs when none comes from NextIteration).
-    item.next_inputs = tuple(op in ("NextIteration", "RefNextIteration") for op in node.input_ops)
+    item.next_inputs = tuple(KINDS.get(op) == NEXT for op in node.input_ops)
     from_next = sum(item.next_inputs)
     item.merge_first = item.n_data - from_next if from_next else item.n_data
     item.merge_later = from_next if from_next else item.n_data
@@ -473,7 +475,7 @@ def _loop_labels(items: list[_Item]) -> dict[str, str]:
                 producers[(dst, slot)] = item
     labels: dict[str, str] = {}
     for item in items:
-        if item.op != "LoopCond":
+        if item.op not in LOOP_COND_OPS:
             continue
         for edges in item.out_edges:
             for dst, _slot in edges:

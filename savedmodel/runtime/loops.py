@@ -24,6 +24,7 @@ from savedmodel.runtime.prepare import (
     CONST,
     ENTER,
     EXIT,
+    LOOP_COND_OPS,
     MERGE,
     NESTED,
     NEXT,
@@ -194,7 +195,7 @@ class _Builder:
         enters = kinds.get(ENTER, [])
         nexts = kinds.get(NEXT, [])
         exits = kinds.get(EXIT, [])
-        conds = [i for i in nodes if items[i].op == "LoopCond"]
+        conds = [i for i in nodes if items[i].op in LOOP_COND_OPS]
         _require(len(conds) == 1)
         loop_cond = conds[0]
         _require(items[loop_cond].n_data == 1 and not self.ctrl_in[loop_cond])
@@ -299,7 +300,7 @@ class _Builder:
                 continue
             _require(i >= 0 and i not in forbidden)
             item = self.items[i]
-            _require(item.op != "LoopCond")
+            _require(item.op not in LOOP_COND_OPS)
             name = self.member.get(i, "")
             found.add(i)
             if name != frame:
@@ -469,7 +470,7 @@ class _Builder:
             return found
         item = self.items[i]
         kind = item.kind
-        if kind == ENTER or item.op == "LoopCond":
+        if kind == ENTER or item.op in LOOP_COND_OPS:
             slot = self.input_slot(i, 0)
         elif kind == SWITCH or kind == EXIT:
             slot = self.input_slot(i, 0)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from savedmodel.errors import FormatError, NotFoundError, RefusedOpError, SavedModelError, UnsupportedOpError
+from savedmodel.graph import feeds
 from savedmodel.graph.model import FunctionLibrary, GraphModel, Node
 from savedmodel.ops import registry
 from savedmodel.ops._resources import alias, deref
@@ -47,7 +48,7 @@ CONSTANT_OPS = registry.ops_with("constant")
 # Side-effecting ops kept in function bodies even when no result depends on them.
 KEEP_IN_FUNCTIONS = registry.ops_with("side_effects")
 # Ops that feed a graph (a control edge from a fed one is satisfied by the feed).
-PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2"})
+PLACEHOLDER_OPS = feeds.PLACEHOLDERS
 # What each TF1 control-flow primitive is to the executors (any other op: REGULAR).
 REGULAR, SWITCH, MERGE, ENTER, EXIT, NEXT, TRIGGER, CONST, PASS = range(9)
 _ROLE_KINDS = {
@@ -59,13 +60,17 @@ _ROLE_KINDS = {
     "trigger": TRIGGER,
     "loop_cond": REGULAR,
 }
-_KINDS = {op: _ROLE_KINDS[role] for op, role in registry.dataflow_roles().items()}
+KINDS = {op: _ROLE_KINDS[role] for op, role in registry.dataflow_roles().items()}
 # Ops whose kernel returns its single input unchanged (kind PASS: the kernel is skipped).
 _PASS_OPS = registry.ops_with("forwards_input")
 # Ops with one output whatever the graph's layout says (frame moves and LoopCond).
 _SINGLE_OUTPUT_FLOW_OPS = frozenset(
-    {"Enter", "RefEnter", "Exit", "RefExit", "NextIteration", "RefNextIteration", "LoopCond"}
+    op
+    for op, role in registry.dataflow_roles().items()
+    if role in ("enter", "exit", "next_iteration", "loop_cond")
 )
+# The ops a TF1 while loop's predicate passes through (LoopCond).
+LOOP_COND_OPS = frozenset(op for op, role in registry.dataflow_roles().items() if role == "loop_cond")
 # How a step stores what its kernel returns: one value, a sequence of `count`, nothing, or (a
 # nested step: a loop or cond) what its own step lists write (savedmodel.runtime.runner).
 ONE, MANY, NONE, NESTED = 0, 1, 2, 3
@@ -427,7 +432,7 @@ class GraphFacts:
         facts.index = i
         facts.name = name
         facts.op = node.op
-        facts.kind = _KINDS.get(node.op, REGULAR)
+        facts.kind = KINDS.get(node.op, REGULAR)
         facts.run = prepare_node(node, graph.library, graph.where)
         facts.n_data = len(node.inputs)
         _check_arity(facts, graph.where)
