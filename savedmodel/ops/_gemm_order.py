@@ -234,7 +234,7 @@ def sliced_matmul(
     if k == 0:
         out[...] = 0
         return out
-    padded = None
+    padded = part = None
     for start, stop in bounds:
         if _dot_kernel(rows, cols, stop - start):
             if padded is None:  # wider, so that OpenBLAS keeps its FMA chains
@@ -245,7 +245,9 @@ def sliced_matmul(
             np.matmul(a[:, start:stop], b[start:stop], out=out)
             continue
         else:
-            part = np.matmul(a[:, start:stop], b[start:stop])
+            if part is None or part.base is not None:
+                part = np.empty_like(out)  # one buffer for all the slices' products
+            np.matmul(a[:, start:stop], b[start:stop], out=part)
         if start == 0:
             out[...] = part
         else:
