@@ -13,8 +13,14 @@ exact emulation; tests/ops/test_gemm_order.py the goldens):
    K at ((L1 - 4 mr nr) / (4 (mr + nr))) rounded down to a multiple of 8 (400 for a 32 KiB L1);
    a multi-threaded one at min((L1 - 4 mr nr) / (4 (mr + nr)), 320), same rounding (320). Which
    of the two runs is Eigen's thread cost model (`_eigen_threads`): the product's cost, estimated
-   per output from K's block, the loads and a store, against 100000 cycles per thread.
-3. Not modelled, so plain NumPy (another order) is used: a single-row or single-column product
+   per output from K's block, the loads and a store, against 100000 cycles per thread, for as
+   many threads as this process may use (TensorFlow's default pool). A Conv2D over image patches
+   (all but 1x1 unit-stride filters) prices each patch coefficient's index arithmetic too.
+   (A K block is also lowered so that the last one is as full as possible; the slice count, all
+   that matters here, stays ceil(K / kc).)
+3. oneDNN's kernel cuts a slice longer than 384 into ceil(L / 384) chains, the first ones of
+   ceil(L / count): a 400 slice is summed as 200 + 200.
+4. Not modelled, so plain NumPy (another order) is used: a single-row or single-column product
    (Eigen's matrix-vector path), a product that Eigen shards along K across threads (small outputs
    with a long K: `_shards_inner_dim`), K beyond 16384, and any BLAS but the OpenBLAS kernels
    checked below.
@@ -32,6 +38,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +92,7 @@ def _cache_sizes() -> tuple[int, int, int]:
 def _machine() -> tuple[int, int, int] | None:
     """(kc of a single-threaded product, kc of a multi-threaded one, TensorFlow's thread count),
     or None where the order is not modelled (not x86, or a BLAS whose order is not known)."""
-    if os.uname().machine not in ("x86_64", "AMD64") or _openblas_core() not in _CHAINED_CORES:
+    if platform.machine().lower() not in ("x86_64", "amd64") or _openblas_core() not in _CHAINED_CORES:
         return None
     l1 = _cache_sizes()[0]
     per_k = (l1 - 4 * _MR * _NR) // (4 * (_MR + _NR))
@@ -204,12 +211,14 @@ def slice_bounds(rows: int, cols: int, k: int, patches: bool = False) -> list[tu
         return None
     kc = _sequential_kc(k, kc_sequential) if used == 1 else _threaded_kc(k, kc_threaded)
     length = _tf_block(k, kc)
-    bounds = []
+    bounds: list[tuple[int, int]] = []
     for start in range(0, k, length):
         stop = min(start + length, k)
         parts = -(-(stop - start) // _ONEDNN_K_BLOCK)  # oneDNN's sgemm halves a longer slice
         step = -(-(stop - start) // parts)
         bounds += [(i, min(i + step, stop)) for i in range(start, stop, step)]
+    if max(stop - start for start, stop in bounds) > _BLAS_K_BLOCK:  # OpenBLAS would split the chain
+        return None
     return bounds
 
 
