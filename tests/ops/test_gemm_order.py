@@ -138,3 +138,25 @@ def test_blas_slices_write_into_out() -> None:
     bounds = [(0, 256), (256, 500)]
     assert gemm_order.sliced_matmul(a, b, bounds, out=out) is out
     np.testing.assert_array_equal(out, _emulated(a, b, bounds))
+
+
+@modelled
+def test_conv2d_in_row_blocks_sums_as_one_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of output rows small enough for OpenBLAS's small-matrix kernel (width 40 padded)
+    give the same bits as the whole product, and as the emulation with the same slices."""
+    from savedmodel.ops import nn
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 12, 12, 48)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 48, 40)).astype(np.float32)
+    node = NodeSpec(name="n", op="Conv2D", attrs=_attrs(strides=[1, 1, 1, 1], padding="VALID"), num_inputs=2)
+    run = lookup("Conv2D").prepare(node)
+    whole = run(None, x, w)
+    monkeypatch.setattr(nn, "_CONV_BLOCK_BYTES", 1)
+    monkeypatch.setattr(nn, "_CONV_BLOCK_ROWS", 1)
+    np.testing.assert_array_equal(run(None, x, w), whole)
+    bounds = gemm_order.slice_bounds(2 * 10 * 10, 40, 432, patches=True)
+    assert bounds is not None and len(bounds) == 2
+    windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))  # [N, 10, 10, C, 3, 3]
+    cols = np.moveaxis(windows, 3, -1).reshape(200, 432)
+    np.testing.assert_array_equal(whole.reshape(200, 40), _emulated(cols, w.reshape(432, 40), bounds))
