@@ -368,6 +368,8 @@ def _conv2d_blocks(
     if order is not None:
         w2 = np.ascontiguousarray(w2)
     rows = max(_CONV_BLOCK_BYTES // (ow * depth * xp.itemsize), -(-_CONV_BLOCK_ROWS // ow), 1)
+    if order is not None and ks == [1, 1]:  # no im2col copy: blocks as large as the slices make
+        rows *= len(order)  # them (one BLAS call per block and slice)
     images = max(1, rows // oh)
     rows = min(rows, oh)
     for first in range(0, n, images):
