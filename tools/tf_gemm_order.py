@@ -1,7 +1,10 @@
-"""What-if: float32 MatMul / Conv2D summed in TensorFlow's x86 CPU order (oneDNN off), measured on
-an AMD EPYC (Zen 4, 2 cores). Not wired into savedmodel's kernels (Conv2D/MatMul live in
-savedmodel/ops/nn.py and math.py); `install()` swaps them in for one process, so that
-`python -m tools.effnet_spread --tf-gemm-order` shows what the order is worth.
+"""The exact emulation of float32 MatMul / Conv2D summed in TensorFlow's x86 CPU order (oneDNN off),
+measured on an AMD EPYC (Zen 4, 2 cores): one FMA per step in NumPy, ~6x a BLAS product. savedmodel's
+kernels sum in this order through NumPy's OpenBLAS, one sgemm per slice (savedmodel/ops/_gemm_order.py,
+which also derives the slicing from Eigen's blocking and thread cost model: K blocks of 400 on one
+thread, 320 on several, a slice over 384 halved by oneDNN, K sharded across threads not modelled);
+tests/ops/test_gemm_order.py checks the two against each other. `install()` swaps this emulation in
+for one process (`python -m tools.effnet_spread --tf-gemm-order`), with the fixed kc below.
 
 What TensorFlow 2.21 runs (its Eigen contraction with the oneDNN sgemm "custom contraction kernel";
 1x1 Conv2D, MatMul and im2col-style spatial Conv2D alike), as reproduced bit for bit here:

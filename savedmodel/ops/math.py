@@ -33,6 +33,7 @@ from savedmodel.ops._common import (
     shape_str,
     upcast,
 )
+from savedmodel.ops._gemm_order import matmul as tf_order_matmul
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory
 
 FAMILY_NOTES = (
@@ -947,6 +948,8 @@ def _matmul(node: NodeSpec) -> Any:
         b2 = b.T if tb else b
         if a2.shape[1] != b2.shape[0]:
             fail(f"Matrix size-incompatible: In[0]: {shape_str(a.shape)}, In[1]: {shape_str(b.shape)}")
+        if a.dtype == np.float32 and b.dtype == np.float32:
+            return tf_order_matmul(a2, b2)  # TensorFlow's summation order where modelled
         return _matmul_compute(a2, b2, a.dtype)
 
     return run

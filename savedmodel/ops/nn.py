@@ -21,6 +21,7 @@ from savedmodel.ops._common import (
     shape_str,
     upcast,
 )
+from savedmodel.ops._gemm_order import slice_bounds, sliced_matmul
 from savedmodel.ops.registry import NodeSpec, kernel, kernel_factory, lookup
 
 # How kernels differ from TensorFlow's (docs/ops.md), for those registered through notes=NOTES.
@@ -370,7 +371,12 @@ def _conv2d_blocks(
         return np.zeros((n, oh, ow, cout), dtype=xp.dtype)
     out = np.empty((n, oh, ow, cout), dtype=xp.dtype)
     w2 = w.reshape(depth, cout)
+    order = _tf_conv_order(xp, w, ks, geom, outs)
+    if order is not None:
+        w2 = np.ascontiguousarray(w2)
     rows = max(_CONV_BLOCK_BYTES // (ow * depth * xp.itemsize), -(-_CONV_BLOCK_ROWS // ow), 1)
+    if order is not None and ks == [1, 1]:  # no im2col copy: blocks as large as the slices make
+        rows *= len(order)  # them (one BLAS call per block and slice)
     images = max(1, rows // oh)
     rows = min(rows, oh)
     for first in range(0, n, images):
@@ -381,10 +387,28 @@ def _conv2d_blocks(
             span = (height - 1) * geom.strides[0] + (ks[0] - 1) * geom.dilations[0] + 1  # input rows read
             cols = _im2col(xp[batch, start : start + span], ks, geom, [height, ow])
             flat = block.reshape(-1, cout)
-            np.matmul(cols.reshape(flat.shape[0], depth), w2, out=flat)
+            if order is None:
+                np.matmul(cols.reshape(flat.shape[0], depth), w2, out=flat)
+            else:
+                sliced_matmul(cols.reshape(flat.shape[0], depth), w2, order, out=flat)
             if epilogue is not None:
                 epilogue(flat)
     return out
+
+
+def _tf_conv_order(
+    xp: np.ndarray, w: np.ndarray, ks: list[int], geom: ConvGeometry, outs: list[int]
+) -> list[tuple[int, int]] | None:
+    """The K slices in which TensorFlow sums a float32 Conv2D's products (ops/_gemm_order.py), or
+    None where its order is not modelled. TensorFlow runs a 1x1 unit-stride filter, and a filter
+    as large as the (unpadded) input with no padding, as a plain matrix product; others over image
+    patches, which its thread cost model prices higher."""
+    if xp.dtype != np.float32 or w.dtype != np.float32:
+        return None
+    rows, depth, cout = xp.shape[0] * outs[0] * outs[1], ks[0] * ks[1] * xp.shape[3], w.shape[3]
+    pointwise = ks == [1, 1] and list(geom.strides) == [1, 1]
+    whole = geom.padding == "VALID" and outs == [1, 1] and list(xp.shape[1:3]) == ks
+    return slice_bounds(rows, cout, depth, patches=not (pointwise or whole))
 
 
 # Output bytes a depthwise convolution computes at a time: its running sums and products then stay

@@ -11,7 +11,8 @@ rather than to a tolerance. Written under tests/fixtures/kernels_order/: Depthwi
 reductions.npz (`<case>/x`, `<case>/axes` and TensorFlow's `<case>/Sum`, `<case>/Mean`) and
 elementwise.npz (`<case>/x` and TensorFlow's `<case>/<op>`: the float32 approximations of Sigmoid,
 Rsqrt and Tanh), batch_norm.npz (FusedBatchNormV3 at inference: inputs, `<case>/y`) and gemm.npz
-(`<case>/a`, `<case>/b`, TensorFlow's `<case>/MatMul` and 1x1 `<case>/Conv2D`).
+(`<case>/a`, `<case>/b`, TensorFlow's `<case>/MatMul` and 1x1 `<case>/Conv2D`) and gemm_paths.npz
+(TensorFlow's output only per case of ORDER_MATMULS / ORDER_CONVS; inputs from `order_inputs`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from gemm_order_cases import ORDER_CONVS, ORDER_MATMULS, order_inputs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "kernels_order"
@@ -232,6 +234,20 @@ def gemm() -> dict[str, np.ndarray]:
     return out
 
 
+def gemm_paths() -> dict[str, np.ndarray]:
+    """float32 MatMul and Conv2D over the paths of savedmodel/ops/_gemm_order.py (the cases:
+    gemm_order_cases.py); TensorFlow's outputs only."""
+    out: dict[str, np.ndarray] = {}
+    for seed, (m, k, n) in enumerate(ORDER_MATMULS):
+        a, b = order_inputs(seed, (m, k), (k, n))
+        out[f"matmul_{m}x{k}x{n}"] = tf.raw_ops.MatMul(a=a, b=b).numpy()
+    for seed, (batch, size, cin, kernel, cout, stride) in enumerate(ORDER_CONVS, start=100):
+        x, w = order_inputs(seed, (batch, size, size, cin), (kernel, kernel, cin, cout))
+        conv = tf.raw_ops.Conv2D(input=x, filter=w, strides=[1, stride, stride, 1], padding="SAME")
+        out[f"conv_{batch}x{size}x{cin}_{kernel}x{cout}_s{stride}"] = conv.numpy()
+    return out
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT / "DepthwiseConv2dNative.npz", **depthwise())
@@ -239,6 +255,7 @@ def main() -> int:
     np.savez_compressed(OUT / "elementwise.npz", **sigmoid(), **rsqrt(), **tanh())
     np.savez_compressed(OUT / "batch_norm.npz", **batch_norm())
     np.savez_compressed(OUT / "gemm.npz", **gemm())
+    np.savez_compressed(OUT / "gemm_paths.npz", **gemm_paths())
     print(f"wrote {OUT}")
     return 0
 
