@@ -88,10 +88,18 @@ def _cache_sizes() -> tuple[int, int, int]:
     return sizes[1], sizes[2], sizes[3]
 
 
+# Set to "blas" to keep NumPy's own product order (faster; results then differ from TensorFlow's in
+# the last bits, as with any other BLAS).
+ORDER_ENV = "SAVEDMODEL_GEMM_ORDER"
+
+
 @functools.cache
 def _machine() -> tuple[int, int, int] | None:
     """(kc of a single-threaded product, kc of a multi-threaded one, TensorFlow's thread count),
-    or None where the order is not modelled (not x86, or a BLAS whose order is not known)."""
+    or None where the order is not modelled (not x86, or a BLAS whose order is not known) or
+    not wanted (SAVEDMODEL_GEMM_ORDER=blas)."""
+    if os.environ.get(ORDER_ENV, "").strip().lower() == "blas":
+        return None
     if platform.machine().lower() not in ("x86_64", "amd64") or _openblas_core() not in _CHAINED_CORES:
         return None
     l1 = _cache_sizes()[0]

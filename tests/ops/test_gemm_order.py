@@ -160,3 +160,16 @@ def test_conv2d_in_row_blocks_sums_as_one_product(monkeypatch: pytest.MonkeyPatc
     windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))  # [N, 10, 10, C, 3, 3]
     cols = np.moveaxis(windows, 3, -1).reshape(200, 432)
     np.testing.assert_array_equal(whole.reshape(200, 40), _emulated(cols, w.reshape(432, 40), bounds))
+
+
+def test_blas_order_can_be_chosen(monkeypatch):
+    """SAVEDMODEL_GEMM_ORDER=blas keeps NumPy's own product order everywhere."""
+    from savedmodel.ops import _gemm_order
+
+    monkeypatch.setenv(_gemm_order.ORDER_ENV, "blas")
+    _gemm_order._machine.cache_clear()
+    try:
+        assert _gemm_order.slice_bounds(64, 64, 1152) is None
+    finally:
+        monkeypatch.delenv(_gemm_order.ORDER_ENV)
+        _gemm_order._machine.cache_clear()
