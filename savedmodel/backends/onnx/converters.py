@@ -17,7 +17,6 @@ import numpy as np
 from savedmodel.backends.onnx.builder import (
     NotExportable,
     RegionBuilder,
-    contiguous,
     onnx_type,
     scalar_attr_tensor,
 )
@@ -239,7 +238,7 @@ def _matmul_operand(b: RegionBuilder, ref: tuple[str, int], transpose: bool) -> 
     if not transpose:
         return b.value(ref)
     if b.is_const(ref):
-        return b.const(np.swapaxes(b.info(ref), -1, -2).copy())
+        return b.const(b.derived(("swap", ref), lambda: np.swapaxes(b.info(ref), -1, -2)))
     return _swap_last(b, b.value(ref), b.rank(ref))
 
 
@@ -299,7 +298,10 @@ def _einsum_as_matmul(b: RegionBuilder, node: Node, equation: str) -> str | None
     x = b.value(node.inputs[0])
     if len(contracted) > 1:
         x = b.op1("Reshape", [x, b.int64s([0] * len(free_left) + [depth])])
-    y = b.op1("MatMul", [x, b.const(weights.reshape(depth, -1).copy())])
+    y = b.op1(
+        "MatMul",
+        [x, b.const(b.derived(("einsum", node.inputs[1], depth), lambda: weights.reshape(depth, -1)))],
+    )
     if len(free_right) != 1:
         y = b.op1("Reshape", [y, b.int64s([0] * len(free_left) + widths)])
     return y
@@ -346,7 +348,7 @@ def _conv(b: RegionBuilder, node: Node, weights: np.ndarray, group: int) -> list
         data = b.op1("Transpose", [data], perm=_channels_first(rank))
     out = b.op1(
         "Conv",
-        [data, b.const(contiguous(weights))],
+        [data, b.const(weights)],
         strides=strides,
         dilations=dilations,
         group=group,
@@ -362,7 +364,8 @@ def conv(b: RegionBuilder, node: Node) -> list[Any]:
     require_float(b, node)
     kernel = b.const_value(node.inputs[1], "filter")  # [spatial..., in / groups, out]
     rank = kernel.ndim
-    weights = np.transpose(kernel, [rank - 1, rank - 2, *range(rank - 2)])
+    order = [rank - 1, rank - 2, *range(rank - 2)]
+    weights = b.derived(("conv", node.inputs[1]), lambda: np.transpose(kernel, order))
     channels = b.info(node.inputs[0]).shape[
         -1 if not text(node, "data_format", "NHWC").startswith("NC") else 1
     ]
@@ -376,7 +379,10 @@ def depthwise(b: RegionBuilder, node: Node) -> list[Any]:
     require_float(b, node)
     kernel = b.const_value(node.inputs[1], "filter")  # [h, w, channels, multiplier]
     h, w, channels, multiplier = kernel.shape
-    weights = np.transpose(kernel, [2, 3, 0, 1]).reshape(channels * multiplier, 1, h, w)
+    weights = b.derived(
+        ("depthwise", node.inputs[1]),
+        lambda: np.transpose(kernel, [2, 3, 0, 1]).reshape(channels * multiplier, 1, h, w),
+    )
     return _conv(b, node, weights, channels)
 
 
@@ -921,7 +927,7 @@ def conv_transpose(b: RegionBuilder, node: Node) -> list[Any]:
     data = b.value(grad)
     if nhwc:
         data = b.op1("Transpose", [data], perm=_channels_first(4))
-    weights = b.const(np.ascontiguousarray(np.transpose(kernel, [3, 2, 0, 1])))
+    weights = b.const(b.derived(("transposed", kernel_ref), lambda: np.transpose(kernel, [3, 2, 0, 1])))
     full = b.op1("ConvTranspose", [data, weights], strides=strides, dilations=dilations, pads=[0, 0, 0, 0])
     produced = b.op1("Slice", [b.op1("Shape", [full]), b.int64s([2]), b.int64s([4])])
     wanted = b.op1("Slice", [to_int64(b, sizes), b.int64s([1 if nhwc else 2]), b.int64s([3 if nhwc else 4])])
