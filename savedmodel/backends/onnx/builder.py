@@ -257,13 +257,13 @@ class RegionBuilder:
         """The model: graph inputs in `self.inputs` order (dims unknown unless `shapes` gives
         them by input name), `outputs` (name, dtype) in order. Initializers no node reads are left
         out; large ones are external (kept as arrays) unless `embed`."""
-        graph = GraphProto(name="savedmodel", node=self.nodes)
+        graph = GraphProto(name="savedmodel", node=live_nodes(self.nodes, [n for n, _ in outputs]))
         for ref, name in self.inputs.items():
             value = self.info(ref)
             shape = (shapes or {}).get(name) or [None] * value.ndim
             graph.input.append(value_info(name, value.dtype, shape))
         graph.output.extend(value_info(n, d, None) for n, d in outputs)
-        read = {name for node in self.nodes for name in node.input}
+        read = {name for node in graph.node for name in node.input}
         external: dict[str, np.ndarray] = {}
         for name, value in self.initializers.items():
             if name not in read:
@@ -276,6 +276,18 @@ class RegionBuilder:
         model = ModelProto(ir_version=IR_VERSION, producer_name="savedmodel", graph=graph)
         model.opset_import.add(domain="", version=OPSET)
         return OnnxModel(model, external)
+
+
+def live_nodes(nodes: Sequence[NodeProto], outputs: Sequence[str]) -> list[NodeProto]:
+    """The nodes `outputs` depend on, in order: a converter that fuses a pattern (LayerNormalization)
+    leaves the pattern's other nodes unread, and onnxruntime would still run them."""
+    wanted = set(outputs)
+    live: list[NodeProto] = []
+    for node in reversed(nodes):
+        if wanted.intersection(node.output):
+            live.append(node)
+            wanted.update(node.input)
+    return live[::-1]
 
 
 def make_node(

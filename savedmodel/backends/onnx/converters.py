@@ -264,9 +264,53 @@ def einsum(b: RegionBuilder, node: Node) -> list[Any]:
     if any(c.isupper() for c in equation):
         raise NotExportable("upper-case subscripts")
     as_matmul = _einsum_as_matmul(b, node, equation)
+    if as_matmul is None:
+        as_matmul = _einsum_as_batched_matmul(b, node, equation)
     if as_matmul is not None:
         return [as_matmul]
     return [b.op1("Einsum", inputs(b, node), equation=equation)]
+
+
+def _einsum_as_batched_matmul(b: RegionBuilder, node: Node, equation: str) -> str | None:
+    """`x,y->z` where every subscript is a batch one (in x, y and z), the one contracted (in x
+    and y only) or one free subscript of x and one of y (attention's query-key and
+    probabilities-value products): Transposes around one batched MatMul, which onnxruntime
+    fuses with the Transposes of its last two dims; None for any other equation."""
+    if len(node.inputs) != 2 or "." in equation or "->" not in equation:
+        return None
+    operands, out = equation.split("->")
+    if operands.count(",") != 1:
+        return None
+    left, right = operands.split(",")
+    if any(len(set(t)) != len(t) for t in (left, right, out)):
+        return None
+    batch = [c for c in left if c in right and c in out]
+    contracted = [c for c in left if c in right and c not in out]
+    free_left = [c for c in left if c not in right]
+    free_right = [c for c in right if c not in left]
+    if (
+        len(contracted) != 1
+        or len(free_left) != 1
+        or len(free_right) != 1
+        or sorted(out) != sorted(batch + free_left + free_right)
+        or b.rank(node.inputs[0]) != len(left)
+        or b.rank(node.inputs[1]) != len(right)
+    ):
+        return None
+
+    def arranged(name: str, subscripts: str, order: list[str]) -> str:
+        perm = [subscripts.index(c) for c in order]
+        return name if perm == sorted(perm) else b.op1("Transpose", [name], perm=perm)
+
+    x, y = inputs(b, node)
+    product = b.op1(
+        "MatMul",
+        [
+            arranged(x, left, batch + free_left + contracted),
+            arranged(y, right, batch + contracted + free_right),
+        ],
+    )
+    return arranged(product, "".join(batch + free_left + free_right), list(out))
 
 
 def _einsum_as_matmul(b: RegionBuilder, node: Node, equation: str) -> str | None:
@@ -442,13 +486,32 @@ def fused_batch_norm(b: RegionBuilder, node: Node) -> list[Any]:
     multiplier = s / np.sqrt(v + epsilon)
     shift = o - m * multiplier
     rank = b.rank(x)
-    shape = [-1] if not text(node, "data_format", "NHWC").startswith("NC") else [-1] + [1] * (rank - 2)
+    nhwc = not text(node, "data_format", "NHWC").startswith("NC")
     dtype = b.dtype(x)
-    y = b.op1("Mul", [b.value(x), b.const(multiplier.reshape(shape), dtype)])
-    y = b.op1("Add", [y, b.const(shift.reshape(shape), dtype)])
+    if rank == 4:
+        y = _batch_norm_op(b, b.value(x), multiplier.astype(dtype), shift.astype(dtype), nhwc)
+    else:
+        shape = [-1] if nhwc else [-1] + [1] * (rank - 2)
+        y = b.op1("Mul", [b.value(x), b.const(multiplier.reshape(shape), dtype)])
+        y = b.op1("Add", [y, b.const(shift.reshape(shape), dtype)])
     return [y, b.value(mean), b.value(variance), None, None, None][
         : 6 if node.op == "FusedBatchNormV3" else 5
     ]
+
+
+def _batch_norm_op(b: RegionBuilder, x: str, multiplier: np.ndarray, shift: np.ndarray, nhwc: bool) -> str:
+    """`x * multiplier + shift` per channel as one ONNX BatchNormalization (mean 0, variance 1,
+    epsilon 0): onnxruntime folds it into a preceding Conv, and its NCHWc layout pass fuses it
+    with a following Relu where a Mul and an Add would each make a pass over the tensor."""
+    if nhwc:
+        x = b.op1("Transpose", [x], perm=_channels_first(4))
+    zeros, ones = np.zeros_like(multiplier), np.ones_like(multiplier)
+    y = b.op1(
+        "BatchNormalization",
+        [x, b.const(multiplier), b.const(shift), b.const(zeros), b.const(ones)],
+        epsilon=0.0,
+    )
+    return b.op1("Transpose", [y], perm=_channels_last(4)) if nhwc else y
 
 
 def _batch_statistics_norm(b: RegionBuilder, node: Node) -> list[Any]:
