@@ -22,30 +22,45 @@ def _export(name: str):
     return case, model
 
 
-@needs_onnx
-@pytest.mark.parametrize("name", NHWC_CASES)
-def test_nhwc_graphs_keep_transposes_only_at_their_boundaries(name, tmp_path) -> None:
-    """The exporter wraps each NHWC op in Transposes to ONNX's NCHW; onnxruntime's transpose
-    optimizer (ORT_ENABLE_ALL, as the backend sets it) cancels every pair between two ops, so at
-    most one Transpose per graph input and output stays, and the outputs are TensorFlow's."""
+def _optimized(name: str, tmp_path) -> tuple[list[str], list[str], int]:
+    """The exported model's ops, those of onnxruntime's optimized graph (ORT_ENABLE_ALL, as the
+    backend sets it), and its inputs and outputs; checks its outputs against TensorFlow's."""
     import onnx
     import onnxruntime as ort
 
     case, model = _export(name)
-    raw = [n.op_type for n in model.graph.node]
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
     options.log_severity_level = 3
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     optimized = [n.op_type for n in onnx.load(str(tmp_path / "optimized.onnx")).graph.node]
-    boundaries = len(model.graph.input) + len(model.graph.output)
-    assert optimized.count("Transpose") <= boundaries, (raw.count("Transpose"), optimized)
     names = [o.name for o in session.get_outputs()]
     results = dict(zip(names, session.run(names, case.inputs["serving_default"]), strict=True))
     for key, expected in case.expected["serving_default"].items():
         scale = max(float(np.max(np.abs(expected))), 1.0)
         np.testing.assert_allclose(results[key], expected, rtol=1e-4, atol=1e-4 * scale, err_msg=key)
+    raw = [n.op_type for n in model.graph.node]
+    return raw, optimized, len(model.graph.input) + len(model.graph.output)
+
+
+@needs_onnx
+@pytest.mark.parametrize("name", NHWC_CASES)
+def test_nhwc_graphs_keep_transposes_only_at_their_boundaries(name, tmp_path) -> None:
+    """The exporter wraps each NHWC op in Transposes to ONNX's NCHW; onnxruntime's transpose
+    optimizer cancels every pair between two ops, so at most one Transpose per graph input and
+    output stays (an NCHW export would save nothing), and the outputs are TensorFlow's."""
+    raw, optimized, boundaries = _optimized(name, tmp_path)
+    assert optimized.count("Transpose") <= boundaries < raw.count("Transpose"), (raw, optimized)
+
+
+@needs_onnx
+def test_dense_layers_on_sequences_become_gemms(tmp_path) -> None:
+    """Keras Dense on a rank-3 input (MatMul between Reshapes, then BiasAdd) exports with its bias
+    before the Reshape, so onnxruntime fuses MatMul and bias into one Gemm: the encoder's two
+    feed-forward layers, beside the rank-2 Dense that always became one."""
+    _, optimized, _ = _optimized("transformer_encoder", tmp_path)
+    assert optimized.count("Gemm") + optimized.count("FusedGemm") == 3, sorted(optimized)
 
 
 @needs_onnx

@@ -212,11 +212,32 @@ def cast(b: RegionBuilder, node: Node) -> list[Any]:
 
 @converter("BiasAdd", "BiasAddV1")
 def bias_add(b: RegionBuilder, node: Node) -> list[Any]:
+    if text(node, "data_format", "NHWC") != "NCHW":
+        before_reshape = _bias_before_reshape(b, node)
+        if before_reshape is not None:
+            return [before_reshape]
     x, bias = inputs(b, node)
     if text(node, "data_format", "NHWC") == "NCHW":
         rank = b.rank(node.inputs[0])
         bias = b.op1("Unsqueeze", [bias, b.int64s(range(1, rank - 1))]) if rank > 2 else bias
     return [b.op1("Add", [x, bias])]
+
+
+def _bias_before_reshape(b: RegionBuilder, node: Node) -> str | None:
+    """BiasAdd(Reshape(MatMul(a, w)), bias) (Keras Dense on a rank-3 input, through tensordot) as
+    Reshape(MatMul(a, w) + bias): onnxruntime fuses a 2-D MatMul and its bias into one Gemm, which
+    it cannot across the Reshape. The same: a constant bias of the MatMul's width makes BiasAdd
+    itself require the Reshape to keep that width last. None where the pattern does not hold."""
+    x_ref, bias_ref = node.inputs
+    reshape = b.producer(x_ref, "Reshape")
+    matmul = b.producer(reshape.inputs[0], "MatMul") if reshape is not None else None
+    if matmul is None or not b.is_const(bias_ref):
+        return None
+    product, bias = b.info(reshape.inputs[0]), b.info(bias_ref)
+    if product.ndim != 2 or bias.ndim != 1 or bias.shape[0] != product.shape[1] or b.rank(x_ref) < 2:
+        return None
+    shifted = b.op1("Add", [b.value(reshape.inputs[0]), b.value(bias_ref)])
+    return b.op1("Reshape", [shifted, to_int64(b, reshape.inputs[1])], allowzero=1)
 
 
 @converter("Softmax", "LogSoftmax")
