@@ -3,10 +3,15 @@ optimizer, the backend's own ONNX schema, initializers handed over as arrays."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from tests.backends.test_onnx_backend import COMMITTED, needs_onnx
+from tests.conftest import ROOT
 from tools.corpus import harness
 
 # Committed cases of NHWC Conv2D / depthwise / pooling / batch norm graphs with TensorFlow goldens.
@@ -118,3 +123,16 @@ def test_large_initializers_reach_onnxruntime_as_arrays_and_unused_ones_are_drop
     np.testing.assert_allclose(result, x @ weights + 0.5, rtol=1e-5, atol=1e-5)
     embedded = builder.model([(out, np.dtype(np.float32))], embed=True)
     assert not embedded.external and len(embedded.proto.graph.initializer[0].raw_data) == weights.nbytes
+
+
+@needs_onnx
+def test_the_backend_never_imports_the_onnx_package() -> None:
+    code = (
+        "import json, sys, savedmodel\n"
+        "model = savedmodel.load('examples/add_two', backend='onnxruntime')\n"
+        "assert float(model.signatures['serving_default'](input=1.0)['output']) == 3.0\n"
+        "print(json.dumps(sorted(m for m in ('onnx', 'onnxruntime') if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == ["onnxruntime"]
