@@ -10,7 +10,10 @@ the rest (strings, tables, TensorList, functional and TF1 control flow, ops with
 runs on the NumPy kernels between regions (`hybrid`). `export` writes a whole signature as one
 ONNX file, or lists the ops that block it.
 
-Nothing here imports onnx or onnxruntime until a model asks for this backend.
+Nothing here imports onnxruntime until a model asks for this backend. Models are built with the
+backend's own copy of the ONNX schema (savedmodel/proto/onnx_model.proto), so the onnx package is
+never imported (seconds on a small machine); large initializers reach onnxruntime as the arrays
+they are (in-memory external data), never copied into the serialized model.
 """
 
 from __future__ import annotations

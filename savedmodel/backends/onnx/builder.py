@@ -11,17 +11,28 @@ tensor is foldable.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from savedmodel.graph.model import Node
+from savedmodel.proto.onnx_model_pb2 import (
+    AttributeProto,
+    GraphProto,
+    ModelProto,
+    NodeProto,
+    TensorProto,
+    ValueInfoProto,
+)
 
 OPSET = 17
 IR_VERSION = 8
 Ref = tuple[str, int]
+# Initializers of at least this many bytes are handed to onnxruntime as arrays (in-memory external
+# data) instead of being copied into the serialized model; `convert --to onnx` embeds them all.
+EXTERNAL_BYTES = 4096
+EXTERNAL_LOCATION = "savedmodel-memory"
 
 # NumPy dtypes an ONNX region takes and produces.
 EXPORTABLE_DTYPES = frozenset(
@@ -44,8 +55,95 @@ def dtype_text(dtype: np.dtype) -> str:
     return "string" if dtype == np.dtype(object) else str(dtype)
 
 
-def onnx_type(dtype: np.dtype) -> int:
-    return int(helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+ONNX_TYPES = {
+    np.dtype(name): number
+    for name, number in (
+        ("float32", TensorProto.FLOAT),
+        ("uint8", TensorProto.UINT8),
+        ("int8", TensorProto.INT8),
+        ("uint16", TensorProto.UINT16),
+        ("int16", TensorProto.INT16),
+        ("int32", TensorProto.INT32),
+        ("int64", TensorProto.INT64),
+        ("bool", TensorProto.BOOL),
+        ("float16", TensorProto.FLOAT16),
+        ("float64", TensorProto.DOUBLE),
+        ("uint32", TensorProto.UINT32),
+        ("uint64", TensorProto.UINT64),
+    )
+}
+
+
+def onnx_type(dtype: Any) -> int:
+    found = ONNX_TYPES.get(np.dtype(dtype))
+    if found is None:
+        raise NotExportable(f"{dtype_text(np.dtype(dtype))} tensors do not export")
+    return found
+
+
+def tensor_proto(value: Any, name: str = "", external: bool = False) -> TensorProto:
+    """`value` as a TensorProto (little-endian raw data), or with `external` one whose data
+    onnxruntime is given separately (see `OnnxModel`)."""
+    array = np.asarray(value)
+    proto = TensorProto(name=name, data_type=onnx_type(array.dtype), dims=array.shape)
+    if external:
+        proto.data_location = TensorProto.EXTERNAL
+        proto.external_data.add(key="location", value=EXTERNAL_LOCATION)
+    else:
+        proto.raw_data = contiguous(array.astype(array.dtype.newbyteorder("<"), copy=False)).tobytes()
+    return proto
+
+
+def attribute(name: str, value: Any) -> AttributeProto:
+    """One node attribute; its type follows the Python value's (as onnx.helper.make_attribute)."""
+    attr = AttributeProto(name=name)
+    if isinstance(value, TensorProto):
+        attr.t.CopyFrom(value)
+        attr.type = AttributeProto.TENSOR
+    elif isinstance(value, (bool, int, np.integer)):
+        attr.i, attr.type = int(value), AttributeProto.INT
+    elif isinstance(value, (float, np.floating)):
+        attr.f, attr.type = float(value), AttributeProto.FLOAT
+    elif isinstance(value, (str, bytes)):
+        attr.s, attr.type = value.encode() if isinstance(value, str) else value, AttributeProto.STRING
+    else:
+        items = list(value)
+        if all(isinstance(v, (bool, int, np.integer)) for v in items):
+            attr.ints.extend(int(v) for v in items)
+            attr.type = AttributeProto.INTS
+        elif all(isinstance(v, (int, float, np.integer, np.floating)) for v in items):
+            attr.floats.extend(float(v) for v in items)
+            attr.type = AttributeProto.FLOATS
+        elif all(isinstance(v, (str, bytes)) for v in items):
+            attr.strings.extend(v.encode() if isinstance(v, str) else v for v in items)
+            attr.type = AttributeProto.STRINGS
+        else:
+            raise TypeError(f"attribute {name!r}: cannot express {value!r}")
+    return attr
+
+
+def value_info(name: str, dtype: Any, shape: Sequence[int | None] | None) -> ValueInfoProto:
+    """A graph input or output: its element type and (when `shape` is not None) its rank, with the
+    dims that are known."""
+    info = ValueInfoProto(name=name)
+    tensor = info.type.tensor_type
+    tensor.elem_type = onnx_type(dtype)
+    if shape is not None:
+        dims = tensor.shape.dim
+        tensor.shape.SetInParent()
+        for dim in shape:
+            entry = dims.add()
+            if dim is not None and dim >= 0:
+                entry.dim_value = int(dim)
+    return info
+
+
+@dataclass
+class OnnxModel:
+    """A serialized-ready ModelProto and the arrays of its external initializers by name."""
+
+    proto: ModelProto
+    external: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def tensor_name(ref: Ref) -> str:
@@ -60,12 +158,15 @@ class RegionBuilder:
         self.fixed = fixed  # foldable nodes
         self.resource_value = resource_value
         self.graph: Any = None  # the flat GraphModel, for converters that match patterns
-        self.nodes: list[onnx.NodeProto] = []
+        self.nodes: list[NodeProto] = []
         self.initializers: dict[str, np.ndarray] = {}
         self.inputs: dict[Ref, str] = {}
         self.names: dict[Ref, str] = {}
         self.current = ""
         self._count = 0
+        # Arrays derived from constants (transposed filters...), shared by the builders of one
+        # export so that probing a node and building its region compute them once.
+        self.derived_arrays: dict[Any, np.ndarray] = {}
 
     # ------------------------------------------------------------------ what converters read
     def info(self, ref: Ref) -> np.ndarray:
@@ -117,6 +218,13 @@ class RegionBuilder:
         self.names[ref] = name
         return name
 
+    def derived(self, key: Any, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """`make()`, computed once per `key` across the builders sharing `derived_arrays`."""
+        found = self.derived_arrays.get(key)
+        if found is None:
+            found = self.derived_arrays[key] = contiguous(make())
+        return found
+
     def const(self, value: Any, dtype: Any = None) -> str:
         array = np.asarray(value, dtype=dtype)
         name = self._fresh("const")
@@ -129,9 +237,7 @@ class RegionBuilder:
     def op(self, op_type: str, inputs: Sequence[str], outputs: int = 1, **attrs: Any) -> list[str]:
         names = [self._fresh(op_type) for _ in range(outputs)]
         attrs = {k: v for k, v in attrs.items() if v is not None}
-        self.nodes.append(
-            helper.make_node(op_type, list(inputs), names, name=f"{self.current}|{names[0]}", **attrs)
-        )
+        self.nodes.append(make_node(op_type, inputs, names, f"{self.current}|{names[0]}", **attrs))
         return names
 
     def op1(self, op_type: str, inputs: Sequence[str], **attrs: Any) -> str:
@@ -146,26 +252,54 @@ class RegionBuilder:
         self,
         outputs: Sequence[tuple[str, np.dtype]],
         shapes: Mapping[str, Sequence[int | None]] | None = None,
-    ) -> onnx.ModelProto:
-        """The ModelProto: graph inputs in `self.inputs` order (dims unknown unless `shapes` gives
-        them by input name), `outputs` (name, dtype) in order."""
-        graph_inputs = []
+        embed: bool = False,
+    ) -> OnnxModel:
+        """The model: graph inputs in `self.inputs` order (dims unknown unless `shapes` gives
+        them by input name), `outputs` (name, dtype) in order. Initializers no node reads are left
+        out; large ones are external (kept as arrays) unless `embed`."""
+        graph = GraphProto(name="savedmodel", node=live_nodes(self.nodes, [n for n, _ in outputs]))
         for ref, name in self.inputs.items():
             value = self.info(ref)
-            shape = list((shapes or {}).get(name) or [None] * value.ndim)
-            graph_inputs.append(helper.make_tensor_value_info(name, onnx_type(value.dtype), shape))
-        graph_outputs = [helper.make_tensor_value_info(n, onnx_type(d), None) for n, d in outputs]
-        initializers = [numpy_helper.from_array(contiguous(v), n) for n, v in self.initializers.items()]
-        graph = helper.make_graph(self.nodes, "savedmodel", graph_inputs, graph_outputs, initializers)
-        model = helper.make_model(
-            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="savedmodel"
-        )
-        model.ir_version = IR_VERSION
-        return model
+            shape = (shapes or {}).get(name) or [None] * value.ndim
+            graph.input.append(value_info(name, value.dtype, shape))
+        graph.output.extend(value_info(n, d, None) for n, d in outputs)
+        read = {name for node in graph.node for name in node.input}
+        external: dict[str, np.ndarray] = {}
+        for name, value in self.initializers.items():
+            if name not in read:
+                continue
+            array = contiguous(value)
+            outside = not embed and array.nbytes >= EXTERNAL_BYTES and array.dtype.isnative
+            graph.initializer.append(tensor_proto(array, name, external=outside))
+            if outside:
+                external[name] = array
+        model = ModelProto(ir_version=IR_VERSION, producer_name="savedmodel", graph=graph)
+        model.opset_import.add(domain="", version=OPSET)
+        return OnnxModel(model, external)
+
+
+def live_nodes(nodes: Sequence[NodeProto], outputs: Sequence[str]) -> list[NodeProto]:
+    """The nodes `outputs` depend on, in order: a converter that fuses a pattern (LayerNormalization)
+    leaves the pattern's other nodes unread, and onnxruntime would still run them."""
+    wanted = set(outputs)
+    live: list[NodeProto] = []
+    for node in reversed(nodes):
+        if wanted.intersection(node.output):
+            live.append(node)
+            wanted.update(node.input)
+    return live[::-1]
+
+
+def make_node(
+    op_type: str, inputs: Sequence[str], outputs: Sequence[str], name: str, **attrs: Any
+) -> NodeProto:
+    node = NodeProto(op_type=op_type, input=list(inputs), output=list(outputs), name=name)
+    node.attribute.extend(attribute(key, value) for key, value in sorted(attrs.items()))
+    return node
 
 
 def scalar_attr_tensor(value: Any, dtype: np.dtype) -> TensorProto:
-    return numpy_helper.from_array(np.asarray([value], dtype=dtype), "value")
+    return tensor_proto(np.asarray([value], dtype=dtype), "value")
 
 
 def convert_node(builder: RegionBuilder, node: Node) -> None:

@@ -17,7 +17,6 @@ import numpy as np
 from savedmodel.backends.onnx.builder import (
     NotExportable,
     RegionBuilder,
-    contiguous,
     onnx_type,
     scalar_attr_tensor,
 )
@@ -213,11 +212,32 @@ def cast(b: RegionBuilder, node: Node) -> list[Any]:
 
 @converter("BiasAdd", "BiasAddV1")
 def bias_add(b: RegionBuilder, node: Node) -> list[Any]:
+    if text(node, "data_format", "NHWC") != "NCHW":
+        before_reshape = _bias_before_reshape(b, node)
+        if before_reshape is not None:
+            return [before_reshape]
     x, bias = inputs(b, node)
     if text(node, "data_format", "NHWC") == "NCHW":
         rank = b.rank(node.inputs[0])
         bias = b.op1("Unsqueeze", [bias, b.int64s(range(1, rank - 1))]) if rank > 2 else bias
     return [b.op1("Add", [x, bias])]
+
+
+def _bias_before_reshape(b: RegionBuilder, node: Node) -> str | None:
+    """BiasAdd(Reshape(MatMul(a, w)), bias) (Keras Dense on a rank-3 input, through tensordot) as
+    Reshape(MatMul(a, w) + bias): onnxruntime fuses a 2-D MatMul and its bias into one Gemm, which
+    it cannot across the Reshape. The same: a constant bias of the MatMul's width makes BiasAdd
+    itself require the Reshape to keep that width last. None where the pattern does not hold."""
+    x_ref, bias_ref = node.inputs
+    reshape = b.producer(x_ref, "Reshape")
+    matmul = b.producer(reshape.inputs[0], "MatMul") if reshape is not None else None
+    if matmul is None or not b.is_const(bias_ref):
+        return None
+    product, bias = b.info(reshape.inputs[0]), b.info(bias_ref)
+    if product.ndim != 2 or bias.ndim != 1 or bias.shape[0] != product.shape[1] or b.rank(x_ref) < 2:
+        return None
+    shifted = b.op1("Add", [b.value(reshape.inputs[0]), b.value(bias_ref)])
+    return b.op1("Reshape", [shifted, to_int64(b, reshape.inputs[1])], allowzero=1)
 
 
 @converter("Softmax", "LogSoftmax")
@@ -239,7 +259,7 @@ def _matmul_operand(b: RegionBuilder, ref: tuple[str, int], transpose: bool) -> 
     if not transpose:
         return b.value(ref)
     if b.is_const(ref):
-        return b.const(np.swapaxes(b.info(ref), -1, -2).copy())
+        return b.const(b.derived(("swap", ref), lambda: np.swapaxes(b.info(ref), -1, -2)))
     return _swap_last(b, b.value(ref), b.rank(ref))
 
 
@@ -265,9 +285,53 @@ def einsum(b: RegionBuilder, node: Node) -> list[Any]:
     if any(c.isupper() for c in equation):
         raise NotExportable("upper-case subscripts")
     as_matmul = _einsum_as_matmul(b, node, equation)
+    if as_matmul is None:
+        as_matmul = _einsum_as_batched_matmul(b, node, equation)
     if as_matmul is not None:
         return [as_matmul]
     return [b.op1("Einsum", inputs(b, node), equation=equation)]
+
+
+def _einsum_as_batched_matmul(b: RegionBuilder, node: Node, equation: str) -> str | None:
+    """`x,y->z` where every subscript is a batch one (in x, y and z), the one contracted (in x
+    and y only) or one free subscript of x and one of y (attention's query-key and
+    probabilities-value products): Transposes around one batched MatMul, which onnxruntime
+    fuses with the Transposes of its last two dims; None for any other equation."""
+    if len(node.inputs) != 2 or "." in equation or "->" not in equation:
+        return None
+    operands, out = equation.split("->")
+    if operands.count(",") != 1:
+        return None
+    left, right = operands.split(",")
+    if any(len(set(t)) != len(t) for t in (left, right, out)):
+        return None
+    batch = [c for c in left if c in right and c in out]
+    contracted = [c for c in left if c in right and c not in out]
+    free_left = [c for c in left if c not in right]
+    free_right = [c for c in right if c not in left]
+    if (
+        len(contracted) != 1
+        or len(free_left) != 1
+        or len(free_right) != 1
+        or sorted(out) != sorted(batch + free_left + free_right)
+        or b.rank(node.inputs[0]) != len(left)
+        or b.rank(node.inputs[1]) != len(right)
+    ):
+        return None
+
+    def arranged(name: str, subscripts: str, order: list[str]) -> str:
+        perm = [subscripts.index(c) for c in order]
+        return name if perm == sorted(perm) else b.op1("Transpose", [name], perm=perm)
+
+    x, y = inputs(b, node)
+    product = b.op1(
+        "MatMul",
+        [
+            arranged(x, left, batch + free_left + contracted),
+            arranged(y, right, batch + contracted + free_right),
+        ],
+    )
+    return arranged(product, "".join(batch + free_left + free_right), list(out))
 
 
 def _einsum_as_matmul(b: RegionBuilder, node: Node, equation: str) -> str | None:
@@ -299,7 +363,10 @@ def _einsum_as_matmul(b: RegionBuilder, node: Node, equation: str) -> str | None
     x = b.value(node.inputs[0])
     if len(contracted) > 1:
         x = b.op1("Reshape", [x, b.int64s([0] * len(free_left) + [depth])])
-    y = b.op1("MatMul", [x, b.const(weights.reshape(depth, -1).copy())])
+    y = b.op1(
+        "MatMul",
+        [x, b.const(b.derived(("einsum", node.inputs[1], depth), lambda: weights.reshape(depth, -1)))],
+    )
     if len(free_right) != 1:
         y = b.op1("Reshape", [y, b.int64s([0] * len(free_left) + widths)])
     return y
@@ -346,7 +413,7 @@ def _conv(b: RegionBuilder, node: Node, weights: np.ndarray, group: int) -> list
         data = b.op1("Transpose", [data], perm=_channels_first(rank))
     out = b.op1(
         "Conv",
-        [data, b.const(contiguous(weights))],
+        [data, b.const(weights)],
         strides=strides,
         dilations=dilations,
         group=group,
@@ -362,7 +429,8 @@ def conv(b: RegionBuilder, node: Node) -> list[Any]:
     require_float(b, node)
     kernel = b.const_value(node.inputs[1], "filter")  # [spatial..., in / groups, out]
     rank = kernel.ndim
-    weights = np.transpose(kernel, [rank - 1, rank - 2, *range(rank - 2)])
+    order = [rank - 1, rank - 2, *range(rank - 2)]
+    weights = b.derived(("conv", node.inputs[1]), lambda: np.transpose(kernel, order))
     channels = b.info(node.inputs[0]).shape[
         -1 if not text(node, "data_format", "NHWC").startswith("NC") else 1
     ]
@@ -376,7 +444,10 @@ def depthwise(b: RegionBuilder, node: Node) -> list[Any]:
     require_float(b, node)
     kernel = b.const_value(node.inputs[1], "filter")  # [h, w, channels, multiplier]
     h, w, channels, multiplier = kernel.shape
-    weights = np.transpose(kernel, [2, 3, 0, 1]).reshape(channels * multiplier, 1, h, w)
+    weights = b.derived(
+        ("depthwise", node.inputs[1]),
+        lambda: np.transpose(kernel, [2, 3, 0, 1]).reshape(channels * multiplier, 1, h, w),
+    )
     return _conv(b, node, weights, channels)
 
 
@@ -436,13 +507,32 @@ def fused_batch_norm(b: RegionBuilder, node: Node) -> list[Any]:
     multiplier = s / np.sqrt(v + epsilon)
     shift = o - m * multiplier
     rank = b.rank(x)
-    shape = [-1] if not text(node, "data_format", "NHWC").startswith("NC") else [-1] + [1] * (rank - 2)
+    nhwc = not text(node, "data_format", "NHWC").startswith("NC")
     dtype = b.dtype(x)
-    y = b.op1("Mul", [b.value(x), b.const(multiplier.reshape(shape), dtype)])
-    y = b.op1("Add", [y, b.const(shift.reshape(shape), dtype)])
+    if rank == 4:
+        y = _batch_norm_op(b, b.value(x), multiplier.astype(dtype), shift.astype(dtype), nhwc)
+    else:
+        shape = [-1] if nhwc else [-1] + [1] * (rank - 2)
+        y = b.op1("Mul", [b.value(x), b.const(multiplier.reshape(shape), dtype)])
+        y = b.op1("Add", [y, b.const(shift.reshape(shape), dtype)])
     return [y, b.value(mean), b.value(variance), None, None, None][
         : 6 if node.op == "FusedBatchNormV3" else 5
     ]
+
+
+def _batch_norm_op(b: RegionBuilder, x: str, multiplier: np.ndarray, shift: np.ndarray, nhwc: bool) -> str:
+    """`x * multiplier + shift` per channel as one ONNX BatchNormalization (mean 0, variance 1,
+    epsilon 0): onnxruntime folds it into a preceding Conv, and its NCHWc layout pass fuses it
+    with a following Relu where a Mul and an Add would each make a pass over the tensor."""
+    if nhwc:
+        x = b.op1("Transpose", [x], perm=_channels_first(4))
+    zeros, ones = np.zeros_like(multiplier), np.ones_like(multiplier)
+    y = b.op1(
+        "BatchNormalization",
+        [x, b.const(multiplier), b.const(shift), b.const(zeros), b.const(ones)],
+        epsilon=0.0,
+    )
+    return b.op1("Transpose", [y], perm=_channels_last(4)) if nhwc else y
 
 
 def _batch_statistics_norm(b: RegionBuilder, node: Node) -> list[Any]:
@@ -921,7 +1011,7 @@ def conv_transpose(b: RegionBuilder, node: Node) -> list[Any]:
     data = b.value(grad)
     if nhwc:
         data = b.op1("Transpose", [data], perm=_channels_first(4))
-    weights = b.const(np.ascontiguousarray(np.transpose(kernel, [3, 2, 0, 1])))
+    weights = b.const(b.derived(("transposed", kernel_ref), lambda: np.transpose(kernel, [3, 2, 0, 1])))
     full = b.op1("ConvTranspose", [data, weights], strides=strides, dilations=dilations, pads=[0, 0, 0, 0])
     produced = b.op1("Slice", [b.op1("Shape", [full]), b.int64s([2]), b.int64s([4])])
     wanted = b.op1("Slice", [to_int64(b, sizes), b.int64s([1 if nhwc else 2]), b.int64s([3 if nhwc else 4])])

@@ -14,10 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from onnx import helper
 
 from savedmodel.backends.onnx.backend import example_inputs, flatten_signature, has_dataflow, trace
-from savedmodel.backends.onnx.builder import convert_node
+from savedmodel.backends.onnx.builder import OnnxModel, convert_node, make_node
 from savedmodel.backends.onnx.flatten import foldable
 from savedmodel.backends.onnx.hybrid import Exporter, close_enough, order_for_runs, session_for
 from savedmodel.convert.report import Report
@@ -103,8 +102,9 @@ def export_onnx(
     if exporter.blocked or not report.ok:
         report.blockers.extend(_blockers(exporter.blocked, ops))
         return report, None
-    model = _whole_model(exporter, function, key)
-    _check(report, model, function, values, flat)
+    whole = _whole_model(exporter, function, key)
+    _check(report, whole, function, values, flat)
+    model = whole.proto
     report.changes.append(
         f"signature {key!r}: {len(exporter.nodes)} nodes -> {len(model.graph.node)} ONNX nodes (opset "
         f"{model.opset_import[0].version}), {len(model.graph.initializer)} initializers; inputs "
@@ -117,7 +117,7 @@ def export_onnx(
     return report, model
 
 
-def _whole_model(exporter: Exporter, function: Any, key: str) -> Any:
+def _whole_model(exporter: Exporter, function: Any, key: str) -> OnnxModel:
     builder = exporter.builder()
     for spec, ref in zip(function.inputs, exporter.flat.feeds, strict=True):
         builder.names[ref] = spec.name
@@ -127,15 +127,15 @@ def _whole_model(exporter: Exporter, function: Any, key: str) -> Any:
     outputs = []
     for spec, ref in zip(function.outputs, exporter.flat.fetches, strict=True):
         source = builder.value(ref)
-        builder.nodes.append(helper.make_node("Identity", [source], [spec.name], name=f"output {spec.name}"))
+        builder.nodes.append(make_node("Identity", [source], [spec.name], f"output {spec.name}"))
         outputs.append((spec.name, np.asarray(exporter.values[ref]).dtype))
     shapes = {spec.name: spec.shape for spec in function.inputs}
-    model = builder.model(outputs, shapes)
-    model.graph.name = key
+    model = builder.model(outputs, shapes, embed=True)
+    model.proto.graph.name = key
     return model
 
 
-def _check(report: Report, model: Any, function: Any, values: Mapping, flat: Any) -> None:
+def _check(report: Report, model: OnnxModel, function: Any, values: Mapping, flat: Any) -> None:
     """Run `model` on the trace's inputs; block the export when onnxruntime refuses it or its
     outputs differ from the NumPy kernels'."""
     feeds = {spec.name: values[ref] for spec, ref in zip(function.inputs, flat.feeds, strict=True)}

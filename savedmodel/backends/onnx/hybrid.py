@@ -25,6 +25,7 @@ import numpy as np
 from savedmodel.backends.onnx.builder import (
     EXPORTABLE_DTYPES,
     NotExportable,
+    OnnxModel,
     RegionBuilder,
     contiguous,
     convert_node,
@@ -104,11 +105,13 @@ class Exporter:
         self.fixed = fixed
         self.fed = set(flat.feeds)
         self.blocked: dict[str, str] = {}
+        self.derived_arrays: dict[Any, np.ndarray] = {}
         self.nodes = {n for n in flat.needed if n not in fixed and (n, 0) not in self.fed}
 
     def builder(self) -> RegionBuilder:
         builder = RegionBuilder(self.values, self.fixed, resource_value)
         builder.graph = self.graph
+        builder.derived_arrays = self.derived_arrays
         return builder
 
     def probe(self) -> None:
@@ -156,7 +159,9 @@ class Exporter:
                 wanted[ref] = None
         return list(wanted)
 
-    def build_region(self, region: list[str], outputs: Sequence[Ref]) -> tuple[Any, list[Ref], list[str]]:
+    def build_region(
+        self, region: list[str], outputs: Sequence[Ref]
+    ) -> tuple[OnnxModel, list[Ref], list[str]]:
         """The ONNX model of `region` producing `outputs`: (model, input refs, output names)."""
         builder = self.builder()
         for name in region:
@@ -175,7 +180,8 @@ class Exporter:
         return model, list(builder.inputs), names
 
 
-def session_for(model: Any, threads: int | None) -> Any:
+def session_for(model: OnnxModel, threads: int | None) -> Any:
+    """An onnxruntime session of `model` (its external initializers passed as arrays, not copied)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -186,7 +192,16 @@ def session_for(model: Any, threads: int | None) -> Any:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    names = list(model.external)
+    values = [ort.OrtValue.ortvalue_from_numpy(model.external[n]) for n in names]
+    if names:
+        options.add_external_initializers(names, values)
+    session = ort.InferenceSession(
+        model.proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    # onnxruntime reads external initializers where they lie for as long as the session lives.
+    session.savedmodel_external = values
+    return session
 
 
 # How onnxruntime's errors name a node: "Node (NAME) Op (...)", "node with name 'NAME'".
