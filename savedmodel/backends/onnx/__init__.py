@@ -23,7 +23,7 @@ import importlib.util
 from savedmodel.errors import MissingExtraError
 
 EXTRA = "onnx"
-MODULES = ("onnx", "onnxruntime")
+MODULES = ("onnxruntime",)
 
 
 def available() -> bool:
@@ -34,7 +34,7 @@ def available() -> bool:
 
 
 def require(where: str = "") -> None:
-    """Raise MissingExtraError (one line, naming the extra) unless onnx and onnxruntime import."""
+    """Raise MissingExtraError (one line, naming the extra) unless onnxruntime imports."""
     if not available():
         missing = [m for m in MODULES if importlib.util.find_spec(m) is None] or list(MODULES)
         error = MissingExtraError({}, where)

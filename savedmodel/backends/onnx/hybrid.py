@@ -10,7 +10,7 @@ run) and:
 4. checks each region's outputs against the trace; a node whose output differs, or which
    onnxruntime refuses (no kernel for a dtype), goes back to NumPy and the partition is redone.
 
-The result is a StraightPlan whose steps are NumPy kernels and onnxruntime sessions.
+The result is a StepPlan whose steps are NumPy kernels and onnxruntime sessions.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from savedmodel.errors import FormatError
 from savedmodel.graph.model import GraphModel
 from savedmodel.runtime import prepare as plan_module
 from savedmodel.runtime.runner import Step
-from savedmodel.runtime.runner import StepPlan as StraightPlan
+from savedmodel.runtime.runner import StepPlan
 
 Ref = tuple[str, int]
 # Regions made only of these do no work worth a call into onnxruntime.
@@ -321,7 +321,7 @@ def _first_mismatch(exporter: Exporter, region: list[str], threads: int | None) 
 
 @dataclass
 class HybridResult:
-    plan: StraightPlan
+    plan: StepPlan
     partition: Partition
     regions: list[Region]
 
@@ -408,5 +408,5 @@ def build_hybrid(
             mode = 1
         steps.append(Step(kernel, inputs, base, mode, layout.count, node_name, node.op))
     fetch_slots = [slot(ref) for ref in flat.fetches]
-    plan = StraightPlan(name, template, [slots[f] for f in flat.feeds], steps, fetch_slots)
+    plan = StepPlan(name, template, [slots[f] for f in flat.feeds], steps, fetch_slots)
     return HybridResult(plan, partition, regions)
