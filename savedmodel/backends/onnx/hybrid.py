@@ -35,8 +35,7 @@ from savedmodel.backends.onnx.flatten import FlatGraph
 from savedmodel.errors import FormatError
 from savedmodel.graph.model import GraphModel
 from savedmodel.runtime import prepare as plan_module
-from savedmodel.runtime.runner import Step
-from savedmodel.runtime.runner import StepPlan
+from savedmodel.runtime.runner import Step, StepPlan
 
 Ref = tuple[str, int]
 # Regions made only of these do no work worth a call into onnxruntime.
