@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_models  # noqa: E402
 
-
 # CPU time of this thread: on a shared machine, wall time mostly measures the other jobs (with one
 # BLAS thread, everything runs on this one).
 CLOCK = time.thread_time
@@ -114,9 +113,8 @@ def install(meter: Meter) -> None:
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
-        self._fast = [
-            (meter.step(_label(step), run), *rest) for step, (run, *rest) in zip(self.steps, self._fast)
-        ]
+        pairs = zip(self.steps, self._fast, strict=True)
+        self._fast = [(meter.step(_label(step), run), *rest) for step, (run, *rest) in pairs]
 
     plan.StraightPlan.__init__ = init
     np.matmul = einsumfunc.matmul = meter.blas(np.matmul, _matmul_mkn)
@@ -137,7 +135,9 @@ def sgemm_gflops(m: int, k: int, n: int, seconds: float = 0.5) -> float:
     return 2.0 * m * k * n * calls / (CLOCK() - start) / 1e9
 
 
-def profile_model(name: str, batches: list[int], rounds: int, with_tf: bool, threads: int | None, top: int) -> None:
+def profile_model(
+    name: str, batches: list[int], rounds: int, with_tf: bool, threads: int | None, top: int
+) -> None:
     import savedmodel
 
     directory = bench_models.model_dir(bench_models.DEFAULT_CACHE, name, 224)
@@ -157,7 +157,9 @@ def profile_model(name: str, batches: list[int], rounds: int, with_tf: bool, thr
                 start = CLOCK()
                 fn(**args)
                 ours.append(CLOCK() - start)
-                metered.append((ours[-1], METER.gemm_time, METER.gemm_flops, dict(METER.ops), dict(METER.shapes)))
+                metered.append(
+                    (ours[-1], METER.gemm_time, METER.gemm_flops, dict(METER.ops), dict(METER.shapes))
+                )
                 if tf_worker:
                     theirs.append(float(tf_worker.ask(f"time {batch} 1").split()[1]))  # CPU
             total, gemm, flops, ops, shapes = sorted(metered, key=lambda m: m[0])[len(metered) // 2]
@@ -174,7 +176,8 @@ def profile_model(name: str, batches: list[int], rounds: int, with_tf: bool, thr
             )
             rows = sorted(ops.items(), key=lambda kv: -(kv[1][0] - kv[1][1]))
             for op, (t, g, calls) in rows[:top]:
-                print(f"    {op:34s} {calls:5d} calls {t * 1e3:8.1f} ms  (GEMM {g * 1e3:7.1f}, rest {(t - g) * 1e3:7.1f})")
+                times = f"{t * 1e3:8.1f} ms  (GEMM {g * 1e3:7.1f}, rest {(t - g) * 1e3:7.1f})"
+                print(f"    {op:34s} {calls:5d} calls {times}")
     finally:
         if tf_worker:
             tf_worker.close()
@@ -199,7 +202,9 @@ def main() -> None:
     install(METER)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; threads {args.threads}")
     for name in args.models.split(","):
-        profile_model(name, [int(b) for b in args.batches.split(",")], args.rounds, with_tf, args.threads, args.top)
+        profile_model(
+            name, [int(b) for b in args.batches.split(",")], args.rounds, with_tf, args.threads, args.top
+        )
 
 
 if __name__ == "__main__":
