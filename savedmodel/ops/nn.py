@@ -404,6 +404,8 @@ def _depthwise_taps(
     kh, kw, c, m = w.shape
     n, (oh, ow) = xp.shape[0], outs
     dtype = np.result_type(xp.dtype, w.dtype)
+    if m == 1 and xp.dtype == w.dtype:
+        return _depthwise_taps_flat(xp, w[..., 0], strides, dilations, outs, epilogue)
     out = np.zeros((n, oh, ow, c, m), dtype=dtype)
     rows = max(1, _DEPTHWISE_BLOCK_BYTES // (ow * c * m * dtype.itemsize))
     images = max(1, rows // oh)
@@ -429,6 +431,50 @@ def _depthwise_taps(
             if epilogue is not None:
                 epilogue(acc.reshape(*acc.shape[:3], c * m))
     return out.reshape(n, oh, ow, c * m)
+
+
+def _depthwise_taps_flat(
+    xp: np.ndarray,
+    w: np.ndarray,
+    strides: list[int],
+    dilations: list[int],
+    outs: list[int],
+    epilogue: Epilogue | None,
+) -> np.ndarray:
+    """_depthwise_taps with one output per channel (w: [kh, kw, c]), the same sums, with long inner
+    loops: each filter tap's weights repeated along an output row, and each column tap's input
+    columns gathered contiguous when strided, so that every product and sum runs over whole rows
+    of (width x channels) instead of one pixel's channels at a time."""
+    kh, kw, c = w.shape
+    n, (oh, ow), (sh, sw), (dh, dw) = xp.shape[0], outs, strides, dilations
+    dtype = xp.dtype
+    rows = max(1, _DEPTHWISE_BLOCK_BYTES // (ow * c * dtype.itemsize))
+    images = max(1, rows // oh)
+    rows = min(rows, oh)
+    # column tap j: the input columns its outputs read, [n, padded rows, ow, c]
+    if sw == 1:
+        columns = [xp[:, :, j * dw : j * dw + ow] for j in range(kw)]
+    else:
+        columns = [
+            np.ascontiguousarray(xp[:, :, j * dw : j * dw + (ow - 1) * sw + 1 : sw]) for j in range(kw)
+        ]
+    weights = np.ascontiguousarray(np.broadcast_to(w[:, :, None, :], (kh, kw, ow, c)))
+    out = np.zeros((n, oh, ow, c), dtype=dtype)
+    product = np.empty((min(images, n), rows, ow, c), dtype=dtype)
+    for first in range(0, n, images):
+        batch = slice(first, first + images)
+        for top in range(0, oh, rows):
+            acc = out[batch, top : top + rows]
+            height = acc.shape[1]
+            prod = product[: acc.shape[0], :height]
+            for i, j in np.ndindex(kh, kw):
+                start = top * sh + i * dh
+                patch = columns[j][batch, start : start + (height - 1) * sh + 1 : sh]
+                np.multiply(patch, weights[i, j], out=prod)  # rounded product,
+                np.add(acc, prod, out=acc)  # then a rounded sum
+            if epilogue is not None:
+                epilogue(acc)
+    return out
 
 
 @kernel_factory("DepthwiseConv2dNative", family="nn", dtypes=FLOATS)
