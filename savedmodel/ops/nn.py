@@ -716,6 +716,51 @@ def _batch_norm(node: NodeSpec, version: int) -> Any:
     return run
 
 
+# Bytes of an inference batch norm's output computed at a time: its three passes (and the fused
+# followers' passes, savedmodel/runtime/fusion.py) then run over cached memory.
+_BATCH_NORM_CHUNK_BYTES = 1 << 18
+
+
+def batch_norm_fused(node: NodeSpec) -> Any:
+    """Inference FusedBatchNorm* as `run(ctx, epilogue_for, x, scale, offset, mean, var) -> (y,
+    applied)`: channels-last float inputs computed in chunks of whole pixels, each chunk's
+    (x - mean) * factor + offset (the kernel's very operations) followed by the epilogue while in the
+    cache; anything else runs the plain kernel (its first output)."""
+    plain = lookup_prepared(node.op, node)
+    eps = float(node.attrs.get("epsilon", 1e-4))
+    fmt = _text_attr(node, "data_format", "NHWC")
+    training = bool(node.attrs.get("is_training", True))
+
+    def run(ctx: Any, epilogue_for: EpilogueFor, x: np.ndarray, *params: np.ndarray) -> tuple[Any, bool]:
+        if (
+            training
+            or fmt not in ("NHWC", "NDHWC")
+            or type(x) is not np.ndarray
+            or x.ndim not in (4, 5)
+            or x.dtype not in FUSABLE_FLOATS
+            or not x.flags.c_contiguous
+            or not x.size
+            or any(type(p) is not np.ndarray or p.dtype != x.dtype or p.shape != x.shape[-1:] for p in params)
+        ):
+            return plain(ctx, x, *params)[0], False
+        scale, offset, mean, var = params
+        factor = batch_norm_factor(var, np.asarray(eps, x.dtype), scale)
+        epilogue = epilogue_for(x.dtype, x.shape)
+        y = np.empty_like(x)
+        rows, out = x.reshape(-1, x.shape[-1]), y.reshape(-1, x.shape[-1])
+        step = max(1, _BATCH_NORM_CHUNK_BYTES // (rows.shape[1] * x.itemsize))
+        for start in range(0, rows.shape[0], step):
+            chunk = out[start : start + step]
+            np.subtract(rows[start : start + step], mean, out=chunk)
+            np.multiply(chunk, factor, out=chunk)
+            np.add(chunk, offset, out=chunk)
+            if epilogue is not None:
+                epilogue(chunk)
+        return y, epilogue is not None
+
+    return run
+
+
 kernel_factory("FusedBatchNorm", family="nn", dtypes=("float32",))(lambda node: _batch_norm(node, 1))
 kernel_factory("FusedBatchNormV2", family="nn", dtypes=FLOATS)(lambda node: _batch_norm(node, 2))
 kernel_factory("FusedBatchNormV3", family="nn", dtypes=FLOATS)(lambda node: _batch_norm(node, 3))

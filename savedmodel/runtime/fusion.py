@@ -119,16 +119,23 @@ def _depthwise(spec: NodeSpec) -> Any:
     return depthwise_conv(spec, fused=True)
 
 
-# Producers that compute in blocks and take the epilogue per block.
+def _batch_norm_producer(spec: NodeSpec) -> Any:
+    from savedmodel.ops.nn import batch_norm_fused
+
+    return batch_norm_fused(spec)
+
+
+# Producers that compute in blocks and take the epilogue per block (batch norm: output 0).
 BLOCKED_PRODUCERS: dict[str, Callable[[NodeSpec], Any]] = {
     "Conv2D": _conv2d,
     "DepthwiseConv2dNative": _depthwise,
+    "FusedBatchNorm": _batch_norm_producer,
+    "FusedBatchNormV2": _batch_norm_producer,
+    "FusedBatchNormV3": _batch_norm_producer,
 }
 # Producers whose kernels always return a new array of their own (never an input or a view of
-# one): the epilogue runs on their whole output. Multi-output ones (batch norm) give output 0.
-WHOLE_PRODUCERS = frozenset(
-    {"MatMul", "BatchMatMulV2", "AddV2", "BiasAdd", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}
-)
+# one): the epilogue runs on their whole output.
+WHOLE_PRODUCERS = frozenset({"MatMul", "BatchMatMulV2", "AddV2", "BiasAdd"})
 
 
 def node_spec(graph: GraphModel, name: str) -> NodeSpec:

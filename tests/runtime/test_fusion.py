@@ -170,3 +170,29 @@ def test_swish_outside_the_fused_path_runs_the_kernels() -> None:
     np.testing.assert_array_equal(out, _kernel("Mul")(None, wide, sig))
     sess = Session(graph(*_swish_graph(F, None)))
     assert "Sigmoid" in [s.op for s in sess.prepare(["x:0"], ["out:0", "sig:0"]).steps]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1 << 18, 100])  # one chunk; chunks of one pixel
+@pytest.mark.parametrize("dtype", [F, DT.DT_DOUBLE])
+def test_batch_norm_producer_chains_equal_the_kernels(
+    chunk_bytes: int, dtype: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DenseNet's order: batch norm (its input read elsewhere too) -> ReLU, in chunks."""
+    monkeypatch.setattr(nn, "_BATCH_NORM_CHUNK_BYTES", chunk_bytes)
+    np_type = np.float32 if dtype == F else np.float64
+    params = {k: v.astype(np_type) for k, v in _params().items() if k in ("scale", "offset", "mean", "var")}
+    bn = {**BN, "T": type_attr(dtype), "U": type_attr(dtype)}
+    g = graph(
+        placeholder("x", dtype),
+        *(const(name, value) for name, value in params.items()),
+        node("bn", "FusedBatchNormV3", "x", "scale", "offset", "mean", "var", **bn),
+        node("out", "Relu", "bn", T=type_attr(dtype)),
+    )
+    x = RNG.standard_normal((3, 5, 6, CHANNELS)).astype(np_type)
+    sess = Session(g)
+    assert [s.op for s in sess.prepare(["x:0"], ["out:0"]).steps] == ["Relu"]
+    y = _kernel("FusedBatchNormV3", **bn)(None, x, *(params[k] for k in ("scale", "offset", "mean", "var")))[
+        0
+    ]
+    np.testing.assert_array_equal(sess.run("out:0", {"x:0": x}), _kernel("Relu")(None, y))
+    np.testing.assert_array_equal(sess.run("out:0", {"x:0": x[:, ::2]}), _kernel("Relu")(None, y[:, ::2]))
