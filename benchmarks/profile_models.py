@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import resource
 import statistics
 import sys
 import time
@@ -41,7 +42,8 @@ class Meter:
     """Per-op exclusive times of plan steps and the BLAS time inside them."""
 
     def __init__(self) -> None:
-        self.ops: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])  # total, gemm, calls
+        # per op: total, GEMM, calls, system time (page faults of fresh memory, mostly), minor faults
+        self.ops: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0, 0.0, 0])
         self.gemm_time = 0.0
         self.gemm_flops = 0.0
         self.shapes: dict[tuple[int, int, int], float] = defaultdict(float)
@@ -55,20 +57,25 @@ class Meter:
     def step(self, label: str, run: Any) -> Any:
         def timed(ctx: Any, *args: Any) -> Any:
             gemm0 = self.gemm_time
-            self._stack.append([0.0, 0.0])
+            self._stack.append([0.0, 0.0, 0.0, 0])
+            usage = resource.getrusage(resource.RUSAGE_THREAD)
             start = CLOCK()
             try:
                 return run(ctx, *args)
             finally:
                 elapsed, gemm = CLOCK() - start, self.gemm_time - gemm0
-                child, child_gemm = self._stack.pop()
+                after = resource.getrusage(resource.RUSAGE_THREAD)
+                system, faults = after.ru_stime - usage.ru_stime, after.ru_minflt - usage.ru_minflt
+                child = self._stack.pop()
                 if self._stack:
-                    self._stack[-1][0] += elapsed
-                    self._stack[-1][1] += gemm
+                    for k, value in enumerate((elapsed, gemm, system, faults)):
+                        self._stack[-1][k] += value
                 entry = self.ops[label]
-                entry[0] += elapsed - child
-                entry[1] += gemm - child_gemm
+                entry[0] += elapsed - child[0]
+                entry[1] += gemm - child[1]
                 entry[2] += 1
+                entry[3] += system - child[2]
+                entry[4] += faults - child[3]
 
         return timed
 
@@ -175,8 +182,11 @@ def profile_model(
                 flush=True,
             )
             rows = sorted(ops.items(), key=lambda kv: -(kv[1][0] - kv[1][1]))
-            for op, (t, g, calls) in rows[:top]:
-                times = f"{t * 1e3:8.1f} ms  (GEMM {g * 1e3:7.1f}, rest {(t - g) * 1e3:7.1f})"
+            system = sum(v[3] for v in ops.values())
+            print(f"    (system time, page faults of fresh memory mostly: {system * 1e3:.1f} ms)")
+            for op, (t, g, calls, sys_t, _faults) in rows[:top]:
+                times = f"{t * 1e3:8.1f} ms  (GEMM {g * 1e3:7.1f}, rest {(t - g) * 1e3:7.1f}"
+                times += f"; system {sys_t * 1e3:6.1f})"
                 print(f"    {op:34s} {calls:5d} calls {times}")
     finally:
         if tf_worker:

@@ -442,22 +442,17 @@ def _depthwise_taps_flat(
     epilogue: Epilogue | None,
 ) -> np.ndarray:
     """_depthwise_taps with one output per channel (w: [kh, kw, c]), the same sums, with long inner
-    loops: each filter tap's weights repeated along an output row, and each column tap's input
-    columns gathered contiguous when strided, so that every product and sum runs over whole rows
-    of (width x channels) instead of one pixel's channels at a time."""
+    loops: each filter tap's weights repeated along an output row, so that (unstrided) every product
+    and sum runs over whole rows of (width x channels) instead of one pixel's channels at a time."""
     kh, kw, c = w.shape
     n, (oh, ow), (sh, sw), (dh, dw) = xp.shape[0], outs, strides, dilations
     dtype = xp.dtype
     rows = max(1, _DEPTHWISE_BLOCK_BYTES // (ow * c * dtype.itemsize))
     images = max(1, rows // oh)
     rows = min(rows, oh)
-    # column tap j: the input columns its outputs read, [n, padded rows, ow, c]
-    if sw == 1:
-        columns = [xp[:, :, j * dw : j * dw + ow] for j in range(kw)]
-    else:
-        columns = [
-            np.ascontiguousarray(xp[:, :, j * dw : j * dw + (ow - 1) * sw + 1 : sw]) for j in range(kw)
-        ]
+    # column tap j: the input columns its outputs read, [n, padded rows, ow, c] (contiguous rows
+    # when unstrided; gathering strided ones first costs more than it saves)
+    columns = [xp[:, :, j * dw : j * dw + (ow - 1) * sw + 1 : sw] for j in range(kw)]
     weights = np.ascontiguousarray(np.broadcast_to(w[:, :, None, :], (kh, kw, ow, c)))
     out = np.zeros((n, oh, ow, c), dtype=dtype)
     product = np.empty((min(images, n), rows, ow, c), dtype=dtype)
