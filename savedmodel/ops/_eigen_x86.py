@@ -17,6 +17,8 @@ import zlib
 
 import numpy as np
 
+from savedmodel.ops import _buffers as buffers
+
 PACKET = 8  # AVX: 8 floats
 _CHUNK = 32768  # elements per pass: the temporaries stay in the L2 cache (fewer passes: less overhead)
 _F32 = np.float32
@@ -61,7 +63,7 @@ def logistic_float32(
     flat = x.reshape(-1)
     factor = None if times is None else times.reshape(-1)
     packed = _split(flat.size)
-    out = np.empty_like(flat)
+    out = buffers.empty(flat.shape, _F32)
     with np.errstate(all="ignore"):
         scratch = _LogisticScratch(min(_CHUNK, packed))
         for start in range(0, packed, _CHUNK):

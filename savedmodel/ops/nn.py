@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from savedmodel.ops import _buffers as buffers
 from savedmodel.ops import _eigen_x86 as eigen_x86
 from savedmodel.ops._common import (
     FLOATS,
@@ -361,7 +362,7 @@ def _conv2d_blocks(
     depth = ks[0] * ks[1] * cin
     if not depth or not cout:
         return np.zeros((n, oh, ow, cout), dtype=xp.dtype)
-    out = np.empty((n, oh, ow, cout), dtype=xp.dtype)
+    out = buffers.empty((n, oh, ow, cout), xp.dtype)
     w2 = w.reshape(depth, cout)
     rows = max(_CONV_BLOCK_BYTES // (ow * depth * xp.itemsize), -(-_CONV_BLOCK_ROWS // ow), 1)
     images = max(1, rows // oh)
@@ -453,9 +454,12 @@ def _depthwise_taps_flat(
     # column tap j: the input columns its outputs read, [n, padded rows, ow, c] (contiguous rows
     # when unstrided; gathering strided ones first costs more than it saves)
     columns = [xp[:, :, j * dw : j * dw + (ow - 1) * sw + 1 : sw] for j in range(kw)]
-    weights = np.ascontiguousarray(np.broadcast_to(w[:, :, None, :], (kh, kw, ow, c)))
-    out = np.zeros((n, oh, ow, c), dtype=dtype)
+    weights = w[:, :, None, :]  # strided columns: one pixel's channels per inner loop anyway
+    if sw == 1:
+        weights = np.ascontiguousarray(np.broadcast_to(weights, (kh, kw, ow, c)))
+    out = buffers.empty((n, oh, ow, c), dtype)
     product = np.empty((min(images, n), rows, ow, c), dtype=dtype)
+    zero = dtype.type(0)
     for first in range(0, n, images):
         batch = slice(first, first + images)
         for top in range(0, oh, rows):
@@ -466,7 +470,10 @@ def _depthwise_taps_flat(
                 start = top * sh + i * dh
                 patch = columns[j][batch, start : start + (height - 1) * sh + 1 : sh]
                 np.multiply(patch, weights[i, j], out=prod)  # rounded product,
-                np.add(acc, prod, out=acc)  # then a rounded sum
+                if i == j == 0:  # the sum starts at 0 (0 + -0.0 is 0.0), without zeroing `acc` first
+                    np.add(prod, zero, out=acc)
+                else:
+                    np.add(acc, prod, out=acc)  # then a rounded sum
             if epilogue is not None:
                 epilogue(acc)
     return out
@@ -598,7 +605,11 @@ def _reduce_taps(
     out: np.ndarray | None = None
     for taps in np.ndindex(*ks):
         view = xp[_tap(taps, [1] * len(ks), strides, outs)]
-        out = view.copy() if out is None else ufunc(out, view, out=out)
+        if out is None:
+            out = buffers.empty(view.shape, view.dtype)
+            np.copyto(out, view)
+        else:
+            ufunc(out, view, out=out)
     assert out is not None
     return out
 
@@ -741,7 +752,7 @@ def batch_norm_fused(node: NodeSpec) -> Any:
         scale, offset, mean, var = params
         factor = batch_norm_factor(var, np.asarray(eps, x.dtype), scale)
         epilogue = epilogue_for(x.dtype, x.shape)
-        y = np.empty_like(x)
+        y = buffers.empty(x.shape, x.dtype)
         rows, out = x.reshape(-1, x.shape[-1]), y.reshape(-1, x.shape[-1])
         step = max(1, _BATCH_NORM_CHUNK_BYTES // (rows.shape[1] * x.itemsize))
         for start in range(0, rows.shape[0], step):
