@@ -103,6 +103,12 @@ def _unused(buffers: list[np.ndarray], index: int) -> bool:
 POOL = BufferPool(_limit_from_environment())
 
 
+def pooled(array: np.ndarray) -> bool:
+    """Whether `array` is a view of one of the pool's buffers."""
+    base = array.base
+    return type(base) is np.ndarray and any(b is base for b in POOL._buffers)
+
+
 def empty(shape: Sequence[int], dtype: np.dtype | type) -> np.ndarray:
     """An uninitialised C-contiguous array, from the pool when it is large."""
     return POOL.empty(shape, dtype)

@@ -151,9 +151,9 @@ def _whole(run: Callable[..., Any], multi: bool) -> Callable[..., tuple[Any, boo
         if (
             type(y) is np.ndarray
             and y.dtype in FUSABLE_FLOATS
-            and y.flags.owndata
             and y.flags.writeable
             and y.flags.c_contiguous
+            and _fresh(y, inputs)
         ):
             epilogue = epilogue_for(y.dtype, y.shape)
             if epilogue is not None:
@@ -162,6 +162,16 @@ def _whole(run: Callable[..., Any], multi: bool) -> Callable[..., tuple[Any, boo
         return y, False
 
     return fused
+
+
+def _fresh(y: np.ndarray, inputs: Sequence[Any]) -> bool:
+    """Whether y is memory of its own: an array owning it, or a buffer of the kernels' pool
+    (savedmodel/ops/_buffers.py) that no input lies in."""
+    if y.flags.owndata:
+        return True
+    from savedmodel.ops import _buffers
+
+    return _buffers.pooled(y) and not any(type(a) is np.ndarray and np.may_share_memory(y, a) for a in inputs)
 
 
 # Bytes of a whole output an epilogue updates at a time: its ops then pass over cached memory.
