@@ -282,7 +282,9 @@ def write_checkpoint_state(
     paths = list(all_model_checkpoint_paths or [model_checkpoint_path])
     lines = [f'model_checkpoint_path: "{_c_escape(model_checkpoint_path)}"']
     lines += [f'all_model_checkpoint_paths: "{_c_escape(p)}"' for p in paths]
-    return atomic_write_bytes(Path(directory) / filename, ("\n".join(lines) + "\n").encode(), overwrite=True)
+    return atomic_write_bytes(
+        Path(directory) / filename, ("\n".join(lines) + "\n").encode(), overwrite=True
+    )
 
 
 def latest_checkpoint(directory: PathLike, filename: str = STATE_FILE) -> Path:

@@ -113,10 +113,8 @@ def _typed_values(proto: tensor_pb2.TensorProto, dtype: int, np_dtype: np.dtype)
     if dtype in (DT.DT_COMPLEX64, DT.DT_COMPLEX128):
         parts = proto.scomplex_val if dtype == DT.DT_COMPLEX64 else proto.dcomplex_val
         if len(parts) % 2:
-            raise FormatError(
-                f"TensorProto of dtype {dtypes.dtype_name(dtype)} holds an odd number "
-                f"({len(parts)}) of real/imaginary parts"
-            )
+            raise FormatError(f"TensorProto of dtype {dtypes.dtype_name(dtype)} holds an odd number "
+                              f"({len(parts)}) of real/imaginary parts")
         real = np.float32 if dtype == DT.DT_COMPLEX64 else np.float64
         return np.asarray(parts, dtype=real).view(np_dtype)
     if dtype == DT.DT_STRING:
