@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -116,14 +117,12 @@ def install(meter: Meter) -> None:
 
     from savedmodel.runtime import plan
 
-    original_init = plan.StraightPlan.__init__
+    fuse_steps = plan.fuse_steps  # every straight plan's steps pass through it once, when compiled
 
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs)
-        pairs = zip(self.steps, self._fast, strict=True)
-        self._fast = [(meter.step(_label(step), run), *rest) for step, (run, *rest) in pairs]
+    def timed_steps(*args: Any, **kwargs: Any) -> list[Any]:
+        return [replace(step, run=meter.step(_label(step), step.run)) for step in fuse_steps(*args, **kwargs)]
 
-    plan.StraightPlan.__init__ = init
+    plan.fuse_steps = timed_steps
     np.matmul = einsumfunc.matmul = meter.blas(np.matmul, _matmul_mkn)
 
 
