@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from savedmodel.format import dtypes as tfdtypes
+from savedmodel.ops import _buffers as buffers
 from savedmodel.ops._common import (
     contiguous,
     fail,
@@ -247,7 +248,12 @@ def concat(values: list[np.ndarray], axis_value: Any) -> np.ndarray:
                 f"ConcatOp : Dimension mismatch: shape[0] = {shape_str(first.shape)} vs. "
                 f"shape[{i}] = {shape_str(v.shape)}"
             )
-    return np.concatenate(values, axis=a)
+    dtype = first.dtype
+    if dtype.hasobject or any(type(v) is not np.ndarray or v.dtype != dtype for v in values):
+        return np.concatenate(values, axis=a)
+    shape = list(first.shape)
+    shape[a] = sum(v.shape[a] for v in values)
+    return np.concatenate(values, axis=a, out=buffers.empty(shape, dtype))  # large: reused memory
 
 
 @kernel("ConcatV2", family="array", dtypes=ALL)

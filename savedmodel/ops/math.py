@@ -11,9 +11,11 @@ import numpy as np
 
 from savedmodel.errors import ExecutionError
 from savedmodel.format import dtypes as tfdtypes
+from savedmodel.ops import _buffers as buffers
 from savedmodel.ops import _eigen_x86 as eigen_x86
 from savedmodel.ops._common import (
     FLOATS,
+    FUSABLE_FLOATS,
     INTS,
     NUMERIC,
     OBJECT,
@@ -92,29 +94,45 @@ BinaryKernel = Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
 
 def _binary(fn: BinaryFn) -> BinaryKernel:
     """An elementwise binary kernel: check broadcasting, compute half types in float32."""
+    ufunc = _POOLED_UFUNCS.get(fn)
 
     def run(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        check_broadcast(x, y)
+        shape = check_broadcast(x, y)
         dtype = x.dtype
         if dtype.kind in "iub":  # integer array ops wrap silently; no NumPy warnings to silence
             return as_dtype(fn(x, y), dtype)
         with np.errstate(all="ignore"):
+            if ufunc is not None and dtype in FUSABLE_FLOATS and _arrays_of(dtype, x, y):
+                return ufunc(x, y, out=buffers.empty(shape, dtype))  # large results: reused memory
             out = fn(upcast(x), upcast(y))
         return as_dtype(out, dtype)
 
     return run
 
 
-def _register_binary(op: str, fn: Callable[[np.ndarray, np.ndarray], Any], types: tuple[str, ...]) -> None:
-    kernel(op, family="math", dtypes=types, notes=NOTES, doc=f"elementwise {op} with broadcasting")(
-        _binary(fn)
-    )
-
-
 def _add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "O":
         return _string_concat(x, y)
     return np.add(x, y)
+
+
+def _arrays_of(dtype: np.dtype, *values: Any) -> bool:
+    return all(type(v) is np.ndarray and v.dtype == dtype for v in values)
+
+
+# Float kernels that are one ufunc: they write into an output from savedmodel/ops/_buffers.py.
+_POOLED_UFUNCS: dict[Any, np.ufunc] = {
+    _add: np.add,
+    np.subtract: np.subtract,
+    np.multiply: np.multiply,
+    np.true_divide: np.true_divide,
+}
+
+
+def _register_binary(op: str, fn: Callable[[np.ndarray, np.ndarray], Any], types: tuple[str, ...]) -> None:
+    kernel(op, family="math", dtypes=types, notes=NOTES, doc=f"elementwise {op} with broadcasting")(
+        _binary(fn)
+    )
 
 
 def _string_concat(x: np.ndarray, y: np.ndarray) -> np.ndarray:

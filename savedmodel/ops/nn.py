@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from savedmodel.ops import _buffers as buffers
 from savedmodel.ops import _eigen_x86 as eigen_x86
 from savedmodel.ops._common import (
     FLOATS,
@@ -369,7 +370,7 @@ def _conv2d_blocks(
     depth = ks[0] * ks[1] * cin
     if not depth or not cout:
         return np.zeros((n, oh, ow, cout), dtype=xp.dtype)
-    out = np.empty((n, oh, ow, cout), dtype=xp.dtype)
+    out = buffers.empty((n, oh, ow, cout), xp.dtype)
     w2 = w.reshape(depth, cout)
     order = _tf_conv_order(xp, w, ks, geom, outs)
     if order is not None:
@@ -435,6 +436,8 @@ def _depthwise_taps(
     kh, kw, c, m = w.shape
     n, (oh, ow) = xp.shape[0], outs
     dtype = np.result_type(xp.dtype, w.dtype)
+    if m == 1 and xp.dtype == w.dtype:
+        return _depthwise_taps_flat(xp, w[..., 0], strides, dilations, outs, epilogue)
     out = np.zeros((n, oh, ow, c, m), dtype=dtype)
     rows = max(1, _DEPTHWISE_BLOCK_BYTES // (ow * c * m * dtype.itemsize))
     images = max(1, rows // oh)
@@ -460,6 +463,51 @@ def _depthwise_taps(
             if epilogue is not None:
                 epilogue(acc.reshape(*acc.shape[:3], c * m))
     return out.reshape(n, oh, ow, c * m)
+
+
+def _depthwise_taps_flat(
+    xp: np.ndarray,
+    w: np.ndarray,
+    strides: list[int],
+    dilations: list[int],
+    outs: list[int],
+    epilogue: Epilogue | None,
+) -> np.ndarray:
+    """_depthwise_taps with one output per channel (w: [kh, kw, c]), the same sums, with long inner
+    loops: each filter tap's weights repeated along an output row, so that (unstrided) every product
+    and sum runs over whole rows of (width x channels) instead of one pixel's channels at a time."""
+    kh, kw, c = w.shape
+    n, (oh, ow), (sh, sw), (dh, dw) = xp.shape[0], outs, strides, dilations
+    dtype = xp.dtype
+    rows = max(1, _DEPTHWISE_BLOCK_BYTES // (ow * c * dtype.itemsize))
+    images = max(1, rows // oh)
+    rows = min(rows, oh)
+    # column tap j: the input columns its outputs read, [n, padded rows, ow, c] (contiguous rows
+    # when unstrided; gathering strided ones first costs more than it saves)
+    columns = [xp[:, :, j * dw : j * dw + (ow - 1) * sw + 1 : sw] for j in range(kw)]
+    weights = w[:, :, None, :]  # strided columns: one pixel's channels per inner loop anyway
+    if sw == 1:
+        weights = np.ascontiguousarray(np.broadcast_to(weights, (kh, kw, ow, c)))
+    out = buffers.empty((n, oh, ow, c), dtype)
+    product = np.empty((min(images, n), rows, ow, c), dtype=dtype)
+    zero = dtype.type(0)
+    for first in range(0, n, images):
+        batch = slice(first, first + images)
+        for top in range(0, oh, rows):
+            acc = out[batch, top : top + rows]
+            height = acc.shape[1]
+            prod = product[: acc.shape[0], :height]
+            for i, j in np.ndindex(kh, kw):
+                start = top * sh + i * dh
+                patch = columns[j][batch, start : start + (height - 1) * sh + 1 : sh]
+                np.multiply(patch, weights[i, j], out=prod)  # rounded product,
+                if i == j == 0:  # the sum starts at 0 (0 + -0.0 is 0.0), without zeroing `acc` first
+                    np.add(prod, zero, out=acc)
+                else:
+                    np.add(acc, prod, out=acc)  # then a rounded sum
+            if epilogue is not None:
+                epilogue(acc)
+    return out
 
 
 @kernel_factory("DepthwiseConv2dNative", family="nn", dtypes=FLOATS, notes=NOTES)
@@ -588,7 +636,11 @@ def _reduce_taps(
     out: np.ndarray | None = None
     for taps in np.ndindex(*ks):
         view = xp[_tap(taps, [1] * len(ks), strides, outs)]
-        out = view.copy() if out is None else ufunc(out, view, out=out)
+        if out is None:
+            out = buffers.empty(view.shape, view.dtype)
+            np.copyto(out, view)
+        else:
+            ufunc(out, view, out=out)
     assert out is not None
     return out
 
@@ -697,6 +749,51 @@ def _batch_norm(node: NodeSpec, version: int) -> Any:
         if version == 3:
             outs.append(np.zeros((), dtype=u))
         return outs
+
+    return run
+
+
+# Bytes of an inference batch norm's output computed at a time: its three passes (and the fused
+# followers' passes, savedmodel/runtime/fusion.py) then run over cached memory.
+_BATCH_NORM_CHUNK_BYTES = 1 << 18
+
+
+def batch_norm_fused(node: NodeSpec) -> Any:
+    """Inference FusedBatchNorm* as `run(ctx, epilogue_for, x, scale, offset, mean, var) -> (y,
+    applied)`: channels-last float inputs computed in chunks of whole pixels, each chunk's
+    (x - mean) * factor + offset (the kernel's very operations) followed by the epilogue while in the
+    cache; anything else runs the plain kernel (its first output)."""
+    plain = lookup_prepared(node.op, node)
+    eps = float(node.attrs.get("epsilon", 1e-4))
+    fmt = _text_attr(node, "data_format", "NHWC")
+    training = bool(node.attrs.get("is_training", True))
+
+    def run(ctx: Any, epilogue_for: EpilogueFor, x: np.ndarray, *params: np.ndarray) -> tuple[Any, bool]:
+        if (
+            training
+            or fmt not in ("NHWC", "NDHWC")
+            or type(x) is not np.ndarray
+            or x.ndim not in (4, 5)
+            or x.dtype not in FUSABLE_FLOATS
+            or not x.flags.c_contiguous
+            or not x.size
+            or any(type(p) is not np.ndarray or p.dtype != x.dtype or p.shape != x.shape[-1:] for p in params)
+        ):
+            return plain(ctx, x, *params)[0], False
+        scale, offset, mean, var = params
+        factor = batch_norm_factor(var, np.asarray(eps, x.dtype), scale)
+        epilogue = epilogue_for(x.dtype, x.shape)
+        y = buffers.empty(x.shape, x.dtype)
+        rows, out = x.reshape(-1, x.shape[-1]), y.reshape(-1, x.shape[-1])
+        step = max(1, _BATCH_NORM_CHUNK_BYTES // (rows.shape[1] * x.itemsize))
+        for start in range(0, rows.shape[0], step):
+            chunk = out[start : start + step]
+            np.subtract(rows[start : start + step], mean, out=chunk)
+            np.multiply(chunk, factor, out=chunk)
+            np.add(chunk, offset, out=chunk)
+            if epilogue is not None:
+                epilogue(chunk)
+        return y, epilogue is not None
 
     return run
 

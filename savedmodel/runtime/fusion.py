@@ -8,6 +8,10 @@ without a new array per op. Conv2D and DepthwiseConv2dNative apply them block by
 each block is still in the CPU cache. Whenever an input falls outside what the in-place path
 handles (dtype, layout, shapes), the step runs the original kernels one after the other, so
 results and errors are those of the unfused graph.
+
+Swish, Mul(x, Sigmoid(x)) or Keras 3's Mul(x, Sigmoid(Mul(x, beta))), each inner value read by
+the next op only, becomes one step too: for float32, the scaling, the sigmoid and the product run
+chunk by chunk while in the cache (the same roundings as the three kernels).
 """
 
 from __future__ import annotations
@@ -115,16 +119,23 @@ def _depthwise(spec: NodeSpec) -> Any:
     return depthwise_conv(spec, fused=True)
 
 
-# Producers that compute in blocks and take the epilogue per block.
+def _batch_norm_producer(spec: NodeSpec) -> Any:
+    from savedmodel.ops.nn import batch_norm_fused
+
+    return batch_norm_fused(spec)
+
+
+# Producers that compute in blocks and take the epilogue per block (batch norm: output 0).
 BLOCKED_PRODUCERS: dict[str, Callable[[NodeSpec], Any]] = {
     "Conv2D": _conv2d,
     "DepthwiseConv2dNative": _depthwise,
+    "FusedBatchNorm": _batch_norm_producer,
+    "FusedBatchNormV2": _batch_norm_producer,
+    "FusedBatchNormV3": _batch_norm_producer,
 }
 # Producers whose kernels always return a new array of their own (never an input or a view of
-# one): the epilogue runs on their whole output. Multi-output ones (batch norm) give output 0.
-WHOLE_PRODUCERS = frozenset(
-    {"MatMul", "BatchMatMulV2", "AddV2", "BiasAdd", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}
-)
+# one): the epilogue runs on their whole output.
+WHOLE_PRODUCERS = frozenset({"MatMul", "BatchMatMulV2", "AddV2", "BiasAdd"})
 
 
 def node_spec(graph: GraphModel, name: str) -> NodeSpec:
@@ -140,9 +151,9 @@ def _whole(run: Callable[..., Any], multi: bool) -> Callable[..., tuple[Any, boo
         if (
             type(y) is np.ndarray
             and y.dtype in FUSABLE_FLOATS
-            and y.flags.owndata
             and y.flags.writeable
             and y.flags.c_contiguous
+            and _fresh(y, inputs)
         ):
             epilogue = epilogue_for(y.dtype, y.shape)
             if epilogue is not None:
@@ -151,6 +162,16 @@ def _whole(run: Callable[..., Any], multi: bool) -> Callable[..., tuple[Any, boo
         return y, False
 
     return fused
+
+
+def _fresh(y: np.ndarray, inputs: Sequence[Any]) -> bool:
+    """Whether y is memory of its own: an array owning it, or a buffer of the kernels' pool
+    (savedmodel/ops/_buffers.py) that no input lies in."""
+    if y.flags.owndata:
+        return True
+    from savedmodel.ops import _buffers
+
+    return _buffers.pooled(y) and not any(type(a) is np.ndarray and np.may_share_memory(y, a) for a in inputs)
 
 
 # Bytes of a whole output an epilogue updates at a time: its ops then pass over cached memory.
@@ -199,7 +220,85 @@ def fuse_steps(
         taken.update(members)
         dropped.update(members[:-1])
         fused_into[members[-1]] = fused
-    return [fused_into.get(i, step) for i, step in enumerate(steps) if i not in dropped]
+    fused_steps = [fused_into.get(i, step) for i, step in enumerate(steps) if i not in dropped]
+    return _fuse_swish(fused_steps, fetch_slots, wrap_error)
+
+
+def _fuse_swish(
+    steps: list[Any], fetch_slots: Sequence[int], wrap_error: Callable[..., Exception]
+) -> list[Any]:
+    """`steps` with each swish, Mul(x, Sigmoid(x)) or Mul(x, Sigmoid(Mul(x, beta))) (Keras 3), the
+    inner values read by the next op only, merged into its last Mul."""
+    readers: dict[int, list[Any]] = {}
+    for step in steps:
+        for slot in step.inputs:
+            readers.setdefault(slot, []).append(step)
+    producer = {step.out: step for step in steps if step.mode == 0}
+    fetched = set(fetch_slots)
+
+    def only_reader(step: Any) -> Any | None:
+        users = readers.get(step.out, [])
+        ok = step.plain and step.mode == 0 and step.out not in fetched and len(users) == 1
+        return users[0] if ok and users[0].plain and users[0].mode == 0 else None
+
+    merged: dict[int, Any] = {}  # id of a swish's last Mul -> the fused step
+    dropped: set[int] = set()
+    for sigmoid in steps:
+        if sigmoid.op != "Sigmoid":
+            continue
+        mul = only_reader(sigmoid)
+        if mul is None or mul.op != "Mul" or sigmoid.out not in mul.inputs:
+            continue
+        x = mul.inputs[1] if mul.inputs[0] == sigmoid.out else mul.inputs[0]
+        scaled = producer.get(sigmoid.inputs[0])
+        if sigmoid.inputs[0] == x:
+            members: tuple[Any, ...] = (sigmoid,)
+            inputs: tuple[int, ...] = (x,)
+        elif (
+            scaled is not None
+            and scaled.op == "Mul"
+            and x in scaled.inputs
+            and only_reader(scaled) is sigmoid
+        ):
+            members = (scaled, sigmoid)
+            beta = scaled.inputs[1] if scaled.inputs[0] == x else scaled.inputs[0]
+            inputs = (x, beta)
+        else:
+            continue
+        merged[id(mul)] = _swish_step(members, mul, inputs, wrap_error)
+        dropped.update(id(m) for m in members)
+    return [merged.get(id(s), s) for s in steps if id(s) not in dropped]
+
+
+def _swish_step(
+    members: tuple[Any, ...], mul: Any, inputs: tuple[int, ...], wrap_error: Callable[..., Exception]
+) -> Any:
+    """One step for x * sigmoid(x) (`members`: the Sigmoid) or x * sigmoid(x * beta) (`members`:
+    that Mul and the Sigmoid), `inputs` (x,) or (x, beta); other dtypes and shapes run the kernels."""
+
+    def unfused(ctx: Any, values: dict[int, Any]) -> Any:
+        for step in (*members, mul):
+            try:
+                values[step.out] = step.run(ctx, *(values[slot] for slot in step.inputs))
+            except Exception as exc:
+                _reraise(exc, step, wrap_error)
+        return values[mul.out]
+
+    def run(ctx: Any, x: Any, *beta: Any) -> Any:
+        if type(x) is np.ndarray and x.dtype == np.float32 and all(_scalar_like(b, x) for b in beta):
+            from savedmodel.ops._eigen_x86 import logistic_float32  # kernels load lazily
+
+            return logistic_float32(x, times=x, scale=beta[0] if beta else None)
+        return unfused(ctx, dict(zip(inputs, (x, *beta), strict=True)))
+
+    return replace(mul, run=run, inputs=inputs)
+
+
+def _scalar_like(value: Any, x: np.ndarray) -> bool:
+    """A float32 array of one element that broadcasts against x to x's own shape."""
+    return (
+        type(value) is np.ndarray and value.dtype == np.float32 and value.size == 1 and value.ndim <= x.ndim
+    )
 
 
 def _output_slot(step: Any, readers: dict[int, int]) -> int | None:

@@ -128,3 +128,71 @@ def test_half_precision_chains_round_as_the_kernels_do() -> None:
     expected = _kernel("DepthwiseConv2dNative", **half)(None, x, params["dw"])
     expected = _kernel("Relu")(None, _kernel("BiasAdd")(None, expected, params["bias"]))
     np.testing.assert_array_equal(GraphSession(g).run("out:0", {"x:0": x}), expected)
+
+
+def _swish_graph(dtype: int, beta: np.ndarray | None) -> list:
+    t = type_attr(dtype)
+    inner = [node("sig", "Sigmoid", "x", T=t)]
+    if beta is not None:  # Keras 3: x * sigmoid(beta * x)
+        inner = [
+            const("beta", beta),
+            node("scaled", "Mul", "beta", "x", T=t),
+            node("sig", "Sigmoid", "scaled", T=t),
+        ]
+    return [placeholder("x", dtype), *inner, node("out", "Mul", "x", "sig", T=t)]
+
+
+@pytest.mark.parametrize("beta", [None, np.float32(1.0), np.float32(0.7), np.array([1.5], np.float32)])
+@pytest.mark.parametrize("size", [5, 8, 70001])  # the scalar tail only, packets only, chunks and a tail
+def test_swish_is_one_step_with_the_kernels_bits(beta: np.ndarray | None, size: int) -> None:
+    x = (RNG.standard_normal(size) * 40).astype(np.float32)
+    x[:3] = [np.nan, -np.inf, np.inf]
+    sess = GraphSession(graph(*_swish_graph(F, None if beta is None else np.asarray(beta))))
+    plan = sess.prepare(["x:0"], ["out:0"])
+    assert [s.op for s in plan.steps] == ["Mul"]
+    s = x if beta is None else _kernel("Mul")(None, np.asarray(beta), x)
+    expected = _kernel("Mul")(None, x, _kernel("Sigmoid")(None, s))
+    out = sess.run("out:0", {"x:0": x})
+    assert out.dtype == np.float32 and out.shape == expected.shape
+    np.testing.assert_array_equal(out.view(np.uint32), expected.view(np.uint32))
+
+
+def test_swish_outside_the_fused_path_runs_the_kernels() -> None:
+    """float64 runs the kernels; a beta of another shape broadcasts as the Mul kernel does; a
+    fetched sigmoid keeps its own step."""
+    x = RNG.standard_normal((3, 4))
+    sess = GraphSession(graph(*_swish_graph(DT.DT_DOUBLE, None)))
+    np.testing.assert_array_equal(sess.run("out:0", {"x:0": x}), x * (0.5 * np.tanh(0.5 * x) + 0.5))
+    wide = RNG.standard_normal((3, 4)).astype(np.float32)
+    beta = np.full((2, 3, 4), 0.5, np.float32)
+    out = GraphSession(graph(*_swish_graph(F, beta))).run("out:0", {"x:0": wide})
+    sig = _kernel("Sigmoid")(None, _kernel("Mul")(None, beta, wide))
+    np.testing.assert_array_equal(out, _kernel("Mul")(None, wide, sig))
+    sess = GraphSession(graph(*_swish_graph(F, None)))
+    assert "Sigmoid" in [s.op for s in sess.prepare(["x:0"], ["out:0", "sig:0"]).steps]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1 << 18, 100])  # one chunk; chunks of one pixel
+@pytest.mark.parametrize("dtype", [F, DT.DT_DOUBLE])
+def test_batch_norm_producer_chains_equal_the_kernels(
+    chunk_bytes: int, dtype: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DenseNet's order: batch norm (its input read elsewhere too) -> ReLU, in chunks."""
+    monkeypatch.setattr(nn, "_BATCH_NORM_CHUNK_BYTES", chunk_bytes)
+    np_type = np.float32 if dtype == F else np.float64
+    params = {k: v.astype(np_type) for k, v in _params().items() if k in ("scale", "offset", "mean", "var")}
+    bn = {**BN, "T": type_attr(dtype), "U": type_attr(dtype)}
+    g = graph(
+        placeholder("x", dtype),
+        *(const(name, value) for name, value in params.items()),
+        node("bn", "FusedBatchNormV3", "x", "scale", "offset", "mean", "var", **bn),
+        node("out", "Relu", "bn", T=type_attr(dtype)),
+    )
+    x = RNG.standard_normal((3, 5, 6, CHANNELS)).astype(np_type)
+    sess = GraphSession(g)
+    assert [s.op for s in sess.prepare(["x:0"], ["out:0"]).steps] == ["Relu"]
+    y = _kernel("FusedBatchNormV3", **bn)(None, x, *(params[k] for k in ("scale", "offset", "mean", "var")))[
+        0
+    ]
+    np.testing.assert_array_equal(sess.run("out:0", {"x:0": x}), _kernel("Relu")(None, y))
+    np.testing.assert_array_equal(sess.run("out:0", {"x:0": x[:, ::2]}), _kernel("Relu")(None, y[:, ::2]))
