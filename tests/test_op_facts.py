@@ -136,6 +136,7 @@ def test_fact_queries_import_no_kernel_family():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout) == [
+        "savedmodel.ops._buffers",
         "savedmodel.ops._common",
         "savedmodel.ops._index",
         "savedmodel.ops._resources",
