@@ -72,7 +72,7 @@ class FeedShapeError(InvalidInputError):
 
 def shape_compatible(actual: tuple[int, ...], expected: Sequence[int | None] | None) -> bool:
     """Whether `actual` fits `expected` (None: any shape; a None or negative dim: any size)."""
-    if expected is None:
+    if expected is None or actual == expected:
         return True
     if len(actual) != len(expected):
         return False

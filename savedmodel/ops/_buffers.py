@@ -15,6 +15,7 @@ reuses those already).
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -44,7 +45,7 @@ class BufferPool:
 
     def empty(self, shape: Sequence[int], dtype: np.dtype | type) -> np.ndarray:
         dtype = np.dtype(dtype)
-        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        size = math.prod(shape) * dtype.itemsize  # Python ints: no overflow, no NumPy call per op
         if size < MIN_BYTES or self.limit_bytes <= 0 or dtype.hasobject:
             return np.empty(shape, dtype)
         with self._lock:

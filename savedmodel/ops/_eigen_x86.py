@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import threading
 import zlib
 
 import numpy as np
@@ -65,7 +66,7 @@ def logistic_float32(
     packed = _split(flat.size)
     out = buffers.empty(flat.shape, _F32)
     with np.errstate(all="ignore"):
-        scratch = _LogisticScratch(min(_CHUNK, packed))
+        scratch = _scratch()
         for start in range(0, packed, _CHUNK):
             stop = min(start + _CHUNK, packed)
             chunk, inputs = out[start:stop], flat[start:stop]
@@ -81,6 +82,18 @@ def logistic_float32(
             if factor is not None:
                 out[packed:] *= factor[packed:]
     return out.reshape(x.shape)
+
+
+def _scratch() -> _LogisticScratch:
+    """This thread's scratch buffers (one chunk's worth, made once: a small Sigmoid, as in an RNN
+    step, then allocates nothing but its output)."""
+    scratch = getattr(_THREAD_SCRATCH, "logistic", None)
+    if scratch is None:
+        scratch = _THREAD_SCRATCH.logistic = _LogisticScratch(_CHUNK)
+    return scratch
+
+
+_THREAD_SCRATCH = threading.local()
 
 
 class _LogisticScratch:
@@ -101,7 +114,8 @@ def _logistic_packets(x: np.ndarray, p: np.ndarray, scratch: _LogisticScratch) -
     exp(x) far below the smallest normal float, which the flush turns into that 0."""
     v, m, r, r2, q, exponent, small = scratch.take(x.size)
     half, one = _F32(0.5), _F32(1)
-    np.clip(x, _LOGISTIC_LO, _LOGISTIC_HI, out=v)
+    np.maximum(x, _LOGISTIC_LO, out=v)  # the clamp as two ufuncs (np.clip's wrapper costs more
+    np.minimum(v, _LOGISTIC_HI, out=v)  # than both on an RNN step's few values); NaN stays NaN
     v *= half
     np.multiply(v, _LOG2E, out=m)
     m += half
@@ -158,7 +172,8 @@ def tanh_float32(x: np.ndarray) -> np.ndarray:
     out = np.empty_like(flat)
     with np.errstate(all="ignore"):
         for start in range(0, flat.size, _CHUNK):
-            v = np.clip(flat[start : start + _CHUNK], -_TANH_CLAMP, _TANH_CLAMP)
+            v = np.maximum(flat[start : start + _CHUNK], -_TANH_CLAMP)
+            np.minimum(v, _TANH_CLAMP, out=v)
             x2 = v * v
             p = _horner(x2, _TANH_ALPHA)
             p *= x2 * v

@@ -39,6 +39,7 @@ import ctypes
 import functools
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -203,7 +204,8 @@ def _sequential_kc(k: int, max_kc: int) -> int:
     return max_kc - SLICE_ALIGN * ((max_kc - 1 - k % max_kc) // (SLICE_ALIGN * (k // max_kc + 1)))
 
 
-def slice_bounds(rows: int, cols: int, k: int, patches: bool = False) -> list[tuple[int, int]] | None:
+@functools.lru_cache(maxsize=4096)  # a model has few product shapes; a call then only looks them up
+def slice_bounds(rows: int, cols: int, k: int, patches: bool = False) -> tuple[tuple[int, int], ...] | None:
     """TensorFlow's K slices [start, stop) for a [rows, k] @ [k, cols] float32 product on this
     machine, in summation order, or None where its order is not modelled (module docstring).
     `patches`: the left operand is a convolution's image patches (Eigen prices them higher)."""
@@ -227,7 +229,7 @@ def slice_bounds(rows: int, cols: int, k: int, patches: bool = False) -> list[tu
         bounds += [(i, min(i + step, stop)) for i in range(start, stop, step)]
     if max(stop - start for start, stop in bounds) > _BLAS_K_BLOCK:  # OpenBLAS would split the chain
         return None
-    return bounds
+    return tuple(bounds)
 
 
 # ---------------------------------------------------------------- the products
@@ -239,7 +241,7 @@ def _dot_kernel(rows: int, cols: int, k: int) -> bool:
 
 
 def sliced_matmul(
-    a: np.ndarray, b: np.ndarray, bounds: list[tuple[int, int]], out: np.ndarray | None = None
+    a: np.ndarray, b: np.ndarray, bounds: Sequence[tuple[int, int]], out: np.ndarray | None = None
 ) -> np.ndarray:
     """a [M, K] @ b [K, N] (float32, C-contiguous) summed as TensorFlow does: one BLAS product per
     K slice in `bounds` (each within OpenBLAS's K block), added to the output in order. `out`, if
@@ -274,7 +276,12 @@ def sliced_matmul(
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a [M, K] @ b [K, N] for float32 matrices, in TensorFlow's order where modelled, else NumPy's."""
-    bounds = slice_bounds(a.shape[0], b.shape[1], a.shape[1])
-    if bounds is None or a.dtype != F32 or b.dtype != F32:
+    if a.dtype != F32 or b.dtype != F32:
         return np.matmul(a, b)
+    rows, k = a.shape
+    cols = b.shape[1]
+    bounds = slice_bounds(rows, cols, k)
+    if bounds is None or (len(bounds) == 1 and not _dot_kernel(rows, cols, k)):
+        # one chain from zero: what one BLAS product of the contiguous operands sums anyway
+        return np.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b))
     return sliced_matmul(np.ascontiguousarray(a), np.ascontiguousarray(b), bounds)

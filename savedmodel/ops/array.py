@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -249,10 +250,14 @@ def concat(values: list[np.ndarray], axis_value: Any) -> np.ndarray:
                 f"shape[{i}] = {shape_str(v.shape)}"
             )
     dtype = first.dtype
-    if dtype.hasobject or any(type(v) is not np.ndarray or v.dtype != dtype for v in values):
-        return np.concatenate(values, axis=a)
     shape = list(first.shape)
     shape[a] = sum(v.shape[a] for v in values)
+    if (
+        math.prod(shape) * dtype.itemsize < buffers.MIN_BYTES
+        or dtype.hasobject
+        or any(type(v) is not np.ndarray or v.dtype != dtype for v in values)
+    ):
+        return np.concatenate(values, axis=a)
     return np.concatenate(values, axis=a, out=buffers.empty(shape, dtype))  # large: reused memory
 
 

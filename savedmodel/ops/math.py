@@ -102,7 +102,12 @@ def _binary(fn: BinaryFn) -> BinaryKernel:
         if dtype.kind in "iub":  # integer array ops wrap silently; no NumPy warnings to silence
             return as_dtype(fn(x, y), dtype)
         with np.errstate(all="ignore"):
-            if ufunc is not None and dtype in FUSABLE_FLOATS and _arrays_of(dtype, x, y):
+            if (
+                ufunc is not None
+                and pymath.prod(shape) * dtype.itemsize >= buffers.MIN_BYTES
+                and dtype in FUSABLE_FLOATS
+                and _arrays_of(dtype, x, y)
+            ):
                 return ufunc(x, y, out=buffers.empty(shape, dtype))  # large results: reused memory
             out = fn(upcast(x), upcast(y))
         return as_dtype(out, dtype)

@@ -91,12 +91,12 @@ def test_paths_not_modelled_fall_back() -> None:
 @golden_machine
 def test_k_slices_on_the_golden_machine() -> None:
     # one thread: K blocks of up to 400, oneDNN halving a slice longer than 384
-    assert gemm_order.slice_bounds(8, 40, 400) == [(0, 200), (200, 400)]
-    assert gemm_order.slice_bounds(8, 40, 672) == [(0, 336), (336, 672)]
-    assert gemm_order.slice_bounds(2, 48, 1152) == [(0, 384), (384, 768), (768, 1152)]
+    assert gemm_order.slice_bounds(8, 40, 400) == ((0, 200), (200, 400))
+    assert gemm_order.slice_bounds(8, 40, 672) == ((0, 336), (336, 672))
+    assert gemm_order.slice_bounds(2, 48, 1152) == ((0, 384), (384, 768), (768, 1152))
     # two threads: K blocks of 320
-    assert gemm_order.slice_bounds(512, 40, 672) == [(0, 224), (224, 448), (448, 672)]
-    assert gemm_order.slice_bounds(2048, 64, 1024) == [(0, 256), (256, 512), (512, 768), (768, 1024)]
+    assert gemm_order.slice_bounds(512, 40, 672) == ((0, 224), (224, 448), (448, 672))
+    assert gemm_order.slice_bounds(2048, 64, 1024) == ((0, 256), (256, 512), (512, 768), (768, 1024))
     # Eigen shards K across threads (small output, long K): not modelled
     assert gemm_order.slice_bounds(16, 192, 1152) is None
 
@@ -168,8 +168,10 @@ def test_blas_order_can_be_chosen(monkeypatch):
 
     monkeypatch.setenv(_gemm_order.ORDER_ENV, "blas")
     _gemm_order._machine.cache_clear()
+    _gemm_order.slice_bounds.cache_clear()
     try:
         assert _gemm_order.slice_bounds(64, 64, 1152) is None
     finally:
         monkeypatch.delenv(_gemm_order.ORDER_ENV)
         _gemm_order._machine.cache_clear()
+        _gemm_order.slice_bounds.cache_clear()
