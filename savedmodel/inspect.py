@@ -32,6 +32,7 @@ import numpy as np
 from savedmodel.errors import FormatError, NotFoundError, SavedModelError
 from savedmodel.format import dtypes, structured
 from savedmodel.format.saved_model import PathLike, read_saved_model
+from savedmodel.graph.order import stack_order
 from savedmodel.graph.outputs import output_layout
 from savedmodel.proto import (
     function_pb2,
@@ -441,15 +442,7 @@ def _load_order(library: function_pb2.FunctionDefLibrary) -> list[str]:
         for dep in ds:
             edges[dep].append(name)
             pending[name] += 1
-    ready = [n for n in names if pending[n] == 0]
-    order: list[str] = []
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for dest in edges[node]:
-            pending[dest] -= 1
-            if not pending[dest]:
-                ready.append(dest)
+    order = stack_order([n for n in names if pending[n] == 0], edges, pending)
     seen = set(order)
     order.extend(n for n in names if n not in seen)  # cycles: TF would fail; keep a stable order
     return order

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from savedmodel.graph.order import stack_order
 from savedmodel.runtime.prepare import (
     CONST,
     ENTER,
@@ -565,14 +566,6 @@ def _toposort(units: list, deps: dict) -> list:
         for d in deps[u]:
             _require(d in users)
             users[d].append(u)
-    ready = [u for u in reversed(units) if remaining[u] == 0]
-    order = []
-    while ready:
-        u = ready.pop()
-        order.append(u)
-        for v in users[u]:
-            remaining[v] -= 1
-            if remaining[v] == 0:
-                ready.append(v)
+    order = stack_order([u for u in reversed(units) if remaining[u] == 0], users, remaining)
     _require(len(order) == len(units))
     return order

@@ -22,6 +22,7 @@ import numpy as np
 from savedmodel.errors import FormatError, NotFoundError, RefusedOpError, SavedModelError, UnsupportedOpError
 from savedmodel.graph import feeds
 from savedmodel.graph.model import FunctionLibrary, GraphModel, Node
+from savedmodel.graph.order import stack_order
 from savedmodel.ops import registry
 from savedmodel.ops._resources import alias, deref
 from savedmodel.ops.registry import Attrs, NodeSpec
@@ -229,14 +230,7 @@ def topological_order(graph: GraphModel, needed: set[str], fed: set[tuple[str, i
                 consumers[src].append(name)
     order_index = {name: i for i, name in enumerate(graph.nodes)}
     ready = sorted((n for n, d in indegree.items() if d == 0), key=order_index.__getitem__, reverse=True)
-    order: list[str] = []
-    while ready:
-        name = ready.pop()
-        order.append(name)
-        for dst in consumers[name]:
-            indegree[dst] -= 1
-            if indegree[dst] == 0:
-                ready.append(dst)
+    order = stack_order(ready, consumers, indegree)
     if len(order) != len(needed):
         stuck = sorted(n for n, d in indegree.items() if d > 0)[:5]
         raise FormatError(f"{graph.where}: the graph has a cycle (involving {', '.join(stuck)})")
