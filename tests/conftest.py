@@ -41,6 +41,17 @@ def golden_array(entry: dict) -> np.ndarray:
     return np.array(value, dtype=entry["dtype"]).reshape(entry["shape"])
 
 
+def assert_session_call_matches(sess, meta_graph, call: dict, what: str) -> None:
+    """Run a golden signature call ({"signature", "inputs", "outputs"}) through a compat.v1
+    `sess.run` by the signature's tensor names, and compare every output with its golden."""
+    sig = meta_graph.signature_def[call["signature"]]
+    feeds = {sig.inputs[k].name: golden_array(v) for k, v in call["inputs"].items()}
+    keys = sorted(call["outputs"])
+    values = sess.run([sig.outputs[k].name for k in keys], feed_dict=feeds)
+    for key, value in zip(keys, values, strict=True):
+        assert_matches_golden(value, call["outputs"][key], f"{what}: {key}")
+
+
 def assert_matches_golden(actual, entry: dict, what: str) -> None:
     """Compare a result with an oracle-stored value: dtype and shape exactly, float32 at
     rtol 1e-5 / atol 1e-6, everything else exactly."""

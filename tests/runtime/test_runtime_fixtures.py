@@ -12,7 +12,13 @@ import pytest
 
 import savedmodel
 import savedmodel.compat.v1 as tf1
-from tests.conftest import FIXTURES, assert_matches_golden, golden_array, load_golden
+from tests.conftest import (
+    FIXTURES,
+    assert_matches_golden,
+    assert_session_call_matches,
+    golden_array,
+    load_golden,
+)
 
 RUNTIME = FIXTURES / "runtime"
 GOLDEN = load_golden(RUNTIME / "golden.json")
@@ -39,15 +45,9 @@ def test_signature_matches_tensorflow(key: str) -> None:
 @pytest.mark.parametrize("key", [k for k in CASES if k.startswith("tf1_")])
 def test_tf1_session_path(key: str) -> None:
     name = key.split("/")[0]
-    entry = GOLDEN[key]
     with tf1.Graph().as_default(), tf1.Session() as sess:
         meta_graph = tf1.saved_model.load(sess, ["serve"], str(RUNTIME / name))
-        sig = meta_graph.signature_def[entry["signature"]]
-        feeds = {sig.inputs[k].name: golden_array(v) for k, v in entry["inputs"].items()}
-        keys = sorted(entry["outputs"])
-        values = sess.run([sig.outputs[k].name for k in keys], feed_dict=feeds)
-    for out_key, value in zip(keys, values, strict=True):
-        assert_matches_golden(value, entry["outputs"][out_key], f"{key}: {out_key}")
+        assert_session_call_matches(sess, meta_graph, GOLDEN[key], key)
 
 
 def test_polymorphic_function_dispatch() -> None:

@@ -12,7 +12,13 @@ import pytest
 
 import savedmodel
 import savedmodel.compat.v1 as tf1
-from tests.conftest import FIXTURES, assert_matches_golden, golden_array, load_golden
+from tests.conftest import (
+    FIXTURES,
+    assert_matches_golden,
+    assert_session_call_matches,
+    golden_array,
+    load_golden,
+)
 
 RUNTIME_OPS = FIXTURES / "runtime_ops"
 GOLDEN = load_golden(RUNTIME_OPS / "golden.json")
@@ -38,9 +44,4 @@ def test_tf1_session_calls_match_tensorflow() -> None:
     with tf1.Graph().as_default(), tf1.Session() as sess:
         meta_graph = tf1.saved_model.load(sess, ["serve"], str(RUNTIME_OPS / "tf1_ops"))
         for index, call in enumerate(calls):
-            sig = meta_graph.signature_def[call["signature"]]
-            feeds = {sig.inputs[k].name: v for k, v in inputs_of(call).items()}
-            keys = sorted(call["outputs"])
-            values = sess.run([sig.outputs[k].name for k in keys], feed_dict=feeds)
-            for key, value in zip(keys, values, strict=True):
-                assert_matches_golden(value, call["outputs"][key], f"session call {index}: {key}")
+            assert_session_call_matches(sess, meta_graph, call, f"session call {index}")

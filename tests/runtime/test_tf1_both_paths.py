@@ -24,7 +24,13 @@ import savedmodel
 import savedmodel.compat.v1 as tf1
 from savedmodel.proto import graph_pb2, saved_model_pb2
 from savedmodel.runtime import plan as plan_module
-from tests.conftest import FIXTURES, assert_matches_golden, golden_array, load_golden
+from tests.conftest import (
+    FIXTURES,
+    assert_matches_golden,
+    assert_session_call_matches,
+    golden_array,
+    load_golden,
+)
 from tools.corpus import harness as corpus
 from tools.realworld import harness as realworld
 
@@ -208,9 +214,4 @@ def test_tf1_session_runs_both_paths_alike() -> None:
         with _path(path), tf1.Graph().as_default(), tf1.Session() as sess:
             meta_graph = tf1.saved_model.load(sess, ["serve"], str(RUNTIME_OPS / "tf1_ops"))
             for index, call in enumerate(calls):
-                sig = meta_graph.signature_def[call["signature"]]
-                feeds = {sig.inputs[k].name: golden_array(v) for k, v in call["inputs"].items()}
-                keys = sorted(call["outputs"])
-                values = sess.run([sig.outputs[k].name for k in keys], feed_dict=feeds)
-                for key, value in zip(keys, values, strict=True):
-                    assert_matches_golden(value, call["outputs"][key], f"{path} session call {index}: {key}")
+                assert_session_call_matches(sess, meta_graph, call, f"{path} session call {index}")
