@@ -112,6 +112,12 @@ def pooled(array: np.ndarray) -> bool:
     return type(base) is np.ndarray and any(b is base for b in POOL._buffers)
 
 
+def pools(shape: Sequence[int], dtype: np.dtype) -> bool:
+    """Whether `empty(shape, dtype)` would come from the pool (on, large, no objects): kernels
+    that need extra work to write into a given output ask first, so small ops pay nothing."""
+    return POOL.limit_bytes > 0 and not dtype.hasobject and math.prod(shape) * dtype.itemsize >= MIN_BYTES
+
+
 def empty(shape: Sequence[int], dtype: np.dtype | type) -> np.ndarray:
     """An uninitialised C-contiguous array, from the pool when it is large."""
     return POOL.empty(shape, dtype)

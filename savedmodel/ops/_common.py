@@ -99,6 +99,11 @@ def float_op(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
     return run
 
 
+def arrays_of(dtype: np.dtype, values: Iterable[Any]) -> bool:
+    """Whether every value is an ndarray of exactly `dtype` (what writing into an `out=` needs)."""
+    return all(type(v) is np.ndarray and v.dtype == dtype for v in values)
+
+
 def contiguous(value: Any) -> np.ndarray:
     """A C-contiguous array of the same rank (np.ascontiguousarray would turn 0-d into 1-d)."""
     return np.asarray(value, order="C")

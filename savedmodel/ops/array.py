@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -10,6 +9,7 @@ import numpy as np
 from savedmodel.format import dtypes as tfdtypes
 from savedmodel.ops import _buffers as buffers
 from savedmodel.ops._common import (
+    arrays_of,
     contiguous,
     fail,
     int_list,
@@ -252,11 +252,7 @@ def concat(values: list[np.ndarray], axis_value: Any) -> np.ndarray:
     dtype = first.dtype
     shape = list(first.shape)
     shape[a] = sum(v.shape[a] for v in values)
-    if (
-        math.prod(shape) * dtype.itemsize < buffers.MIN_BYTES
-        or dtype.hasobject
-        or any(type(v) is not np.ndarray or v.dtype != dtype for v in values)
-    ):
+    if not (buffers.pools(shape, dtype) and arrays_of(dtype, values)):
         return np.concatenate(values, axis=a)
     return np.concatenate(values, axis=a, out=buffers.empty(shape, dtype))  # large: reused memory
 

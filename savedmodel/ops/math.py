@@ -19,6 +19,7 @@ from savedmodel.ops._common import (
     INTS,
     NUMERIC,
     OBJECT,
+    arrays_of,
     as_dtype,
     broadcast_shape,
     check_broadcast,
@@ -102,12 +103,8 @@ def _binary(fn: BinaryFn) -> BinaryKernel:
         if dtype.kind in "iub":  # integer array ops wrap silently; no NumPy warnings to silence
             return as_dtype(fn(x, y), dtype)
         with np.errstate(all="ignore"):
-            if (
-                ufunc is not None
-                and pymath.prod(shape) * dtype.itemsize >= buffers.MIN_BYTES
-                and dtype in FUSABLE_FLOATS
-                and _arrays_of(dtype, x, y)
-            ):
+            pooled = ufunc is not None and dtype in FUSABLE_FLOATS and buffers.pools(shape, dtype)
+            if pooled and arrays_of(dtype, (x, y)):
                 return ufunc(x, y, out=buffers.empty(shape, dtype))  # large results: reused memory
             out = fn(upcast(x), upcast(y))
         return as_dtype(out, dtype)
@@ -119,10 +116,6 @@ def _add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "O":
         return _string_concat(x, y)
     return np.add(x, y)
-
-
-def _arrays_of(dtype: np.dtype, *values: Any) -> bool:
-    return all(type(v) is np.ndarray and v.dtype == dtype for v in values)
 
 
 # Float kernels that are one ufunc: they write into an output from savedmodel/ops/_buffers.py.
